@@ -1,0 +1,129 @@
+using SharpCnn.Tensors;
+
+namespace SharpCnn.Layers;
+
+/// <summary>
+/// A layer: a function y = f(x; θ) on a batch of samples and its exact backward pass.
+///
+/// Shapes are per sample (<see cref="InputShape"/>, <see cref="OutputShape"/>); a batch
+/// of n samples is one contiguous NCHW block, so x has n * InputShape.Size values and
+/// y has n * OutputShape.Size values.
+///
+/// Lifecycle (as in Caffe): <see cref="Build"/> once with the input shape (checks it
+/// and creates the parameters), initialise the parameters (Model.Initializer),
+/// <see cref="Reserve"/> scratch memory for the largest batch, then any number of
+/// <see cref="Forward"/> / <see cref="Backward"/> pairs that allocate nothing.
+///
+/// Backward contract: given x, the y that Forward produced from it, and dy = ∂L/∂y,
+/// it ADDS ∂L/∂θ into each parameter's gradient and WRITES ∂L/∂x into dx (dx may be
+/// empty when nobody needs the input gradient, e.g. for the first layer). Backward
+/// must follow the Forward of the same batch: layers may keep what Forward found
+/// (arg-max positions, norms) for it.
+/// </summary>
+public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private Parameter<T>[] parameters = [];
+
+    /// <summary>The per-sample input shape, set by <see cref="Build"/>.</summary>
+    public Shape InputShape { get; private set; }
+
+    /// <summary>The per-sample output shape, set by <see cref="Build"/>.</summary>
+    public Shape OutputShape { get; private set; }
+
+    /// <summary>True once <see cref="Build"/> has run.</summary>
+    public bool IsBuilt { get; private set; }
+
+    /// <summary>The model-spec token that recreates this layer, e.g. <c>conv5x5x32:same</c>.</summary>
+    public abstract string Token { get; }
+
+    /// <summary>Trainable parameters (empty for layers without any).</summary>
+    public IReadOnlyList<Parameter<T>> Parameters => parameters;
+
+    /// <summary>True in training mode (dropout drops, batch norm uses batch statistics); false for evaluation.</summary>
+    public bool Training { get; set; } = true;
+
+    /// <summary>Largest batch the scratch memory is reserved for.</summary>
+    public int Capacity { get; private set; }
+
+    /// <summary>
+    /// Fixes the input shape, checks it and creates the parameters. Throws
+    /// <see cref="LayerShapeException"/> with the reason when the input does not fit
+    /// (e.g. a kernel larger than the padded input).
+    /// </summary>
+    public Shape Build(Shape input)
+    {
+        if (IsBuilt) throw new InvalidOperationException($"{Token} is already built for input {InputShape}");
+        if (input.Channels <= 0 || input.Height <= 0 || input.Width <= 0)
+            throw new LayerShapeException($"input {input} is empty");
+        InputShape = input;
+        OutputShape = Configure(input);
+        if (OutputShape.Channels <= 0 || OutputShape.Height <= 0 || OutputShape.Width <= 0)
+            throw new LayerShapeException($"output {OutputShape} would be empty for input {input}");
+        parameters = CreateParameters();
+        IsBuilt = true;
+        return OutputShape;
+    }
+
+    /// <summary>Checks the input and returns the output shape.</summary>
+    protected abstract Shape Configure(Shape input);
+
+    /// <summary>Creates the parameters once the shapes are known.</summary>
+    protected virtual Parameter<T>[] CreateParameters() => [];
+
+    /// <summary>Reserves scratch memory for batches of up to <paramref name="batch"/> samples.</summary>
+    public void Reserve(int batch)
+    {
+        if (!IsBuilt) throw new InvalidOperationException($"{Token}: Build before Reserve");
+        if (batch <= Capacity) return;
+        ReserveScratch(batch);
+        Capacity = batch;
+    }
+
+    /// <summary>Allocates per-batch scratch (arg-max indices, column buffers, ...).</summary>
+    protected virtual void ReserveScratch(int batch) { }
+
+    /// <summary>Forward pass: writes y (n * OutputShape.Size values) from x (n * InputShape.Size values).</summary>
+    public abstract void Forward(ReadOnlySpan<T> x, Span<T> y, int n);
+
+    /// <summary>Backward pass: adds parameter gradients, writes dx (unless it is empty).</summary>
+    public abstract void Backward(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, int n);
+
+    /// <summary>Floating-point operations of one sample's forward pass (a multiply-add counts 2).</summary>
+    public virtual long ForwardFlops => 0;
+
+    /// <summary>Number of trained parameter values.</summary>
+    public long ParameterCount
+    {
+        get
+        {
+            long count = 0;
+            foreach (var p in parameters) count += p.TrainableCount;
+            return count;
+        }
+    }
+
+    /// <summary>Checks that the spans handed to Forward/Backward fit n samples.</summary>
+    protected void CheckForward(ReadOnlySpan<T> x, Span<T> y, int n)
+    {
+        if (n <= 0 || n > Capacity)
+            throw new ArgumentOutOfRangeException(nameof(n), n, $"{Token}: batch must be in 1..{Capacity} (call Reserve first)");
+        if (x.Length < n * InputShape.Size) throw new ArgumentException($"{Token}: x has {x.Length} values, a batch of {n} needs {n * InputShape.Size}");
+        if (y.Length < n * OutputShape.Size) throw new ArgumentException($"{Token}: y has {y.Length} values, a batch of {n} needs {n * OutputShape.Size}");
+    }
+
+    /// <summary>Checks the spans handed to Backward.</summary>
+    protected void CheckBackward(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, int n)
+    {
+        if (n <= 0 || n > Capacity)
+            throw new ArgumentOutOfRangeException(nameof(n), n, $"{Token}: batch must be in 1..{Capacity} (call Reserve first)");
+        int inSize = n * InputShape.Size, outSize = n * OutputShape.Size;
+        if (x.Length < inSize || y.Length < outSize || dy.Length < outSize || (!dx.IsEmpty && dx.Length < inSize))
+            throw new ArgumentException($"{Token}: backward spans too short for a batch of {n}");
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => IsBuilt ? $"{Token} {InputShape} -> {OutputShape}" : Token;
+}
+
+/// <summary>A layer cannot take the input shape it was given; the message says why.</summary>
+public sealed class LayerShapeException(string message) : Exception(message);

@@ -1,0 +1,39 @@
+using SharpCnn.Tensors;
+using TP = System.Numerics.Tensors.TensorPrimitives;
+
+namespace SharpCnn.Layers;
+
+/// <summary>
+/// Logistic sigmoid, element by element; any shape in, the same shape out.
+///
+/// Forward:  y = 1 / (1 + exp(-x))
+/// Backward: ∂L/∂x = ∂L/∂y · y (1 - y)        (seed 000: exp(-x)/(1+exp(-x))² = y(1-y))
+/// </summary>
+public sealed class Sigmoid<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <inheritdoc />
+    public override string Token => "sigmoid";
+
+    /// <inheritdoc />
+    protected override Shape Configure(Shape input) => input;
+
+    /// <inheritdoc />
+    public override long ForwardFlops => 4L * InputShape.Size;
+
+    /// <inheritdoc />
+    public override void Forward(ReadOnlySpan<T> x, Span<T> y, int n)
+    {
+        CheckForward(x, y, n);
+        int len = n * InputShape.Size;
+        TP.Sigmoid(x[..len], y[..len]);
+    }
+
+    /// <inheritdoc />
+    public override void Backward(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, int n)
+    {
+        CheckBackward(x, y, dy, dx, n);
+        if (dx.IsEmpty) return;
+        int len = n * InputShape.Size;
+        for (int i = 0; i < len; i++) dx[i] = dy[i] * y[i] * (T.One - y[i]);
+    }
+}

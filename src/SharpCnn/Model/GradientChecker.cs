@@ -1,0 +1,289 @@
+using SharpCnn.Layers;
+using SharpCnn.Losses;
+using SharpCnn.Tensors;
+
+namespace SharpCnn.Model;
+
+/// <summary>Settings of a gradient check.</summary>
+public sealed record GradientCheckOptions
+{
+    /// <summary>Finite-difference step h, relative to max(1, |value|). Central differences: (f(v+h) - f(v-h)) / 2h.</summary>
+    public double Step { get; init; } = 1e-6;
+
+    /// <summary>Largest relative error that passes.</summary>
+    public double Tolerance { get; init; } = 1e-6;
+
+    /// <summary>Check at most this many elements per tensor, a seeded random sample spread over every batch item (0 = all).</summary>
+    public int MaxElementsPerTensor { get; init; }
+
+    /// <summary>Seed of the random upstream gradients, the element sample and the re-drawn points.</summary>
+    public ulong Seed { get; init; } = 1;
+
+    /// <summary>How often one element may be re-drawn off a kink before the check gives up on it (it then fails).</summary>
+    public int MaxRedraws { get; init; } = 20;
+}
+
+/// <summary>The result for one tensor (an input or a parameter).</summary>
+/// <param name="Layer">Where the tensor belongs ("2 relu", "network", "loss ce").</param>
+/// <param name="Tensor">Which tensor: input, weight, bias, beta.</param>
+/// <param name="Checked">Elements compared.</param>
+/// <param name="Total">Elements in the tensor (connected ones, for a masked weight).</param>
+/// <param name="MaxRelativeError">Largest |analytic - numeric| / max(|analytic|, |numeric|, floor) over the checked elements.</param>
+/// <param name="Scale">Largest |analytic| in the tensor; the floor is 1e-3 of it.</param>
+/// <param name="Redraws">Points moved off a kink (ReLU at 0, max-pool tie, ...) and checked again.</param>
+/// <param name="Passed">True when <paramref name="MaxRelativeError"/> is within the tolerance.</param>
+public sealed record TensorCheck(string Layer, string Tensor, int Checked, int Total, double MaxRelativeError, double Scale, int Redraws, bool Passed);
+
+/// <summary>All tensors checked, and the verdict.</summary>
+public sealed record GradientCheckReport(IReadOnlyList<TensorCheck> Tensors, double Tolerance)
+{
+    /// <summary>True when every tensor passed.</summary>
+    public bool Passed => Tensors.All(t => t.Passed);
+
+    /// <summary>The largest relative error over all tensors.</summary>
+    public double MaxRelativeError => Tensors.Count == 0 ? 0 : Tensors.Max(t => t.MaxRelativeError);
+
+    /// <summary>This report followed by <paramref name="other"/>.</summary>
+    public GradientCheckReport Concat(GradientCheckReport other) => new([.. Tensors, .. other.Tensors], Tolerance);
+}
+
+/// <summary>
+/// Numerical gradient checker (in double precision) for layers, losses and whole networks,
+/// for the tests and for users' own models.
+///
+/// A scalar objective f is built from a random upstream gradient R (seeded), f = Σ y ⊙ R,
+/// so that ∂f/∂y = R exercises every output. For each checked element v of an input or a
+/// parameter, the analytic ∂f/∂v from Backward is compared with the central difference
+///   numeric = (f(v + h) - f(v - h)) / 2h,  h = Step · max(1, |v|)
+/// by the relative error |analytic - numeric| / max(|analytic|, |numeric|, 1e-3 · scale),
+/// scale = the tensor's largest |analytic| (so roundoff on near-zero entries does not
+/// count, but any entry wrong by more than 1e-9 of the tensor's scale does).
+///
+/// Kinks (ReLU at 0, a max-pool tie, '-max' ties): where the one-sided slopes
+/// (f(v+h) - f(v))/h and (f(v) - f(v-h))/h disagree, a kink lies within h of v. Such a
+/// point is not skipped: v is moved by a random 1e-3..1e-2 (relative) offset, the
+/// analytic gradient is recomputed there, and the element is checked again; the number
+/// of such re-draws is reported. Values the check moved are restored afterwards.
+/// Parameter gradients are overwritten by the check.
+/// </summary>
+public static class GradientChecker
+{
+    /// <summary>Checks one layer on the batch <paramref name="x"/> of <paramref name="n"/> samples: ∂/∂x and every parameter.</summary>
+    public static GradientCheckReport CheckLayer(Layer<double> layer, double[] x, int n, GradientCheckOptions? options = null, string? name = null)
+    {
+        options ??= new GradientCheckOptions();
+        var rng = new Rng(options.Seed);
+        layer.Reserve(n);
+        int inSize = n * layer.InputShape.Size, outSize = n * layer.OutputShape.Size;
+        if (x.Length != inSize) throw new ArgumentException($"x has {x.Length} values, {n} samples of {layer.InputShape} need {inSize}");
+        var y = new double[outSize];
+        var r = RandomNormal(rng, outSize);
+        var dx = new double[inSize];
+        string label = name ?? layer.Token;
+
+        double F()
+        {
+            layer.Forward(x, y, n);
+            return Dot(y, r);
+        }
+
+        void Analytic()
+        {
+            foreach (var p in layer.Parameters) Array.Clear(p.Gradient);
+            layer.Forward(x, y, n);
+            layer.Backward(x, y, r, dx, n);
+        }
+
+        var targets = new List<Target> { new(label, "input", x, dx, n, null) };
+        foreach (var p in layer.Parameters) targets.Add(new Target(label, p.Name, p.Value, p.Gradient, 1, p.Mask));
+        return Run(targets, F, Analytic, options, rng);
+    }
+
+    /// <summary>Checks a loss: ∂L/∂output for the batch <paramref name="output"/> ([n, classes]).</summary>
+    public static GradientCheckReport CheckLoss(Loss<double> loss, double[] output, int[] labels, int n, int classes, GradientCheckOptions? options = null)
+    {
+        options ??= new GradientCheckOptions();
+        var rng = new Rng(options.Seed);
+        var g = new double[n * classes];
+        double F() => loss.Forward(output, labels, n, classes);
+        void Analytic() => loss.Backward(output, labels, g, n, classes);
+        return Run([new Target($"loss {loss.Name}", "input", output, g, n, null)], F, Analytic, options, rng);
+    }
+
+    /// <summary>
+    /// Checks a whole network end to end on the batch <paramref name="x"/>: ∂f/∂x and every parameter of every
+    /// layer, with f = Σ output ⊙ R for a random R.
+    /// </summary>
+    public static GradientCheckReport CheckNetwork(Network<double> network, double[] x, int n, GradientCheckOptions? options = null)
+    {
+        options ??= new GradientCheckOptions();
+        var rng = new Rng(options.Seed);
+        network.Reserve(n);
+        if (x.Length != n * network.InputShape.Size) throw new ArgumentException($"x has {x.Length} values, {n} samples of {network.InputShape} need {n * network.InputShape.Size}");
+        var r = RandomNormal(rng, n * network.OutputShape.Size);
+        var dx = new double[x.Length];
+        int first = 0;
+
+        double F()
+        {
+            if (first == 0) x.CopyTo(network.Input(n));
+            return Dot(network.ForwardFrom(first, n), r);
+        }
+
+        void Analytic()
+        {
+            network.ZeroGradients();
+            x.CopyTo(network.Input(n));
+            network.Forward(n);
+            network.Backward(r, n, inputGradient: true);
+            network.InputGradient(n).CopyTo(dx);
+        }
+
+        var targets = new List<Target> { new("network", "input", x, dx, n, null) { OnSelect = () => first = 0 } };
+        for (int k = 0; k < network.Layers.Count; k++)
+        {
+            int layerIndex = k;
+            foreach (var p in network.Layers[k].Parameters)
+                targets.Add(new Target($"{k + 1} {network.Layers[k].Token}", p.Name, p.Value, p.Gradient, 1, p.Mask)
+                {
+                    // Bring every activation back to the unperturbed point, then re-run only from this layer on.
+                    OnSelect = () =>
+                    {
+                        first = 0;
+                        F();
+                        first = layerIndex;
+                    },
+                });
+        }
+        return Run(targets, F, Analytic, options, rng);
+    }
+
+    /// <summary>
+    /// The full check of a model, as <c>sharpcnn gradcheck</c> runs it: every layer on its own (fed the
+    /// activations the network computes for <paramref name="x"/>), the network end to end, and the loss.
+    /// </summary>
+    public static GradientCheckReport CheckModel(Network<double> network, double[] x, int[] labels, int n, GradientCheckOptions? options = null)
+    {
+        options ??= new GradientCheckOptions();
+        network.Reserve(n);
+        x.CopyTo(network.Input(n));
+        network.Forward(n);
+        var report = new GradientCheckReport([], options.Tolerance);
+        for (int k = 0; k < network.Layers.Count; k++)
+        {
+            var layerInput = network.Activation(k, n).ToArray();
+            var layer = network.Layers[k];
+            report = report.Concat(CheckLayer(layer, layerInput, n, options with { Seed = options.Seed + (ulong)k + 1 }, $"{k + 1} {layer.Token}"));
+        }
+        report = report.Concat(CheckNetwork(network, x, n, options));
+        x.CopyTo(network.Input(n));
+        var output = network.Forward(n).ToArray();
+        return report.Concat(CheckLoss(network.Loss, output, labels, n, network.Classes, options));
+    }
+
+    private sealed record Target(string Layer, string Name, double[] Values, double[] Gradient, int Items, bool[]? Mask)
+    {
+        public Action? OnSelect { get; init; }
+    }
+
+    private static GradientCheckReport Run(List<Target> targets, Func<double> f, Action analytic, GradientCheckOptions options, Rng rng)
+    {
+        var originals = targets.Select(t => (double[])t.Values.Clone()).ToArray();
+        var results = new List<TensorCheck>();
+        try
+        {
+            analytic();
+            double f0 = f();
+            foreach (var target in targets)
+            {
+                target.OnSelect?.Invoke();
+                int[] indices = SelectElements(target, options.MaxElementsPerTensor, rng);
+                int total = target.Mask is null ? target.Values.Length : target.Mask.Count(m => m);
+                double worst = 0, scale = 0;
+                int redraws = 0;
+                bool gaveUp = false;
+                foreach (int i in indices)
+                {
+                    int attempts = 0;
+                    while (true)
+                    {
+                        scale = MaxAbs(target.Gradient);
+                        double a = target.Gradient[i];
+                        double v = target.Values[i];
+                        double h = options.Step * Math.Max(1, Math.Abs(v));
+                        target.Values[i] = v + h;
+                        double fp = f();
+                        target.Values[i] = v - h;
+                        double fm = f();
+                        target.Values[i] = v;
+                        double slopeUp = (fp - f0) / h, slopeDown = (f0 - fm) / h;
+                        double noise = 1e-13 * (1 + Math.Abs(f0)) / h;
+                        if (Math.Abs(slopeUp - slopeDown) > Math.Max(1e-3 * scale, 10 * noise) && attempts < options.MaxRedraws)
+                        {
+                            // A kink lies within h: move this element to a new random point and check there.
+                            attempts++;
+                            redraws++;
+                            double offset = (1e-3 + 9e-3 * rng.NextDouble()) * Math.Max(1, Math.Abs(v)) * (rng.NextDouble() < 0.5 ? -1 : 1);
+                            target.Values[i] = v + offset;
+                            analytic();
+                            f0 = f();
+                            continue;
+                        }
+                        if (attempts >= options.MaxRedraws) gaveUp = true;
+                        double numeric = (fp - fm) / (2 * h);
+                        double floor = Math.Max(1e-3 * scale, 100 * noise);
+                        double err = Math.Abs(a - numeric) / Math.Max(Math.Max(Math.Abs(a), Math.Abs(numeric)), floor);
+                        if (double.IsNaN(err)) err = double.PositiveInfinity;
+                        worst = Math.Max(worst, err);
+                        break;
+                    }
+                }
+                results.Add(new TensorCheck(target.Layer, target.Name, indices.Length, total, worst, scale, redraws, worst <= options.Tolerance && !gaveUp));
+            }
+        }
+        finally
+        {
+            for (int t = 0; t < targets.Count; t++) originals[t].CopyTo(targets[t].Values, 0);
+        }
+        return new GradientCheckReport(results, options.Tolerance);
+    }
+
+    private static int[] SelectElements(Target target, int max, Rng rng)
+    {
+        int length = target.Values.Length;
+        var eligible = Enumerable.Range(0, length).Where(i => target.Mask is null || target.Mask[i]).ToArray();
+        if (max <= 0 || eligible.Length <= max) return eligible;
+        // Spread the sample over the batch items: each item gets its share of the budget.
+        int items = target.Items, per = length / items, quota = Math.Max(1, max / items);
+        var chosen = new List<int>();
+        for (int item = 0; item < items; item++)
+        {
+            var pool = eligible.Where(i => i / per == item).ToArray();
+            rng.Shuffle(pool);
+            chosen.AddRange(pool.Take(quota));
+        }
+        chosen.Sort();
+        return chosen.ToArray();
+    }
+
+    private static double[] RandomNormal(Rng rng, int length)
+    {
+        var r = new double[length];
+        for (int i = 0; i < length; i++) r[i] = rng.NextNormal();
+        return r;
+    }
+
+    private static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
+    {
+        double s = 0;
+        for (int i = 0; i < a.Length; i++) s += a[i] * b[i];
+        return s;
+    }
+
+    private static double MaxAbs(ReadOnlySpan<double> a)
+    {
+        double m = 0;
+        foreach (double v in a) m = Math.Max(m, Math.Abs(v));
+        return m;
+    }
+}

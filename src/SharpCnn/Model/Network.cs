@@ -1,0 +1,192 @@
+using SharpCnn.Layers;
+using SharpCnn.Losses;
+using SharpCnn.Tensors;
+
+namespace SharpCnn.Model;
+
+/// <summary>
+/// A feed-forward network: a chain of layers and a loss, with every activation and
+/// gradient buffer owned here and reused from step to step.
+///
+/// Buffers (n = batch size, capacity = the largest batch reserved):
+///   a[0] = input x, a[k+1] = layer k's output;   g[k] = ∂L/∂a[k]
+/// Forward:  a[k+1] = layer_k(a[k])
+/// Backward: g[last] = ∂L/∂output from the loss, then for k = last..0:
+///           layer_k.Backward(a[k], a[k+1], g[k+1]) → g[k] (g[0] only when asked for)
+/// Nothing is allocated after <see cref="Reserve"/>: a training step is allocation-free.
+/// </summary>
+public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly Layer<T>[] layers;
+    private T[][] activations;
+    private T[][] gradients;
+
+    /// <summary>
+    /// Chains <paramref name="layers"/> from <paramref name="input"/>, building each layer that is
+    /// not built yet. A layer that cannot take its input raises <see cref="ModelSpecException"/>
+    /// naming the layer's position.
+    /// </summary>
+    public Network(Shape input, IEnumerable<Layer<T>> layers, Loss<T> loss)
+    {
+        this.layers = layers.ToArray();
+        if (this.layers.Length == 0) throw new ModelSpecException(0, "", "a network needs at least one layer");
+        InputShape = input;
+        Loss = loss;
+        Shape shape = input;
+        for (int k = 0; k < this.layers.Length; k++)
+        {
+            var layer = this.layers[k];
+            try
+            {
+                shape = layer.IsBuilt ? layer.OutputShape : layer.Build(shape);
+            }
+            catch (LayerShapeException e)
+            {
+                throw new ModelSpecException(k + 1, layer.Token, $"{e.Message} (input to this layer: {shape})");
+            }
+        }
+        OutputShape = shape;
+        activations = new T[this.layers.Length + 1][];
+        gradients = new T[this.layers.Length + 1][];
+        for (int k = 0; k <= this.layers.Length; k++)
+        {
+            activations[k] = [];
+            gradients[k] = [];
+        }
+    }
+
+    /// <summary>Per-sample input shape.</summary>
+    public Shape InputShape { get; }
+
+    /// <summary>Per-sample output shape (D scores for D classes).</summary>
+    public Shape OutputShape { get; }
+
+    /// <summary>Number of classes: the output size.</summary>
+    public int Classes => OutputShape.Size;
+
+    /// <summary>The layers, input first.</summary>
+    public IReadOnlyList<Layer<T>> Layers => layers;
+
+    /// <summary>The loss applied to the output.</summary>
+    public Loss<T> Loss { get; }
+
+    /// <summary>The layers as a spec string that rebuilds this network (see <see cref="ModelSpec"/>).</summary>
+    public string Spec => string.Join(",", layers.Select(l => l.Token));
+
+    /// <summary>Largest batch the buffers hold.</summary>
+    public int Capacity { get; private set; }
+
+    /// <summary>Every trainable parameter, layer by layer.</summary>
+    public IEnumerable<Parameter<T>> Parameters => layers.SelectMany(l => l.Parameters);
+
+    /// <summary>Number of trained values.</summary>
+    public long ParameterCount => layers.Sum(l => l.ParameterCount);
+
+    /// <summary>Floating-point operations of one sample's forward pass.</summary>
+    public long ForwardFlops => layers.Sum(l => l.ForwardFlops);
+
+    /// <summary>Training mode (true) or evaluation mode (false), for every layer.</summary>
+    public bool Training
+    {
+        get => layers[0].Training;
+        set
+        {
+            foreach (var l in layers) l.Training = value;
+        }
+    }
+
+    /// <summary>Makes room for batches of up to <paramref name="batch"/> samples (allocates only when growing).</summary>
+    public void Reserve(int batch)
+    {
+        if (batch <= 0) throw new ArgumentOutOfRangeException(nameof(batch), batch, "batch size must be at least 1");
+        if (batch <= Capacity) return;
+        activations[0] = new T[batch * InputShape.Size];
+        gradients[0] = new T[batch * InputShape.Size];
+        for (int k = 0; k < layers.Length; k++)
+        {
+            layers[k].Reserve(batch);
+            activations[k + 1] = new T[batch * layers[k].OutputShape.Size];
+            gradients[k + 1] = new T[batch * layers[k].OutputShape.Size];
+        }
+        Capacity = batch;
+    }
+
+    /// <summary>The input buffer for a batch of <paramref name="n"/>: write samples here, then call <see cref="Forward(int)"/>.</summary>
+    public Span<T> Input(int n) => activations[0].AsSpan(0, CheckBatch(n) * InputShape.Size);
+
+    /// <summary>Activation k for the last batch (0 = input, k = output of layer k-1).</summary>
+    public ReadOnlySpan<T> Activation(int k, int n) => activations[k].AsSpan(0, CheckBatch(n) * (k == 0 ? InputShape.Size : layers[k - 1].OutputShape.Size));
+
+    /// <summary>The output of the last forward pass.</summary>
+    public ReadOnlySpan<T> Output(int n) => Activation(layers.Length, n);
+
+    /// <summary>∂L/∂input of the last backward pass that asked for it.</summary>
+    public ReadOnlySpan<T> InputGradient(int n) => gradients[0].AsSpan(0, CheckBatch(n) * InputShape.Size);
+
+    /// <summary>Copies <paramref name="x"/> into the input buffer and runs the forward pass; returns the output.</summary>
+    public ReadOnlySpan<T> Forward(ReadOnlySpan<T> x, int n)
+    {
+        Reserve(n);
+        x[..(n * InputShape.Size)].CopyTo(activations[0]);
+        return Forward(n);
+    }
+
+    /// <summary>Runs the forward pass on what is in <see cref="Input"/>; returns the output.</summary>
+    public ReadOnlySpan<T> Forward(int n) => ForwardFrom(0, n);
+
+    /// <summary>Re-runs the forward pass from layer <paramref name="first"/> on (it reuses earlier layers' outputs).</summary>
+    public ReadOnlySpan<T> ForwardFrom(int first, int n)
+    {
+        CheckBatch(n);
+        for (int k = first; k < layers.Length; k++)
+            layers[k].Forward(activations[k], activations[k + 1], n);
+        return Output(n);
+    }
+
+    /// <summary>Mean loss of the last forward pass against <paramref name="labels"/>.</summary>
+    public T ComputeLoss(ReadOnlySpan<int> labels, int n) => Loss.Forward(Output(n), labels, n, Classes);
+
+    /// <summary>
+    /// Backward pass from the loss: adds every parameter's gradient and returns the mean
+    /// loss. Call after <see cref="Forward(int)"/> on the same batch; zero the gradients first
+    /// (<see cref="ZeroGradients"/>) unless accumulating on purpose.
+    /// </summary>
+    public T Backward(ReadOnlySpan<int> labels, int n, bool inputGradient = false)
+    {
+        T loss = ComputeLoss(labels, n);
+        Loss.Backward(Output(n), labels, gradients[layers.Length], n, Classes);
+        BackwardLayers(n, inputGradient);
+        return loss;
+    }
+
+    /// <summary>Backward pass from a given gradient of the output (e.g. a random one, for checks).</summary>
+    public void Backward(ReadOnlySpan<T> outputGradient, int n, bool inputGradient = false)
+    {
+        CheckBatch(n);
+        outputGradient[..(n * OutputShape.Size)].CopyTo(gradients[layers.Length]);
+        BackwardLayers(n, inputGradient);
+    }
+
+    private void BackwardLayers(int n, bool inputGradient)
+    {
+        for (int k = layers.Length - 1; k >= 0; k--)
+        {
+            Span<T> dx = k > 0 || inputGradient ? gradients[k] : Span<T>.Empty;
+            layers[k].Backward(activations[k], activations[k + 1], gradients[k + 1], dx, n);
+        }
+    }
+
+    /// <summary>Sets every parameter gradient to zero.</summary>
+    public void ZeroGradients()
+    {
+        foreach (var layer in layers)
+            foreach (var p in layer.Parameters)
+                Array.Clear(p.Gradient);
+    }
+
+    private int CheckBatch(int n)
+    {
+        if (n <= 0 || n > Capacity) throw new ArgumentOutOfRangeException(nameof(n), n, $"batch must be in 1..{Capacity} (call Reserve first)");
+        return n;
+    }
+}

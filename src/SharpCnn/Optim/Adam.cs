@@ -1,0 +1,62 @@
+using SharpCnn.Tensors;
+
+namespace SharpCnn.Optim;
+
+/// <summary>
+/// Adam (Kingma and Ba 2015), step t = 1, 2, ...:
+///   m ← β1 m + (1 - β1) g,    v ← β2 v + (1 - β2) g²
+///   w ← w - η · m̂ / (sqrt(v̂) + ε),   m̂ = m / (1 - β1^t),  v̂ = v / (1 - β2^t)
+/// </summary>
+public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly T[][] state; // m for parameter i at 2i, v at 2i + 1
+
+    /// <summary>Creates Adam with the usual defaults β1 = 0.9, β2 = 0.999, ε = 1e-8.</summary>
+    public Adam(IEnumerable<Parameter<T>> parameters, double learningRate, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
+        : base(parameters, learningRate)
+    {
+        if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) throw new ArgumentOutOfRangeException(nameof(beta1), "betas must be in [0, 1)");
+        if (!(epsilon > 0)) throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "epsilon must be positive");
+        Beta1 = beta1;
+        Beta2 = beta2;
+        Epsilon = epsilon;
+        state = Parameters.SelectMany(p => new[] { new T[p.Length], new T[p.Length] }).ToArray();
+    }
+
+    /// <summary>Decay of the first moment.</summary>
+    public double Beta1 { get; }
+
+    /// <summary>Decay of the second moment.</summary>
+    public double Beta2 { get; }
+
+    /// <summary>Added to the denominator.</summary>
+    public double Epsilon { get; }
+
+    /// <inheritdoc />
+    public override string Name => "adam";
+
+    /// <inheritdoc />
+    public override IReadOnlyList<T[]> State => state;
+
+    /// <inheritdoc />
+    protected override void Update(int index, Span<T> w, ReadOnlySpan<T> g)
+    {
+        Span<T> m = state[2 * index], v = state[2 * index + 1];
+        T b1 = T.CreateChecked(Beta1), b2 = T.CreateChecked(Beta2);
+        T c1 = T.One - b1, c2 = T.One - b2, eps = T.CreateChecked(Epsilon);
+        // Fold the bias corrections into the step: η_t = η · sqrt(1 - β2^t) / (1 - β1^t), ε_t = ε · sqrt(1 - β2^t).
+        double t = StepCount;
+        double corr2 = Math.Sqrt(1 - Math.Pow(Beta2, t));
+        T step = T.CreateChecked(LearningRate * corr2 / (1 - Math.Pow(Beta1, t)));
+        T epsT = eps * T.CreateChecked(corr2);
+        for (int i = 0; i < w.Length; i++)
+        {
+            T gi = g[i];
+            T mi = b1 * m[i] + c1 * gi;
+            T vi = b2 * v[i] + c2 * gi * gi;
+            m[i] = mi;
+            v[i] = vi;
+            w[i] -= step * mi / (T.Sqrt(vi) + epsT);
+        }
+    }
+}

@@ -1,0 +1,73 @@
+using SharpCnn.Tensors;
+
+namespace SharpCnn.Optim;
+
+/// <summary>
+/// Updates parameters from their gradients. One <see cref="Step"/> per batch, after the
+/// backward pass has filled every gradient. State (velocities, moments) is kept per
+/// parameter, in the order the parameters were given, and can be saved and restored.
+/// </summary>
+public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Creates an optimiser over <paramref name="parameters"/>.</summary>
+    protected Optimizer(IEnumerable<Parameter<T>> parameters, double learningRate)
+    {
+        Parameters = parameters.ToArray();
+        if (!(learningRate > 0) || double.IsInfinity(learningRate)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "learning rate must be a positive number");
+        LearningRate = learningRate;
+    }
+
+    /// <summary>The parameters updated, in order.</summary>
+    public IReadOnlyList<Parameter<T>> Parameters { get; }
+
+    /// <summary>Step size; may be changed between steps (schedules).</summary>
+    public double LearningRate { get; set; }
+
+    /// <summary>L2 weight decay λ: the gradient used is g + λ·w (for weights, not biases). 0 by default.</summary>
+    public double WeightDecay { get; init; }
+
+    /// <summary>Number of steps taken.</summary>
+    public long StepCount { get; protected set; }
+
+    /// <summary>The optimiser's name as the CLI writes it.</summary>
+    public abstract string Name { get; }
+
+    /// <summary>Applies one update to every parameter from its current gradient.</summary>
+    public void Step()
+    {
+        StepCount++;
+        for (int i = 0; i < Parameters.Count; i++)
+        {
+            var p = Parameters[i];
+            if (WeightDecay != 0 && p.Role == ParameterRole.Weight)
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(p.Value, T.CreateChecked(WeightDecay), p.Gradient, p.Gradient);
+            Update(i, p.Value, p.Gradient);
+        }
+    }
+
+    /// <summary>Updates parameter <paramref name="index"/>'s values <paramref name="w"/> from its gradient <paramref name="g"/>.</summary>
+    protected abstract void Update(int index, Span<T> w, ReadOnlySpan<T> g);
+
+    /// <summary>The optimiser's state arrays (for checkpoints); empty for plain SGD.</summary>
+    public abstract IReadOnlyList<T[]> State { get; }
+
+    /// <summary>Restores a step count saved with the state (the arrays in <see cref="State"/> are filled in place).</summary>
+    public void RestoreStepCount(long steps) => StepCount = steps;
+}
+
+/// <summary>Creates optimisers by name.</summary>
+public static class Optimizers
+{
+    /// <summary>The CLI names.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["sgd", "momentum", "adam"];
+
+    /// <summary>Creates the optimiser called <paramref name="name"/>.</summary>
+    public static Optimizer<T> Create<T>(string name, IEnumerable<Parameter<T>> parameters, double learningRate, double momentum = 0.9, double weightDecay = 0)
+        where T : unmanaged, IFloatingPointIeee754<T> => name.ToLowerInvariant() switch
+    {
+        "sgd" => new Sgd<T>(parameters, learningRate) { WeightDecay = weightDecay },
+        "momentum" => new Momentum<T>(parameters, learningRate, momentum) { WeightDecay = weightDecay },
+        "adam" => new Adam<T>(parameters, learningRate) { WeightDecay = weightDecay },
+        _ => throw new ArgumentException($"unknown optimiser '{name}'; expected one of: {string.Join(", ", Names)}", nameof(name)),
+    };
+}

@@ -1,0 +1,22 @@
+using SharpCnn.Tensors;
+using TP = System.Numerics.Tensors.TensorPrimitives;
+
+namespace SharpCnn.Optim;
+
+/// <summary>
+/// Plain stochastic gradient descent, as in the seeds:  w ← w - η · g
+/// (with batch size 1 this is seed 000/001's single-sample training).
+/// </summary>
+public sealed class Sgd<T>(IEnumerable<Parameter<T>> parameters, double learningRate) : Optimizer<T>(parameters, learningRate)
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <inheritdoc />
+    public override string Name => "sgd";
+
+    /// <inheritdoc />
+    public override IReadOnlyList<T[]> State => [];
+
+    /// <inheritdoc />
+    protected override void Update(int index, Span<T> w, ReadOnlySpan<T> g) =>
+        TP.MultiplyAdd(g, T.CreateChecked(-LearningRate), w, w);
+}

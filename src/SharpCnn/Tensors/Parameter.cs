@@ -1,0 +1,90 @@
+namespace SharpCnn.Tensors;
+
+/// <summary>
+/// One trainable tensor of a layer (a weight, a bias, a subsampling beta) with its
+/// gradient. Backward passes add into <see cref="Gradient"/>; the trainer zeroes it
+/// before each step. The optimiser reads <see cref="Gradient"/> and updates <see cref="Value"/>.
+/// </summary>
+public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Creates a zero-filled parameter.</summary>
+    /// <param name="name">Short name within its layer: weight, bias, beta.</param>
+    /// <param name="shape">Dimensions, outermost first (a conv weight is [Cout, Cin, kh, kw]).</param>
+    /// <param name="role">Whether it multiplies its input (weights, beta) or is added (bias); decides initialisation.</param>
+    /// <param name="mask">Optional: false marks an element that is structurally zero (not connected) and never trained.</param>
+    public Parameter(string name, int[] shape, ParameterRole role, bool[]? mask = null)
+    {
+        Name = name;
+        Shape = shape;
+        Role = role;
+        long length = 1;
+        foreach (int d in shape)
+        {
+            if (d <= 0) throw new ArgumentException($"parameter {name}: every dimension must be positive, got [{string.Join(", ", shape)}]");
+            length *= d;
+        }
+        if (length > Array.MaxLength) throw new ArgumentException($"parameter {name}: {length} elements is too many");
+        Value = new T[length];
+        Gradient = new T[length];
+        if (mask is not null && mask.Length != length) throw new ArgumentException($"parameter {name}: mask has {mask.Length} elements, expected {length}");
+        Mask = mask;
+        TrainableCount = mask is null ? (int)length : mask.Count(m => m);
+    }
+
+    /// <summary>Short name within its layer.</summary>
+    public string Name { get; }
+
+    /// <summary>Dimensions, outermost first.</summary>
+    public int[] Shape { get; }
+
+    /// <summary>Multiplicative (weight-like) or additive (bias-like).</summary>
+    public ParameterRole Role { get; }
+
+    /// <summary>The values, row-major.</summary>
+    public T[] Value { get; }
+
+    /// <summary>The accumulated gradient of the loss with respect to <see cref="Value"/>.</summary>
+    public T[] Gradient { get; }
+
+    /// <summary>Structural mask (connection table), or null when every element is trainable.</summary>
+    public bool[]? Mask { get; }
+
+    /// <summary>Number of elements that are trained (all, or the connected ones of a mask).</summary>
+    public int TrainableCount { get; }
+
+    /// <summary>Number of elements, trained or not.</summary>
+    public int Length => Value.Length;
+
+    /// <summary>Fan-in of one output unit (inputs feeding it), used by the initialisers.</summary>
+    public int FanIn { get; init; } = 1;
+
+    /// <summary>Fan-out of one input unit, used by Xavier/Glorot initialisation.</summary>
+    public int FanOut { get; init; } = 1;
+
+    /// <summary>Sets every element whose mask is false to zero (values and gradients).</summary>
+    public void ApplyMask()
+    {
+        if (Mask is null) return;
+        for (int i = 0; i < Mask.Length; i++)
+        {
+            if (!Mask[i])
+            {
+                Value[i] = T.Zero;
+                Gradient[i] = T.Zero;
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Name}[{string.Join("x", Shape)}]";
+}
+
+/// <summary>How a parameter enters its layer; initialisers treat the two differently.</summary>
+public enum ParameterRole
+{
+    /// <summary>Multiplies the input (conv and dense weights, subsampling beta).</summary>
+    Weight,
+
+    /// <summary>Added to the output (biases).</summary>
+    Bias,
+}
