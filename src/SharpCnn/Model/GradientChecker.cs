@@ -8,7 +8,7 @@ namespace SharpCnn.Model;
 public sealed record GradientCheckOptions
 {
     /// <summary>Finite-difference step h, relative to max(1, |value|). Central differences: (f(v+h) - f(v-h)) / 2h.</summary>
-    public double Step { get; init; } = 1e-6;
+    public double Step { get; init; } = 1e-5;
 
     /// <summary>Largest relative error that passes.</summary>
     public double Tolerance { get; init; } = 1e-6;
