@@ -179,9 +179,12 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Sets every parameter gradient to zero.</summary>
     public void ZeroGradients()
     {
+        // Index loops: foreach over an IReadOnlyList would allocate an enumerator every step.
         foreach (var layer in layers)
-            foreach (var p in layer.Parameters)
-                Array.Clear(p.Gradient);
+        {
+            var parameters = layer.Parameters;
+            for (int i = 0; i < parameters.Count; i++) Array.Clear(parameters[i].Gradient);
+        }
     }
 
     private int CheckBatch(int n)

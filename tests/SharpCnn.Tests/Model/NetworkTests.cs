@@ -1,0 +1,73 @@
+using SharpCnn.Model;
+using SharpCnn.Tensors;
+
+namespace SharpCnn.Tests.Model;
+
+public class NetworkTests
+{
+    /// <summary>End-to-end and per-layer gradient checks of whole presets (in double, a sample of the elements of big tensors).</summary>
+    [Theory]
+    [InlineData("lenet5", 2, 0)]
+    [InlineData("seed-fc2", 2, 0)]
+    [InlineData("seed-cnn", 2, 40)]
+    public void PresetModelsPassTheFullGradientCheck(string name, int n, int sample)
+    {
+        var preset = Presets.Find(name)!;
+        var net = ModelSpec.Parse(preset.Spec).Build<double>(new Shape(1, 28, 28), preset.Loss);
+        var rng = new Rng(21);
+        Initializer.Apply(net.Layers, preset.Init == InitScheme.Uniform ? InitScheme.Xavier : preset.Init, rng);
+        var x = Enumerable.Range(0, n * 784).Select(_ => rng.NextDouble()).ToArray();
+        int[] labels = Enumerable.Range(0, n).Select(i => i % 10).ToArray();
+        var report = GradientChecker.CheckModel(net, x, labels, n, new GradientCheckOptions { MaxElementsPerTensor = sample == 0 ? 150 : sample, Seed = 3 });
+        GradientAssert.Passes(report);
+    }
+
+    [Fact]
+    public void AnEndToEndCheckCoversEveryParameterAndTheInput()
+    {
+        var net = ModelSpec.Parse("conv3x3x2:same,relu,maxpool2,subsample2:pad,tanh,dense3").Build<double>(new Shape(1, 7, 6));
+        var rng = new Rng(1);
+        Initializer.Apply(net.Layers, InitScheme.He, rng);
+        var x = RandomTensors.Normal(rng, 2 * 42);
+        var report = GradientChecker.CheckNetwork(net, x, 2);
+        GradientAssert.Passes(report);
+        Assert.Equal(["input", "weight", "bias", "beta", "bias", "weight", "bias"], report.Tensors.Select(t => t.Tensor));
+    }
+
+    [Fact]
+    public void ATrainingStepAllocatesNothingAfterWarmUp()
+    {
+        var net = ModelSpec.Parse("conv5x5x8:same,relu,maxpool2,conv3x3x4:table=10000000.01000000.00100000.00011111,sigmoid,meanpool2:pad,subsample2,tanh,flatten,dense10,minusmax")
+            .Build<float>(new Shape(1, 28, 28), "softmax-mse");
+        Initializer.Apply(net.Layers, InitScheme.Normal, new Rng(1));
+        net.Reserve(4);
+        var optimizer = SharpCnn.Optim.Optimizers.Create<float>("adam", net.Parameters, 1e-3);
+        int[] labels = [1, 2, 3, 4];
+        void Step()
+        {
+            net.ZeroGradients();
+            net.Forward(4);
+            net.Backward(labels, 4);
+            optimizer.Step();
+        }
+        Step();
+        Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++) Step();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void FloatAndDoubleAgreeOnTheSameWeights()
+    {
+        var spec = ModelSpec.Parse(Presets.Find("lenet5")!.Spec);
+        var d = spec.Build<double>(new Shape(1, 28, 28));
+        var f = spec.Build<float>(new Shape(1, 28, 28));
+        Initializer.Apply(d.Layers, InitScheme.LeCun, new Rng(5));
+        Initializer.Apply(f.Layers, InitScheme.LeCun, new Rng(5));
+        var x = Enumerable.Range(0, 784).Select(i => (i % 17) / 17.0).ToArray();
+        var yd = d.Forward(x, 1).ToArray();
+        var yf = f.Forward(x.Select(v => (float)v).ToArray(), 1).ToArray();
+        for (int i = 0; i < 10; i++) Assert.Equal(yd[i], yf[i], 4);
+    }
+}
