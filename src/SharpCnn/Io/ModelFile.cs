@@ -110,7 +110,7 @@ public static class ModelFile
                     Write(MemoryMarshal.AsBytes(p.Value.AsSpan()));
                 }
                 Span<byte> digest = stackalloc byte[8];
-                hash.GetCurrentHash(digest);
+                BinaryPrimitives.WriteUInt64LittleEndian(digest, hash.GetCurrentHashAsUInt64());
                 stream.Write(digest);
                 stream.Flush(flushToDisk: true);
             }
