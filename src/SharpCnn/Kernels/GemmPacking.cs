@@ -85,12 +85,14 @@ internal static class GemmPacking
         int fullPanels = columns / nr;
         int tail = columns - fullPanels * nr;
         nint panelSize = (nint)depth * nr;
+        nint prefetchAhead = PrefetchRows * ldb * Unsafe.SizeOf<T>();
         for (int p = 0; p < depth; p++)
         {
             ref T source = ref Unsafe.Add(ref b, (p0 + p) * ldb + j0);
             ref T destination = ref Unsafe.Add(ref packed, (nint)p * nr);
             for (int q = 0; q < fullPanels; q++)
             {
+                PrefetchRun<T>(ref source, prefetchAhead, nr);
                 MemoryMarshal.CreateReadOnlySpan(ref source, nr).CopyTo(MemoryMarshal.CreateSpan(ref destination, nr));
                 source = ref Unsafe.Add(ref source, nr);
                 destination = ref Unsafe.Add(ref destination, panelSize);
@@ -101,6 +103,42 @@ internal static class GemmPacking
                 MemoryMarshal.CreateSpan(ref Unsafe.Add(ref destination, tail), nr - tail).Clear();
             }
         }
+    }
+
+    /// <summary>How many source rows ahead PackB asks the cache for the data it will copy next.</summary>
+    private const int PrefetchRows = 4;
+
+    /// <summary>
+    /// Hints the cache to fetch the <paramref name="count"/> values <paramref name="offsetBytes"/> past
+    /// <paramref name="source"/>. Only an address is computed (never a reference, never a read), so it
+    /// may point past the end of the matrix; prefetches never fault.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchRun<T>(ref T source, nint offsetBytes, int count)
+        where T : unmanaged
+    {
+        if (!Sse.IsSupported)
+            return;
+        byte* address = (byte*)Unsafe.AsPointer(ref source) + offsetBytes;
+        for (int line = 0; line < count * sizeof(T); line += 64)
+            Sse.Prefetch0(address + line);
+    }
+
+    /// <summary>
+    /// Hints the cache to fetch the line at <paramref name="source"/> in each of the <paramref name="rows"/>
+    /// source rows after the current group of <paramref name="rows"/> (row stride <paramref name="ld"/>),
+    /// so the next group's short row streams are on their way before the transposes reach them.
+    /// Address arithmetic only, as in <see cref="PrefetchRun{T}"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchColumn<T>(ref T source, nint ld, int rows)
+        where T : unmanaged
+    {
+        if (!Sse.IsSupported)
+            return;
+        byte* address = (byte*)Unsafe.AsPointer(ref source) + rows * ld * sizeof(T);
+        for (int r = 0; r < rows; r++)
+            Sse.Prefetch0(address + r * ld * sizeof(T));
     }
 
     /// <summary>
@@ -119,7 +157,11 @@ internal static class GemmPacking
                 ref float groups = ref Unsafe.As<T, float>(ref Unsafe.Add(ref destination, r));
                 int p = 0;
                 for (; p + 8 <= depth; p += 8)
+                {
+                    if ((p & 15) == 0)
+                        PrefetchColumn(ref Unsafe.Add(ref rows, p), ld, 8);
                     Transpose8x8(ref Unsafe.Add(ref rows, p), ld, ref Unsafe.Add(ref groups, (nint)p * width), width);
+                }
                 for (; p < depth; p++)
                 {
                     for (int i = 0; i < 8; i++)
@@ -135,7 +177,11 @@ internal static class GemmPacking
                 ref double groups = ref Unsafe.As<T, double>(ref Unsafe.Add(ref destination, r));
                 int p = 0;
                 for (; p + 4 <= depth; p += 4)
+                {
+                    if ((p & 7) == 0)
+                        PrefetchColumn(ref Unsafe.Add(ref rows, p), ld, 4);
                     Transpose4x4(ref Unsafe.Add(ref rows, p), ld, ref Unsafe.Add(ref groups, (nint)p * width), width);
+                }
                 for (; p < depth; p++)
                 {
                     for (int i = 0; i < 4; i++)
