@@ -9,6 +9,11 @@
 // contiguous in memory (A^T, B: a plain copy per p) or needs a transpose (A, B^T: rows of the source
 // become the short groups of the panel). The transposing case is done 8 x 8 (float) or 4 x 4 (double)
 // at a time in AVX registers when the machine has AVX, and element by element otherwise.
+//
+// op(B) is read from memory once per Gemm call and is the one big stream, so both B paths ask the
+// cache for what they will copy next (SSE prefetch hints on x86, nothing elsewhere): the row copy
+// a few rows ahead, the transposing copy the next group of source rows, whose runs of only
+// kc values are too short for the hardware prefetcher to pick up in time.
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;

@@ -5,6 +5,12 @@
 // while any indexing, packing or edge-tile mistake produces errors of the size of the values.
 // Entries of C outside the m x n region (row padding up to ldc, the span's tail) hold a sentinel
 // that must survive untouched.
+//
+// The same tests cover the narrower SIMD paths when the runtime is told to hide instructions
+// (ReportsTheActiveVectorWidth prints which one ran):
+//   DOTNET_EnableAVX512=0      Vector256 (on .NET 10 this is the knob; EnableAVX512F no longer is)
+//   DOTNET_EnableAVX2=0        Vector128
+//   DOTNET_EnableHWIntrinsic=0 scalar
 using System.Numerics;
 using System.Runtime.Intrinsics;
 using SharpCnn.Kernels;
