@@ -1,0 +1,188 @@
+// Register-blocked micro-kernels: the innermost step of Gemm.
+//
+// One call computes a full MR x NR tile of C from two packed micro-panels:
+//
+//   a: kc groups of MR values, group p = op(A)[i0 .. i0+MR, p]   (one column of the A panel)
+//   b: kc groups of NR values, group p = op(B)[p, j0 .. j0+NR]   (one row of the B panel)
+//
+//   acc[MR x NR] = sum over p = 0 .. kc-1 of  a[p] (outer product) b[p]      (p in increasing order)
+//   C tile       = acc          (overwrite)
+//   C tile      += acc          (otherwise)
+//
+// NR is a whole number of registers (NR = vectors x lanes), so the acc tile lives in MR x vectors
+// registers for the whole k loop. Per step p the kernel loads the NR values of b[p] as whole
+// registers, broadcasts each of the MR values of a[p] into a register, and issues MR x vectors
+// multiply-adds. The tile shapes:
+//
+//   8 x 3 registers  (24 accumulators + 3 B + 1 broadcast = 28 of 32 registers): AVX-512 has 32
+//                    vector registers; 24 independent FMA chains cover 2 FMA pipes x 4-cycle latency
+//                    three times over, and 3 loads + 8 broadcasts per 24 FMAs stays well inside
+//                    the load ports. MR = 8 divides the common channel counts (8, 16, 32, 64, ...).
+//   6 x 2 registers  (12 + 2 + 1 = 15 of 16): AVX2 / SSE / AdvSimd and the scalar fallback.
+//
+// The caller guarantees both micro-panels are full (zero-padded) and C has room for the whole tile;
+// partial edge tiles are computed into a scratch tile by the caller and copied out from there.
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace SharpCnn.Kernels;
+
+/// <summary>A micro-kernel computing one <see cref="Rows"/> x <see cref="Columns"/> tile of C from packed panels.</summary>
+internal interface IGemmMicroKernel<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>MR: rows of C per tile, values of op(A) per packed group.</summary>
+    static abstract int Rows { get; }
+
+    /// <summary>NR: columns of C per tile, values of op(B) per packed group.</summary>
+    static abstract int Columns { get; }
+
+    /// <summary>
+    /// C[0..Rows, 0..Columns] (row stride <paramref name="ldc"/>) is set to (<paramref name="overwrite"/>)
+    /// or incremented by the product of the packed panels <paramref name="a"/> (kc x Rows) and
+    /// <paramref name="b"/> (kc x Columns).
+    /// </summary>
+    static abstract void Run(int kc, ref T a, ref T b, ref T c, nint ldc, bool overwrite);
+}
+
+/// <summary>8 rows x 3 registers: the tile for 32-register machines (AVX-512).</summary>
+internal readonly struct MicroKernel8x3<T, TVector, TWidth> : IGemmMicroKernel<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+    where TVector : struct
+    where TWidth : struct, IVectorWidth<TVector, T>
+{
+    public static int Rows => 8;
+
+    public static int Columns => 3 * TWidth.Count;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(int kc, ref T a, ref T b, ref T c, nint ldc, bool overwrite)
+    {
+        nint w = TWidth.Count;
+        TVector c00 = TWidth.Zero, c01 = TWidth.Zero, c02 = TWidth.Zero;
+        TVector c10 = TWidth.Zero, c11 = TWidth.Zero, c12 = TWidth.Zero;
+        TVector c20 = TWidth.Zero, c21 = TWidth.Zero, c22 = TWidth.Zero;
+        TVector c30 = TWidth.Zero, c31 = TWidth.Zero, c32 = TWidth.Zero;
+        TVector c40 = TWidth.Zero, c41 = TWidth.Zero, c42 = TWidth.Zero;
+        TVector c50 = TWidth.Zero, c51 = TWidth.Zero, c52 = TWidth.Zero;
+        TVector c60 = TWidth.Zero, c61 = TWidth.Zero, c62 = TWidth.Zero;
+        TVector c70 = TWidth.Zero, c71 = TWidth.Zero, c72 = TWidth.Zero;
+
+        for (int p = 0; p < kc; p++)
+        {
+            TVector b0 = TWidth.Load(ref b);
+            TVector b1 = TWidth.Load(ref Unsafe.Add(ref b, w));
+            TVector b2 = TWidth.Load(ref Unsafe.Add(ref b, 2 * w));
+
+            TVector ai = TWidth.Broadcast(a);
+            c00 = TWidth.MultiplyAdd(ai, b0, c00); c01 = TWidth.MultiplyAdd(ai, b1, c01); c02 = TWidth.MultiplyAdd(ai, b2, c02);
+            ai = TWidth.Broadcast(Unsafe.Add(ref a, 1));
+            c10 = TWidth.MultiplyAdd(ai, b0, c10); c11 = TWidth.MultiplyAdd(ai, b1, c11); c12 = TWidth.MultiplyAdd(ai, b2, c12);
+            ai = TWidth.Broadcast(Unsafe.Add(ref a, 2));
+            c20 = TWidth.MultiplyAdd(ai, b0, c20); c21 = TWidth.MultiplyAdd(ai, b1, c21); c22 = TWidth.MultiplyAdd(ai, b2, c22);
+            ai = TWidth.Broadcast(Unsafe.Add(ref a, 3));
+            c30 = TWidth.MultiplyAdd(ai, b0, c30); c31 = TWidth.MultiplyAdd(ai, b1, c31); c32 = TWidth.MultiplyAdd(ai, b2, c32);
+            ai = TWidth.Broadcast(Unsafe.Add(ref a, 4));
+            c40 = TWidth.MultiplyAdd(ai, b0, c40); c41 = TWidth.MultiplyAdd(ai, b1, c41); c42 = TWidth.MultiplyAdd(ai, b2, c42);
+            ai = TWidth.Broadcast(Unsafe.Add(ref a, 5));
+            c50 = TWidth.MultiplyAdd(ai, b0, c50); c51 = TWidth.MultiplyAdd(ai, b1, c51); c52 = TWidth.MultiplyAdd(ai, b2, c52);
+            ai = TWidth.Broadcast(Unsafe.Add(ref a, 6));
+            c60 = TWidth.MultiplyAdd(ai, b0, c60); c61 = TWidth.MultiplyAdd(ai, b1, c61); c62 = TWidth.MultiplyAdd(ai, b2, c62);
+            ai = TWidth.Broadcast(Unsafe.Add(ref a, 7));
+            c70 = TWidth.MultiplyAdd(ai, b0, c70); c71 = TWidth.MultiplyAdd(ai, b1, c71); c72 = TWidth.MultiplyAdd(ai, b2, c72);
+
+            a = ref Unsafe.Add(ref a, 8);
+            b = ref Unsafe.Add(ref b, 3 * w);
+        }
+
+        StoreRow(ref c, w, c00, c01, c02, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c10, c11, c12, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c20, c21, c22, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c30, c31, c32, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c40, c41, c42, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c50, c51, c52, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c60, c61, c62, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c70, c71, c72, overwrite);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow(ref T c, nint w, TVector v0, TVector v1, TVector v2, bool overwrite)
+    {
+        ref T c1 = ref Unsafe.Add(ref c, w);
+        ref T c2 = ref Unsafe.Add(ref c, 2 * w);
+        if (!overwrite)
+        {
+            v0 = TWidth.Add(TWidth.Load(ref c), v0);
+            v1 = TWidth.Add(TWidth.Load(ref c1), v1);
+            v2 = TWidth.Add(TWidth.Load(ref c2), v2);
+        }
+        TWidth.Store(v0, ref c);
+        TWidth.Store(v1, ref c1);
+        TWidth.Store(v2, ref c2);
+    }
+}
+
+/// <summary>6 rows x 2 registers: the tile for 16-register machines (AVX2, SSE) and the scalar fallback.</summary>
+internal readonly struct MicroKernel6x2<T, TVector, TWidth> : IGemmMicroKernel<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+    where TVector : struct
+    where TWidth : struct, IVectorWidth<TVector, T>
+{
+    public static int Rows => 6;
+
+    public static int Columns => 2 * TWidth.Count;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(int kc, ref T a, ref T b, ref T c, nint ldc, bool overwrite)
+    {
+        nint w = TWidth.Count;
+        TVector c00 = TWidth.Zero, c01 = TWidth.Zero;
+        TVector c10 = TWidth.Zero, c11 = TWidth.Zero;
+        TVector c20 = TWidth.Zero, c21 = TWidth.Zero;
+        TVector c30 = TWidth.Zero, c31 = TWidth.Zero;
+        TVector c40 = TWidth.Zero, c41 = TWidth.Zero;
+        TVector c50 = TWidth.Zero, c51 = TWidth.Zero;
+
+        for (int p = 0; p < kc; p++)
+        {
+            TVector b0 = TWidth.Load(ref b);
+            TVector b1 = TWidth.Load(ref Unsafe.Add(ref b, w));
+
+            TVector ai = TWidth.Broadcast(a);
+            c00 = TWidth.MultiplyAdd(ai, b0, c00); c01 = TWidth.MultiplyAdd(ai, b1, c01);
+            ai = TWidth.Broadcast(Unsafe.Add(ref a, 1));
+            c10 = TWidth.MultiplyAdd(ai, b0, c10); c11 = TWidth.MultiplyAdd(ai, b1, c11);
+            ai = TWidth.Broadcast(Unsafe.Add(ref a, 2));
+            c20 = TWidth.MultiplyAdd(ai, b0, c20); c21 = TWidth.MultiplyAdd(ai, b1, c21);
+            ai = TWidth.Broadcast(Unsafe.Add(ref a, 3));
+            c30 = TWidth.MultiplyAdd(ai, b0, c30); c31 = TWidth.MultiplyAdd(ai, b1, c31);
+            ai = TWidth.Broadcast(Unsafe.Add(ref a, 4));
+            c40 = TWidth.MultiplyAdd(ai, b0, c40); c41 = TWidth.MultiplyAdd(ai, b1, c41);
+            ai = TWidth.Broadcast(Unsafe.Add(ref a, 5));
+            c50 = TWidth.MultiplyAdd(ai, b0, c50); c51 = TWidth.MultiplyAdd(ai, b1, c51);
+
+            a = ref Unsafe.Add(ref a, 6);
+            b = ref Unsafe.Add(ref b, 2 * w);
+        }
+
+        StoreRow(ref c, w, c00, c01, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c10, c11, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c20, c21, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c30, c31, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c40, c41, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c50, c51, overwrite);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow(ref T c, nint w, TVector v0, TVector v1, bool overwrite)
+    {
+        ref T c1 = ref Unsafe.Add(ref c, w);
+        if (!overwrite)
+        {
+            v0 = TWidth.Add(TWidth.Load(ref c), v0);
+            v1 = TWidth.Add(TWidth.Load(ref c1), v1);
+        }
+        TWidth.Store(v0, ref c);
+        TWidth.Store(v1, ref c1);
+    }
+}
