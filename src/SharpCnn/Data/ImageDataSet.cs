@@ -59,7 +59,11 @@ public sealed class ImageDataSet
     }
 
     /// <summary>The label of image <paramref name="index"/>.</summary>
-    public int Label(int index) => _labels.Span[index];
+    public int Label(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)Count, nameof(index));
+        return _labels.Span[index];
+    }
 
     /// <summary>All labels, one byte per image.</summary>
     public ReadOnlySpan<byte> Labels => _labels.Span;

@@ -189,5 +189,6 @@ public sealed class ImageDataSetTests : IDisposable
         Assert.Equal(0, set.Subset(Count, 0).Count);
         Assert.Throws<ArgumentOutOfRangeException>(() => set.Subset(3, 3));
         Assert.Throws<ArgumentOutOfRangeException>(() => middle.Image(3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => middle.Label(3));
     }
 }
