@@ -1,0 +1,38 @@
+using SharpCnn.Io;
+using SharpCnn.Model;
+using SharpCnn.Tensors;
+
+namespace SharpCnn.Cli;
+
+/// <summary>What <c>--model</c> names: a preset, a spec string, or a saved model file.</summary>
+internal sealed record ModelChoice(string Spec, string Loss, InitScheme Init, string? File, string Label)
+{
+    public static ModelChoice Resolve(string model, string? loss, string? init)
+    {
+        if (Presets.Find(model) is { } preset)
+            return new ModelChoice(preset.Spec, loss ?? preset.Loss, init is null ? preset.Init : Initializer.Parse(init), null, preset.Name);
+        if (model.EndsWith(".scnn", StringComparison.OrdinalIgnoreCase) || System.IO.File.Exists(model))
+        {
+            var header = ModelFile.ReadHeader(model);
+            return new ModelChoice(header.Spec, loss ?? header.Loss, init is null ? InitScheme.He : Initializer.Parse(init), model, model);
+        }
+        ModelSpec.Parse(model); // fail early with the position and reason
+        return new ModelChoice(model, loss ?? "ce", init is null ? InitScheme.He : Initializer.Parse(init), null, "custom");
+    }
+
+    /// <summary>The network in precision T: loaded from the file, or built and initialised from <paramref name="seed"/>.</summary>
+    public Network<T> Create<T>(Shape input, ulong seed) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (File is not null)
+        {
+            var loaded = ModelFile.Load<T>(File);
+            if (loaded.InputShape.Size != input.Size) throw new ArgumentException($"{File} takes inputs of {loaded.InputShape}, the data are {input}");
+            return loaded;
+        }
+        var spec = ModelSpec.Parse(Spec);
+        var network = spec.Build<T>(spec.Input ?? input, Loss);
+        if (network.InputShape.Size != input.Size) throw new ArgumentException($"the model takes inputs of {network.InputShape}, the data are {input}");
+        Initializer.Apply(network.Layers, Init, new Rng(seed));
+        return network;
+    }
+}
