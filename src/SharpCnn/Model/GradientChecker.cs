@@ -57,7 +57,10 @@ public sealed record GradientCheckReport(IReadOnlyList<TensorCheck> Tensors, dou
 ///   numeric = (f(v + h) - f(v - h)) / 2h,  h = Step · max(1, |v|)
 /// by the relative error |analytic - numeric| / max(|analytic|, |numeric|, 1e-3 · scale),
 /// scale = the tensor's largest |analytic| (so roundoff on near-zero entries does not
-/// count, but any entry wrong by more than 1e-9 of the tensor's scale does).
+/// count, but any entry wrong by more than 1e-9 of the tensor's scale does). When the whole
+/// tensor's analytic gradient is at roundoff level (a bias right before a batch norm has an
+/// exactly zero gradient), the floor becomes noise / tolerance: the numerical derivative
+/// must then be zero within the roundoff noise of f, noise = 1e-14 · max(1, |f|) / h.
 ///
 /// Kinks (ReLU at 0, a max-pool tie, '-max' ties): f is also evaluated at v ± 2h. For a
 /// smooth f the central differences with h and 2h agree, and so do the second differences
@@ -69,6 +72,10 @@ public sealed record GradientCheckReport(IReadOnlyList<TensorCheck> Tensors, dou
 /// analytic gradient is recomputed there, and the element is checked again; the number
 /// of such re-draws is reported. Values the check moved are restored afterwards.
 /// Parameter gradients are overwritten by the check.
+///
+/// Non-trained state (<see cref="ParameterRole.State"/>: batch norm's running statistics)
+/// is not a target: nothing differentiates it in training mode. Training-mode forward
+/// passes update it, so the check saves it first and restores it afterwards.
 /// </summary>
 public static class GradientChecker
 {
@@ -99,8 +106,9 @@ public static class GradientChecker
         }
 
         var targets = new List<Target> { new(label, "input", x, dx, n, null) };
-        foreach (var p in layer.Parameters) targets.Add(new Target(label, p.Name, p.Value, p.Gradient, 1, p.Mask));
-        return Run(targets, F, Analytic, options, rng);
+        foreach (var p in layer.Parameters)
+            if (p.IsTrained) targets.Add(new Target(label, p.Name, p.Value, p.Gradient, 1, p.Mask));
+        return KeepingState(layer.Parameters, () => Run(targets, F, Analytic, options, rng));
     }
 
     /// <summary>Checks a loss: ∂L/∂output for the batch <paramref name="output"/> ([n, classes]).</summary>
@@ -147,7 +155,7 @@ public static class GradientChecker
         for (int k = 0; k < network.Layers.Count; k++)
         {
             int layerIndex = k;
-            foreach (var p in network.Layers[k].Parameters)
+            foreach (var p in network.Layers[k].Parameters.Where(p => p.IsTrained))
                 targets.Add(new Target($"{k + 1} {network.Layers[k].Token}", p.Name, p.Value, p.Gradient, 1, p.Mask)
                 {
                     // Bring every activation back to the unperturbed point, then re-run only from this layer on.
@@ -159,16 +167,18 @@ public static class GradientChecker
                     },
                 });
         }
-        return Run(targets, F, Analytic, options, rng);
+        return KeepingState(network.Parameters, () => Run(targets, F, Analytic, options, rng));
     }
 
     /// <summary>
     /// The full check of a model, as <c>sharpcnn gradcheck</c> runs it: every layer on its own (fed the
     /// activations the network computes for <paramref name="x"/>), the network end to end, and the loss.
     /// </summary>
-    public static GradientCheckReport CheckModel(Network<double> network, double[] x, int[] labels, int n, GradientCheckOptions? options = null)
+    public static GradientCheckReport CheckModel(Network<double> network, double[] x, int[] labels, int n, GradientCheckOptions? options = null) =>
+        KeepingState(network.Parameters, () => CheckModelLayers(network, x, labels, n, options ?? new GradientCheckOptions()));
+
+    private static GradientCheckReport CheckModelLayers(Network<double> network, double[] x, int[] labels, int n, GradientCheckOptions options)
     {
-        options ??= new GradientCheckOptions();
         network.Reserve(n);
         x.CopyTo(network.Input(n));
         network.Forward(n);
@@ -183,6 +193,20 @@ public static class GradientChecker
         x.CopyTo(network.Input(n));
         var output = network.Forward(n).ToArray();
         return report.Concat(CheckLoss(network.Loss, output, labels, n, network.Classes, options));
+    }
+
+    /// <summary>Runs <paramref name="check"/> and puts every <see cref="ParameterRole.State"/> tensor back as it was.</summary>
+    private static GradientCheckReport KeepingState(IEnumerable<Parameter<double>> parameters, Func<GradientCheckReport> check)
+    {
+        var state = parameters.Where(p => !p.IsTrained).Select(p => (p, (double[])p.Value.Clone())).ToArray();
+        try
+        {
+            return check();
+        }
+        finally
+        {
+            foreach (var (p, saved) in state) saved.CopyTo(p.Value, 0);
+        }
     }
 
     private sealed record Target(string Layer, string Name, double[] Values, double[] Gradient, int Items, bool[]? Mask)
@@ -233,6 +257,10 @@ public static class GradientChecker
                         double stepMismatch = Math.Abs(numeric - wide);
                         double noise = 1e-14 * Math.Max(1, Math.Abs(f0)) / h;
                         double floor = Math.Max(1e-3 * scale, 100 * noise);
+                        // A tensor whose analytic gradient is zero to roundoff everywhere (a bias just before a
+                        // batch norm, which removes any per-channel shift) has no scale to be relative to: the
+                        // check then asks that the numerical derivative is zero too, within f's roundoff noise.
+                        if (scale <= 100 * noise) floor = Math.Max(floor, noise / options.Tolerance);
                         double kinkTolerance = Math.Max(0.1 * options.Tolerance * Math.Max(Math.Max(Math.Abs(a), Math.Abs(numeric)), floor), noise);
                         if (Math.Max(curvatureMismatch, stepMismatch) > kinkTolerance && shrink == 1)
                         {

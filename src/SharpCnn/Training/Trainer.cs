@@ -18,6 +18,9 @@ public sealed record TrainingOptions
     /// <summary>Step size η.</summary>
     public double LearningRate { get; init; } = 0.05;
 
+    /// <summary>How η changes over the run (default: constant).</summary>
+    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Constant;
+
     /// <summary>sgd, momentum or adam.</summary>
     public string Optimizer { get; init; } = "sgd";
 
@@ -116,7 +119,9 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         var rng = new Rng(Options.Seed);
         var order = Enumerable.Range(0, train.Count).ToArray();
         var labels = new int[batch];
-        var parameters = network.Parameters.ToArray();
+        var parameters = network.Parameters.Where(p => p.IsTrained).ToArray();
+        long stepsPerEpoch = (train.Count + batch - 1) / batch;
+        long totalSteps = Options.MaxSteps > 0 ? Math.Min(Options.MaxSteps, Options.Epochs * stepsPerEpoch) : Options.Epochs * stepsPerEpoch;
         var snapshot = Options.StopEpsilon > 0 ? parameters.Select(p => (T[])p.Value.Clone()).ToArray() : null;
         int progressEvery = Options.ProgressEvery > 0 ? Options.ProgressEvery : Math.Max(1, train.Count / batch / 100);
         int classes = network.Classes;
@@ -135,6 +140,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 int n = Math.Min(batch, train.Count - start);
                 train.CopyBatch<T>(order.AsSpan(start, n), network.Input(n), labels.AsSpan(0, n));
                 network.ZeroGradients();
+                network.SetStep(Options.Seed, Optimizer.StepCount);
                 var output = network.Forward(n);
                 for (int s = 0; s < n; s++)
                     if (Evaluator.ArgMax(output.Slice(s * classes, classes)) == labels[s]) correct++;
@@ -145,6 +151,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
                     epochs.Add(Finish(epoch, lossSum / Math.Max(seen, 1), (double)correct / Math.Max(seen, 1), null, clock, seen, double.NaN));
                     return new TrainingResult(epochs, why, Diverged: true);
                 }
+                Optimizer.LearningRate = Options.Schedule.Rate(Options.LearningRate, Optimizer.StepCount, stepsPerEpoch, totalSteps);
                 Optimizer.Step();
                 lossSum += loss * n;
                 seen += n;
