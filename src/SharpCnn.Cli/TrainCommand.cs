@@ -19,6 +19,8 @@ internal static class TrainCommand
         var lr = new Option<double>("--lr") { Description = "Learning rate", DefaultValueFactory = _ => 0.001 };
         var optimizer = new Option<string>("--optimizer") { Description = "sgd, momentum or adam", DefaultValueFactory = _ => "adam" };
         var momentum = new Option<double>("--momentum") { Description = "Momentum coefficient for --optimizer momentum", DefaultValueFactory = _ => 0.9 };
+        var schedule = new Option<string>("--lr-schedule") { Description = "Learning-rate schedule: constant, cosine (to 0 over the run) or step:{E}:{f} (times f every E epochs)", DefaultValueFactory = _ => "constant" };
+        var weightDecay = new Option<double>("--weight-decay") { Description = "L2 weight decay λ on weights (not biases, not batch-norm β or running statistics)" };
         var precision = new Option<string>("--precision") { Description = "float or double", DefaultValueFactory = _ => "float" };
         var seed = new Option<ulong>("--seed") { Description = "Seed of initialisation and shuffling", DefaultValueFactory = _ => 1 };
         var output = new Option<string?>("--output", "-o") { Description = "Save the trained model to this file (.scnn)" };
@@ -30,7 +32,7 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a model and report test accuracy after each epoch")
         {
-            data, model, loss, init, epochs, batch, lr, optimizer, momentum, precision, seed, output, stop, maxSteps, limit, testLimit, confusion,
+            data, model, loss, init, epochs, batch, lr, optimizer, momentum, schedule, weightDecay, precision, seed, output, stop, maxSteps, limit, testLimit, confusion,
         };
         command.SetAction(r => CommandErrors.Run(() =>
         {
@@ -42,6 +44,8 @@ internal static class TrainCommand
                 LearningRate = r.GetValue(lr),
                 Optimizer = r.GetValue(optimizer)!,
                 Momentum = r.GetValue(momentum),
+                Schedule = LearningRateSchedule.Parse(r.GetValue(schedule)!),
+                WeightDecay = r.GetValue(weightDecay),
                 Seed = r.GetValue(seed),
                 StopEpsilon = r.GetValue(stop),
                 MaxSteps = r.GetValue(maxSteps),
@@ -61,7 +65,7 @@ internal static class TrainCommand
             Console.WriteLine($"model    {Choice.Label}: {network.Spec}");
             Console.WriteLine($"         {network.ParameterCount:N0} parameters, {network.ForwardFlops / 1e6:F1} MFLOP forward per sample; loss {network.Loss.Name}, init {(Choice.File is null ? Initializer.Name(Choice.Init) : "from file")}, {typeof(T).Name.ToLowerInvariant()}");
             Console.WriteLine($"data     {DataLabel}: {Train.Count:N0} training, {Test.Count:N0} test images of {Train.Shape}");
-            Console.WriteLine($"training {Options.Epochs} epoch(s), batch {Options.BatchSize}, {Options.Optimizer} lr {Options.LearningRate:G4}, seed {Options.Seed}");
+            Console.WriteLine($"training {Options.Epochs} epoch(s), batch {Options.BatchSize}, {Options.Optimizer} lr {Options.LearningRate:G4} ({Options.Schedule}){(Options.WeightDecay != 0 ? $", weight decay {Options.WeightDecay:G3}" : "")}, seed {Options.Seed}");
             var trainer = new Trainer<T>(network, Options);
             int lastDecile = 0;
             trainer.Progress += p =>
