@@ -101,7 +101,7 @@ public static class ExperimentReport
         {
             double max = scales.Max();
             string exp = o.Experiment.Double ? "709.8 (double)" : "88.7 (float)";
-            yield return $"largest |output| on the first batch before training: {max.ToString("G3", Invariant)}"
+            yield return $"largest |output| at step 1 (the first batch, before any update): {max.ToString("G3", Invariant)}"
                 + (max > (o.Experiment.Double ? 709.78 : 88.72) ? $", beyond {exp}, where a plain exp(x) softmax overflows to inf and inf/inf = NaN (the seed's NaN); the engine's softmax subtracts the max first and stays finite" : "");
         }
         if (o.Runs.Count > 0 && !o.Runs.All(r => r.Diverged))

@@ -113,7 +113,7 @@ public sealed class ExperimentsTests : IDisposable
         Assert.Contains("at step", run.StopReason);
         string md = ExperimentReport.Markdown([outcome], new ExperimentRunInfo(DateTime.UtcNow, "test", "sharpcnn experiments", 1, false, 1));
         Assert.Contains("diverged (1/1 runs; first at step", md);
-        Assert.Contains("largest |output| on the first batch before training", md);
+        Assert.Contains("largest |output| at step 1 (the first batch, before any update)", md);
     }
 
     [Fact]
