@@ -151,7 +151,8 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
                     epochs.Add(Finish(epoch, lossSum / Math.Max(seen, 1), (double)correct / Math.Max(seen, 1), null, clock, seen, double.NaN));
                     return new TrainingResult(epochs, why, Diverged: true);
                 }
-                Optimizer.LearningRate = Options.Schedule.Rate(Options.LearningRate, Optimizer.StepCount, stepsPerEpoch, totalSteps);
+                if (Options.Schedule.Kind != ScheduleKind.Constant) // a constant schedule leaves a rate set by hand alone
+                    Optimizer.LearningRate = Options.Schedule.Rate(Options.LearningRate, Optimizer.StepCount, stepsPerEpoch, totalSteps);
                 Optimizer.Step();
                 lossSum += loss * n;
                 seen += n;
