@@ -8,4 +8,4 @@ var root = new RootCommand("SharpCnn: a convolutional-neural-network engine in p
     GradcheckCommand.Create(),
     SummaryCommand.Create(),
 };
-return root.Parse(args).Invoke();
+return CommandErrors.Invoke(root, args);

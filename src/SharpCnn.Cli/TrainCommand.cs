@@ -14,55 +14,101 @@ internal static class TrainCommand
         var model = new Option<string>("--model") { Description = "A preset (seed-cnn, seed-fc1, seed-fc2, lenet5), a spec string, or a saved .scnn model to continue training", DefaultValueFactory = _ => "seed-cnn" };
         var loss = new Option<string?>("--loss") { Description = "ce, softmax-mse or mse (default: the preset's)" };
         var init = new Option<string?>("--init") { Description = "uniform, normal, xavier, he or lecun (default: the preset's; he for a spec)" };
-        var epochs = new Option<int>("--epochs") { Description = "Passes over the training set", DefaultValueFactory = _ => 3 };
-        var batch = new Option<int>("--batch") { Description = "Samples per step (1 = the seeds' single-sample training)", DefaultValueFactory = _ => 32 };
-        var lr = new Option<double>("--lr") { Description = "Learning rate", DefaultValueFactory = _ => 0.001 };
+        var epochs = new Option<int>("--epochs") { Description = "Passes over the training set", DefaultValueFactory = _ => 3 }.AtLeast(1);
+        var batch = new Option<int>("--batch") { Description = "Samples per step (1 = the seeds' single-sample training)", DefaultValueFactory = _ => 32 }.AtLeast(1);
+        var lr = new Option<double>("--lr") { Description = "Learning rate", DefaultValueFactory = _ => 0.001 }.Positive();
         var optimizer = new Option<string>("--optimizer") { Description = "sgd, momentum or adam", DefaultValueFactory = _ => "adam" };
-        var momentum = new Option<double>("--momentum") { Description = "Momentum coefficient for --optimizer momentum", DefaultValueFactory = _ => 0.9 };
+        optimizer.AcceptOnlyFromAmong(StringComparer.OrdinalIgnoreCase, [.. Optim.Optimizers.Names]);
+        var momentum = new Option<double>("--momentum") { Description = "Momentum coefficient for --optimizer momentum", DefaultValueFactory = _ => 0.9 }.InRange(0, 1);
         var precision = new Option<string>("--precision") { Description = "float or double", DefaultValueFactory = _ => "float" };
         var seed = new Option<ulong>("--seed") { Description = "Seed of initialisation and shuffling", DefaultValueFactory = _ => 1 };
         var output = new Option<string?>("--output", "-o") { Description = "Save the trained model to this file (.scnn)" };
-        var stop = new Option<double>("--stop-epsilon") { Description = "Stop when no parameter moved by this much over an epoch (seed 001's threshold; 0 = off)" };
-        var maxSteps = new Option<long>("--max-steps") { Description = "Stop after this many steps (0 = no cap)" };
-        var limit = new Option<int>("--limit") { Description = "Use only the first N training samples (0 = all)" };
-        var testLimit = new Option<int>("--test-limit") { Description = "Use only the first N test samples (0 = all)" };
+        var stop = new Option<double>("--stop-epsilon") { Description = "Stop when no parameter moved by this much over an epoch (seed 001's threshold; 0 = off)" }.ZeroOrPositive();
+        var maxSteps = new Option<long>("--max-steps") { Description = "Stop after this many steps (0 = no cap)" }.AtLeast(0);
+        var limit = new Option<int>("--limit") { Description = "Use only the first N training samples (0 = all)" }.AtLeast(0);
+        var testLimit = new Option<int>("--test-limit") { Description = "Use only the first N test samples (0 = all)" }.AtLeast(0);
         var confusion = new Option<bool>("--confusion") { Description = "Print the confusion matrix at the end" };
+        var safety = new RunSafety();
 
         var command = new Command("train", "Train a model and report test accuracy after each epoch")
         {
             data, model, loss, init, epochs, batch, lr, optimizer, momentum, precision, seed, output, stop, maxSteps, limit, testLimit, confusion,
         };
+        foreach (var option in safety.All) command.Add(option);
         command.SetAction(r => CommandErrors.Run(() =>
         {
-            var choice = ModelChoice.Resolve(r.GetValue(model)!, r.GetValue(loss), r.GetValue(init));
-            var options = new TrainingOptions
+            if (r.GetValue(output) is { } outputPath) RunSafety.CheckWritable(outputPath, "--output");
+            string? resume = r.GetValue(safety.Resume);
+            ModelChoice? choice = null;
+            TrainingOptions options;
+            string precisionName = r.GetValue(precision)!;
+            if (resume is null)
             {
-                Epochs = r.GetValue(epochs),
-                BatchSize = r.GetValue(batch),
-                LearningRate = r.GetValue(lr),
-                Optimizer = r.GetValue(optimizer)!,
-                Momentum = r.GetValue(momentum),
-                Seed = r.GetValue(seed),
-                StopEpsilon = r.GetValue(stop),
-                MaxSteps = r.GetValue(maxSteps),
-            };
+                choice = ModelChoice.Resolve(r.GetValue(model)!, r.GetValue(loss), r.GetValue(init));
+                options = new TrainingOptions
+                {
+                    Epochs = r.GetValue(epochs),
+                    BatchSize = r.GetValue(batch),
+                    LearningRate = r.GetValue(lr),
+                    Optimizer = r.GetValue(optimizer)!,
+                    Momentum = r.GetValue(momentum),
+                    Seed = r.GetValue(seed),
+                    StopEpsilon = r.GetValue(stop),
+                    MaxSteps = r.GetValue(maxSteps),
+                };
+            }
+            else
+            {
+                // The checkpoint's settings, overridden only by what was typed.
+                var header = RunSafety.ReadCheckpoint(r, resume, model, loss, init);
+                string stored = header.Precision == "float64" ? "double" : "float";
+                if (r.Given(precision) && Precision.Canonical(precisionName) != stored)
+                    throw new ArgumentException($"--precision {precisionName}: {resume} was trained in {stored}; resume it in {stored}");
+                precisionName = stored;
+                var saved = header.Training!.Options;
+                options = saved with
+                {
+                    Epochs = r.Given(epochs) ? r.GetValue(epochs) : saved.Epochs,
+                    BatchSize = r.Given(batch) ? r.GetValue(batch) : saved.BatchSize,
+                    LearningRate = r.Given(lr) ? r.GetValue(lr) : saved.LearningRate,
+                    Optimizer = r.Given(optimizer) ? r.GetValue(optimizer)! : saved.Optimizer,
+                    Momentum = r.Given(momentum) ? r.GetValue(momentum) : saved.Momentum,
+                    Seed = r.Given(seed) ? r.GetValue(seed) : saved.Seed,
+                    StopEpsilon = r.Given(stop) ? r.GetValue(stop) : saved.StopEpsilon,
+                    MaxSteps = r.Given(maxSteps) ? r.GetValue(maxSteps) : saved.MaxSteps,
+                };
+            }
+            options = safety.Apply(r, options, resume is not null);
             var (train, test, label) = DataChoice.Load(r.GetValue(data), r.GetValue(limit), r.GetValue(testLimit));
-            return Precision.Dispatch(r.GetValue(precision)!, new Run(choice, options, train, test, label, r.GetValue(output), r.GetValue(confusion)));
+            return Precision.Dispatch(precisionName, new Run(choice, resume, options, train, test, label, r.GetValue(output), r.GetValue(confusion)));
         }));
         return command;
     }
 
-    private sealed record Run(ModelChoice Choice, TrainingOptions Options, Data.ImageDataSet Train, Data.ImageDataSet Test, string DataLabel, string? Output, bool Confusion)
+    private sealed record Run(ModelChoice? Choice, string? ResumeFrom, TrainingOptions Options, Data.ImageDataSet Train, Data.ImageDataSet Test, string DataLabel, string? Output, bool Confusion)
         : IPrecisionAction
     {
         public int Invoke<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
-            var network = Choice.Create<T>(Train.Shape, Options.Seed);
-            Console.WriteLine($"model    {Choice.Label}: {network.Spec}");
-            Console.WriteLine($"         {network.ParameterCount:N0} parameters, {network.ForwardFlops / 1e6:F1} MFLOP forward per sample; loss {network.Loss.Name}, init {(Choice.File is null ? Initializer.Name(Choice.Init) : "from file")}, {typeof(T).Name.ToLowerInvariant()}");
+            Trainer<T> trainer;
+            if (ResumeFrom is not null)
+            {
+                trainer = Trainer<T>.Resume(ResumeFrom, _ => Options);
+                var at = CheckpointFile.ReadHeader(ResumeFrom).Training!;
+                Console.WriteLine($"resumed  {ResumeFrom}: step {at.Steps}, epoch {at.Epoch}, sample {at.Position} of {at.DataCount}");
+            }
+            else
+            {
+                trainer = new Trainer<T>(Choice!.Create<T>(Train.Shape, Options.Seed), Options);
+            }
+            var network = trainer.Network;
+            string init = Choice is null ? "from checkpoint" : Choice.File is null ? Initializer.Name(Choice.Init) : "from file";
+            Console.WriteLine($"model    {Choice?.Label ?? ResumeFrom}: {network.Spec}");
+            Console.WriteLine($"         {network.ParameterCount:N0} parameters, {network.ForwardFlops / 1e6:F1} MFLOP forward per sample; loss {network.Loss.Name}, init {init}, {typeof(T).Name.ToLowerInvariant()}");
             Console.WriteLine($"data     {DataLabel}: {Train.Count:N0} training, {Test.Count:N0} test images of {Train.Shape}");
-            Console.WriteLine($"training {Options.Epochs} epoch(s), batch {Options.BatchSize}, {Options.Optimizer} lr {Options.LearningRate:G4}, seed {Options.Seed}");
-            var trainer = new Trainer<T>(network, Options);
+            Console.WriteLine($"training {Options.Epochs} epoch(s), batch {Options.BatchSize}, {Options.Optimizer} lr {Options.LearningRate:G4}, seed {Options.Seed}" +
+                (Options.CheckpointEvery > 0 ? $", checkpoint every {Options.CheckpointEvery} steps to {Options.CheckpointPath}" : "") +
+                (Options.ClipNorm > 0 ? $", gradient norm clipped at {Options.ClipNorm:G3}" : ""));
             int lastDecile = 0;
             trainer.Progress += p =>
             {
@@ -71,6 +117,7 @@ internal static class TrainCommand
                 lastDecile = decile;
                 Console.WriteLine($"  epoch {p.Epoch} {100.0 * p.Samples / p.EpochSamples,3:F0}%  loss {p.Loss:F4}  train acc {p.Accuracy:P2}  {p.SamplesPerSecond:F0} samples/s");
             };
+            trainer.CheckpointSaved += c => Console.WriteLine($"  checkpoint step {c.Step} (epoch {c.Epoch}, sample {c.Samples}) -> {c.Path}");
             trainer.EpochCompleted += e =>
             {
                 lastDecile = 0;
@@ -82,10 +129,14 @@ internal static class TrainCommand
             Console.WriteLine($"stopped: {result.StopReason}");
             if (result.Diverged)
             {
-                Console.Error.WriteLine("error: training diverged; try a lower --lr, --init normal or he, or a '-max' (minusmax) layer before the loss");
+                Console.Error.WriteLine($"error: training diverged: {result.Divergence?.Describe() ?? result.StopReason}");
+                Console.Error.WriteLine($"  {Divergence.Advice}");
+                Console.Error.WriteLine(result.LastCheckpoint is { } good
+                    ? $"  last good checkpoint: {good} (step {CheckpointFile.ReadHeader(good).Training!.Steps}); nothing was saved after it"
+                    : "  no checkpoint was written (--checkpoint-every N keeps one); --output was not saved");
                 return 1;
             }
-            var final = result.Epochs[^1].Test ?? Evaluator.Evaluate(network, Test);
+            var final = result.Epochs.Count > 0 && result.Epochs[^1].Test is { } last ? last : Evaluator.Evaluate(network, Test);
             Console.WriteLine($"test accuracy {final.Accuracy:P2} ({(int)Math.Round(final.Accuracy * final.Count)}/{final.Count}), test loss {final.Loss:F4}");
             if (Confusion) Console.WriteLine(final.FormatConfusion());
             if (Output is not null)

@@ -125,11 +125,15 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     /// <inheritdoc />
     protected override Parameter<T>[] CreateParameters()
     {
+        long weights = (long)OutChannels * InputShape.Channels * KernelHeight * KernelWidth;
+        string weightName = $"weight[{OutChannels}x{InputShape.Channels}x{KernelHeight}x{KernelWidth}]";
+        if (weights > Array.MaxLength) throw new LayerShapeException($"{weightName} has {weights} elements, more than an array holds");
         int cin = InputShape.Channels, area = KernelHeight * KernelWidth;
         bool[]? mask = null;
         int connectedPerOutput = cin, connectedPerInput = OutChannels;
         if (ConnectionTable is not null)
         {
+            ParameterBudget.Check(weights, weightName); // the mask is as large as the weight it masks
             mask = new bool[OutChannels * cin * area];
             for (int o = 0; o < OutChannels; o++)
                 for (int c = 0; c < cin; c++)
