@@ -126,9 +126,16 @@ public static class CheckpointFile
     }
 
     /// <summary>Loads a checkpoint in precision <typeparamref name="T"/> (the one it was written in).</summary>
-    internal static LoadedCheckpoint<T> Load<T>(string path) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static LoadedCheckpoint<T> Load<T>(string path) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Load<T>(ModelContent.Read(path));
+
+    /// <summary>Loads a checkpoint from the bytes of a checkpoint file; <paramref name="name"/> names it in error messages.</summary>
+    internal static LoadedCheckpoint<T> Load<T>(byte[] bytes, string name) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Load<T>(ModelContent.Parse(bytes, name));
+
+    private static LoadedCheckpoint<T> Load<T>(ModelContent content) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var content = ModelContent.Read(path);
+        string path = content.Name;
         var section = RequireTraining(content);
         if (content.Header.Precision != ModelFile.PrecisionName<T>())
             throw new ArgumentException($"{path} was trained in {content.Header.Precision}; resume it in the same precision (--precision {(content.Header.Precision == "float64" ? "double" : "float")})");

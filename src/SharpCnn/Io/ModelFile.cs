@@ -300,7 +300,7 @@ internal sealed class ModelContent
         if (header.Metadata is { } metadata && metadata.Values.Any(v => v is null))
             throw Error("expected metadata values to be strings, found null");
         if (version == ModelFile.Version && header.Training is not null)
-            throw Error($"a version {ModelFile.Version} model file cannot hold a training section (a checkpoint is version {ModelFile.CheckpointVersion})");
+            throw Error($"expected no training section in a version {ModelFile.Version} model file (a checkpoint is version {ModelFile.CheckpointVersion}), found one");
         if (version == ModelFile.CheckpointVersion)
         {
             if (header.Training is null) throw Error($"expected the training section of a version {ModelFile.CheckpointVersion} file (a checkpoint), found none");
