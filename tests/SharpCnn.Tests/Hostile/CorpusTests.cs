@@ -41,7 +41,7 @@ public sealed class CorpusTests
         Assert.True(error.Offset >= 0 && error.Offset <= Math.Max(size, 1L << 20), $"offset {error.Offset} for a file of {size} bytes");
         Assert.True(error.Message.Contains(entry.Expected, StringComparison.Ordinal), $"expected \"{entry.Expected}\" in: {error.Message}");
         // Hostile sizes must not turn into allocations: a rejected file costs little more than itself.
-        Assert.True(allocated < 64 * size + (256 << 10), $"{allocated} bytes allocated to reject a file of {size} bytes");
+        Assert.True(allocated <= MutationHarness.AllocationFactor * Math.Max(size, MutationTarget.GzipContentLength(File.ReadAllBytes(path))) + MutationHarness.AllocationOverhead, $"{allocated} bytes allocated to reject a file of {size} bytes");
     }
 
     [Fact]
