@@ -46,18 +46,22 @@ public sealed record Divergence(long Step, int Epoch, int Layer, string Token, s
 ///     global norm for clipping; max |g| only when the norm is over the limit);
 ///   before a checkpoint is written and at each epoch's end, every parameter max |w|.
 /// An exploding or non-finite parameter also shows in the next step's outputs, so checking
-/// the parameters on every step would only double the cost of the guard.
+/// the parameters on every step would only double the cost of the guard. Likewise the outputs
+/// of layers that cannot exceed their input's largest magnitude or turn finite values into
+/// NaN (activations, max pooling, flatten, crop) are not scanned: the layer before them was.
 /// </summary>
 internal sealed class DivergenceGuard<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Network<T> network;
     private readonly Parameter<T>[] parameters;
     private readonly int[] layerOf;
+    private readonly int[] scanned;
 
     public DivergenceGuard(Network<T> network, double limit)
     {
         this.network = network;
         Limit = limit > 0 ? limit : double.PositiveInfinity;
+        scanned = Enumerable.Range(0, network.Layers.Count).Where(k => !CannotGrow(network.Layers[k])).ToArray();
         var list = new List<Parameter<T>>();
         var layers = new List<int>();
         for (int k = 0; k < network.Layers.Count; k++)
@@ -82,10 +86,19 @@ internal sealed class DivergenceGuard<T> where T : unmanaged, IFloatingPointIeee
 
     private static double Magnitude(ReadOnlySpan<T> values) => values.IsEmpty ? 0 : double.CreateChecked(T.Abs(TP.MaxMagnitude(values)));
 
+    /// <summary>
+    /// True for layers whose output is finite and no larger in magnitude than their input whenever
+    /// the input is finite: max|relu(x)|, max|maxpool(x)| &lt;= max|x|; sigmoid and tanh are bounded. (A mean pool
+    /// is scanned: its window sums can overflow when the limit is off.)
+    /// </summary>
+    private static bool CannotGrow(Layers.Layer<T> layer) =>
+        layer is Layers.Relu<T> or Layers.Sigmoid<T> or Layers.Tanh<T> or Layers.Identity<T> or Layers.Flatten<T>
+            or Layers.MaxPool2d<T> or Layers.CenterCrop<T>;
+
     /// <summary>Checks every layer's output of the last forward pass (batch of <paramref name="n"/>); the first bad one is reported.</summary>
     public Divergence? CheckOutputs(int n, long step, int epoch)
     {
-        for (int k = 0; k < network.Layers.Count; k++)
+        foreach (int k in scanned)
         {
             double m = Magnitude(network.Activation(k + 1, n));
             if (Broken(m)) return Found(step, epoch, k, "output", m);

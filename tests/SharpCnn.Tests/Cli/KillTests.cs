@@ -41,14 +41,14 @@ public sealed partial class KillTests : IDisposable
     [Fact]
     public void ARunKilledMidEpochResumesToBitIdenticalWeights()
     {
-        string[] run = ["train", "--model", "conv5x5x8,relu,maxpool2,flatten,dense32,relu,dense10", "--limit", "3000", "--test-limit", "200",
+        string[] run = ["train", "--model", "conv5x5x8,relu,maxpool2,flatten,dense32,relu,dense10", "--limit", "1600", "--test-limit", "100",
             "--batch", "8", "--epochs", "2", "--seed", "7", "--optimizer", "adam", "--lr", "0.002"];
         string full = Path.Combine(dir, "full.scnn"), resumed = Path.Combine(dir, "resumed.scnn"), checkpoint = Path.Combine(dir, "run.ckpt");
 
         var uninterrupted = CliProcess.Run(dir, TimeSpan.FromMinutes(5), [.. run, "--output", full]);
         Assert.True(uninterrupted.ExitCode == 0, string.Join("\n", uninterrupted.Stderr));
 
-        // The same run with checkpoints every 37 steps (never on an epoch boundary: 375 steps an epoch),
+        // The same run with checkpoints every 37 steps (never on an epoch boundary: 200 steps an epoch),
         // killed at once when the first checkpoint after step 100 is announced.
         using (var victim = CliProcess.Start(dir, [.. run, "--output", resumed, "--checkpoint-every", "37", "--checkpoint", checkpoint]))
         {
@@ -60,12 +60,12 @@ public sealed partial class KillTests : IDisposable
         }
         Assert.False(File.Exists(resumed), "the killed run got to the end");
         var at = CheckpointFile.ReadHeader(checkpoint).Training!;
-        Assert.InRange(at.Steps, 111, 749);
+        Assert.InRange(at.Steps, 111, 399);
         Assert.InRange(at.Position, 1, at.DataCount - 1); // mid-epoch
 
-        var rest = CliProcess.Run(dir, TimeSpan.FromMinutes(5), "train", "--resume", checkpoint, "--limit", "3000", "--test-limit", "200", "--output", resumed);
+        var rest = CliProcess.Run(dir, TimeSpan.FromMinutes(5), "train", "--resume", checkpoint, "--limit", "1600", "--test-limit", "100", "--output", resumed);
         Assert.True(rest.ExitCode == 0, string.Join("\n", rest.Stderr));
-        Assert.Contains(rest.Stdout, l => l.StartsWith($"resumed  {checkpoint}: step {at.Steps}, epoch {at.Epoch}, sample {at.Position} of 3000", StringComparison.Ordinal));
+        Assert.Contains(rest.Stdout, l => l.StartsWith($"resumed  {checkpoint}: step {at.Steps}, epoch {at.Epoch}, sample {at.Position} of 1600", StringComparison.Ordinal));
         AssertSameWeights(full, resumed);
         // The epoch summaries agree too (the running statistics were part of the checkpoint).
         Assert.Equal(uninterrupted.Stdout.Where(l => l.StartsWith("epoch 2 ", StringComparison.Ordinal)).Select(WithoutTimes),
@@ -77,7 +77,7 @@ public sealed partial class KillTests : IDisposable
     [Fact]
     public void AProcessKilledWhileSavingLeavesThePreviousFileWhole()
     {
-        // A 12.7 MB model saved after every single-sample step: nearly all the time goes to saving,
+        // A 9.5 MB model saved after every single-sample step: nearly all the time goes to saving,
         // so kills at random moments land inside saves. After each kill the file must load, and be
         // at least as new as the last save the process announced.
         string path = Path.Combine(dir, "big.scnn");
@@ -87,7 +87,7 @@ public sealed partial class KillTests : IDisposable
         for (int round = 0; round < 6; round++)
         {
             string[] args = round == 0
-                ? ["train", "--model", "flatten,dense4000,relu,dense10", "--optimizer", "sgd", "--lr", "0.001", "--batch", "1", "--epochs", "1000", .. common]
+                ? ["train", "--model", "flatten,dense3000,relu,dense10", "--optimizer", "sgd", "--lr", "0.001", "--batch", "1", "--epochs", "1000", .. common]
                 : ["train", "--resume", path, .. common];
             long announced;
             using (var saver = CliProcess.Start(dir, args))
