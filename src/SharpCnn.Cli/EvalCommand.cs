@@ -12,7 +12,7 @@ internal static class EvalCommand
         var file = new Argument<string>("model") { Description = "A model file saved by 'sharpcnn train --output'" };
         var data = new Option<string?>("--data") { Description = "IDX folder to evaluate on (its t10k-* test files); default: the bundled digits' 2,000 test images" };
         var precision = new Option<string>("--precision") { Description = "float or double", DefaultValueFactory = _ => "float" };
-        var limit = new Option<int>("--limit") { Description = "Use only the first N test samples (0 = all)" };
+        var limit = new Option<int>("--limit") { Description = "Use only the first N test samples (0 = all)" }.AtLeast(0);
         var command = new Command("eval", "Evaluate a saved model: accuracy, loss and confusion matrix") { file, data, precision, limit };
         command.SetAction(r => CommandErrors.Run(() =>
         {

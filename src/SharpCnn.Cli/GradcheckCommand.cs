@@ -12,10 +12,10 @@ internal static class GradcheckCommand
     {
         var model = new Option<string>("--model") { Description = "A preset, a spec string or a saved .scnn model", DefaultValueFactory = _ => "seed-cnn" };
         var input = new Option<string>("--input") { Description = "Input shape CxHxW for a spec without data (default: the bundled digits, 1x28x28)", DefaultValueFactory = _ => "1x28x28" };
-        var batch = new Option<int>("--batch") { Description = "Samples in the checked batch", DefaultValueFactory = _ => 2 };
-        var samples = new Option<int>("--samples") { Description = "Elements checked per tensor, spread over the batch (0 = every element)", DefaultValueFactory = _ => 60 };
-        var tolerance = new Option<double>("--tolerance") { Description = "Largest relative error that passes", DefaultValueFactory = _ => 1e-6 };
-        var step = new Option<double>("--step") { Description = "Central-difference step h (relative)", DefaultValueFactory = _ => 1e-4 };
+        var batch = new Option<int>("--batch") { Description = "Samples in the checked batch", DefaultValueFactory = _ => 2 }.AtLeast(1);
+        var samples = new Option<int>("--samples") { Description = "Elements checked per tensor, spread over the batch (0 = every element)", DefaultValueFactory = _ => 60 }.AtLeast(0);
+        var tolerance = new Option<double>("--tolerance") { Description = "Largest relative error that passes", DefaultValueFactory = _ => 1e-6 }.Positive();
+        var step = new Option<double>("--step") { Description = "Central-difference step h (relative)", DefaultValueFactory = _ => 1e-4 }.Positive();
         var seed = new Option<ulong>("--seed") { Description = "Seed of the initial weights, upstream gradients and samples", DefaultValueFactory = _ => 1 };
         var init = new Option<string?>("--init") { Description = "Initialiser (default: the preset's; he for a spec)" };
         var loss = new Option<string?>("--loss") { Description = "Loss (default: the preset's)" };

@@ -73,7 +73,11 @@ public sealed class CliErrorTests : IClassFixture<CliErrorTests.Files>
         { "train --model conv3x3x4,frob,dense10", "layer 2 'frob': unknown layer 'frob'" },
         { "train --model dense1000000,dense1000000", "layer 2 'dense1000000'" },
         { "summary --input 1x0x28", "--input must look like 1x28x28" },
-        { "gradcheck --batch 0", "--batch must be at least 1" },
+        { "gradcheck --batch 0", "--batch must be at least 1, not 0" },
+        { "gradcheck --tolerance NaN", "--tolerance must be a positive number, not NaN" },
+        { "gradcheck --step -1", "--step must be a positive number, not -1" },
+        { "gradcheck --model seed-cnn --input 1x28", "--input must look like 1x28x28" },
+        { "eval --limit -1 {dir}/model.scnn", "--limit must be at least 0, not -1" },
         // Paths.
         { "train --data {dir}/nowhere", "{dir}/nowhere: no such folder" },
         { "train --data {dir}/empty-folder", "no train-images file; looked for train-images-idx3-ubyte.gz" },
