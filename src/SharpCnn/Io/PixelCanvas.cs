@@ -3,8 +3,8 @@ namespace SharpCnn.Io;
 /// <summary>
 /// An RGB picture in memory for the PNG figures (<see cref="ModelPictures"/>): filled rectangles
 /// and text in a built-in 5x7 pixel font (digits, capital letters and a little punctuation;
-/// lower-case letters are drawn as capitals, except 'x' which keeps its small form for sizes
-/// like 5x5). Starts white.
+/// lower-case letters are drawn as capitals, except an 'x' between two digits, which keeps its
+/// small form for sizes like 5x5x16). Starts white.
 /// </summary>
 internal sealed class PixelCanvas
 {
@@ -46,9 +46,10 @@ internal sealed class PixelCanvas
     /// <summary>Draws <paramref name="text"/> with its top-left corner at (x, y), each font dot a scale x scale square.</summary>
     public void Text(int x, int y, string text, (byte R, byte G, byte B) color, int scale = 1)
     {
-        foreach (char ch in text)
+        for (int i = 0; i < text.Length; i++)
         {
-            string[] glyph = Glyph(ch);
+            bool between = i > 0 && i + 1 < text.Length && char.IsAsciiDigit(text[i - 1]) && char.IsAsciiDigit(text[i + 1]);
+            string[] glyph = text[i] == 'x' && between ? Font['x'] : Glyph(text[i]);
             for (int row = 0; row < GlyphHeight; row++)
                 for (int col = 0; col < GlyphWidth; col++)
                     if (glyph[row][col] == '#') Fill(x + col * scale, y + row * scale, scale, scale, color);
@@ -62,7 +63,7 @@ internal sealed class PixelCanvas
     private static string[] Glyph(char ch)
     {
         if (ch == ' ') return Blank;
-        if (Font.TryGetValue(ch == 'x' ? 'x' : char.ToUpperInvariant(ch), out var glyph)) return glyph;
+        if (Font.TryGetValue(char.ToUpperInvariant(ch), out var glyph)) return glyph;
         return Font['?'];
     }
 
@@ -116,6 +117,7 @@ internal sealed class PixelCanvas
         ['('] = ["...#.", "..#..", ".#...", ".#...", ".#...", "..#..", "...#."],
         [')'] = [".#...", "..#..", "...#.", "...#.", "...#.", "..#..", ".#..."],
         ['/'] = [".....", "....#", "...#.", "..#..", ".#...", "#....", "....."],
+        ['|'] = ["..#..", "..#..", "..#..", "..#..", "..#..", "..#..", "..#.."],
         ['='] = [".....", ".....", "#####", ".....", "#####", ".....", "....."],
         ['>'] = [".#...", "..#..", "...#.", "....#", "...#.", "..#..", ".#..."],
         ['<'] = ["...#.", "..#..", ".#...", "#....", ".#...", "..#..", "...#."],
