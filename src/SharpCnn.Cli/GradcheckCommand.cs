@@ -11,7 +11,7 @@ internal static class GradcheckCommand
     public static Command Create()
     {
         var model = CommonOptions.Model("A preset, a spec string or a saved .scnn model");
-        var input = new Option<string>("--input") { Description = "Input shape CxHxW for a spec without data (default: the bundled digits, 1x28x28)", DefaultValueFactory = _ => "1x28x28", HelpName = "CxHxW" };
+        var input = new Option<string>("--input") { Description = "Input shape CxHxW of the checked samples (1x28x28: the bundled digits are used as inputs)", DefaultValueFactory = _ => "1x28x28", HelpName = "CxHxW" };
         var batch = new Option<int>("--batch") { Description = "Samples in the checked batch", DefaultValueFactory = _ => 2, HelpName = "N" };
         var samples = new Option<int>("--samples") { Description = "Elements checked per tensor, spread over the batch (0 = every element)", DefaultValueFactory = _ => 60, HelpName = "N" };
         var tolerance = new Option<double>("--tolerance") { Description = "Largest relative error that passes", DefaultValueFactory = _ => 1e-6, HelpName = "TOL" };

@@ -123,4 +123,21 @@ public sealed class ModelPicturesTests : IDisposable
         Assert.Equal(question.Rgb, other.Rgb);
         Assert.Equal(6 * 3 - 1, PixelCanvas.TextWidth("abc"));
     }
+
+    [Fact]
+    public void AnXBetweenDigitsStaysSmallElsewhereItIsACapital()
+    {
+        static byte[] Draw(string text)
+        {
+            var canvas = new PixelCanvas(30, 8);
+            canvas.Text(0, 0, text, (0, 0, 0));
+            return canvas.Rgb;
+        }
+        static bool Dark(byte[] rgb, int x, int y) => rgb[(y * 30 + x) * 3] == 0;
+        var size = Draw("5x5");
+        Assert.False(Dark(size, 6, 0));  // the small x has empty top rows
+        Assert.True(Dark(size, 6, 2));
+        var word = Draw("MAx");
+        Assert.True(Dark(word, 12, 0));  // capital X reaches the top row
+    }
 }
