@@ -4,18 +4,26 @@ using SharpCnn.Training;
 namespace SharpCnn.Tests;
 
 /// <summary>
-/// A small CNN trained once per test class that asks for it (an xunit class fixture): one epoch of
-/// Adam over the 8,000 bundled training digits, a few seconds on two cores, about 94 % on the test digits.
+/// A small CNN trained once per test run and shared by the test classes that ask for it (as an xunit
+/// class fixture): one epoch of Adam over the 8,000 bundled training digits, a few seconds on two cores,
+/// about 94 % on the test digits. Its parameters must not be changed; prediction reuses the network's
+/// buffers, so only one test class (ClassifierTests) predicts with it directly.
 /// </summary>
 public sealed class TrainedDigitModel
 {
     public const string Spec = "conv5x5x8:same,relu,maxpool2,flatten,dense10";
 
+    private static readonly Lazy<(Classifier<float> Model, TrainingResult Result)> Trained = new(() =>
+    {
+        var (train, test) = BundledDigits.Load();
+        var model = Classifier.FromSpec(Spec, train.Shape, seed: 7);
+        return (model, model.Fit(train, test, Options));
+    });
+
     public TrainedDigitModel()
     {
         (Train, Test) = BundledDigits.Load();
-        Model = Classifier.FromSpec(Spec, Train.Shape, seed: 7);
-        Result = Model.Fit(Train, Test, Options);
+        (Model, Result) = Trained.Value;
     }
 
     /// <summary>One epoch of Adam, learning rate 0.003, batches of 32.</summary>

@@ -37,9 +37,9 @@ public static class ModelPictures
         var epochs = result.Epochs;
         ChartSeries Series(string name, Func<EpochResult, double> value) => new(name, epochs.Select(e => ((double)e.Epoch, value(e))).ToArray());
         SvgLineChart.Save(lossPath, "Loss per epoch", "epoch", "mean loss",
-            [Series("training", e => e.TrainLoss), Series("test", e => e.Test?.Loss ?? double.NaN)]);
+            [Series("training", e => e.TrainLoss), Series("test", e => e.Test?.Loss ?? double.NaN)], wholeNumberX: true);
         SvgLineChart.Save(accuracyPath, "Accuracy per epoch", "epoch", "accuracy (%)",
-            [Series("training", e => 100 * e.TrainAccuracy), Series("test", e => e.Test is null ? double.NaN : 100 * e.Test.Accuracy)]);
+            [Series("training", e => 100 * e.TrainAccuracy), Series("test", e => e.Test is null ? double.NaN : 100 * e.Test.Accuracy)], wholeNumberX: true);
     }
 
     /// <summary>Draws the first convolution's kernels (or a first dense layer's templates) to a PNG file.</summary>
