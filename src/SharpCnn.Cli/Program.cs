@@ -7,5 +7,7 @@ var root = new RootCommand("SharpCnn: a convolutional-neural-network engine in p
     EvalCommand.Create(),
     GradcheckCommand.Create(),
     SummaryCommand.Create(),
+    ExportOnnxCommand.Create(),
+    ImportOnnxCommand.Create(),
 };
 return root.Parse(args).Invoke();
