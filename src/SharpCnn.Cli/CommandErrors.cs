@@ -16,7 +16,8 @@ internal static class CommandErrors
             return body();
         }
         catch (Exception e) when (e is ModelSpecException or FileFormatException or FileNotFoundException or DirectoryNotFoundException
-                                   or LayerShapeException or ArgumentException or IOException or UnauthorizedAccessException)
+                                   or LayerShapeException or ArgumentException or IOException or UnauthorizedAccessException
+                                   or NotSupportedException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return UserError;

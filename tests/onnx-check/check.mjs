@@ -33,7 +33,7 @@ async function check(modelPath, tolerance, writeOutputs) {
   if (inputs.length !== n * c * h * w) throw new Error(`${referencePath}: ${inputs.length} input values, shape [${ref.shape}] needs ${n * c * h * w}`);
   if (expected.length !== n * classes) throw new Error(`${referencePath}: ${expected.length} output values, ${n} x ${classes} expected`);
 
-  const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: 1 });
+  const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: 1, graphOptimizationLevel: process.env.ORT_OPT ?? 'all' });
   if (!session.inputNames.includes(ref.input)) throw new Error(`${modelPath}: no input '${ref.input}' (has ${session.inputNames})`);
   if (!session.outputNames.includes(ref.output)) throw new Error(`${modelPath}: no output '${ref.output}' (has ${session.outputNames})`);
 

@@ -17,13 +17,18 @@ namespace SharpCnn.Io.Onnx;
 /// <list type="bullet">
 /// <item>conv → Conv with explicit pads and strides; a connection table becomes zero weights.</item>
 /// <item>dense → Gemm (transB = 1), after a Flatten when its input is a map.</item>
-/// <item>maxpool → MaxPool; in 'pad' edge mode a Pad node first adds the zero rows/columns
-///   at the bottom/right (ONNX MaxPool's own pads would be ignored by the max, SharpCnn's
-///   padded zeros take part in it).</item>
+/// <item>maxpool → MaxPool; in 'pad' edge mode with the bottom/right padding as end pads, then
+///   a Max with a constant that is 0 on the windows reaching into the padding and -inf on the
+///   others: ONNX MaxPool ignores padded positions, SharpCnn's padded zeros take part in the max.
+///   (Pad(0) + MaxPool would say the same, but ONNX Runtime's optimizer folds such a Pad into
+///   MaxPool's pads and so changes the result.)</item>
 /// <item>meanpool → AveragePool with the bottom/right padding as end pads and
 ///   count_include_pad = 1, so the divisor is always kh·kw like SharpCnn's zero-padded mean
 ///   (count_include_pad = 0 would divide partial windows by their in-bounds count); ceil_mode
-///   stays 0 because the explicit pads already make the last window complete.</item>
+///   stays 0 because the explicit pads already make the last window complete. When a window
+///   lies wholly in the padding (stride larger than the window), which ONNX pooling rejects,
+///   a depthwise Conv with a constant 1/(kh·kw) kernel instead. Max pooling has no such
+///   form and is refused there.</item>
 /// <item>subsample → a depthwise Conv (group = C) whose k x k kernel of channel c is β[c]
 ///   everywhere and whose bias is b[c]: β·(window sum) + b.</item>
 /// <item>relu, sigmoid, tanh → Relu, Sigmoid, Tanh; flatten → Flatten; identity → nothing.</item>
@@ -176,26 +181,48 @@ public static class OnnxExport
             case MaxPool2d<T> pool:
             {
                 flow = flow.AsMaps(p);
-                var (padBottom, padRight) = EndPadding(layer.InputShape, outShape, pool.Window);
-                string x = flow.Tensor;
+                var window = pool.Window;
+                var (padBottom, padRight) = EndPadding(layer.InputShape, outShape, window);
+                if (padBottom >= window.Height || padRight >= window.Width)
+                    throw new NotSupportedException($"layer {position} ({layer.Token}) on {layer.InputShape.Height}x{layer.InputShape.Width} maps has a window lying wholly in its padding; ONNX pooling needs pads smaller than the window");
+                string y = w.Node("MaxPool", $"{p}_maxpool", $"{p}_maxpool", [flow.Tensor],
+                    OnnxGraphWriter.Ints("kernel_shape", window.Height, window.Width),
+                    OnnxGraphWriter.Ints("strides", window.Stride, window.Stride),
+                    OnnxGraphWriter.Ints("pads", 0, 0, padBottom, padRight));
                 if (padBottom > 0 || padRight > 0)
                 {
-                    // Zero rows/columns that take part in the max, as SharpCnn's 'pad' edge mode does.
-                    string pads = w.Int64s($"{p}.pads", 0, 0, 0, 0, 0, 0, padBottom, padRight);
-                    x = w.Node("Pad", $"{p}_pad", $"{p}_padded", [x, pads], OnnxGraphWriter.String("mode", "constant"));
+                    // ONNX MaxPool ignores its pads; SharpCnn's padded zeros take part in the max. So the windows
+                    // that reach into the padding get max(window, 0): a Max with 0 there and -inf elsewhere.
+                    // (Not Pad(0) + MaxPool: ONNX Runtime's Pad fusion would fold that Pad into MaxPool's pads.)
+                    string floor = w.Floats($"{p}.padding_floor", [1, 1, outShape.Height, outShape.Width], PaddingFloor(layer.InputShape, outShape, window));
+                    y = w.Node("Max", $"{p}_padding_floor", $"{p}_maxpool_padded", [y, floor]);
                 }
-                string y = w.Node("MaxPool", $"{p}_maxpool", $"{p}_maxpool", [x],
-                    OnnxGraphWriter.Ints("kernel_shape", pool.Window.Height, pool.Window.Width),
-                    OnnxGraphWriter.Ints("strides", pool.Window.Stride, pool.Window.Stride));
                 return flow.Next(y, outShape, false);
             }
             case MeanPool2d<T> pool:
             {
                 flow = flow.AsMaps(p);
-                var (padBottom, padRight) = EndPadding(layer.InputShape, outShape, pool.Window);
+                var window = pool.Window;
+                var (padBottom, padRight) = EndPadding(layer.InputShape, outShape, window);
+                if (padBottom >= window.Height || padRight >= window.Width)
+                {
+                    // A window wholly in the padding (stride > window): ONNX pooling needs pads smaller than the
+                    // window, so write the zero-padded mean as a depthwise Conv with a constant 1/(kh·kw) kernel.
+                    int c = layer.InputShape.Channels, area = window.Height * window.Width;
+                    var kernel = new float[c * area];
+                    kernel.AsSpan().Fill(1f / area);
+                    string wt = w.Floats($"{p}.mean_kernel", [c, 1, window.Height, window.Width], kernel);
+                    string mean = w.Node("Conv", $"{p}_mean", $"{p}_mean", [flow.Tensor, wt],
+                        OnnxGraphWriter.Ints("kernel_shape", window.Height, window.Width),
+                        OnnxGraphWriter.Ints("strides", window.Stride, window.Stride),
+                        OnnxGraphWriter.Ints("pads", 0, 0, padBottom, padRight),
+                        OnnxGraphWriter.Ints("dilations", 1, 1),
+                        OnnxGraphWriter.Int("group", c));
+                    return flow.Next(mean, outShape, false);
+                }
                 string y = w.Node("AveragePool", $"{p}_avgpool", $"{p}_avgpool", [flow.Tensor],
-                    OnnxGraphWriter.Ints("kernel_shape", pool.Window.Height, pool.Window.Width),
-                    OnnxGraphWriter.Ints("strides", pool.Window.Stride, pool.Window.Stride),
+                    OnnxGraphWriter.Ints("kernel_shape", window.Height, window.Width),
+                    OnnxGraphWriter.Ints("strides", window.Stride, window.Stride),
                     OnnxGraphWriter.Ints("pads", 0, 0, padBottom, padRight),
                     OnnxGraphWriter.Int("count_include_pad", 1),
                     OnnxGraphWriter.Int("ceil_mode", 0));
@@ -261,6 +288,20 @@ public static class OnnxExport
     internal static (int Bottom, int Right) EndPadding(Shape input, Shape output, PoolWindow window) =>
         (Math.Max(0, (output.Height - 1) * window.Stride + window.Height - input.Height),
          Math.Max(0, (output.Width - 1) * window.Stride + window.Width - input.Width));
+
+    /// <summary>
+    /// The [Ho, Wo] floor a 'pad'-mode max pooling's output is raised to: 0 for each window that reaches
+    /// into the bottom/right padding (its padded zeros take part in the max), -inf for the others.
+    /// </summary>
+    internal static float[] PaddingFloor(Shape input, Shape output, PoolWindow window)
+    {
+        var floor = new float[output.Height * output.Width];
+        for (int u = 0; u < output.Height; u++)
+            for (int v = 0; v < output.Width; v++)
+                floor[u * output.Width + v] = u * window.Stride + window.Height > input.Height || v * window.Stride + window.Width > input.Width
+                    ? 0f : float.NegativeInfinity;
+        return floor;
+    }
 
     private static float[] ToFloats<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>
     {

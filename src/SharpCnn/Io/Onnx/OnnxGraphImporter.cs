@@ -29,7 +29,7 @@ internal sealed class OnnxGraphImporter
 
     /// <summary>The operators <see cref="Translate"/> reads.</summary>
     public static readonly string[] Operators =
-        ["Conv", "MaxPool", "AveragePool", "Gemm", "MatMul", "Add", "Relu", "Sigmoid", "Tanh", "Flatten", "Reshape", "Softmax", "Identity", "Dropout", "Constant", "Pad"];
+        ["Conv", "MaxPool", "AveragePool", "Gemm", "MatMul", "Add", "Relu", "Sigmoid", "Tanh", "Flatten", "Reshape", "Softmax", "Identity", "Dropout", "Constant", "Pad", "Max"];
 
     /// <summary>One layer of the translation: its spec token, its parameter values in the layer's order, the tensor it writes.</summary>
     public sealed class LayerPlan(string token, double[][] parameters, string output, LayerKind kind)
@@ -66,6 +66,8 @@ internal sealed class OnnxGraphImporter
     private bool softmaxSeen;
     private (long Top, long Bottom, long Left, long Right)? pendingPad;
     private string pendingPadNode = "";
+    private (float[] Floor, long Height, long Width, string Problem)? pendingFloor;
+    private string pendingFloorNode = "";
 
     // The node being translated, for messages.
     private string label = "";
@@ -162,6 +164,7 @@ internal sealed class OnnxGraphImporter
     private string CheckOutput(GraphProto graph)
     {
         if (pendingPad is not null) throw Fail($"the graph ends with the Pad of {pendingPadNode}; SharpCnn takes zero padding only as part of a following Conv or pooling");
+        if (pendingFloor is { } pf) throw Fail($"{pendingFloorNode} {pf.Problem}");
         if (graph.Output.Count != 1)
             throw Fail($"the graph has {graph.Output.Count} outputs; a SharpCnn network has one (the class scores or probabilities)");
         var output = graph.Output[0];
@@ -221,6 +224,8 @@ internal sealed class OnnxGraphImporter
             return;
         }
         if (softmaxSeen) throw NodeFail($"reads the output of the Softmax; SharpCnn imports Softmax only as the graph's last node");
+        if (pendingFloor is { } pf && node.OpType != "Max")
+            throw new FileFormatException(path, -1, $"{pendingFloorNode} {pf.Problem}");
         if (pendingPad is not null && node.OpType is not ("Conv" or "MaxPool" or "AveragePool"))
             throw NodeFail($"follows the Pad of {pendingPadNode}; SharpCnn takes zero padding only as part of a following Conv, MaxPool or AveragePool");
 
@@ -242,6 +247,7 @@ internal sealed class OnnxGraphImporter
             case "Identity": PassThrough(node, []); break;
             case "Dropout": Dropout(node); break;
             case "Pad": Pad(node); break;
+            case "Max": PaddingFloor(node); break;
             default:
                 throw NodeFail($"is not an operator SharpCnn can import; supported: {string.Join(", ", Operators)}");
         }
@@ -525,6 +531,21 @@ internal sealed class OnnxGraphImporter
             pendingPad = null;
         }
         string token = $"{(max ? "maxpool" : "meanpool")}{kh}x{kw}:s{stride}{(edge == PoolEdge.Pad ? ":pad" : "")}";
+        if ((rows.NeedsFloor ?? cols.NeedsFloor) is { } needsFloor)
+        {
+            // Windows reach into MaxPool's own (ignored) padding: only a following Max(…, floor) makes them SharpCnn's.
+            var floor = new float[rows.Output * cols.Output];
+            for (long u = 0; u < rows.Output; u++)
+                for (long v = 0; v < cols.Output; v++)
+                {
+                    long endRow = u * stride + kh, endCol = v * stride + kw;
+                    floor[u * cols.Output + v] = endRow > height + zeroBottom || endCol > width + zeroRight ? 0f      // must be raised to 0
+                        : endRow <= height && endCol <= width ? float.NegativeInfinity                                  // must stay as it is
+                        : float.NaN;                                                                                    // holds a padded zero already: either
+                }
+            pendingFloor = (floor, rows.Output, cols.Output, needsFloor);
+            pendingFloorNode = label;
+        }
         AddLayer(token, [], node);
         (height, width) = (rows.Output, cols.Output);
     }
@@ -538,11 +559,11 @@ internal sealed class OnnxGraphImporter
     /// (MaxPool's own pads are ignored by the max; AveragePool without count_include_pad
     /// divides by the in-bounds count.)
     /// </summary>
-    private static (long Output, bool Drop, bool Pad, string? Problem) Axis(long size, long k, long s, long pad, long zeroPad, bool ceil, bool max, bool includePad, string axis)
+    private static (long Output, bool Drop, bool Pad, string? Problem, string? NeedsFloor) Axis(long size, long k, long s, long pad, long zeroPad, bool ceil, bool max, bool includePad, string axis)
     {
         long padded = size + zeroPad;     // what the pooling node receives
         long total = padded + pad;
-        if (total < k) return (0, false, false, $"has a window of {k} {axis} over {padded} {axis}{(pad > 0 ? $" plus {pad} padding" : "")}");
+        if (total < k) return (0, false, false, $"has a window of {k} {axis} over {padded} {axis}{(pad > 0 ? $" plus {pad} padding" : "")}", null);
         long output = ceil ? (total - k + s - 1) / s + 1 : (total - k) / s + 1;
         if (ceil && (output - 1) * s >= padded) output--; // the last window must start inside the input or its begin padding
         long end = (output - 1) * s + k;
@@ -552,13 +573,17 @@ internal sealed class OnnxGraphImporter
             string why = max
                 ? "ONNX MaxPool ignores that padding, where SharpCnn pools padded zeros"
                 : includePad ? "ceil_mode clips that window, so ONNX divides it by fewer than the window's size" : "ONNX AveragePool (count_include_pad = 0) divides it by its in-bounds count, where SharpCnn divides by the window's size";
-            return (output, false, false, $"has a last window of {axis} {(output - 1) * s}..{end - 1} that reaches past the input's {zeros} {axis}: {why}; the results would differ");
+            string problem = $"has a last window of {axis} {(output - 1) * s}..{end - 1} that reaches past the input's {zeros} {axis}: {why}; the results would differ";
+            // MaxPool followed by a Max that raises those windows to 0 is SharpCnn's 'pad' mode (what OnnxExport writes).
+            if (max && output == PoolWindow.OutputSize((int)size, (int)k, (int)s, PoolEdge.Pad))
+                return (output, false, true, null, problem + " (unless a Max with 0 on those windows follows)");
+            return (output, false, false, problem, null);
         }
         bool drop = size >= k && output == (size - k) / s + 1;
         bool padMode = output == PoolWindow.OutputSize((int)size, (int)k, (int)s, PoolEdge.Pad);
         if (!drop && !padMode)
-            return (output, false, false, $"gives {output} windows along its {axis}; SharpCnn's edge modes give {(size >= k ? (size - k) / s + 1 : 0)} ('drop') or {PoolWindow.OutputSize((int)size, (int)k, (int)s, PoolEdge.Pad)} ('pad')");
-        return (output, drop, padMode, null);
+            return (output, false, false, $"gives {output} windows along its {axis}; SharpCnn's edge modes give {(size >= k ? (size - k) / s + 1 : 0)} ('drop') or {PoolWindow.OutputSize((int)size, (int)k, (int)s, PoolEdge.Pad)} ('pad')", null);
+        return (output, drop, padMode, null, null);
     }
 
     private void Gemm(NodeProto node)
@@ -633,6 +658,37 @@ internal sealed class OnnxGraphImporter
         for (int i = 0; i < bias.Length; i++) bias[i] += values.Length == 1 ? values[0] : values[i];
         notes.Add($"{label} became the bias of layer {layers.Count} ({layer.Token})");
         layer.Output = node.Output[0];
+    }
+
+    /// <summary>
+    /// Max(activation, floor) right after a 'pad'-mode MaxPool: the floor must be 0 on every window
+    /// reaching into MaxPool's ignored padding and -inf on the windows inside the input (what
+    /// <see cref="OnnxExport"/> writes); then the pair is SharpCnn's max pooling over zero padding.
+    /// </summary>
+    private void PaddingFloor(NodeProto node)
+    {
+        Attributes(node);
+        if (pendingFloor is not { } pf) throw NodeFail("is imported only right after a MaxPool whose windows reach into its padding (as the floor that makes the padding count as zeros)");
+        if (node.Input.Count != 2) throw NodeFail($"has {node.Input.Count} inputs, expected 2");
+        RequireOutputs(node, 1);
+        int data = node.Input[0] == current ? 0 : 1;
+        if (node.Input[1 - data] == current) throw NodeFail("takes the maximum of the activation with itself");
+        var c = ConstantInput(node, 1 - data, "floor", required: true)!;
+        bool shapeFits = (c.Dims.Count == 4 && c.Dims[0] == 1 && c.Dims[1] == 1 && c.Dims[2] == pf.Height && c.Dims[3] == pf.Width)
+                         || (c.Dims.Count == 2 && c.Dims[0] == pf.Height && c.Dims[1] == pf.Width);
+        if (!shapeFits) throw NodeFail($"floor '{c.Name}' has dimensions {Dims(c)}; expected [1, 1, {pf.Height}, {pf.Width}] after {pendingFloorNode}");
+        var values = OnnxTensorData.Reals(c, out string? error, allowNegativeInfinity: true);
+        if (error is not null) throw NodeFail($"floor '{c.Name}' {error}");
+        for (int i = 0; i < values.Length; i++)
+        {
+            float expected = pf.Floor[i];
+            bool ok = float.IsNaN(expected) ? values[i] == 0 || double.IsNegativeInfinity(values[i]) : values[i] == expected;
+            if (!ok)
+                throw NodeFail($"floor '{c.Name}' has {values[i]} at window {i / pf.Width},{i % pf.Width}; after {pendingFloorNode} it must be {(expected == 0 ? "0 (the window reaches into the padding)" : "-inf (the window lies inside the input)")}");
+        }
+        pendingFloor = null;
+        notes.Add($"{label} and {pendingFloorNode} are SharpCnn's max pooling over zero padding");
+        MoveLayerOutput(node);
     }
 
     private void Elementwise(NodeProto node, string token)

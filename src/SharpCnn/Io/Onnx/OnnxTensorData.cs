@@ -38,8 +38,8 @@ internal static class OnnxTensorData
         return count;
     }
 
-    /// <summary>A float or double tensor's values as doubles (exact for both); every value must be finite.</summary>
-    public static double[] Reals(TensorProto tensor, out string? error)
+    /// <summary>A float or double tensor's values as doubles (exact for both); every value must be finite (or -inf where allowed).</summary>
+    public static double[] Reals(TensorProto tensor, out string? error, bool allowNegativeInfinity = false)
     {
         long count = Count(tensor, out error);
         if (error is not null) return [];
@@ -85,7 +85,7 @@ internal static class OnnxTensorData
         }
         for (int i = 0; i < values.Length; i++)
         {
-            if (!double.IsFinite(values[i]))
+            if (!double.IsFinite(values[i]) && !(allowNegativeInfinity && double.IsNegativeInfinity(values[i])))
             {
                 error = $"has the non-finite value {values[i]} at element {i}";
                 return [];
