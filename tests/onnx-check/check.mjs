@@ -1,11 +1,18 @@
-// Runs ONNX models exported by `sharpcnn export-onnx --reference N` in ONNX Runtime (CPU)
-// and compares ONNX Runtime's outputs with SharpCnn's, stored beside each model in
-// NAME.reference.json. A model passes when every input gets the same class (arg-max)
-// from both and every output value agrees within the tolerance.
+// Runs ONNX models in ONNX Runtime (CPU) and compares ONNX Runtime's outputs with SharpCnn's,
+// as written by `sharpcnn export-onnx --reference N` (inputs and SharpCnn's outputs). A model
+// passes when every input gets the same class (arg-max) from both and every output value
+// agrees within the tolerance.
 //
-//   node check.mjs [--tolerance 1e-4] [--write-outputs] MODEL.onnx...
+//   node check.mjs [--tolerance 1e-4] [--write-outputs] MODEL.onnx[=REFERENCE.json]...
+//
+// The reference defaults to MODEL.reference.json beside the model (an exported model checked
+// against the network it came from). Naming another one checks an imported model: ONNX Runtime
+// runs the original ONNX file on the inputs of the reference that SharpCnn wrote for its import.
+// When the reference's input/output names are not the model's, a model with one input and
+// one output is fed and read through those.
 //
 // --write-outputs also writes ONNX Runtime's outputs as NAME.ort.json (for inspection).
+// ORT_OPT=disabled|basic|extended|all (default all) sets ONNX Runtime's graph optimization level.
 // Prints one line per model and ends with "N passed, N failed"; exits 1 if any failed.
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
@@ -23,8 +30,9 @@ function argmax(values, start, count) {
   return best - start;
 }
 
-async function check(modelPath, tolerance, writeOutputs) {
-  const referencePath = modelPath.replace(/\.onnx$/i, '') + '.reference.json';
+async function check(argument, tolerance, writeOutputs) {
+  const [modelPath, given] = argument.split('=');
+  const referencePath = given ?? modelPath.replace(/\.onnx$/i, '') + '.reference.json';
   const ref = JSON.parse(readFileSync(referencePath, 'utf8'));
   const [n, c, h, w] = ref.shape;
   const classes = ref.classes;
@@ -34,8 +42,10 @@ async function check(modelPath, tolerance, writeOutputs) {
   if (expected.length !== n * classes) throw new Error(`${referencePath}: ${expected.length} output values, ${n} x ${classes} expected`);
 
   const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: 1, graphOptimizationLevel: process.env.ORT_OPT ?? 'all' });
-  if (!session.inputNames.includes(ref.input)) throw new Error(`${modelPath}: no input '${ref.input}' (has ${session.inputNames})`);
-  if (!session.outputNames.includes(ref.output)) throw new Error(`${modelPath}: no output '${ref.output}' (has ${session.outputNames})`);
+  const inputName = session.inputNames.includes(ref.input) ? ref.input : session.inputNames.length === 1 ? session.inputNames[0] : null;
+  const outputName = session.outputNames.includes(ref.output) ? ref.output : session.outputNames.length === 1 ? session.outputNames[0] : null;
+  if (inputName === null) throw new Error(`${modelPath}: no input '${ref.input}' (has ${session.inputNames})`);
+  if (outputName === null) throw new Error(`${modelPath}: no output '${ref.output}' (has ${session.outputNames})`);
 
   const actual = new Float32Array(n * classes);
   const batch = 250;
@@ -43,8 +53,8 @@ async function check(modelPath, tolerance, writeOutputs) {
   for (let start = 0; start < n; start += batch) {
     const m = Math.min(batch, n - start);
     const x = new ort.Tensor('float32', inputs.subarray(start * sample, (start + m) * sample), [m, c, h, w]);
-    const result = await session.run({ [ref.input]: x });
-    const y = result[ref.output];
+    const result = await session.run({ [inputName]: x });
+    const y = result[outputName];
     if (y.dims.length !== 2 || y.dims[0] !== m || y.dims[1] !== classes) throw new Error(`${modelPath}: output dims [${y.dims}], expected [${m}, ${classes}]`);
     actual.set(y.data, start * classes);
   }
@@ -64,8 +74,9 @@ async function check(modelPath, tolerance, writeOutputs) {
   }
   const ok = sameClass === n && maxDiff <= tolerance;
   const accuracy = ref.labels.length === n ? `, ONNX Runtime accuracy ${(100 * correct / n).toFixed(2)}%` : '';
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${modelPath}: ${n} inputs (${ref.source}); same class ${sameClass}/${n}; ` +
-    `max |${ref.output} difference| ${maxDiff.toExponential(2)} (input ${worst}, tolerance ${tolerance})${accuracy}`);
+  const against = given ? ` against ${given}` : '';
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${modelPath}${against}: ${n} inputs (${ref.source}); same class ${sameClass}/${n}; ` +
+    `max |${outputName} difference| ${maxDiff.toExponential(2)} (input ${worst}, tolerance ${tolerance})${accuracy}`);
   return ok;
 }
 
@@ -78,7 +89,7 @@ for (let i = 0; i < args.length; i++) {
   else models.push(args[i]);
 }
 if (models.length === 0 || !(tolerance > 0)) {
-  console.error('usage: node check.mjs [--tolerance 1e-4] [--write-outputs] MODEL.onnx...');
+  console.error('usage: node check.mjs [--tolerance 1e-4] [--write-outputs] MODEL.onnx[=REFERENCE.json]...');
   process.exit(2);
 }
 let passed = 0, failed = 0;

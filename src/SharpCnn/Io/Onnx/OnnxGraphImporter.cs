@@ -374,13 +374,12 @@ internal sealed class OnnxGraphImporter
         long ph = height + top + bottom, pw = width + left + right;
         if (kh > ph || kw > pw) throw NodeFail($"has a {kh}x{kw} kernel larger than its padded {ph}x{pw} input");
         long outH = (ph - kh) / stride + 1, outW = (pw - kw) / stride + 1;
-        if (m * channels * kh * kw > MaxLayerWeights)
-            throw NodeFail($"would need {m * channels * kh * kw} weights ({m}x{channels}x{kh}x{kw}); this reader takes at most {MaxLayerWeights} per layer");
-        if (group > 1 && m * (channels + 1) > 1 << 20)
-            throw NodeFail($"has group {group} over {channels} -> {m} channels; SharpCnn writes groups as a connection table, and one this large ({m}x{channels}) is beyond what a model file holds");
-
         var wv = Reals(w, "weight");
         if (TrySubsample(node, wv, m, cg, kh, kw, stride, (top, left, bottom, right))) return;
+        if (m * channels * kh * kw > MaxLayerWeights)
+            throw NodeFail($"would need {m * channels * kh * kw} weights ({m}x{channels}x{kh}x{kw}); this reader takes at most {MaxLayerWeights} per layer");
+        if (group > 1 && m * (channels + 1) > 1 << 18)
+            throw NodeFail($"has group {group} over {channels} -> {m} channels; SharpCnn writes groups as a connection table, and one this large ({m}x{channels}) is beyond what a model file holds");
         double[] weights;
         if (group == 1)
         {

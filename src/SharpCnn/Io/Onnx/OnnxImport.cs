@@ -148,7 +148,12 @@ public static class OnnxImport
                 var target = parameters[i].Value;
                 if (target.Length != values[i].Length)
                     throw new InvalidOperationException($"layer {k + 1} ({plan.Layers[k].Token}) parameter {parameters[i].Name} has {target.Length} values, the importer made {values[i].Length}");
-                for (int j = 0; j < target.Length; j++) target[j] = T.CreateChecked(values[i][j]);
+                for (int j = 0; j < target.Length; j++)
+                {
+                    target[j] = T.CreateChecked(values[i][j]);
+                    if (!T.IsFinite(target[j]))
+                        throw new FileFormatException(name, -1, $"layer {k + 1} ({plan.Layers[k].Token}) {parameters[i].Name} value {values[i][j]:R} (element {j}) does not fit in {typeof(T).Name.ToLowerInvariant()}");
+                }
                 parameters[i].ApplyMask();
             }
         }
