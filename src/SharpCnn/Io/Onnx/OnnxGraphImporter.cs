@@ -480,8 +480,10 @@ internal sealed class OnnxGraphImporter
             case "VALID":
                 return (0, 0, 0, 0);
             case "SAME_UPPER" or "SAME_LOWER":
-                var (t, b) = Same(height, kh, stride, auto == "SAME_UPPER");
-                var (l, r) = Same(width, kw, stride, auto == "SAME_UPPER");
+                // On the node's input: the activation plus the zero Pad before it, if any.
+                var (pt, pb, pl, pr) = pendingPad ?? (0, 0, 0, 0);
+                var (t, b) = Same(height + pt + pb, kh, stride, auto == "SAME_UPPER");
+                var (l, r) = Same(width + pl + pr, kw, stride, auto == "SAME_UPPER");
                 return (t, l, b, r);
             default:
                 throw NodeFail($"has auto_pad '{auto}'; expected NOTSET, VALID, SAME_UPPER or SAME_LOWER");

@@ -189,6 +189,21 @@ public sealed class OnnxImportTests
     }
 
     [Fact]
+    public void AutoPadCountsTheZeroPadBeforeIt()
+    {
+        // Pad makes 4x4 into 5x5; SAME_UPPER with a 2x2 kernel and stride 2 on 5 needs 1 more row and column.
+        var m = new OnnxTestModel(13, 1, 4, 4);
+        m.Int64s("pads", 0, 0, 1, 1, 0, 0, 0, 0);
+        m.Floats("W", [1, 1, 2, 2], 1, 2, 3, 4);
+        m.Node("Pad", ["x", "pads"], "p");
+        m.Node("Conv", ["p", "W"], "y", Str("auto_pad", "SAME_UPPER"), Ints("strides", 2, 2));
+        m.Output("y");
+        var imported = Import(m, "mse");
+        Assert.Equal("conv2x2x1:s2:p1", imported.Network.Spec); // 1 from the Pad on top/left, 1 from SAME_UPPER at the bottom/right
+        Assert.Equal(new SharpCnn.Tensors.Shape(1, 3, 3), imported.Network.OutputShape);
+    }
+
+    [Fact]
     public void PadWithANonZeroValueIsRefused()
     {
         var m = new OnnxTestModel(13, 1, 4, 4);
