@@ -181,11 +181,12 @@ internal sealed class OnnxGraphImporter
             bool known = true;
             for (int i = 1; i < shape.Dim.Count; i++)
             {
-                if (shape.Dim[i].HasDimValue && shape.Dim[i].DimValue >= 0 && shape.Dim[i].DimValue <= MaxSampleValues) declared *= shape.Dim[i].DimValue;
+                if (shape.Dim[i].HasDimValue && shape.Dim[i].DimValue >= 0 && shape.Dim[i].DimValue <= MaxSampleValues)
+                    declared = Math.Min(declared * shape.Dim[i].DimValue, MaxSampleValues + 1); // both factors ≤ 2^24 + 1: no overflow
                 else known = false;
             }
             if (known && declared != SampleSize)
-                throw Fail($"the graph output '{output.Name}' is declared with {declared} values per sample, the nodes compute {SampleSize}");
+                throw Fail($"the graph output '{output.Name}' is declared with {(declared > MaxSampleValues ? $"more than {MaxSampleValues}" : declared)} values per sample, the nodes compute {SampleSize}");
         }
         return output.Name;
     }

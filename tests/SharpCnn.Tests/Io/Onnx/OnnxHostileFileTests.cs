@@ -442,6 +442,14 @@ public sealed class OnnxHostileFileTests : IDisposable
     }
 
     [Fact]
+    public void OutputDeclaredWithHugeDimensions()
+    {
+        var m = Valid();
+        m.Graph.Output[0] = Value("y", (int)DataType.Float, 1 << 24, 1 << 24, 1 << 24, 1 << 24);
+        Reject(m, "declared with more than 16777216 values per sample, the nodes compute 3");
+    }
+
+    [Fact]
     public void NodeWithoutOutput()
     {
         var m = Valid();
