@@ -48,5 +48,6 @@ internal static class CommandErrors
     /// <summary>True for the exceptions that mean bad input rather than a bug.</summary>
     public static bool IsUserError(Exception e) =>
         e is ModelSpecException or FileFormatException or FileNotFoundException or DirectoryNotFoundException
-            or LayerShapeException or ArgumentException or IOException or UnauthorizedAccessException;
+            or LayerShapeException or ArgumentException or IOException or UnauthorizedAccessException
+            or NotSupportedException;
 }

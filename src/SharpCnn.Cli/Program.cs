@@ -8,5 +8,7 @@ var root = new RootCommand("SharpCnn: a convolutional-neural-network engine in p
     EvalCommand.Create(),
     GradcheckCommand.Create(),
     SummaryCommand.Create(),
+    ExportOnnxCommand.Create(),
+    ImportOnnxCommand.Create(),
 };
 return CommandErrors.Invoke(root, args);

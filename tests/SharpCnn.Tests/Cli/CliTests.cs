@@ -17,6 +17,7 @@ public sealed class CliTests(TrainedDigitModel trained) : IClassFixture<TrainedD
     private static RootCommand Root() => new("sharpcnn")
     {
         TrainCommand.Create(), PredictCommand.Create(), EvalCommand.Create(), GradcheckCommand.Create(), SummaryCommand.Create(),
+        ExportOnnxCommand.Create(), ImportOnnxCommand.Create(),
     };
 
     private static (int Exit, string Output, string Error) Run(params string[] args)
