@@ -9,11 +9,14 @@ internal static class CommandLine
     public static RootCommand Create() => new("SharpCnn: a convolutional-neural-network engine in pure C#, with hand-derived, gradient-checked backpropagation.")
     {
         TrainCommand.Create(),
+        PredictCommand.Create(),
         EvalCommand.Create(),
         GradcheckCommand.Create(),
         SummaryCommand.Create(),
+        ExportOnnxCommand.Create(),
+        ImportOnnxCommand.Create(),
     };
 
-    /// <summary>Parses and runs <paramref name="args"/>; every failure is one line on stderr and a non-zero exit code.</summary>
-    public static int Run(string[] args) => CommandErrors.Invoke(Create(), args);
+    /// <summary>Parses and runs <paramref name="args"/>; every failure is one line on standard error and a non-zero exit code.</summary>
+    public static int Run(string[] args, InvocationConfiguration? configuration = null) => CommandErrors.Invoke(Create(), args, configuration);
 }

@@ -156,12 +156,12 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     private int resumedCount;
 
     /// <summary>Creates a trainer for <paramref name="network"/> (whose parameters are already initialised).</summary>
-    /// <exception cref="ArgumentException">The options cannot be used (<see cref="TrainingOptions.Problem"/> says why).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The options cannot be used (<see cref="TrainingOptions.Problem"/> says why).</exception>
     public Trainer(Network<T> network, TrainingOptions options)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Problem() is { } problem) throw new ArgumentException(problem, nameof(options));
+        if (options.Problem() is { } problem) throw new ArgumentOutOfRangeException(nameof(options), problem);
         this.network = network;
         Options = options;
         Optimizer = Optimizers.Create(options.Optimizer, network.Parameters, options.LearningRate, options.Momentum, options.WeightDecay);

@@ -117,7 +117,7 @@ public sealed class CliErrorTests : IClassFixture<CliErrorTests.Files>
     [Theory]
     [MemberData(nameof(BadCommandsForTheRealHost))]
     public void AChildProcessGivesOneClearLineAndExitCode2(string command, string expected) =>
-        AssertOneClearLine(command, expected, args => CliProcess.Run(files.Dir, TimeSpan.FromMinutes(2), args));
+        AssertOneClearLine(command, expected, args => CliChildProcess.Run(files.Dir, TimeSpan.FromMinutes(2), args));
 
     private void AssertOneClearLine(string command, string expected, Func<string[], (int ExitCode, string[] Stdout, string[] Stderr)> run)
     {

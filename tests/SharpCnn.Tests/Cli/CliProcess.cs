@@ -1,108 +1,30 @@
-// Runs the sharpcnn CLI (SharpCnn.Cli.dll, copied next to the tests by the project reference)
-// as a child process, to test what a user sees: exit codes, stdout and stderr, and what a
-// killed process leaves behind.
-
-using System.Collections.Concurrent;
 using System.Diagnostics;
 
 namespace SharpCnn.Tests.Cli;
 
-internal sealed class CliProcess : IDisposable
+/// <summary>Runs the <c>sharpcnn</c> CLI (SharpCnn.Cli.dll, copied next to the tests) in a child process.</summary>
+internal static class CliProcess
 {
-    private readonly Process process;
-    private readonly ConcurrentQueue<string> stdout = new();
-    private readonly ConcurrentQueue<string> stderr = new();
-    private readonly SemaphoreSlim lines = new(0);
+    public sealed record Result(int ExitCode, string Output, string Error);
 
-    private CliProcess(IEnumerable<string> args, string workingDirectory)
+    public static Result Run(string workingDirectory, params string[] args)
     {
-        var start = new ProcessStartInfo(Dotnet)
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
+            WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory,
         };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "SharpCnn.Cli.dll"));
         foreach (string a in args) start.ArgumentList.Add(a);
-        start.Environment.Remove("SHARPCNN_DEBUG");
-        process = new Process { StartInfo = start };
-        process.OutputDataReceived += (_, e) =>
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
         {
-            if (e.Data is null) return;
-            stdout.Enqueue(e.Data);
-            lines.Release();
-        };
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null) stderr.Enqueue(e.Data);
-        };
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-    }
-
-    /// <summary>The dotnet host running the tests (the SDK sets DOTNET_HOST_PATH), else "dotnet" from PATH.</summary>
-    private static string Dotnet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
-
-    public static CliProcess Start(string workingDirectory, params string[] args) => new(args, workingDirectory);
-
-    /// <summary>Runs to the end (or fails after <paramref name="timeout"/>).</summary>
-    public static (int ExitCode, string[] Stdout, string[] Stderr) Run(string workingDirectory, TimeSpan timeout, params string[] args)
-    {
-        using var cli = Start(workingDirectory, args);
-        if (!cli.process.WaitForExit(timeout))
-        {
-            cli.Kill();
-            Assert.Fail($"sharpcnn {string.Join(' ', args)} did not finish within {timeout}");
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"sharpcnn {string.Join(' ', args)} did not finish in 3 minutes");
         }
-        cli.process.WaitForExit(); // flushes the asynchronous readers
-        return (cli.process.ExitCode, [.. cli.stdout], [.. cli.stderr]);
-    }
-
-    public int ProcessId => process.Id;
-
-    public bool HasExited => process.HasExited;
-
-    public string[] Stdout => [.. stdout];
-
-    public string[] Stderr => [.. stderr];
-
-    /// <summary>Waits for a stdout line matching <paramref name="match"/>; returns it, or null if the process ends or time runs out first.</summary>
-    public string? WaitForLine(Func<string, bool> match, TimeSpan timeout)
-    {
-        var deadline = Stopwatch.StartNew();
-        int seen = 0;
-        while (deadline.Elapsed < timeout)
-        {
-            var all = stdout.ToArray();
-            for (; seen < all.Length; seen++)
-                if (match(all[seen])) return all[seen];
-            if (process.HasExited && stdout.Count == seen && process.WaitForExit(100) && stdout.Count == seen) return null;
-            lines.Wait(TimeSpan.FromMilliseconds(50));
-        }
-        return null;
-    }
-
-    /// <summary>SIGKILL: the process gets no chance to clean up.</summary>
-    public void Kill()
-    {
-        if (process.HasExited) return;
-        process.Kill(entireProcessTree: false); // SIGKILL on Unix
-        process.WaitForExit();
-    }
-
-    public int WaitForExit(TimeSpan timeout)
-    {
-        if (!process.WaitForExit(timeout)) Assert.Fail("the process did not exit in time");
-        process.WaitForExit();
-        return process.ExitCode;
-    }
-
-    public void Dispose()
-    {
-        Kill();
-        process.Dispose();
-        lines.Dispose();
+        return new Result(process.ExitCode, output.Result, error.Result);
     }
 }

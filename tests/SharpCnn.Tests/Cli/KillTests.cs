@@ -45,12 +45,12 @@ public sealed partial class KillTests : IDisposable
             "--batch", "8", "--epochs", "2", "--seed", "7", "--optimizer", "adam", "--lr", "0.002"];
         string full = Path.Combine(dir, "full.scnn"), resumed = Path.Combine(dir, "resumed.scnn"), checkpoint = Path.Combine(dir, "run.ckpt");
 
-        var uninterrupted = CliProcess.Run(dir, TimeSpan.FromMinutes(5), [.. run, "--output", full]);
+        var uninterrupted = CliChildProcess.Run(dir, TimeSpan.FromMinutes(5), [.. run, "--output", full]);
         Assert.True(uninterrupted.ExitCode == 0, string.Join("\n", uninterrupted.Stderr));
 
         // The same run with checkpoints every 37 steps (never on an epoch boundary: 200 steps an epoch),
         // killed at once when the first checkpoint after step 100 is announced.
-        using (var victim = CliProcess.Start(dir, [.. run, "--output", resumed, "--checkpoint-every", "37", "--checkpoint", checkpoint]))
+        using (var victim = CliChildProcess.Start(dir, [.. run, "--output", resumed, "--checkpoint-every", "37", "--checkpoint", checkpoint]))
         {
             string? line = victim.WaitForLine(l => Checkpoint(l) is { Step: > 100 }, TimeSpan.FromMinutes(5));
             Assert.True(line is not null, "no checkpoint was announced: " + string.Join("\n", victim.Stdout.Concat(victim.Stderr)));
@@ -63,13 +63,13 @@ public sealed partial class KillTests : IDisposable
         Assert.InRange(at.Steps, 111, 399);
         Assert.InRange(at.Position, 1, at.DataCount - 1); // mid-epoch
 
-        var rest = CliProcess.Run(dir, TimeSpan.FromMinutes(5), "train", "--resume", checkpoint, "--limit", "1600", "--test-limit", "100", "--output", resumed);
+        var rest = CliChildProcess.Run(dir, TimeSpan.FromMinutes(5), "train", "--resume", checkpoint, "--limit", "1600", "--test-limit", "100", "--output", resumed);
         Assert.True(rest.ExitCode == 0, string.Join("\n", rest.Stderr));
         Assert.Contains(rest.Stdout, l => l.StartsWith($"resumed  {checkpoint}: step {at.Steps}, epoch {at.Epoch}, sample {at.Position} of 1600", StringComparison.Ordinal));
         AssertSameWeights(full, resumed);
         // The epoch summaries agree too (the running statistics were part of the checkpoint).
-        Assert.Equal(uninterrupted.Stdout.Where(l => l.StartsWith("epoch 2 ", StringComparison.Ordinal)).Select(WithoutTimes),
-            rest.Stdout.Where(l => l.StartsWith("epoch 2 ", StringComparison.Ordinal)).Select(WithoutTimes));
+        Assert.Equal(uninterrupted.Stdout.Where(l => l.StartsWith("epoch 2/", StringComparison.Ordinal)).Select(WithoutTimes),
+            rest.Stdout.Where(l => l.StartsWith("epoch 2/", StringComparison.Ordinal)).Select(WithoutTimes));
     }
 
     private static string WithoutTimes(string epochLine) => epochLine[..epochLine.IndexOf("  test loss", StringComparison.Ordinal)];
@@ -90,7 +90,7 @@ public sealed partial class KillTests : IDisposable
                 ? ["train", "--model", "flatten,dense3000,relu,dense10", "--optimizer", "sgd", "--lr", "0.001", "--batch", "1", "--epochs", "1000", .. common]
                 : ["train", "--resume", path, .. common];
             long announced;
-            using (var saver = CliProcess.Start(dir, args))
+            using (var saver = CliChildProcess.Start(dir, args))
             {
                 string? line = saver.WaitForLine(l => Checkpoint(l) is { Step: > 0 }, TimeSpan.FromMinutes(3));
                 Assert.True(line is not null, "no save was announced: " + string.Join("\n", saver.Stdout.Concat(saver.Stderr)));
@@ -114,7 +114,7 @@ public sealed partial class KillTests : IDisposable
     public void TheSeedCnnWithRandInitIsStoppedByTheGuardAndItsLastGoodCheckpointLoads()
     {
         string checkpoint = Path.Combine(dir, "seed.scnn");
-        var (exitCode, stdout, stderr) = CliProcess.Run(dir, TimeSpan.FromMinutes(3),
+        var (exitCode, stdout, stderr) = CliChildProcess.Run(dir, TimeSpan.FromMinutes(3),
             "train", "--init", "uniform", "--optimizer", "sgd", "--lr", "0.05", "--limit", "256", "--test-limit", "10", "--checkpoint-every", "1", "--checkpoint", checkpoint);
         string errors = string.Join("\n", stderr);
         Assert.True(exitCode == 1, $"exit code {exitCode}: {errors}");

@@ -7,7 +7,7 @@ public sealed class DivergenceGuardTests
     [Fact]
     public void GradientsAreCheckedAndTheirGlobalNormComputed()
     {
-        var net = TrainerTests.Network<double>();
+        var net = TrainerResumeAndGuardTests.Network<double>();
         var guard = new DivergenceGuard<double>(net, 1e6);
         var parameters = net.Parameters.ToArray();
         for (int i = 0; i < parameters.Length; i++) parameters[i].Gradient.AsSpan().Fill(i + 1);
@@ -26,7 +26,7 @@ public sealed class DivergenceGuardTests
     public void AFloatSumOfSquaresThatOverflowsIsNotADivergence()
     {
         // 10^20 elements are fine with the limit off, though their squares overflow float.
-        var net = TrainerTests.Network<float>();
+        var net = TrainerResumeAndGuardTests.Network<float>();
         var guard = new DivergenceGuard<float>(net, 0);
         foreach (var p in net.Parameters) p.Gradient.AsSpan().Fill(1e20f);
         Assert.Null(guard.CheckGradients(1, 1, out double norm));
@@ -36,7 +36,7 @@ public sealed class DivergenceGuardTests
     [Fact]
     public void ClippingScalesTheGlobalNormDownToTheLimitAndNeverUp()
     {
-        var net = TrainerTests.Network<double>();
+        var net = TrainerResumeAndGuardTests.Network<double>();
         var guard = new DivergenceGuard<double>(net, 1e6);
         var rng = new Tensors.Rng(3);
         foreach (var p in net.Parameters)
@@ -51,7 +51,7 @@ public sealed class DivergenceGuardTests
     [Fact]
     public void LossAndParametersAreChecked()
     {
-        var net = TrainerTests.Network<float>();
+        var net = TrainerResumeAndGuardTests.Network<float>();
         var guard = new DivergenceGuard<float>(net, 1e6);
         Assert.Null(guard.CheckLoss(2.3, 1, 1));
         Assert.Equal("loss is NaN at step 3, epoch 1", guard.CheckLoss(double.NaN, 3, 1)!.Describe());
