@@ -37,7 +37,7 @@ internal static partial class CommandErrors
         if (result.Errors.Count == 0) return Run(error, () => result.Invoke(configuration));
         var command = result.CommandResult.Command;
         string name = command is RootCommand ? "sharpcnn" : $"sharpcnn {command.Name}";
-        var messages = result.Errors.Select(e => Whitespace().Replace(e.Message, " ").Trim()).ToList();
+        var messages = result.Errors.Select(e => Whitespace().Replace(e.Message, " ").Trim()).Select(m => m.EndsWith('.') ? m : m + ".").ToList();
         if (messages.Count > 1) messages.RemoveAll(m => m.StartsWith("Required command was not provided", StringComparison.Ordinal));
         string suggestion = Suggestion(command, result.UnmatchedTokens);
         error.WriteLine($"error: {string.Join(" ", messages)}{suggestion} Run '{name} --help' to see the options.");

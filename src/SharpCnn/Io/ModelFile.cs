@@ -31,7 +31,7 @@ public sealed record ModelHeader
     [JsonPropertyName("metadata")] public Dictionary<string, string> Metadata { get; init; } = [];
 
     /// <summary>The training state of a checkpoint (format version 2); null in a plain model file.</summary>
-    [JsonPropertyName("training")] public TrainingSection? Training { get; init; }
+    [JsonPropertyName("training"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public TrainingSection? Training { get; init; }
 }
 
 /// <summary>One stored parameter.</summary>
