@@ -310,7 +310,8 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             clock.Stop();
             if (guard.CheckParameters(Optimizer.StepCount, run.Epoch) is { } badEnd) return Diverge(badEnd, clock);
             bool complete = run.Position >= train.Count;
-            double change = run.Snapshot is null ? double.NaN : MaxChange(parameters, run.Snapshot);
+            // An epoch cut short by the step cap keeps its start snapshot, for a resumed run that finishes it.
+            double change = run.Snapshot is null ? double.NaN : MaxChange(parameters, run.Snapshot, takeSnapshot: complete);
             var evaluation = test is null ? null : Evaluator.Evaluate(network, test, Options.EvaluationBatchSize);
             var result = Finish(run, evaluation, clock, change);
             epochs.Add(result);
@@ -357,8 +358,8 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         return new(run.Epoch, Optimizer.StepCount, run.LossSum / seen, (double)run.Correct / seen, test, seconds, run.Seen / Math.Max(seconds, 1e-9), change);
     }
 
-    /// <summary>Largest |θ - θ_snapshot| over every parameter, then takes the new snapshot.</summary>
-    private static double MaxChange(Parameter<T>[] parameters, T[][] snapshot)
+    /// <summary>Largest |θ - θ_snapshot| over every parameter, then (if asked) takes the new snapshot.</summary>
+    private static double MaxChange(Parameter<T>[] parameters, T[][] snapshot, bool takeSnapshot)
     {
         double max = 0;
         for (int i = 0; i < parameters.Length; i++)
@@ -366,7 +367,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             var v = parameters[i].Value;
             var s = snapshot[i];
             for (int j = 0; j < v.Length; j++) max = Math.Max(max, Math.Abs(double.CreateChecked(v[j] - s[j])));
-            v.CopyTo(s, 0);
+            if (takeSnapshot) v.CopyTo(s, 0);
         }
         return max;
     }

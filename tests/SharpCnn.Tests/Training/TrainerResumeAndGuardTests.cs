@@ -156,6 +156,23 @@ public sealed class TrainerResumeAndGuardTests : IDisposable
     }
 
     [Fact]
+    public void ARunCutShortByTheStepCapContinuesWhereItStopped()
+    {
+        var data = Data(66);
+        var options = new TrainingOptions { Epochs = 2, BatchSize = 5, Optimizer = "momentum", LearningRate = 0.05, StopEpsilon = 1e-30 };
+        var whole = new Trainer<double>(Network<double>(), options);
+        var expected = whole.Fit(data, cancellation: TestContext.Current.CancellationToken);
+        string path = Path.Combine(dir, "capped.scnn");
+        var capped = new Trainer<double>(Network<double>(), options with { MaxSteps = 9, CheckpointEvery = 100, CheckpointPath = path }).Fit(data, cancellation: TestContext.Current.CancellationToken);
+        Assert.Equal("step cap (9 steps)", capped.StopReason);
+        Assert.Equal((9L, 1, 45), (CheckpointFile.ReadHeader(path).Training!.Steps, CheckpointFile.ReadHeader(path).Training!.Epoch, CheckpointFile.ReadHeader(path).Training!.Position));
+        var rest = Trainer<double>.Resume(path, o => o with { MaxSteps = 0, CheckpointEvery = 0 });
+        var result = rest.Fit(data, cancellation: TestContext.Current.CancellationToken);
+        AssertBitIdentical(Weights(whole.Network), rest.Network);
+        Assert.Equal(expected.Epochs.Select(e => (e.Epoch, e.TrainLoss, e.MaxParameterChange)), result.Epochs.Select(e => (e.Epoch, e.TrainLoss, e.MaxParameterChange)));
+    }
+
+    [Fact]
     public void ResumingOnOtherDataOrWithAnotherOptimiserIsRefused()
     {
         string path = Path.Combine(dir, "c.scnn");
