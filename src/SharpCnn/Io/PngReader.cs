@@ -24,7 +24,8 @@ public sealed record PngImage(int Width, int Height, PngColorType ColorType, int
 /// every CRC is checked before the chunk is used; the image must be at most
 /// <see cref="MaxPixels"/> pixels and its decompressed size must be reachable from the
 /// compressed bytes present (deflate expands at most 1032:1) before anything image-sized
-/// is allocated; the zlib stream must inflate to exactly the expected number of bytes.
+/// is allocated; the zlib stream must inflate to exactly the expected number of bytes and
+/// end with their Adler-32, with nothing after it.
 /// Every problem is a <see cref="FileFormatException"/> naming the file, the byte offset of
 /// the chunk (or field) concerned and what was expected.
 /// </summary>
@@ -92,7 +93,7 @@ public static class PngReader
             crc.Append(chunk);
             uint actual = crc.GetCurrentHashAsUInt32();
             if (stored != actual)
-                throw new FileFormatException(name, pos + 8 + length, $"chunk '{type}' has CRC {stored:x8}, its type and data hash to {actual:x8}: the file is damaged");
+                throw new FileFormatException(name, pos + 8 + length, $"chunk '{type}' has CRC {stored:x8}, expected {actual:x8} (the CRC-32 of its type and data): the file is damaged");
 
             if (header is null && type != "IHDR") throw new FileFormatException(name, pos, $"expected the IHDR chunk first, found '{type}'");
             if (type != "IDAT" && idat.Count > 0) idatClosed = true;
@@ -106,7 +107,7 @@ public static class PngReader
                     if (palette is not null) throw new FileFormatException(name, pos, "expected at most one PLTE chunk, found a second");
                     if (idat.Count > 0) throw new FileFormatException(name, pos, "expected PLTE before the image data (IDAT), found it after");
                     if (header!.ColorType is PngColorType.Grey or PngColorType.GreyAlpha)
-                        throw new FileFormatException(name, pos, $"a {header.ColorType} image cannot have a palette (PLTE)");
+                        throw new FileFormatException(name, pos, $"expected no palette (PLTE) in a colour type {(int)header.ColorType} ({header.ColorType}) image, found one");
                     int maxEntries = header.ColorType == PngColorType.Palette ? 1 << header.BitDepth : 256;
                     if (length == 0 || length % 3 != 0 || length / 3 > maxEntries)
                         throw new FileFormatException(name, pos, $"expected a PLTE chunk of 3 to {3 * maxEntries} bytes, a multiple of 3; found {length} bytes");
@@ -132,7 +133,7 @@ public static class PngReader
                     break;
                 default:
                     if ((typeBytes[0] & 0x20) == 0)
-                        throw new FileFormatException(name, pos, $"chunk '{type}' is marked critical (capital first letter) and this reader does not know it");
+                        throw new FileFormatException(name, pos, $"chunk '{type}' is marked critical (capital first letter) and this reader does not know it; expected IHDR, PLTE, IDAT, IEND or an ancillary chunk");
                     break; // an ancillary chunk (text, gamma, physical size...) that does not change the pixels we need
             }
             pos += 12 + (int)length;
@@ -148,7 +149,7 @@ public static class PngReader
         long rowBytes = ((long)h.Width * channels * h.BitDepth + 7) / 8;
         long rawLength = h.Height * (rowBytes + 1);
         if (rawLength > (idatTotal + 64) * MaxDeflateRatio)
-            throw new FileFormatException(name, firstIdat, $"a {h.Width}x{h.Height} image needs {rawLength} bytes of scanlines, more than {idatTotal} bytes of compressed image data can hold: the file is truncated or its size is a lie");
+            throw new FileFormatException(name, firstIdat, $"a {h.Width}x{h.Height} image needs {rawLength} bytes of scanlines, more than {idatTotal} bytes of compressed image data can hold (expected at most {(idatTotal + 64) * MaxDeflateRatio}, deflate's limit): the file is truncated or its size is a lie");
 
         byte[] compressed = new byte[idatTotal];
         int at = 0;
@@ -188,7 +189,7 @@ public static class PngReader
             throw new FileFormatException(name, field + 8, $"expected bit depth {string.Join(", ", depths)} for colour type {type} ({(PngColorType)type}), found {depth}");
         if (compression != 0) throw new FileFormatException(name, field + 10, $"expected compression method 0 (zlib deflate), found {compression}");
         if (filter != 0) throw new FileFormatException(name, field + 11, $"expected filter method 0 (adaptive, five filter types), found {filter}");
-        if (interlace == 1) throw new FileFormatException(name, field + 12, "found an Adam7-interlaced image; this reader expects non-interlaced PNGs (interlace method 0): save the image again without interlacing");
+        if (interlace == 1) throw new FileFormatException(name, field + 12, "expected a non-interlaced image (interlace method 0), found Adam7 interlacing (method 1): save the image again without interlacing");
         if (interlace != 0) throw new FileFormatException(name, field + 12, $"expected interlace method 0 (none), found {interlace}");
         return new Header((int)width, (int)height, depth, (PngColorType)type);
     }
@@ -205,7 +206,7 @@ public static class PngReader
             case PngColorType.Palette when palette is null || transparency.Length > palette.Length / 3:
                 throw new FileFormatException(name, offset, $"expected the tRNS chunk after PLTE, with at most one alpha per palette entry ({(palette?.Length ?? 0) / 3}), found {transparency.Length} bytes");
             case PngColorType.GreyAlpha or PngColorType.Rgba:
-                throw new FileFormatException(name, offset, $"a {h.ColorType} image has an alpha channel and cannot have a tRNS chunk");
+                throw new FileFormatException(name, offset, $"expected no tRNS chunk in a colour type {(int)h.ColorType} ({h.ColorType}) image, which has an alpha channel; found one");
         }
     }
 
@@ -222,11 +223,40 @@ public static class PngReader
             if (zlib.Read(extra) != 0)
                 throw new FileFormatException(name, offset, $"expected {raw.Length} bytes of scanlines from the image data, the zlib stream holds more");
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException || (e is IOException && e is not FileFormatException))
         {
+            // InvalidDataException for corrupt deflate data or a wrong Adler-32; ZLibException (an IOException)
+            // for a stream zlib cannot start, such as one that asks for a preset dictionary.
             throw new FileFormatException(name, offset, "expected a valid zlib stream in the image data (IDAT): " + e.Message, e);
         }
+        // .NET checks the Adler-32 that ends a zlib stream when it is there, but accepts a stream cut before
+        // it and ignores bytes after it: so the stream must end with the checksum of what it inflated to.
+        uint expected = Adler32(raw);
+        uint found = compressed.Length >= 6 ? BinaryPrimitives.ReadUInt32BigEndian(compressed.AsSpan(compressed.Length - 4)) : 0;
+        if (compressed.Length < 6 || found != expected)
+            throw new FileFormatException(name, offset, $"expected the zlib stream of the image data (IDAT) to end with the Adler-32 of its {raw.Length} bytes, {expected:x8}, found {(compressed.Length < 6 ? "a stream too short for one" : found.ToString("x8", System.Globalization.CultureInfo.InvariantCulture))}: the stream is cut short or followed by other bytes");
         return raw;
+    }
+
+    /// <summary>The Adler-32 checksum (RFC 1950) of <paramref name="data"/>.</summary>
+    private static uint Adler32(ReadOnlySpan<byte> data)
+    {
+        const uint Modulus = 65521;
+        const int Run = 5552; // the most bytes summed before b could overflow 32 bits
+        uint a = 1, b = 0;
+        while (!data.IsEmpty)
+        {
+            int n = Math.Min(Run, data.Length);
+            foreach (byte x in data[..n])
+            {
+                a += x;
+                b += a;
+            }
+            a %= Modulus;
+            b %= Modulus;
+            data = data[n..];
+        }
+        return (b << 16) | a;
     }
 
     /// <summary>Undoes the per-scanline filters in place (the filter byte stays at the start of each row).</summary>

@@ -154,6 +154,30 @@ public class PngHostileInputTests
     }
 
     [Fact]
+    public void ZlibStreamAskingForAPresetDictionaryIsAFileFormatException()
+    {
+        // Regression (found by the hostile-file corpus): a zlib header with FDICT set made .NET throw
+        // ZLibException, an IOException that is not an InvalidDataException, and it escaped the reader.
+        byte[] data = Zlib(Scanlines(GreyRows(5, 4), 1, _ => 0));
+        (data[0], data[1]) = (0x78, 0x20); // deflate, 32 KiB window, FDICT; 0x7820 is a multiple of 31
+        var error = Reject(File(Ihdr(5, 4, 8, 0), Chunk("IDAT", data), Iend), "expected a valid zlib stream in the image data (IDAT)");
+        Assert.Equal(33, error.Offset);
+    }
+
+    [Fact]
+    public void ZlibStreamWithoutItsAdlerOrWithBytesAfterItIsRejected()
+    {
+        // Regression (found by the hostile-file corpus): .NET's ZLibStream checks the Adler-32 when it is
+        // present, but a stream cut just before it, or followed by other bytes, used to decode without a word.
+        byte[] raw = Scanlines(GreyRows(5, 4), 1, _ => 0);
+        byte[] data = Zlib(raw);
+        Assert.Equal(5, PngReader.Decode(File(Ihdr(5, 4, 8, 0), Chunk("IDAT", data), Iend), Name).Width);
+        Reject(File(Ihdr(5, 4, 8, 0), Chunk("IDAT", data[..^4]), Iend), "to end with the Adler-32 of its 24 bytes", "cut short or followed by other bytes");
+        Reject(File(Ihdr(5, 4, 8, 0), Chunk("IDAT", data[..^1]), Iend), "Adler-32");
+        Reject(File(Ihdr(5, 4, 8, 0), Chunk("IDAT", [.. data, 0, 0, 0, 0]), Iend), "to end with the Adler-32 of its 24 bytes", "found 00000000");
+    }
+
+    [Fact]
     public void TooFewOrTooManyScanlines()
     {
         byte[] shortData = Zlib(Scanlines(GreyRows(5, 3), 1, _ => 0));
@@ -211,7 +235,7 @@ public class PngHostileInputTests
         Reject(File(Ihdr(2, 2, 8, 3), Chunk("PLTE", [1, 2, 3, 4]), idat, Iend), "multiple of 3", "found 4 bytes");
         Reject(File(Ihdr(2, 2, 8, 3), Chunk("PLTE", []), idat, Iend), "found 0 bytes");
         Reject(File(Ihdr(2, 2, 1, 3), Chunk("PLTE", new byte[9]), idat, Iend), "3 to 6 bytes");
-        Reject(File(Ihdr(2, 2, 8, 0), Chunk("PLTE", new byte[6]), idat, Iend), "cannot have a palette");
+        Reject(File(Ihdr(2, 2, 8, 0), Chunk("PLTE", new byte[6]), idat, Iend), "expected no palette (PLTE)");
         Reject(File(Ihdr(2, 2, 8, 3), idat, Chunk("PLTE", new byte[6]), Iend), "PLTE before the image data");
         Reject(File(Ihdr(2, 2, 8, 3), Chunk("PLTE", new byte[3]), idat, Iend), "palette index 1", "1 entries");
     }
@@ -222,7 +246,7 @@ public class PngHostileInputTests
         byte[] grey = Chunk("IDAT", Zlib(Scanlines(GreyRows(2, 2), 1, _ => 0)));
         Reject(File(Ihdr(2, 2, 8, 0), Chunk("tRNS", [1]), grey, Iend), "tRNS chunk of 2 bytes");
         Reject(File(Ihdr(2, 2, 8, 2), Chunk("tRNS", [1, 2]), Chunk("IDAT", Zlib(new byte[14])), Iend), "6 bytes");
-        Reject(File(Ihdr(2, 2, 8, 6), Chunk("tRNS", [1, 2]), Chunk("IDAT", Zlib(new byte[18])), Iend), "cannot have a tRNS");
+        Reject(File(Ihdr(2, 2, 8, 6), Chunk("tRNS", [1, 2]), Chunk("IDAT", Zlib(new byte[18])), Iend), "expected no tRNS chunk");
         Reject(File(Ihdr(2, 2, 8, 3), Chunk("PLTE", new byte[6]), Chunk("tRNS", [1, 2, 3]), Chunk("IDAT", Zlib(new byte[6])), Iend), "at most one alpha per palette entry");
         Reject(File(Ihdr(2, 2, 8, 3), Chunk("tRNS", [1]), Chunk("PLTE", new byte[6]), Chunk("IDAT", Zlib(new byte[6])), Iend), "tRNS chunk of a palette image after PLTE");
     }
