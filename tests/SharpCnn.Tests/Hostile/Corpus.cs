@@ -35,7 +35,7 @@ internal interface ICorpusFormat
 internal static class CorpusFormats
 {
     /// <summary>Every format with a generator; add new ones here (and their readers to <see cref="CorpusReaders"/>).</summary>
-    public static IReadOnlyList<ICorpusFormat> All { get; } = [new IdxCorpus(), new ModelCorpus()];
+    public static IReadOnlyList<ICorpusFormat> All { get; } = [new IdxCorpus(), new ModelCorpus(), new PngCorpus()];
 }
 
 /// <summary>Readers by manifest name. Each reads a file the way SharpCnn does and throws what SharpCnn throws.</summary>
@@ -52,6 +52,7 @@ internal static class CorpusReaders
         ["model"] = (path, _) => ModelFile.Load<float>(path),
         ["model-double"] = (path, _) => ModelFile.Load<double>(path),
         ["checkpoint"] = (path, _) => CheckpointFile.Load<float>(path),
+        ["png"] = (path, _) => PngReader.Read(path),
     };
 
     /// <summary>The reader a manifest entry names, with its companion path resolved in <paramref name="folder"/>.</summary>

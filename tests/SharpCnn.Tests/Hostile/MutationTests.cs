@@ -31,6 +31,8 @@ public sealed class MutationTests(ITestOutputHelper output)
         yield return new("model files", (b, n) => ModelFile.Load<float>(b, n),
             [.. MutationTarget.CorpusSeeds("model"), .. MutationTarget.CorpusSeeds("model-double")], ModelBytes.Reseal);
         yield return new("checkpoints", (b, n) => CheckpointFile.Load<float>(b, n), MutationTarget.CorpusSeeds("checkpoint"), ModelBytes.Reseal);
+        var png = MutationTarget.CorpusSeeds("png");
+        yield return new("PNG images", (b, n) => PngReader.Decode(b, n), [.. png, .. png.Select(PngBytes.Recompressed)], PngBytes.Reseal, PngBytes.DecodedLength);
     }
 
     public static TheoryData<string> TargetNames() => [.. Targets().Select(t => t.Name)];
