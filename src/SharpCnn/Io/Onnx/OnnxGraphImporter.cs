@@ -66,7 +66,7 @@ internal sealed class OnnxGraphImporter
     private bool softmaxSeen;
     private (long Top, long Bottom, long Left, long Right)? pendingPad;
     private string pendingPadNode = "";
-    private (float[] Floor, long Height, long Width, string Problem)? pendingFloor;
+    private (WindowFloor Floor, long Height, long Width, string Problem)? pendingFloor;
     private string pendingFloorNode = "";
 
     // The node being translated, for messages.
@@ -536,16 +536,8 @@ internal sealed class OnnxGraphImporter
         if ((rows.NeedsFloor ?? cols.NeedsFloor) is { } needsFloor)
         {
             // Windows reach into MaxPool's own (ignored) padding: only a following Max(…, floor) makes them SharpCnn's.
-            var floor = new float[rows.Output * cols.Output];
-            for (long u = 0; u < rows.Output; u++)
-                for (long v = 0; v < cols.Output; v++)
-                {
-                    long endRow = u * stride + kh, endCol = v * stride + kw;
-                    floor[u * cols.Output + v] = endRow > height + zeroBottom || endCol > width + zeroRight ? 0f      // must be raised to 0
-                        : endRow <= height && endCol <= width ? float.NegativeInfinity                                  // must stay as it is
-                        : float.NaN;                                                                                    // holds a padded zero already: either
-                }
-            pendingFloor = (floor, rows.Output, cols.Output, needsFloor);
+            // The rule, not a table: one value per window would be an allocation the file's sizes merely claim.
+            pendingFloor = (new WindowFloor(stride, kh, kw, height, width, zeroBottom, zeroRight), rows.Output, cols.Output, needsFloor);
             pendingFloorNode = label;
         }
         AddLayer(token, [], node);
@@ -683,7 +675,7 @@ internal sealed class OnnxGraphImporter
         if (error is not null) throw NodeFail($"floor '{c.Name}' {error}");
         for (int i = 0; i < values.Length; i++)
         {
-            float expected = pf.Floor[i];
+            float expected = pf.Floor.At(i / pf.Width, i % pf.Width);
             bool ok = float.IsNaN(expected) ? values[i] == 0 || double.IsNegativeInfinity(values[i]) : values[i] == expected;
             if (!ok)
                 throw NodeFail($"floor '{c.Name}' has {values[i]} at window {i / pf.Width},{i % pf.Width}; after {pendingFloorNode} it must be {(expected == 0 ? "0 (the window reaches into the padding)" : "-inf (the window lies inside the input)")}");
@@ -691,6 +683,23 @@ internal sealed class OnnxGraphImporter
         pendingFloor = null;
         notes.Add($"{label} and {pendingFloorNode} are SharpCnn's max pooling over zero padding");
         MoveLayerOutput(node);
+    }
+
+    /// <summary>
+    /// What the floor after a MaxPool must hold at output window (u, v): 0 where the window reaches
+    /// past the input and its zero Pad into MaxPool's own padding (it must be raised to 0), -inf where
+    /// it lies inside the input (it must stay as it is), NaN where it reaches only into the zero Pad
+    /// (it holds a padded zero already: either will do).
+    /// </summary>
+    private readonly record struct WindowFloor(long Stride, long KernelHeight, long KernelWidth, long Height, long Width, long ZeroBottom, long ZeroRight)
+    {
+        public float At(long u, long v)
+        {
+            long endRow = u * Stride + KernelHeight, endCol = v * Stride + KernelWidth;
+            return endRow > Height + ZeroBottom || endCol > Width + ZeroRight ? 0f
+                : endRow <= Height && endCol <= Width ? float.NegativeInfinity
+                : float.NaN;
+        }
     }
 
     private void Elementwise(NodeProto node, string token)

@@ -508,6 +508,25 @@ public sealed class OnnxHostileFileTests : IDisposable
     }
 
     [Fact]
+    public void PaddedMaxPoolOverAHugeClaimedInputDoesNotAllocateItsFloor()
+    {
+        // Regression: a MaxPool whose windows reach into its own padding made the importer build the
+        // whole floor a following Max must match (one float per output window) before reading further,
+        // so a 150-byte file claiming a 1x4095x4095 input allocated 16 MB before being rejected.
+        var m = new OnnxTestModel(13, 1, 4095, 4095);
+        m.Node("MaxPool", ["x"], "p", Ints("kernel_shape", 2, 2), Ints("strides", 2, 2), Ints("pads", 0, 0, 1, 1));
+        m.Output("p");
+        byte[] bytes = m.Bytes();
+        Record.Exception(() => OnnxImport.Read<float>(bytes, "warm-up.onnx"));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var error = Assert.Throws<FileFormatException>(() => OnnxImport.Read<float>(bytes, "floor.onnx"));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Contains("(MaxPool)", error.Message);
+        Assert.Contains("unless a Max with 0 on those windows follows", error.Message);
+        Assert.True(allocated < 256 << 10, $"{allocated} bytes allocated to reject a file of {bytes.Length} bytes");
+    }
+
+    [Fact]
     public void DeepRecursionInUnknownFieldsIsRejected()
     {
         // Field 99 as a group start, nested 200 deep: more nesting than the parser allows.
