@@ -27,6 +27,13 @@ internal sealed class OnnxGraphImporter
     private const long MaxPad = 9_999;        // largest padding a spec token takes
     private const int MaxNodes = 100_000;
 
+    /// <summary>
+    /// Parameter values the network of any file may have beyond those its tensors carry (a
+    /// larger file may add as many as it carries): the zeros and repeats the importer fills in,
+    /// for biases left out or given as one value and between the groups of a grouped convolution.
+    /// </summary>
+    public const long FillAllowance = 1 << 16;
+
     /// <summary>The operators <see cref="Translate"/> reads.</summary>
     public static readonly string[] Operators =
         ["Conv", "MaxPool", "AveragePool", "Gemm", "MatMul", "Add", "Relu", "Sigmoid", "Tanh", "Flatten", "Reshape", "Softmax", "Identity", "Dropout", "Constant", "Pad", "Max"];
@@ -43,9 +50,10 @@ internal sealed class OnnxGraphImporter
     /// <summary>Which layers can take a following Add as their bias.</summary>
     public enum LayerKind { Other, Dense, Conv }
 
-    /// <summary>The translated graph.</summary>
+    /// <summary>The translated graph; ParameterBudget is the most parameter values its network may have (see <see cref="FillAllowance"/>), BudgetHolder says what backs it.</summary>
     public sealed record Plan(Shape Input, IReadOnlyList<LayerPlan> Layers, long OutputSize, bool EndsWithSoftmax,
-        string InputName, string OutputName, string Producer, long Opset, IReadOnlyList<string> Notes);
+        string InputName, string OutputName, string Producer, long Opset, IReadOnlyList<string> Notes,
+        long ParameterBudget, string BudgetHolder);
 
     private readonly string path;
     private readonly ModelProto model;
@@ -89,6 +97,12 @@ internal sealed class OnnxGraphImporter
     {
         CheckModel();
         var graph = model.Graph;
+        // The network may hold what the file's tensors carry and as many filled-in values again (at least
+        // FillAllowance): a small file that claims a huge layer fails here, before the layer is allocated.
+        long carried = CarriedValues(graph), fill = Math.Max(carried, FillAllowance);
+        long budget = carried + fill;
+        string holder = $"what the file backs ({carried} weight values in its tensors, and up to {fill} filled-in zeros and repeats)";
+        using var scope = ParameterBudget.Limit(budget, holder);
         string inputName = ReadInput(graph);
         if (graph.Node.Count > MaxNodes) throw Fail($"the graph has {graph.Node.Count} nodes; this reader takes at most {MaxNodes}");
         for (int i = 0; i < graph.Node.Count; i++)
@@ -101,7 +115,40 @@ internal sealed class OnnxGraphImporter
         string outputName = CheckOutput(graph);
         if (layers.Count == 0) layers.Add(new LayerPlan("identity", [], current, LayerKind.Other));
         string producer = string.IsNullOrWhiteSpace(model.ProducerName) ? "unknown" : $"{model.ProducerName} {model.ProducerVersion}".Trim();
-        return new Plan(inputShape, layers, SampleSize, softmaxSeen, inputName, outputName, producer, opset, notes);
+        return new Plan(inputShape, layers, SampleSize, softmaxSeen, inputName, outputName, producer, opset, notes, budget, holder);
+    }
+
+    /// <summary>The float and double values the graph's initializers and Constant nodes really carry, whatever their dimensions claim.</summary>
+    private static long CarriedValues(GraphProto graph)
+    {
+        long carried = 0;
+        foreach (var t in graph.Initializer) carried += OnnxTensorData.Carried(t);
+        foreach (var node in graph.Node)
+        {
+            if (node.OpType != "Constant") continue;
+            foreach (var a in node.Attribute)
+                carried += a.Name switch
+                {
+                    "value" when a.T is not null => OnnxTensorData.Carried(a.T),
+                    "value_float" => 1,
+                    "value_floats" => a.Floats.Count,
+                    _ => 0,
+                };
+        }
+        return carried;
+    }
+
+    /// <summary>Takes <paramref name="values"/> parameter values from the budget, before the importer allocates them.</summary>
+    private void Claim(long values, string what)
+    {
+        try
+        {
+            ParameterBudget.Take(values, what);
+        }
+        catch (LayerShapeException e)
+        {
+            throw NodeFail(e.Message);
+        }
     }
 
     private void CheckModel()
@@ -381,6 +428,7 @@ internal sealed class OnnxGraphImporter
             throw NodeFail($"would need {m * channels * kh * kw} weights ({m}x{channels}x{kh}x{kw}); this reader takes at most {MaxLayerWeights} per layer");
         if (group > 1 && m * (channels + 1) > 1 << 18)
             throw NodeFail($"has group {group} over {channels} -> {m} channels; SharpCnn writes groups as a connection table, and one this large ({m}x{channels}) is beyond what a model file holds");
+        Claim(m * channels * kh * kw, $"weight[{m}x{channels}x{kh}x{kw}]{(group > 1 ? $" (group {group} spread over all {channels} input maps)" : "")}");
         double[] weights;
         if (group == 1)
         {
@@ -433,6 +481,7 @@ internal sealed class OnnxGraphImporter
         if (rows.Drop && cols.Drop) edge = PoolEdge.Drop;
         else if (rows.Pad && cols.Pad) edge = PoolEdge.Pad;
         else return false;
+        Claim(m, $"beta[{m}]");
         var beta = new double[m];
         for (long c = 0; c < m; c++) beta[c] = kernel[c * area];
         AddLayer($"subsample{kh}{(edge == PoolEdge.Pad ? ":pad" : "")}", [beta, Bias(node, 2, m)], node);
@@ -444,6 +493,7 @@ internal sealed class OnnxGraphImporter
     private double[] Bias(NodeProto node, int index, long count)
     {
         var b = ConstantInput(node, index, "bias", required: false);
+        Claim(count, $"bias[{count}]");
         if (b is null) return new double[count];
         var values = Reals(b, "bias");
         if (values.Length == count && (b.Dims.Count == 1 || (b.Dims.Count == 2 && b.Dims[0] == 1))) return values;
@@ -597,6 +647,7 @@ internal sealed class OnnxGraphImporter
         if (d != channels) throw NodeFail($"weight '{b.Name}' {Dims(b)}{(transB == 1 ? " (transposed)" : "")} takes {d} features, its input has {channels}");
         if (m < 1 || m > MaxSize) throw NodeFail($"has {m} outputs; expected 1..{MaxSize}");
         var bv = Reals(b, "weight");
+        Claim(m * d, $"weight[{m}x{d}]");
         var weights = new double[m * d];
         for (long o = 0; o < m; o++)
             for (long i = 0; i < d; i++)
@@ -619,10 +670,12 @@ internal sealed class OnnxGraphImporter
         long d = b.Dims[0], m = b.Dims[1];
         if (m < 1 || m > MaxSize) throw NodeFail($"has {m} outputs; expected 1..{MaxSize}");
         var bv = Reals(b, "weight");
+        Claim(m * d, $"weight[{m}x{d}]");
         var weights = new double[m * d];
         for (long o = 0; o < m; o++)
             for (long i = 0; i < d; i++)
                 weights[o * d + i] = bv[i * m + o];
+        Claim(m, $"bias[{m}]");
         AddLayer($"dense{m}", [weights, new double[m]], node, LayerKind.Dense);
         (channels, height, width) = (m, 1, 1);
     }

@@ -56,7 +56,10 @@ public sealed class ImportedOnnxModel<T> where T : unmanaged, IFloatingPointIeee
 ///
 /// Nothing in the file is trusted: its size is bounded, the protobuf is parsed from memory
 /// with length checks, every tensor's dimensions are checked against the data it carries
-/// before anything is allocated, every attribute is checked by name and type, and the
+/// before anything is allocated, the network is built under a <see cref="ParameterBudget"/>
+/// (at most the weight values the file's tensors carry, plus as many again, at least 65,536,
+/// for the zeros the importer fills in: left-out biases, the blocks between the groups of a
+/// grouped convolution), so a small file claiming a huge layer fails before it is allocated, every attribute is checked by name and type, and the
 /// graph must be one chain from its input to its output (each node reads the output of the
 /// one before; weights are initializers or Constant nodes). Anything else — an operator or
 /// attribute SharpCnn cannot reproduce exactly, a name no earlier node produced (out of
@@ -129,6 +132,7 @@ public static class OnnxImport
         Network<T> network;
         try
         {
+            using var budget = ParameterBudget.Limit(plan.ParameterBudget, plan.BudgetHolder);
             network = ModelSpec.Parse(spec).Build<T>(plan.Input, loss);
         }
         catch (ModelSpecException e)

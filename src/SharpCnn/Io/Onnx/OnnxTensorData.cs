@@ -38,6 +38,14 @@ internal static class OnnxTensorData
         return count;
     }
 
+    /// <summary>How many float or double values <paramref name="tensor"/> really carries (raw bytes or typed fields), whatever its dimensions claim; 0 for other types.</summary>
+    public static long Carried(TensorProto tensor) => (DataType)tensor.DataType switch
+    {
+        DataType.Float => tensor.HasRawData ? tensor.RawData.Length / 4 : tensor.FloatData.Count,
+        DataType.Double => tensor.HasRawData ? tensor.RawData.Length / 8 : tensor.DoubleData.Count,
+        _ => 0,
+    };
+
     /// <summary>A float or double tensor's values as doubles (exact for both); every value must be finite (or -inf where allowed).</summary>
     public static double[] Reals(TensorProto tensor, out string? error, bool allowNegativeInfinity = false)
     {

@@ -498,6 +498,41 @@ public sealed class OnnxHostileFileTests : IDisposable
     }
 
     [Fact]
+    public void ASmallFileClaimingAHugeGroupedLayerFailsBeforeAllocatingIt()
+    {
+        // 500 depthwise 3x3 kernels (4,500 values, 18 KB) that group 500 spreads over all 500 input maps:
+        // a connection-table convolution of 2,250,000 weights, far more than the file backs. The
+        // parameter budget stops it before the importer or the network allocates the layer.
+        var m = new OnnxTestModel(13, 500, 4, 4);
+        m.Floats("W", [500, 1, 3, 3], Random(4500, 7));
+        m.Node("Conv", ["x", "W"], "y", Int("group", 500));
+        m.Output("y");
+        byte[] bytes = m.Bytes();
+        Record.Exception(() => OnnxImport.Read<float>(bytes, "warm-up.onnx"));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var error = Assert.Throws<FileFormatException>(() => OnnxImport.Read<float>(bytes, "grouped.onnx"));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Contains("node 1 'y_node' (Conv) weight[500x500x3x3] (group 500 spread over all 500 input maps) needs 2250000 parameter values", error.Message);
+        Assert.Contains("4500 weight values in its tensors", error.Message);
+        Assert.True(allocated < 8L * bytes.Length + (256 << 10), $"{allocated} bytes allocated to reject a file of {bytes.Length} bytes");
+
+        // The budget ends with the import: a network built afterwards has none.
+        Assert.Equal(1_000_000, ModelSpec.Parse("dense1000000").Build<float>(new Shape(1, 1, 1)).OutputShape.Size);
+    }
+
+    [Fact]
+    public void AGroupedLayerWithinWhatTheFileBacksImports()
+    {
+        // The same spreading on a scale the file backs: 8 maps in 2 groups double the 288 weights it carries.
+        var m = new OnnxTestModel(13, 8, 4, 4);
+        m.Floats("W", [8, 4, 3, 3], Random(288, 8));
+        m.Node("Conv", ["x", "W"], "y", Int("group", 2));
+        m.Output("y");
+        var network = OnnxImport.Read<float>(m.Bytes(), "grouped.onnx").Network;
+        Assert.Equal(8 * 8 * 9 + 8, network.Parameters.Sum(p => p.Value.Length));
+    }
+
+    [Fact]
     public void DepthwiseConstantKernelIsASubsamplingWhateverItsSize()
     {
         var m = new OnnxTestModel(13, 600, 2, 2);
