@@ -168,8 +168,9 @@ internal static class PngBytes
     {
         if (png.Length < 33 || png[12] != 'I' || png[13] != 'H' || png[14] != 'D' || png[15] != 'R') return png.Length;
         long width = BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan(16)), height = BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan(20));
+        if (width == 0 || height == 0 || width > PngReader.MaxPixels || height > PngReader.MaxPixels) return png.Length; // (their product could wrap)
         long pixels = width * height;
-        if (pixels == 0 || pixels > PngReader.MaxPixels) return png.Length;
+        if (pixels > PngReader.MaxPixels) return png.Length;
         int depth = png[24] is 1 or 2 or 4 or 8 or 16 ? png[24] : 16;
         int channels = png[25] switch { 0 or 3 => 1, 4 => 2, 2 => 3, _ => 4 };
         long scanlines = height * ((width * channels * depth + 7) / 8 + 1);
