@@ -39,9 +39,10 @@ internal sealed class OnnxGraphImporter
         ["Conv", "MaxPool", "AveragePool", "Gemm", "MatMul", "Add", "Relu", "Sigmoid", "Tanh", "Flatten", "Reshape", "Softmax", "Identity", "Dropout", "Constant", "Pad", "Max"];
 
     /// <summary>One layer of the translation: its spec token, its parameter values in the layer's order, the tensor it writes.</summary>
-    public sealed class LayerPlan(string token, double[][] parameters, string output, LayerKind kind)
+    public sealed class LayerPlan(string token, double[][] parameters, string output, LayerKind kind, string node = "")
     {
         public string Token { get; } = token;
+        public string Node { get; } = node;
         public double[][] Parameters { get; } = parameters;
         public string Output { get; set; } = output;
         public LayerKind Kind { get; } = kind;
@@ -372,7 +373,7 @@ internal sealed class OnnxGraphImporter
     }
 
     private void AddLayer(string token, double[][] parameters, NodeProto node, LayerKind kind = LayerKind.Other) =>
-        layers.Add(new LayerPlan(token, parameters, node.Output[0], kind));
+        layers.Add(new LayerPlan(token, parameters, node.Output[0], kind, label));
 
     /// <summary>A node that changes nothing: the last layer's output name moves on with it (so a following Add still finds its layer).</summary>
     private void PassThrough(NodeProto node, string[] attributes)

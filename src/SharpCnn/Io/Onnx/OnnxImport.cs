@@ -156,7 +156,7 @@ public static class OnnxImport
                 {
                     target[j] = T.CreateChecked(values[i][j]);
                     if (!T.IsFinite(target[j]))
-                        throw new FileFormatException(name, -1, $"layer {k + 1} ({plan.Layers[k].Token}) {parameters[i].Name} value {values[i][j]:R} (element {j}) does not fit in {typeof(T).Name.ToLowerInvariant()}");
+                        throw new FileFormatException(name, -1, $"{plan.Layers[k].Node}, layer {k + 1} ({plan.Layers[k].Token}): {parameters[i].Name} value {values[i][j]:R} (element {j}) does not fit in {typeof(T).Name.ToLowerInvariant()}");
                 }
                 parameters[i].ApplyMask();
             }
