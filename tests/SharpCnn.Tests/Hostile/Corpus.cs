@@ -8,6 +8,7 @@
 using System.Text;
 using SharpCnn.Data;
 using SharpCnn.Io;
+using SharpCnn.Io.Onnx;
 
 namespace SharpCnn.Tests.Hostile;
 
@@ -29,13 +30,21 @@ internal interface ICorpusFormat
 
     /// <summary>Every file of the folder, in manifest order. Must be deterministic (same bytes on every machine).</summary>
     IEnumerable<CorpusFile> Generate();
+
+    /// <summary>
+    /// True (the default) when the format's reader walks the bytes field by field, so every error
+    /// gives the byte offset and says what was "expected" there; false for a reader of a parsed
+    /// structure (an ONNX protobuf), whose errors have no byte offset (-1) and name the node,
+    /// tensor or attribute instead.
+    /// </summary>
+    bool ByteOffsets => true;
 }
 
 /// <summary>The registered formats.</summary>
 internal static class CorpusFormats
 {
     /// <summary>Every format with a generator; add new ones here (and their readers to <see cref="CorpusReaders"/>).</summary>
-    public static IReadOnlyList<ICorpusFormat> All { get; } = [new IdxCorpus(), new ModelCorpus(), new PngCorpus()];
+    public static IReadOnlyList<ICorpusFormat> All { get; } = [new IdxCorpus(), new ModelCorpus(), new PngCorpus(), new OnnxCorpus()];
 }
 
 /// <summary>Readers by manifest name. Each reads a file the way SharpCnn does and throws what SharpCnn throws.</summary>
@@ -53,6 +62,8 @@ internal static class CorpusReaders
         ["model-double"] = (path, _) => ModelFile.Load<double>(path),
         ["checkpoint"] = (path, _) => CheckpointFile.Load<float>(path),
         ["png"] = (path, _) => PngReader.Read(path),
+        ["onnx"] = (path, _) => OnnxImport.Load<float>(path),
+        ["onnx-double"] = (path, _) => OnnxImport.Load<double>(path),
     };
 
     /// <summary>The reader a manifest entry names, with its companion path resolved in <paramref name="folder"/>.</summary>

@@ -5,6 +5,7 @@
 
 using SharpCnn.Data;
 using SharpCnn.Io;
+using SharpCnn.Io.Onnx;
 using static SharpCnn.Tests.Data.IdxTestFiles;
 
 namespace SharpCnn.Tests.Hostile;
@@ -31,6 +32,8 @@ public sealed class MutationTests(ITestOutputHelper output)
         yield return new("model files", (b, n) => ModelFile.Load<float>(b, n),
             [.. MutationTarget.CorpusSeeds("model"), .. MutationTarget.CorpusSeeds("model-double")], ModelBytes.Reseal);
         yield return new("checkpoints", (b, n) => CheckpointFile.Load<float>(b, n), MutationTarget.CorpusSeeds("checkpoint"), ModelBytes.Reseal);
+        yield return new("ONNX models", (b, n) => OnnxImport.Read<float>(b, n),
+            [.. MutationTarget.CorpusSeeds("onnx"), File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Io", "Onnx", "Fixtures", "pytorch-variants.onnx"))]);
         var png = MutationTarget.CorpusSeeds("png");
         yield return new("PNG images", (b, n) => PngReader.Decode(b, n), [.. png, .. png.Select(PngBytes.Recompressed)], PngBytes.Reseal, PngBytes.DecodedLength);
     }
