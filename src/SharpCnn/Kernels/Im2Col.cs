@@ -62,6 +62,59 @@ public static class Im2Col
         }
     }
 
+    /// <summary>
+    /// Fills one block of the column matrix: rows <paramref name="firstRow"/> .. + <paramref name="rowCount"/>
+    /// (kernel taps (c, i, j)) and columns <paramref name="firstPosition"/> .. + <paramref name="positionCount"/>
+    /// (output positions oh*Wo + ow), written row-major into <paramref name="block"/> (rowCount x positionCount):
+    ///   block[r, q] = cols[firstRow + r, firstPosition + q]   (cols as in <see cref="Gather{T}"/>)
+    /// This is what a parallel partition of a convolution needs (its output positions for the forward
+    /// product, its weight columns for the weight gradient) without building the whole matrix.
+    /// </summary>
+    public static void GatherBlock<T>(ReadOnlySpan<T> x, int height, int width,
+        int kh, int kw, int stride, int padTop, int padLeft, int outHeight, int outWidth,
+        int firstRow, int rowCount, int firstPosition, int positionCount, Span<T> block)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int lastPosition = firstPosition + positionCount; // exclusive
+        for (int r = 0; r < rowCount; r++)
+        {
+            int row = firstRow + r;
+            int c = row / (kh * kw), i = row / kw % kh, j = row % kw;
+            ReadOnlySpan<T> plane = x.Slice(c * height * width, height * width);
+            Span<T> dstRow = block.Slice(r * positionCount, positionCount);
+            // Output columns whose input column iw = ow*s + j - left lies inside [0, width).
+            int first = Math.Max(0, CeilDiv(padLeft - j, stride));
+            int last = Math.Min(outWidth - 1, FloorDiv(width - 1 + padLeft - j, stride)); // inclusive
+            for (int q = firstPosition; q < lastPosition;)
+            {
+                int oh = q / outWidth, owStart = q - oh * outWidth;
+                int owEnd = Math.Min(outWidth, owStart + (lastPosition - q)); // exclusive
+                Span<T> dst = dstRow.Slice(q - firstPosition, owEnd - owStart);
+                q += owEnd - owStart;
+                int ih = oh * stride + i - padTop;
+                int a = Math.Max(first, owStart), b = Math.Min(last, owEnd - 1); // inside run, inclusive
+                if ((uint)ih >= (uint)height || b < a)
+                {
+                    dst.Clear();
+                    continue;
+                }
+                dst[..(a - owStart)].Clear();
+                dst[(b + 1 - owStart)..].Clear();
+                ReadOnlySpan<T> src = plane.Slice(ih * width, width);
+                int iw0 = a * stride + j - padLeft;
+                Span<T> inside = dst.Slice(a - owStart, b - a + 1);
+                if (stride == 1)
+                {
+                    src.Slice(iw0, inside.Length).CopyTo(inside);
+                }
+                else
+                {
+                    for (int t = 0, iw = iw0; t < inside.Length; t++, iw += stride) inside[t] = src[iw];
+                }
+            }
+        }
+    }
+
     /// <summary>Adds the columns back onto the input positions they came from (dx must be zeroed by the caller).</summary>
     public static void Scatter<T>(ReadOnlySpan<T> cols, int channels, int height, int width,
         int kh, int kw, int stride, int padTop, int padLeft, int outHeight, int outWidth, Span<T> dx)
