@@ -5,9 +5,20 @@ using SharpCnn.Bench;
 // --filter '*Gemm*' etc.), plus two quick modes that need no BenchmarkDotNet run:
 //   peak                  the measured float FMA peak on 1 and 2 threads
 //   quick                 best-of-rounds GFLOP/s of every kernel suite's shapes (a fast look)
+//   layers [batch] [threads] [steps] [spec]   where a training step's time goes, layer by layer
 if (args.Length > 0 && args[0] == "peak")
 {
     QuickMeasure.PrintPeak();
+    return 0;
+}
+if (args.Length > 0 && args[0] == "layers")
+{
+    // layers [batch] [threads] [steps] [spec]: per-layer forward/backward times of a training step
+    int batch = args.Length > 1 ? int.Parse(args[1]) : 64;
+    int threads = args.Length > 2 ? int.Parse(args[2]) : 1;
+    int steps = args.Length > 3 ? int.Parse(args[3]) : 10;
+    string spec = args.Length > 4 ? args[4] : SharpCnn.Model.Presets.Find("seed-cnn")!.Spec;
+    LayerProfile.Run(spec, batch, threads, steps);
     return 0;
 }
 if (args.Length > 0 && args[0] == "quick")

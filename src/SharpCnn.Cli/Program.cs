@@ -7,5 +7,6 @@ var root = new RootCommand("SharpCnn: a convolutional-neural-network engine in p
     EvalCommand.Create(),
     GradcheckCommand.Create(),
     SummaryCommand.Create(),
+    BenchCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -27,13 +27,15 @@ internal static class TrainCommand
         var limit = new Option<int>("--limit") { Description = "Use only the first N training samples (0 = all)" };
         var testLimit = new Option<int>("--test-limit") { Description = "Use only the first N test samples (0 = all)" };
         var confusion = new Option<bool>("--confusion") { Description = "Print the confusion matrix at the end" };
+        var threads = ThreadsOption.Create();
 
         var command = new Command("train", "Train a model and report test accuracy after each epoch")
         {
-            data, model, loss, init, epochs, batch, lr, optimizer, momentum, precision, seed, output, stop, maxSteps, limit, testLimit, confusion,
+            data, model, loss, init, epochs, batch, lr, optimizer, momentum, precision, seed, output, stop, maxSteps, limit, testLimit, confusion, threads,
         };
         command.SetAction(r => CommandErrors.Run(() =>
         {
+            ThreadsOption.Apply(r.GetValue(threads));
             var choice = ModelChoice.Resolve(r.GetValue(model)!, r.GetValue(loss), r.GetValue(init));
             var options = new TrainingOptions
             {

@@ -94,6 +94,17 @@ public static class Parallelism
         }
     }
 
+    /// <summary>
+    /// How many ranges to cut an element-wise pass over <paramref name="length"/> values into: one per
+    /// 16 K values, at most two per thread, one on a single thread. (Element-wise results do not depend
+    /// on the split.)
+    /// </summary>
+    internal static int ElementParts(int length)
+    {
+        int threads = ThreadCount;
+        return threads == 1 ? 1 : Math.Clamp(length / 16384, 1, 2 * threads);
+    }
+
     /// <summary>The part of <paramref name="total"/> items that partition <paramref name="index"/> of <paramref name="parts"/> equal parts gets.</summary>
     internal static (int Start, int Count) Range(int total, int parts, int index)
     {

@@ -1,3 +1,4 @@
+using SharpCnn.Kernels;
 using SharpCnn.Tensors;
 
 namespace SharpCnn.Layers;
@@ -51,13 +52,55 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
     public override void Forward(ReadOnlySpan<T> x, Span<T> y, int n)
     {
         CheckForward(x, y, n);
+        // Planes (sample, channel) are independent: ranges of planes on several threads.
+        int planes = n * InputShape.Channels;
+        var work = new Work { Layer = this, X = x, Y = y, Planes = planes, Parts = Parts(planes) };
+        Parallelism.For(work.Parts, ref work);
+    }
+
+    /// <inheritdoc />
+    public override void Backward(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, int n)
+    {
+        CheckBackward(x, y, dy, dx, n);
+        if (dx.IsEmpty) return;
+        int planes = n * InputShape.Channels;
+        var work = new Work { Layer = this, Dy = dy, Dx = dx, Planes = planes, Parts = Parts(planes), Backward = true };
+        Parallelism.For(work.Parts, ref work);
+    }
+
+    private int Parts(int planes) => Parallelism.ElementParts(planes * InputShape.Height * InputShape.Width);
+
+    private ref struct Work : IPartitionedWork
+    {
+        public MaxPool2d<T> Layer;
+        public ReadOnlySpan<T> X, Dy;
+        public Span<T> Y, Dx;
+        public int Planes, Parts;
+        public bool Backward;
+
+        public readonly void Run(int partition)
+        {
+            var (first, count) = Parallelism.Range(Planes, Parts, partition);
+            if (Backward) Layer.BackwardPlanes(Dy, Dx, first, count);
+            else Layer.ForwardPlanes(X, Y, first, count);
+        }
+    }
+
+    private void ForwardPlanes(ReadOnlySpan<T> x, Span<T> y, int first, int count)
+    {
         int h = InputShape.Height, w = InputShape.Width, ho = OutputShape.Height, wo = OutputShape.Width;
         int kh = Window.Height, kw = Window.Width, s = Window.Stride;
-        int planes = n * InputShape.Channels;
-        for (int pl = 0; pl < planes; pl++)
+        // 2x2 windows with stride 2 that all lie inside the input (no padded edge): unrolled.
+        bool twoByTwo = kh == 2 && kw == 2 && s == 2 && 2 * ho <= h && 2 * wo <= w;
+        for (int pl = first; pl < first + count; pl++)
         {
             ReadOnlySpan<T> xp = x.Slice(pl * h * w, h * w);
             int outBase = pl * ho * wo;
+            if (twoByTwo)
+            {
+                TwoByTwo(xp, w, y.Slice(outBase, ho * wo), argmax.AsSpan(outBase, ho * wo), ho, wo);
+                continue;
+            }
             for (int u = 0; u < ho; u++)
             {
                 for (int v = 0; v < wo; v++)
@@ -92,15 +135,40 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
         }
     }
 
-    /// <inheritdoc />
-    public override void Backward(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, int n)
+    /// <summary>
+    /// The general loop unrolled for whole 2x2 windows with stride 2: the same comparisons in the same
+    /// order (row-major, the first maximum wins, a NaN wins over numbers), so the same results.
+    /// </summary>
+    private static void TwoByTwo(ReadOnlySpan<T> xp, int w, Span<T> y, Span<int> at, int ho, int wo)
     {
-        CheckBackward(x, y, dy, dx, n);
-        if (dx.IsEmpty) return;
+        for (int u = 0; u < ho; u++)
+        {
+            int top = 2 * u * w, bottom = top + w;
+            ReadOnlySpan<T> r0 = xp.Slice(top, 2 * wo), r1 = xp.Slice(bottom, 2 * wo);
+            Span<T> yr = y.Slice(u * wo, wo);
+            Span<int> ar = at.Slice(u * wo, wo);
+            for (int v = 0; v < wo; v++)
+            {
+                int c = 2 * v;
+                T best = r0[c]; // as the general loop after its first comparison with -infinity
+                int index = Beats(best, T.NegativeInfinity) ? top + c : -1;
+                if (Beats(r0[c + 1], best)) { best = r0[c + 1]; index = top + c + 1; }
+                if (Beats(r1[c], best)) { best = r1[c]; index = bottom + c; }
+                if (Beats(r1[c + 1], best)) { best = r1[c + 1]; index = bottom + c + 1; }
+                yr[v] = best;
+                ar[v] = index;
+            }
+        }
+    }
+
+    /// <summary>The general loop's test: a larger value, or a NaN over a number.</summary>
+    private static bool Beats(T value, T best) => value > best || (T.IsNaN(value) && !T.IsNaN(best));
+
+    private void BackwardPlanes(ReadOnlySpan<T> dy, Span<T> dx, int first, int count)
+    {
         int inPlane = InputShape.Height * InputShape.Width, outPlane = OutputShape.Height * OutputShape.Width;
-        int planes = n * InputShape.Channels;
-        dx[..(planes * inPlane)].Clear();
-        for (int pl = 0; pl < planes; pl++)
+        dx.Slice(first * inPlane, count * inPlane).Clear();
+        for (int pl = first; pl < first + count; pl++)
         {
             Span<T> dxp = dx.Slice(pl * inPlane, inPlane);
             for (int o = pl * outPlane, end = o + outPlane; o < end; o++)
