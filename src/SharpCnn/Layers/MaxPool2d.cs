@@ -101,36 +101,47 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
                 TwoByTwo(xp, w, y.Slice(outBase, ho * wo), argmax.AsSpan(outBase, ho * wo), ho, wo);
                 continue;
             }
-            for (int u = 0; u < ho; u++)
+            ForwardPlaneReference(xp, h, w, Window, y.Slice(outBase, ho * wo), argmax.AsSpan(outBase, ho * wo), ho, wo);
+        }
+    }
+
+    /// <summary>
+    /// The plain loop over one plane, for any window, stride and edge (the reference the unrolled
+    /// 2x2 kernel is held to): y[u, v] = max of the window, argmax = its row-major index in the plane
+    /// (the first on ties, a NaN over numbers), or -1 when a padded zero is the max.
+    /// </summary>
+    internal static void ForwardPlaneReference(ReadOnlySpan<T> xp, int h, int w, PoolWindow window, Span<T> y, Span<int> argmax, int ho, int wo)
+    {
+        int kh = window.Height, kw = window.Width, s = window.Stride;
+        for (int u = 0; u < ho; u++)
+        {
+            for (int v = 0; v < wo; v++)
             {
-                for (int v = 0; v < wo; v++)
+                int r0 = u * s, c0 = v * s;
+                int r1 = Math.Min(r0 + kh, h), c1 = Math.Min(c0 + kw, w);
+                bool padded = r0 + kh > h || c0 + kw > w; // part of the window is zero padding
+                T best = T.NegativeInfinity;
+                int at = -1;
+                for (int r = r0; r < r1; r++)
                 {
-                    int r0 = u * s, c0 = v * s;
-                    int r1 = Math.Min(r0 + kh, h), c1 = Math.Min(c0 + kw, w);
-                    bool padded = r0 + kh > h || c0 + kw > w; // part of the window is zero padding
-                    T best = T.NegativeInfinity;
-                    int at = -1;
-                    for (int r = r0; r < r1; r++)
+                    for (int c = c0; c < c1; c++)
                     {
-                        for (int c = c0; c < c1; c++)
+                        T val = xp[r * w + c];
+                        if (val > best || (T.IsNaN(val) && !T.IsNaN(best)))
                         {
-                            T val = xp[r * w + c];
-                            if (val > best || (T.IsNaN(val) && !T.IsNaN(best)))
-                            {
-                                best = val;
-                                at = r * w + c;
-                            }
+                            best = val;
+                            at = r * w + c;
                         }
                     }
-                    if (padded && (at < 0 || best < T.Zero))
-                    {
-                        // A padded zero is the max; it is not an input, so no gradient flows.
-                        best = T.Zero;
-                        at = -1;
-                    }
-                    y[outBase + u * wo + v] = best;
-                    argmax[outBase + u * wo + v] = at;
                 }
+                if (padded && (at < 0 || best < T.Zero))
+                {
+                    // A padded zero is the max; it is not an input, so no gradient flows.
+                    best = T.Zero;
+                    at = -1;
+                }
+                y[u * wo + v] = best;
+                argmax[u * wo + v] = at;
             }
         }
     }
@@ -139,7 +150,7 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
     /// The general loop unrolled for whole 2x2 windows with stride 2: the same comparisons in the same
     /// order (row-major, the first maximum wins, a NaN wins over numbers), so the same results.
     /// </summary>
-    private static void TwoByTwo(ReadOnlySpan<T> xp, int w, Span<T> y, Span<int> at, int ho, int wo)
+    internal static void TwoByTwo(ReadOnlySpan<T> xp, int w, Span<T> y, Span<int> at, int ho, int wo)
     {
         for (int u = 0; u < ho; u++)
         {

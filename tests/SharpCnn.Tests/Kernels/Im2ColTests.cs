@@ -1,0 +1,37 @@
+using SharpCnn.Kernels;
+
+namespace SharpCnn.Tests.Kernels;
+
+/// <summary>GatherBlock (the block of the column matrix a parallel partition needs) against the whole-matrix Gather.</summary>
+public class Im2ColTests
+{
+    [Theory]
+    [InlineData(1, 5, 5, 3, 3, 1, 1, 1)]
+    [InlineData(2, 7, 6, 2, 3, 2, 0, 1)]
+    [InlineData(3, 9, 11, 5, 5, 1, 2, 2)]
+    [InlineData(1, 8, 8, 4, 4, 3, 1, 2)]
+    [InlineData(2, 6, 5, 1, 1, 1, 0, 0)]
+    [InlineData(1, 4, 4, 5, 5, 1, 3, 3)]   // kernel larger than the input: some taps never land inside
+    public void EveryBlockEqualsTheSameBlockOfTheWholeMatrix(int c, int h, int w, int kh, int kw, int s, int top, int left)
+    {
+        int bottom = top, right = left;
+        int ho = (h + top + bottom - kh) / s + 1, wo = (w + left + right - kw) / s + 1;
+        int k = c * kh * kw, p = ho * wo;
+        var random = new Random(c + h * 7 + w * 13);
+        float[] x = Enumerable.Range(0, c * h * w).Select(_ => (float)random.NextDouble() + 0.5f).ToArray();
+        float[] cols = new float[k * p];
+        Im2Col.Gather<float>(x, c, h, w, kh, kw, s, top, left, ho, wo, cols);
+        for (int trial = 0; trial < 40; trial++)
+        {
+            int r0 = random.Next(k), rows = random.Next(1, k - r0 + 1);
+            int q0 = random.Next(p), count = random.Next(1, p - q0 + 1);
+            if (trial == 0) (r0, rows, q0, count) = (0, k, 0, p);
+            float[] block = Enumerable.Repeat(float.NaN, rows * count).ToArray();
+            Im2Col.GatherBlock<float>(x, h, w, kh, kw, s, top, left, ho, wo, r0, rows, q0, count, block);
+            for (int r = 0; r < rows; r++)
+                for (int q = 0; q < count; q++)
+                    Assert.True(cols[(r0 + r) * p + q0 + q] == block[r * count + q],
+                        $"row {r0 + r}, position {q0 + q}: block {block[r * count + q]}, whole matrix {cols[(r0 + r) * p + q0 + q]}");
+        }
+    }
+}
