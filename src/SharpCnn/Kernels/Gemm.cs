@@ -41,6 +41,9 @@
 // per call. For small m (m = 64: each B value feeds only 128 flops) that is a fifth or so of the
 // run, so the packing routines prefetch the rows they will copy next (GemmPacking.cs).
 //
+// Products with at most 4 rows (a dense layer at batch 1-4) take GemmFewRows instead, which streams
+// B once without packing it.
+//
 // The sum over k is always done in the same order for a given shape and vector width (slices in
 // increasing pc, each slice summed in increasing p inside the tile registers, then added to C), so
 // results are bit-identical from call to call. The column loop (jc) is independent per block:
@@ -164,6 +167,12 @@ public static class Gemm
 
         ref T aRef = ref MemoryMarshal.GetReference(a);
         ref T bRef = ref MemoryMarshal.GetReference(b);
+        if (m <= GemmFewRows.MaxRows)
+        {
+            // A dense layer at batch 1-4: stream B once instead of packing it (GemmFewRows.cs).
+            GemmFewRows.Multiply(transA, transB, m, k, ref aRef, lda, ref bRef, ldb, ref cRef, ldc, accumulate, columnStart, columnEnd);
+            return;
+        }
         if (typeof(T) == typeof(float) || typeof(T) == typeof(double))
         {
             if (Vector512.IsHardwareAccelerated)

@@ -164,7 +164,9 @@ public static class Parallelism
             for (int i = 0; i < helpers; i++)
             {
                 int index = i;
-                threads[i] = new Thread(() => HelperLoop(index)) { IsBackground = true, Name = $"SharpCnn worker {i + 1}" };
+                // The helper starts from generation 0, not from whatever it reads once it runs: a thread can
+                // start late, after the first job was published, and must not take that job for an old one.
+                threads[i] = new Thread(() => HelperLoop(index, 0)) { IsBackground = true, Name = $"SharpCnn worker {i + 1}" };
                 threads[i].Start();
             }
         }
@@ -223,9 +225,8 @@ public static class Parallelism
             }
         }
 
-        private void HelperLoop(int index)
+        private void HelperLoop(int index, int seen)
         {
-            int seen = Volatile.Read(ref generation);
             while (true)
             {
                 seen = WaitForJob(seen);

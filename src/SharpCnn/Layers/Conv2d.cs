@@ -231,7 +231,10 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         {
             // ∂cols_s[K, P] = Wᵀ[K, Cout] · δ_s[Cout, P], col2im onto ∂x_s; partition (sample, group of input maps),
             // since the rows of ∂cols for input map c only scatter onto ∂x_s[c].
-            int groups = SplitFor(n, InputShape.Channels * 48);
+            // Gemm takes a different path for products of at most GemmFewRows.MaxRows rows, so a group must
+            // never be that small unless the whole product is: then every split gives the same bits.
+            int taps = KernelHeight * KernelWidth, minChannels = (GemmFewRows.MaxRows + taps) / taps;
+            int groups = K <= GemmFewRows.MaxRows ? 1 : Math.Min(SplitFor(n, InputShape.Channels * 48), Math.Max(1, InputShape.Channels / minChannels));
             var input = new InputGradientWork { Layer = this, Dy = dy, Dx = dx, Groups = groups };
             Parallelism.For(n * groups, ref input);
         }

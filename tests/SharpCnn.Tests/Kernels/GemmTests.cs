@@ -155,6 +155,25 @@ public class GemmTests
         Assert.True(full.AsSpan().SequenceEqual(pieces), "column ranges differ from the full product");
     }
 
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(1, true)]
+    [InlineData(3, false)]
+    [InlineData(4, true)]
+    public void FewRows_ColumnRanges_AreBitIdenticalToTheFullProduct(int m, bool transB)
+    {
+        // The few-row path (m <= 4, a dense layer at batch 1-4) must split by columns as exactly as the packed path.
+        var random = new Random(10 + m);
+        int n = 1037, k = 301;
+        float[] a = RandomValues<float>(random, m * k), b = RandomValues<float>(random, k * n);
+        float[] full = RandomValues<float>(random, m * n), pieces = (float[])full.Clone();
+        Gemm.Multiply<float>(false, transB, m, n, k, a, k, b, transB ? k : n, full, n, accumulate: true);
+        int[] cuts = [0, 5, 32, 33, 500, 1037];
+        for (int i = 0; i + 1 < cuts.Length; i++)
+            Gemm.MultiplyColumns<float>(false, transB, m, n, k, a, k, b, transB ? k : n, pieces, n, true, cuts[i], cuts[i + 1] - cuts[i]);
+        Assert.True(full.AsSpan().SequenceEqual(pieces), "column ranges differ from the full product");
+    }
+
     [Fact]
     public void SecondCall_AllocatesNothing()
     {
