@@ -82,4 +82,27 @@ internal static class LayerProfile
         Console.WriteLine($"  {"optimizer (adam)",-22} {ms(step),8:F3}");
         Console.WriteLine($"  {"total",-22} {total + ms(zero) + ms(step),8:F3}  -> {batch / ((total + ms(zero) + ms(step)) / 1000):F0} samples/s");
     }
+
+    /// <summary>Runs <paramref name="count"/> training steps and prints samples/s (for a sampling profiler).</summary>
+    public static void Steps(string spec, int batch, int threads, int count)
+    {
+        Parallelism.ThreadCount = threads;
+        var net = ModelSpec.Parse(spec).Build<float>(new Shape(1, 28, 28));
+        Initializer.Apply(net.Layers, InitScheme.He, new Rng(1));
+        net.Reserve(batch);
+        var optimizer = Optimizers.Create<float>("adam", net.Parameters, 1e-3);
+        var random = new Random(1);
+        var input = net.Input(batch);
+        for (int i = 0; i < input.Length; i++) input[i] = (float)random.NextDouble();
+        int[] labels = Enumerable.Range(0, batch).Select(i => i % 10).ToArray();
+        var clock = Stopwatch.StartNew();
+        for (int s = 0; s < count; s++)
+        {
+            net.ZeroGradients();
+            net.Forward(batch);
+            net.Backward(labels, batch);
+            optimizer.Step();
+        }
+        Console.WriteLine($"{count * batch / clock.Elapsed.TotalSeconds:F0} samples/s");
+    }
 }

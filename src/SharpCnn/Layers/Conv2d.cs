@@ -283,7 +283,7 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         Span<T> dcols = ThreadScratch<T>.Get(ScratchSlot.ColumnGradients, k * p)[..(channels * taps * p)];
         Gemm.Multiply(true, false, channels * taps, p, OutChannels, w, k, dys, p, dcols, p, accumulate: false);
         dxs.Clear();
-        Im2Col.Scatter<T>(dcols, channels, InputShape.Height, InputShape.Width, KernelHeight, KernelWidth, Stride, padTop, padLeft, outH, outW, dxs);
+        Im2Col.ScatterAdd<T>(dcols, channels, InputShape.Height, InputShape.Width, KernelHeight, KernelWidth, Stride, padTop, padLeft, outH, outW, dxs);
     }
 
     private ref struct WeightGradientWork : IPartitionedWork

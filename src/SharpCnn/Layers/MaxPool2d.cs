@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using SharpCnn.Kernels;
 using SharpCnn.Tensors;
 
@@ -152,27 +154,33 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
     /// </summary>
     internal static void TwoByTwo(ReadOnlySpan<T> xp, int w, Span<T> y, Span<int> at, int ho, int wo)
     {
+        if (xp.Length < 2 * ho * w || y.Length < ho * wo || at.Length < ho * wo || 2 * wo > w)
+            throw new ArgumentException("TwoByTwo: spans too short for the plane");
+        ref T x0 = ref MemoryMarshal.GetReference(xp);
+        ref T yr = ref MemoryMarshal.GetReference(y);
+        ref int ar = ref MemoryMarshal.GetReference(at);
         for (int u = 0; u < ho; u++)
         {
             int top = 2 * u * w, bottom = top + w;
-            ReadOnlySpan<T> r0 = xp.Slice(top, 2 * wo), r1 = xp.Slice(bottom, 2 * wo);
-            Span<T> yr = y.Slice(u * wo, wo);
-            Span<int> ar = at.Slice(u * wo, wo);
-            for (int v = 0; v < wo; v++)
+            ref T r0 = ref Unsafe.Add(ref x0, top);
+            ref T r1 = ref Unsafe.Add(ref x0, bottom);
+            for (int v = 0, o = u * wo; v < wo; v++, o++)
             {
                 int c = 2 * v;
-                T best = r0[c]; // as the general loop after its first comparison with -infinity
-                int index = Beats(best, T.NegativeInfinity) ? top + c : -1;
-                if (Beats(r0[c + 1], best)) { best = r0[c + 1]; index = top + c + 1; }
-                if (Beats(r1[c], best)) { best = r1[c]; index = bottom + c; }
-                if (Beats(r1[c + 1], best)) { best = r1[c + 1]; index = bottom + c + 1; }
-                yr[v] = best;
-                ar[v] = index;
+                T a = Unsafe.Add(ref r0, c), b = Unsafe.Add(ref r0, c + 1), d = Unsafe.Add(ref r1, c), e = Unsafe.Add(ref r1, c + 1);
+                T best = a; // as the general loop after its first comparison with -infinity
+                int index = Beats(a, T.NegativeInfinity) ? top + c : -1;
+                if (Beats(b, best)) { best = b; index = top + c + 1; }
+                if (Beats(d, best)) { best = d; index = bottom + c; }
+                if (Beats(e, best)) { best = e; index = bottom + c + 1; }
+                Unsafe.Add(ref yr, o) = best;
+                Unsafe.Add(ref ar, o) = index;
             }
         }
     }
 
     /// <summary>The general loop's test: a larger value, or a NaN over a number.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Beats(T value, T best) => value > best || (T.IsNaN(value) && !T.IsNaN(best));
 
     private void BackwardPlanes(ReadOnlySpan<T> dy, Span<T> dx, int first, int count)

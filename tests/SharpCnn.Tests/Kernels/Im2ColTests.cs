@@ -34,4 +34,28 @@ public class Im2ColTests
                         $"row {r0 + r}, position {q0 + q}: block {block[r * count + q]}, whole matrix {cols[(r0 + r) * p + q0 + q]}");
         }
     }
+
+    [Theory]
+    [InlineData(1, 5, 5, 3, 3, 1, 1, 1)]
+    [InlineData(2, 7, 6, 2, 3, 2, 0, 1)]
+    [InlineData(3, 9, 11, 5, 5, 1, 2, 2)]
+    [InlineData(1, 8, 8, 4, 4, 3, 1, 2)]
+    [InlineData(2, 19, 21, 5, 5, 1, 2, 2)]  // runs longer than a vector
+    [InlineData(1, 4, 4, 5, 5, 1, 3, 3)]
+    public void ScatterAddIsBitIdenticalToThePlainScatter(int c, int h, int w, int kh, int kw, int s, int top, int left)
+    {
+        int ho = (h + 2 * top - kh) / s + 1, wo = (w + 2 * left - kw) / s + 1;
+        int k = c * kh * kw, p = ho * wo;
+        var random = new Random(c + h * 3 + w * 5);
+        double[] cols = Enumerable.Range(0, k * p).Select(_ => random.NextDouble() * 2 - 1).ToArray();
+        double[] fast = new double[c * h * w], reference = new double[c * h * w];
+        Im2Col.ScatterAdd<double>(cols, c, h, w, kh, kw, s, top, left, ho, wo, fast);
+        Im2Col.Scatter<double>(cols, c, h, w, kh, kw, s, top, left, ho, wo, reference);
+        Assert.True(reference.AsSpan().SequenceEqual(fast), "ScatterAdd differs from Scatter");
+        float[] colsF = cols.Select(v => (float)v).ToArray();
+        float[] fastF = new float[c * h * w], referenceF = new float[c * h * w];
+        Im2Col.ScatterAdd<float>(colsF, c, h, w, kh, kw, s, top, left, ho, wo, fastF);
+        Im2Col.Scatter<float>(colsF, c, h, w, kh, kw, s, top, left, ho, wo, referenceF);
+        Assert.True(referenceF.AsSpan().SequenceEqual(fastF), "ScatterAdd differs from Scatter (float)");
+    }
 }
