@@ -4,7 +4,8 @@ using SharpCnn.Kernels;
 namespace SharpCnn.Bench;
 
 /// <summary>Gemm on the shapes the seed CNN runs (single thread).</summary>
-public class GemmBenchmarks
+[Config(typeof(KernelConfig))]
+public class GemmBenchmarks : IFlopCount
 {
     /// <summary>Shapes "m x n x k tA tB": conv forward, weight gradient, input gradient, dense.</summary>
     public static readonly string[] Shapes =

@@ -102,4 +102,25 @@ internal static class ElementwiseKernels
         }
         return end;
     }
+
+    /// <summary>Sets every value of <paramref name="values"/> to zero, large arrays in ranges on several threads.</summary>
+    public static void Clear<T>(Span<T> values)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var work = new ClearWork<T> { Values = values, Parts = Parallelism.ElementParts(values.Length / 4) };
+        Parallelism.For(work.Parts, ref work);
+    }
+
+    private ref struct ClearWork<T> : IPartitionedWork
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public Span<T> Values;
+        public int Parts;
+
+        public readonly void Run(int partition)
+        {
+            var (start, count) = Parallelism.Range(Values.Length, Parts, partition);
+            Values.Slice(start, count).Clear();
+        }
+    }
 }
