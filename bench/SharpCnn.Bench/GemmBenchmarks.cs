@@ -8,7 +8,7 @@ namespace SharpCnn.Bench;
 public class GemmBenchmarks : IFlopCount
 {
     /// <summary>Shapes "m x n x k tA tB": conv forward, weight gradient, input gradient, dense.</summary>
-    public static readonly string[] Shapes =
+    public static string[] Shapes { get; } =
     [
         "64x12544x800 NN",   // conv2 forward over a batch of 64 (the conv-like shape)
         "64x196x800 NN",     // conv2 forward, one sample
