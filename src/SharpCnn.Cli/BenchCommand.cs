@@ -102,7 +102,7 @@ internal static class BenchCommand
         private int Epoch<T>(string folder) where T : unmanaged, IFloatingPointIeee754<T>
         {
             var (train, _) = MnistFolder.Load(folder);
-            var steps = new StepRunner<T>(Choice, train, seed: 1);
+            var steps = new StepRunner<T>(Choice, train, seed: 1, capacity: 64);
             var clock = Stopwatch.StartNew();
             int samples = steps.Epoch(64);
             double rate = samples / clock.Elapsed.TotalSeconds;
@@ -159,7 +159,7 @@ internal static class BenchCommand
         T[][] Weights(int count)
         {
             Parallelism.ThreadCount = count;
-            var runner = new StepRunner<T>(choice, train, seed: 3);
+            var runner = new StepRunner<T>(choice, train, seed: 3, capacity: 64);
             for (int i = 0; i < steps; i++) runner.TrainStep(64);
             return runner.Network.Parameters.Select(p => (T[])p.Value.Clone()).ToArray();
         }
@@ -175,17 +175,18 @@ internal static class BenchCommand
         private readonly ImageDataSet data;
         private readonly Optimizer<T> optimizer;
         private readonly int[] order;
-        private readonly int[] labels = new int[256];
+        private readonly int[] labels;
         private int position;
 
-        public StepRunner(ModelChoice choice, ImageDataSet data, ulong seed)
+        public StepRunner(ModelChoice choice, ImageDataSet data, ulong seed, int capacity = 256)
         {
             this.data = data;
+            labels = new int[capacity];
             Network = choice.Create<T>(data.Shape, seed);
             optimizer = Optimizers.Create("adam", Network.Parameters, 0.001);
             order = Enumerable.Range(0, data.Count).ToArray();
             new Rng(seed).Shuffle(order);
-            Network.Reserve(256);
+            Network.Reserve(capacity); // only as large as the largest batch run: it sets the memory use
         }
 
         public Network<T> Network { get; }
