@@ -60,7 +60,7 @@ internal static class BenchCommand
             if (!Tsv)
             {
                 Console.WriteLine($"model     {Choice.Label}: {steps.Network.Spec}");
-                Console.WriteLine($"          {steps.Network.ForwardFlops / 1e6:F1} MFLOP forward, ~{trainFlops / 1e6:F1} MFLOP per training sample; {typeof(T).Name.ToLowerInvariant()}, Adam lr 0.001, bundled digits");
+                Console.WriteLine($"          {steps.Network.ForwardFlops / 1e6:F1} MFLOP forward, ~{trainFlops / 1e6:F1} MFLOP per training sample; {(typeof(T) == typeof(float) ? "float" : "double")}, Adam lr 0.001, bundled digits");
                 Console.WriteLine($"machine   {Environment.ProcessorCount} processors, {PeakFlops.VectorName}, {Threads} thread(s); each figure is the best of {Rounds} rounds of {Seconds:G3} s");
             }
             double peak = 0;
@@ -95,7 +95,7 @@ internal static class BenchCommand
                 bool same = BitIdentical<T>(Choice, train, Threads);
                 Report("identical", same ? 1 : 0, "bool", $"1- and {Threads}-thread training (20 steps, batch 64) give bit-identical weights: {(same ? "yes" : "NO")}");
             }
-            Report("peak_rss", PeakResidentBytes() / 1048576.0, "MiB", "peak resident memory of this process");
+            Report("peak_rss", PeakResidentBytes() / 1048576.0, "MiB", "peak resident memory of this process (all of the above; --epoch-data measures one training epoch alone)");
             return 0;
         }
 
