@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using SharpCnn.Kernels;
 using SharpCnn.Tensors;
 
@@ -164,6 +165,12 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
             int top = 2 * u * w, bottom = top + w;
             ref T r0 = ref Unsafe.Add(ref x0, top);
             ref T r1 = ref Unsafe.Add(ref x0, bottom);
+            if (typeof(T) == typeof(float) && Vector256.IsHardwareAccelerated && wo >= 8)
+            {
+                TwoByTwoRow(ref Unsafe.As<T, float>(ref r0), ref Unsafe.As<T, float>(ref r1), top, w,
+                    ref Unsafe.As<T, float>(ref Unsafe.Add(ref yr, u * wo)), ref Unsafe.Add(ref ar, u * wo), wo);
+                continue;
+            }
             for (int v = 0, o = u * wo; v < wo; v++, o++)
             {
                 int c = 2 * v;
@@ -178,6 +185,57 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
             }
         }
     }
+
+    /// <summary>
+    /// One output row of <see cref="TwoByTwo"/> for floats, 8 windows at a time: the row pair's 16 inputs are
+    /// split into even and odd columns (a, b from the upper row, d, e from the lower), then the scan's three
+    /// comparisons run lane by lane with masks. The last 8 windows are done by an overlapping block (wo &gt;= 8),
+    /// which recomputes some windows with identical results.
+    /// </summary>
+    private static void TwoByTwoRow(ref float r0, ref float r1, int top, int w, ref float y, ref int at, int wo)
+    {
+        var evens = Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7);
+        var steps = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
+        var minusInfinity = Vector256.Create(float.NegativeInfinity);
+        for (int v = 0; ; v += 8)
+        {
+            if (v > wo - 8) v = wo - 8;
+            int c = 2 * v;
+            Split(ref Unsafe.Add(ref r0, c), evens, out var a, out var b);
+            Split(ref Unsafe.Add(ref r1, c), evens, out var d, out var e);
+            var ia = Vector256.Create(top + c) + steps;
+            var id = ia + Vector256.Create(w);
+            var best = a;
+            var index = Vector256.ConditionalSelect(Beats(a, minusInfinity).AsInt32(), ia, Vector256.Create(-1));
+            var m = Beats(b, best);
+            best = Vector256.ConditionalSelect(m, b, best);
+            index = Vector256.ConditionalSelect(m.AsInt32(), ia + Vector256<int>.One, index);
+            m = Beats(d, best);
+            best = Vector256.ConditionalSelect(m, d, best);
+            index = Vector256.ConditionalSelect(m.AsInt32(), id, index);
+            m = Beats(e, best);
+            best = Vector256.ConditionalSelect(m, e, best);
+            index = Vector256.ConditionalSelect(m.AsInt32(), id + Vector256<int>.One, index);
+            best.StoreUnsafe(ref y, (nuint)v);
+            index.StoreUnsafe(ref at, (nuint)v);
+            if (v == wo - 8) break;
+        }
+    }
+
+    /// <summary>The 16 floats at <paramref name="source"/> split into the 8 at even and the 8 at odd offsets.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Split(ref float source, Vector256<int> evens, out Vector256<float> even, out Vector256<float> odd)
+    {
+        var low = Vector256.Shuffle(Vector256.LoadUnsafe(ref source), evens);                // e0..e3 | o0..o3
+        var high = Vector256.Shuffle(Vector256.LoadUnsafe(ref source, 8), evens);            // e4..e7 | o4..o7
+        even = Vector256.Create(low.GetLower(), high.GetLower());
+        odd = Vector256.Create(low.GetUpper(), high.GetUpper());
+    }
+
+    /// <summary>Lane-wise <see cref="Beats(T, T)"/>: a larger value, or a NaN over a number.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Beats(Vector256<float> value, Vector256<float> best) =>
+        Vector256.GreaterThan(value, best) | (~Vector256.Equals(value, value) & Vector256.Equals(best, best));
 
     /// <summary>The general loop's test: a larger value, or a NaN over a number.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

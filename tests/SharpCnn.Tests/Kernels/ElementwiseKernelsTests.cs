@@ -94,6 +94,9 @@ public class ElementwiseKernelsTests
     [InlineData(7, 9)]   // odd sizes: the last row and column are dropped
     [InlineData(28, 28)]
     [InlineData(2, 34)]
+    [InlineData(4, 16)]  // exactly one block of 8 windows per row
+    [InlineData(6, 41)]  // 20 windows: two blocks and an overlapping third
+    [InlineData(3, 64)]
     public void TwoByTwoMaxPoolIsIdenticalToThePlainLoop(int h, int w)
     {
         var random = new Random(h * 31 + w);
