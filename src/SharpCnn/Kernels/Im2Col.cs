@@ -203,22 +203,34 @@ internal static class Runs
 {
     private static bool Vectorised<T>() => Vector.IsHardwareAccelerated && (typeof(T) == typeof(float) || typeof(T) == typeof(double));
 
+    /// <summary>Zeroes count values; the short margins of padded rows (a few values) are stored inline.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Clear<T>(ref T destination, int count)
         where T : unmanaged
     {
-        if (count > 0) MemoryMarshal.CreateSpan(ref destination, count).Clear();
+        if (count <= 4)
+        {
+            for (int t = 0; t < count; t++) Unsafe.Add(ref destination, t) = default;
+            return;
+        }
+        MemoryMarshal.CreateSpan(ref destination, count).Clear();
     }
 
+    /// <summary>Copies count values (the ranges must not overlap); the last vector may overlap the one before it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Copy<T>(ref T source, ref T destination, int count)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int t = 0;
-        if (Vectorised<T>())
+        if (Vectorised<T>() && count >= Vector<T>.Count)
         {
-            for (; t + Vector<T>.Count <= count; t += Vector<T>.Count)
+            int w = Vector<T>.Count, t = 0;
+            for (; t + w <= count; t += w)
                 Vector.LoadUnsafe(ref source, (nuint)t).StoreUnsafe(ref destination, (nuint)t);
+            if (t < count)
+                Vector.LoadUnsafe(ref source, (nuint)(count - w)).StoreUnsafe(ref destination, (nuint)(count - w));
+            return;
         }
-        for (; t < count; t++) Unsafe.Add(ref destination, t) = Unsafe.Add(ref source, t);
+        for (int t = 0; t < count; t++) Unsafe.Add(ref destination, t) = Unsafe.Add(ref source, t);
     }
 
     /// <summary>destination[t] += source[t] (one addition per element, as the scalar loop does).</summary>

@@ -184,11 +184,17 @@ public class GemmTests
         Gemm.Multiply<float>(false, false, m, n, k, a, k, b, n, c, n, accumulate: false);
         Gemm.Multiply<double>(true, true, 9, 13, 11, ad, 9, bd, 11, cd, 13, accumulate: true);
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Gemm.Multiply<float>(false, false, m, n, k, a, k, b, n, c, n, accumulate: false);
-        Gemm.Multiply<double>(true, true, 9, 13, 11, ad, 9, bd, 11, cd, 13, accumulate: true);
-        long after = GC.GetAllocatedBytesForCurrentThread();
-        Assert.Equal(0, after - before);
+        // The runtime may allocate now and then on this thread while it recompiles hot methods (tiered
+        // compilation); an allocation by Gemm itself would show in every round, so one clean round of three passes.
+        long fewest = long.MaxValue;
+        for (int round = 0; round < 3 && fewest > 0; round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Gemm.Multiply<float>(false, false, m, n, k, a, k, b, n, c, n, accumulate: false);
+            Gemm.Multiply<double>(true, true, 9, 13, 11, ad, 9, bd, 11, cd, 13, accumulate: true);
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.Equal(0, fewest);
     }
 
     [Fact]
