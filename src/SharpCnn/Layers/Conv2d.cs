@@ -245,7 +245,10 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         // partials are added to ∂W in chunk order.
         int chunks = (n + GradientChunk - 1) / GradientChunk;
         int threads = Parallelism.ThreadCount;
-        int columnParts = threads == 1 || chunks >= 2 * threads ? 1 : Math.Clamp((2 * threads + chunks - 1) / chunks, 1, Math.Max(1, K / 48));
+        // At least 8 partitions per thread where the columns allow: a partition costs nothing extra (each
+        // gathers only its own im2col rows), and small ones keep a thread that was descheduled mid-partition
+        // from holding up the step on a busy machine.
+        int columnParts = threads == 1 ? 1 : Math.Clamp((8 * threads + chunks - 1) / chunks, 1, Math.Max(1, K / 48));
         var weights = new WeightGradientWork { Layer = this, X = x, Dy = dy, N = n, Chunks = chunks, ColumnParts = columnParts };
         Parallelism.For(chunks * columnParts, ref weights);
         if (chunks > 1)
