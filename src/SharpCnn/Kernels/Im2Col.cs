@@ -122,6 +122,64 @@ public static class Im2Col
         }
     }
 
+    /// <summary>Spare values the fast whole-row path of <see cref="GatherBlock{T}(ReadOnlySpan{T}, int, int, int, int, int, int, int, int, int, int, int, int, int, Span{T}, Span{T}, int, int)"/> needs after the block and after the padded copy.</summary>
+    public static int Slack => 64;
+
+    /// <summary>
+    /// As <see cref="GatherBlock{T}(ReadOnlySpan{T}, int, int, int, int, int, int, int, int, int, int, int, int, int, Span{T})"/>,
+    /// with a faster path for what convolutions ask most (stride 1, every output position): the input maps it
+    /// needs are first copied into <paramref name="padded"/> with their zero border (padBottom and padRight
+    /// complete it), so that every run of the block is a plain copy of outWidth values from one padded row, done
+    /// a whole vector at a time; the last vector of a run may write past it, into the next run, which is
+    /// written afterwards. That needs <see cref="Slack"/> spare values after the block in <paramref name="block"/>
+    /// and after the copied maps in <paramref name="padded"/>; otherwise (or for other strides or partial
+    /// positions) it takes the general path. Same values either way.
+    /// </summary>
+    public static void GatherBlock<T>(ReadOnlySpan<T> x, int height, int width,
+        int kh, int kw, int stride, int padTop, int padLeft, int outHeight, int outWidth,
+        int firstRow, int rowCount, int firstPosition, int positionCount, Span<T> block, Span<T> padded, int padBottom, int padRight)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int taps = kh * kw, positions = outHeight * outWidth;
+        int hp = height + padTop + padBottom, wp = width + padLeft + padRight;
+        int c0 = rowCount == 0 ? 0 : firstRow / taps, c1 = rowCount == 0 ? 0 : (firstRow + rowCount - 1) / taps + 1;
+        bool fast = Vector.IsHardwareAccelerated && (typeof(T) == typeof(float) || typeof(T) == typeof(double))
+            && stride == 1 && firstPosition == 0 && positionCount == positions && outWidth >= Vector<T>.Count
+            && outHeight + kh - 1 <= hp && outWidth + kw - 1 <= wp
+            && block.Length >= rowCount * positions + Slack && padded.Length >= (c1 - c0) * hp * wp + Slack
+            && x.Length >= c1 * height * width;
+        if (!fast)
+        {
+            GatherBlock(x, height, width, kh, kw, stride, padTop, padLeft, outHeight, outWidth, firstRow, rowCount, firstPosition, positionCount, block);
+            return;
+        }
+
+        // The maps c0 .. c1 with their zero border.
+        padded[..((c1 - c0) * hp * wp + Slack)].Clear();
+        for (int c = c0; c < c1; c++)
+        {
+            for (int h = 0; h < height; h++)
+                x.Slice((c * height + h) * width, width).CopyTo(padded.Slice(((c - c0) * hp + h + padTop) * wp + padLeft, width));
+        }
+
+        int w = Vector<T>.Count;
+        ref T pr = ref MemoryMarshal.GetReference(padded);
+        ref T dst = ref MemoryMarshal.GetReference(block);
+        for (int r = 0; r < rowCount; r++)
+        {
+            int row = firstRow + r;
+            int c = row / taps, i = row / kw % kh, j = row % kw;
+            ref T src = ref Unsafe.Add(ref pr, ((nint)(c - c0) * hp + i) * wp + j);
+            for (int oh = 0; oh < outHeight; oh++)
+            {
+                for (int t = 0; t < outWidth; t += w)
+                    Vector.LoadUnsafe(ref src, (nuint)t).StoreUnsafe(ref dst, (nuint)t);
+                src = ref Unsafe.Add(ref src, wp);
+                dst = ref Unsafe.Add(ref dst, outWidth);
+            }
+        }
+    }
+
     /// <summary>
     /// The fast counterpart of <see cref="Scatter{T}"/> (its reference) for the input maps of one sample:
     /// adds every column entry back onto the input position it came from (dx must be zeroed by the

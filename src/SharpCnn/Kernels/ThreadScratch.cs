@@ -32,6 +32,9 @@ internal enum ScratchSlot
     /// <summary>Gradients of column matrices (before col2im).</summary>
     ColumnGradients,
 
+    /// <summary>Input maps copied with their zero border (im2col's fast path).</summary>
+    PaddedInput,
+
     /// <summary>Count of slots (not a slot).</summary>
     Count,
 }

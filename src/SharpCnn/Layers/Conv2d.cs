@@ -216,8 +216,10 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         }
         else
         {
-            Span<T> cols = ThreadScratch<T>.Get(ScratchSlot.Columns, k * p)[..(k * count)]; // sized for any block: warm-up grows it once
-            Im2Col.GatherBlock(xs, InputShape.Height, InputShape.Width, KernelHeight, KernelWidth, Stride, padTop, padLeft, outH, outW, 0, k, p0, count, cols);
+            // Sized for any block (warm-up grows them once), with im2col's slack for its whole-vector runs.
+            Span<T> cols = ThreadScratch<T>.Get(ScratchSlot.Columns, k * p + Im2Col.Slack)[..(k * count + Im2Col.Slack)];
+            Im2Col.GatherBlock(xs, InputShape.Height, InputShape.Width, KernelHeight, KernelWidth, Stride, padTop, padLeft, outH, outW, 0, k, p0, count,
+                cols, PaddedScratch(), padBottom, padRight);
             Gemm.Multiply(false, false, OutChannels, count, k, w, k, cols, count, ys[p0..], p, accumulate: false);
         }
         for (int o = 0; o < OutChannels; o++) TensorPrimitives.Add(ys.Slice(o * p + p0, count), b[o], ys.Slice(o * p + p0, count));
@@ -317,8 +319,9 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
             }
             else
             {
-                Span<T> cols = ThreadScratch<T>.Get(ScratchSlot.Columns, k * p)[..(count * p)];
-                Im2Col.GatherBlock(xs, InputShape.Height, InputShape.Width, KernelHeight, KernelWidth, Stride, padTop, padLeft, outH, outW, k0, count, 0, p, cols);
+                Span<T> cols = ThreadScratch<T>.Get(ScratchSlot.Columns, k * p + Im2Col.Slack)[..(count * p + Im2Col.Slack)];
+                Im2Col.GatherBlock(xs, InputShape.Height, InputShape.Width, KernelHeight, KernelWidth, Stride, padTop, padLeft, outH, outW, k0, count, 0, p,
+                    cols, PaddedScratch(), padBottom, padRight);
                 Gemm.Multiply(false, true, cout, count, p, dys, p, cols, p, dw[k0..], k, accumulate);
             }
             if (part != 0) continue;
@@ -343,6 +346,10 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
             if (partition == 0) GradientChunks.AddInOrder<T>(Layer.partialBias, Layer.OutChannels, Chunks, Layer.Bias.Gradient, 0);
         }
     }
+
+    /// <summary>This thread's buffer for the input maps with their zero border (im2col's fast path), sized for all of them.</summary>
+    private Span<T> PaddedScratch() =>
+        ThreadScratch<T>.Get(ScratchSlot.PaddedInput, InputShape.Channels * (InputShape.Height + padTop + padBottom) * (InputShape.Width + padLeft + padRight) + Im2Col.Slack);
 
     /// <summary>A 1x1 kernel with stride 1 and no padding reads x itself as its column matrix.</summary>
     private bool IsPointwise => KernelHeight == 1 && KernelWidth == 1 && Stride == 1 && padTop + padBottom + padLeft + padRight == 0;

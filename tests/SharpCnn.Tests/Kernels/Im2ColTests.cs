@@ -12,6 +12,9 @@ public class Im2ColTests
     [InlineData(1, 8, 8, 4, 4, 3, 1, 2)]
     [InlineData(2, 6, 5, 1, 1, 1, 0, 0)]
     [InlineData(1, 4, 4, 5, 5, 1, 3, 3)]   // kernel larger than the input: some taps never land inside
+    [InlineData(3, 14, 14, 5, 5, 1, 2, 2)] // the seed CNN's second convolution
+    [InlineData(2, 28, 28, 5, 5, 1, 2, 2)] // and its first (runs of 28: several vectors)
+    [InlineData(2, 9, 17, 3, 3, 1, 1, 1)]
     public void EveryBlockEqualsTheSameBlockOfTheWholeMatrix(int c, int h, int w, int kh, int kw, int s, int top, int left)
     {
         int bottom = top, right = left;
@@ -28,6 +31,22 @@ public class Im2ColTests
             if (trial == 0) (r0, rows, q0, count) = (0, k, 0, p);
             float[] block = Enumerable.Repeat(float.NaN, rows * count).ToArray();
             Im2Col.GatherBlock<float>(x, h, w, kh, kw, s, top, left, ho, wo, r0, rows, q0, count, block);
+            // The fast whole-row path (stride 1, every position) needs slack after the block and a padded copy.
+            if (trial % 2 == 0) (q0, count) = (0, p);
+            float[] withSlack = Enumerable.Repeat(float.NaN, rows * count + Im2Col.Slack).ToArray();
+            float[] padded = Enumerable.Repeat(float.NaN, c * (h + 2 * top) * (w + 2 * left) + Im2Col.Slack).ToArray();
+            Im2Col.GatherBlock<float>(x, h, w, kh, kw, s, top, left, ho, wo, r0, rows, q0, count, withSlack, padded, top, left);
+            for (int r = 0; r < rows; r++)
+                for (int q = 0; q < count; q++)
+                    Assert.True(cols[(r0 + r) * p + q0 + q] == withSlack[r * count + q],
+                        $"fast path: row {r0 + r}, position {q0 + q}: block {withSlack[r * count + q]}, whole matrix {cols[(r0 + r) * p + q0 + q]}");
+            if (trial % 2 == 0)
+            {
+                // Where the whole-row path applies, its last vector spills into the slack: proof that it ran.
+                bool applies = System.Numerics.Vector.IsHardwareAccelerated && s == 1 && wo >= System.Numerics.Vector<float>.Count && wo % System.Numerics.Vector<float>.Count != 0;
+                if (applies) Assert.False(float.IsNaN(withSlack[rows * count]), "the whole-row path did not run");
+                continue;
+            }
             for (int r = 0; r < rows; r++)
                 for (int q = 0; q < count; q++)
                     Assert.True(cols[(r0 + r) * p + q0 + q] == block[r * count + q],
