@@ -109,6 +109,23 @@ public sealed class ImageDataSet
         return new ImageDataSet(_pixels.Slice(start * size, count * size), _labels.Slice(start, count), Rows, Cols, Classes);
     }
 
+    /// <summary>
+    /// A 64-bit hash (XxHash64) of the image size, class count, labels and pixels: what a
+    /// checkpoint records to recognise the data it was trained on.
+    /// </summary>
+    public ulong Fingerprint()
+    {
+        var hash = new System.IO.Hashing.XxHash64();
+        Span<byte> sizes = stackalloc byte[12];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(sizes, Rows);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(sizes[4..], Cols);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(sizes[8..], Classes);
+        hash.Append(sizes);
+        hash.Append(_labels.Span);
+        hash.Append(_pixels.Span);
+        return hash.GetCurrentHashAsUInt64();
+    }
+
     /// <summary>The first <paramref name="count"/> images (all of them if there are fewer).</summary>
     public ImageDataSet Take(int count)
     {

@@ -45,8 +45,9 @@
 // per call. For small m (m = 64: each B value feeds only 128 flops) that is a fifth or so of the
 // run, so the packing routines prefetch the rows they will copy next (GemmPacking.cs).
 //
-// Products with at most 4 rows (a dense layer at batch 1-4) take GemmFewRows instead, which streams
-// B once without packing it.
+// Every row of C is computed the same way whatever m is, so a sample's result does not depend on the
+// batch it is in (a prediction for one image equals its prediction within a batch). That is why there
+// is no separate path for very few rows, tempting as it is for a dense layer at batch 1.
 //
 // The sum over k is always done in the same order for a given shape and vector width (slices in
 // increasing pc, each slice summed in increasing p inside the tile registers, then added to C), so
@@ -171,12 +172,6 @@ public static class Gemm
 
         ref T aRef = ref MemoryMarshal.GetReference(a);
         ref T bRef = ref MemoryMarshal.GetReference(b);
-        if (m <= GemmFewRows.MaxRows)
-        {
-            // A dense layer at batch 1-4: stream B once instead of packing it (GemmFewRows.cs).
-            GemmFewRows.Multiply(transA, transB, m, k, ref aRef, lda, ref bRef, ldb, ref cRef, ldc, accumulate, columnStart, columnEnd);
-            return;
-        }
         if (typeof(T) == typeof(float) || typeof(T) == typeof(double))
         {
             if (Vector512.IsHardwareAccelerated)

@@ -124,11 +124,15 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     /// <inheritdoc />
     protected override Parameter<T>[] CreateParameters()
     {
+        long weights = (long)OutChannels * InputShape.Channels * KernelHeight * KernelWidth;
+        string weightName = $"weight[{OutChannels}x{InputShape.Channels}x{KernelHeight}x{KernelWidth}]";
+        if (weights > Array.MaxLength) throw new LayerShapeException($"{weightName} has {weights} elements, more than an array holds");
         int cin = InputShape.Channels, area = KernelHeight * KernelWidth;
         bool[]? mask = null;
         int connectedPerOutput = cin, connectedPerInput = OutChannels;
         if (ConnectionTable is not null)
         {
+            ParameterBudget.Check(weights, weightName); // the mask is as large as the weight it masks
             mask = new bool[OutChannels * cin * area];
             for (int o = 0; o < OutChannels; o++)
                 for (int c = 0; c < cin; c++)
@@ -233,10 +237,7 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         {
             // ∂cols_s[K, P] = Wᵀ[K, Cout] · δ_s[Cout, P], col2im onto ∂x_s; partition (sample, group of input maps),
             // since the rows of ∂cols for input map c only scatter onto ∂x_s[c].
-            // Gemm takes a different path for products of at most GemmFewRows.MaxRows rows, so a group must
-            // never be that small unless the whole product is: then every split gives the same bits.
-            int taps = KernelHeight * KernelWidth, minChannels = (GemmFewRows.MaxRows + taps) / taps;
-            int groups = K <= GemmFewRows.MaxRows ? 1 : Math.Min(SplitFor(n, InputShape.Channels * 48), Math.Max(1, InputShape.Channels / minChannels));
+            int groups = SplitFor(n, InputShape.Channels * 48);
             var input = new InputGradientWork { Layer = this, Dy = dy, Dx = dx, Groups = groups };
             Parallelism.For(n * groups, ref input);
         }
