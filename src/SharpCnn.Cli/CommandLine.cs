@@ -15,6 +15,7 @@ internal static class CommandLine
         SummaryCommand.Create(),
         ExportOnnxCommand.Create(),
         ImportOnnxCommand.Create(),
+        BenchCommand.Create(),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>; every failure is one line on standard error and a non-zero exit code.</summary>

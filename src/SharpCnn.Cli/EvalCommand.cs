@@ -13,9 +13,11 @@ internal static class EvalCommand
         var data = CommonOptions.Data("IDX folder to evaluate on (its t10k-* test files); default: the bundled digits' 2,000 test images");
         var precision = CommonOptions.Precision();
         var limit = new Option<int>("--limit") { Description = "Use only the first N test samples (0 = all)", HelpName = "N" }.AtLeast(0);
-        var command = new Command("eval", "Evaluate a saved model: accuracy, loss and confusion matrix") { file, data, precision, limit };
+        var threads = ThreadsOption.Create();
+        var command = new Command("eval", "Evaluate a saved model: accuracy, loss and confusion matrix") { file, data, precision, limit, threads };
         command.SetAction(r => CommandErrors.Run(r.InvocationConfiguration.Error, () =>
         {
+            ThreadsOption.Apply(r.GetValue(threads));
             var (_, test, label) = DataChoice.Load(r.GetValue(data), 0, r.GetValue(limit));
             return Precision.Dispatch(r.GetValue(precision)!, new Run(r.GetValue(file)!, test, label, r.InvocationConfiguration.Output));
         }));

@@ -33,14 +33,16 @@ internal static class TrainCommand
         var json = CommonOptions.Json("Write JSON Lines to standard output instead of text: a 'start' object, one 'epoch' object per epoch and an 'end' object");
         var plain = new Option<bool>("--plain") { Description = "Plain text, one line per epoch, even in a terminal (the default when the output is redirected or CI is set)" };
         var safety = new RunSafety();
+        var threads = ThreadsOption.Create();
 
         var command = new Command("train", "Train a model and report test accuracy after each epoch. With no options: the seed CNN (seed 000 Table 3) on the bundled digits, 3 epochs of Adam.")
         {
-            data, model, loss, init, epochs, batch, lr, optimizer, momentum, precision, seed, output, stop, maxSteps, limit, testLimit, confusion, plots, json, plain,
+            data, model, loss, init, epochs, batch, lr, optimizer, momentum, precision, seed, output, stop, maxSteps, limit, testLimit, confusion, plots, json, plain, threads,
         };
         foreach (var option in safety.All) command.Add(option);
         command.SetAction(r => CommandErrors.Run(r.InvocationConfiguration.Error, () =>
         {
+            ThreadsOption.Apply(r.GetValue(threads));
             if (r.GetValue(output) is { } outputPath) RunSafety.CheckWritable(outputPath, "--output");
             string? resume = r.GetValue(safety.Resume);
             ModelChoice? choice = null;

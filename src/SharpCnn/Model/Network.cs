@@ -184,7 +184,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         foreach (var layer in layers)
         {
             var parameters = layer.Parameters;
-            for (int i = 0; i < parameters.Count; i++) Array.Clear(parameters[i].Gradient);
+            for (int i = 0; i < parameters.Count; i++) Kernels.ElementwiseKernels.Clear<T>(parameters[i].Gradient); // large ones on several threads
         }
     }
 
