@@ -9,10 +9,14 @@ internal interface IPrecisionAction
 /// <summary>Turns <c>--precision float|double</c> into the generic type argument.</summary>
 internal static class Precision
 {
-    public static int Dispatch(string precision, IPrecisionAction action) => precision.ToLowerInvariant() switch
+    /// <summary>"float" or "double" for the accepted spellings; throws for anything else.</summary>
+    public static string Canonical(string precision) => precision.ToLowerInvariant() switch
     {
-        "float" or "single" or "float32" => action.Invoke<float>(),
-        "double" or "float64" => action.Invoke<double>(),
+        "float" or "single" or "float32" => "float",
+        "double" or "float64" => "double",
         _ => throw new ArgumentException($"--precision must be float or double, not '{precision}'"),
     };
+
+    public static int Dispatch(string precision, IPrecisionAction action) =>
+        Canonical(precision) == "float" ? action.Invoke<float>() : action.Invoke<double>();
 }

@@ -1,12 +1,3 @@
-using System.CommandLine;
 using SharpCnn.Cli;
 
-var root = new RootCommand("SharpCnn: a convolutional-neural-network engine in pure C#, with hand-derived, gradient-checked backpropagation.")
-{
-    TrainCommand.Create(),
-    EvalCommand.Create(),
-    GradcheckCommand.Create(),
-    SummaryCommand.Create(),
-    ExperimentsCommand.Create(),
-};
-return root.Parse(args).Invoke();
+return CommandLine.Run(args);

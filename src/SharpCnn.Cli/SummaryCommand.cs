@@ -9,15 +9,16 @@ internal static class SummaryCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "A preset, a spec string or a saved .scnn model", DefaultValueFactory = _ => "seed-cnn" };
-        var input = new Option<string>("--input") { Description = "Input shape CxHxW (ignored when the spec or file has one)", DefaultValueFactory = _ => "1x28x28" };
+        var model = CommonOptions.Model("A preset, a spec string or a saved .scnn model");
+        var input = new Option<string>("--input") { Description = "Input shape CxHxW (ignored when the spec or file has one)", DefaultValueFactory = _ => "1x28x28", HelpName = "CxHxW" };
         var command = new Command("summary", "Show a model's layers, output shapes, parameter counts and FLOPs") { model, input };
-        command.SetAction(r => CommandErrors.Run(() =>
+        command.SetAction(r => CommandErrors.Run(r.InvocationConfiguration.Error, () =>
         {
+            var output = r.InvocationConfiguration.Output;
             var choice = ModelChoice.Resolve(r.GetValue(model)!, null, null);
             var network = choice.Create<float>(ParseShape(r.GetValue(input)!), 1);
-            Console.WriteLine($"{choice.Label}: {network.Spec}");
-            Console.WriteLine(ModelSummary.Format(network));
+            output.WriteLine($"{choice.Label}: {network.Spec}");
+            output.WriteLine(ModelSummary.Format(network));
             return 0;
         }));
         return command;

@@ -67,6 +67,7 @@ internal sealed class IdxContent : IDisposable
         int n = ReadAtMost(buffer);
         if (n < buffer.Length)
         {
+            if (IsGzip) CheckGzipTrailer(); // a cut gzip file is reported as that, not as short content
             string what = IsGzip ? "decompressed content" : "file";
             throw Error(start + n, start + n == 0
                 ? $"the {what} is empty: expected {expected}"
@@ -82,11 +83,13 @@ internal sealed class IdxContent : IDisposable
         int extra = ReadOnce(probe); // one read is enough: no need to inflate a whole bomb to count it
         if (extra > 0)
             throw Error(end, $"expected the end of the data, found trailing bytes (at least {extra})");
-        if (IsGzip) CheckGzipTrailer();
+        CheckGzipTrailer();
     }
 
-    private void CheckGzipTrailer()
+    /// <summary>For gzip: throws when the compressed file does not end in a trailer that matches the content read (call at the content's end).</summary>
+    public void CheckGzipTrailer()
     {
+        if (!IsGzip) return;
         // GZipStream reads ahead; drain the compressed input so its last 8 bytes are the file's.
         Span<byte> sink = stackalloc byte[4096];
         while (_input.Read(sink) > 0) { }

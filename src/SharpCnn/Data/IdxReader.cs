@@ -18,7 +18,11 @@ public static class IdxReader
     /// <summary>IDX type code of unsigned bytes, the only element type SharpCnn reads.</summary>
     public const byte UnsignedByteType = 0x08;
 
-    private const int InitialChunk = 1 << 20;
+    /// <summary>
+    /// First buffer size when the content length is unknown (gzip, pipes): a lying header costs at
+    /// most this much, and the buffer then doubles only with data that really arrives.
+    /// </summary>
+    private const int InitialChunk = 1 << 16;
 
     /// <summary>
     /// Reads the IDX file at <paramref name="path"/>, which must have <paramref name="dimensions"/>
@@ -56,6 +60,8 @@ public static class IdxReader
     {
         Span<byte> magic = stackalloc byte[4];
         content.ReadExactly(magic, "an IDX header (00 00 08 followed by the number of dimensions)");
+        if (content.IsGzip && magic[0] == 0x1f && magic[1] == 0x8b)
+            throw content.Error(0, "expected the IDX magic bytes 00 00 after decompressing, found gzip's 1f 8b again: a gzip file inside a gzip file (decompress it once)");
         if (magic[0] != 0 || magic[1] != 0)
             throw content.Error(0, $"expected the IDX magic bytes 00 00 (or gzip 1f 8b), found {magic[0]:x2} {magic[1]:x2}: not an IDX file");
         if (magic[2] != UnsignedByteType)
@@ -110,6 +116,7 @@ public static class IdxReader
             filled += n;
             if (filled < data.Length)
             {
+                content.CheckGzipTrailer(); // a cut gzip file is reported as that, not as short content
                 throw content.Error(start + filled, $"expected {Describe(sizes)} = {length} data bytes, " +
                     $"but the {(content.IsGzip ? "decompressed content" : "file")} ends after {filled}");
             }

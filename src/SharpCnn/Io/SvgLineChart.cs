@@ -29,7 +29,8 @@ public static class SvgLineChart
     /// <param name="xLabel">Label of the horizontal axis.</param>
     /// <param name="yLabel">Label of the vertical axis.</param>
     /// <param name="series">The lines to draw (at least one finite point in all, or the chart says "no data").</param>
-    public static string Render(string title, string xLabel, string yLabel, IReadOnlyList<ChartSeries> series)
+    /// <param name="wholeNumberX">Put the horizontal ticks on whole numbers only (epochs, steps), never 1.2 or 1.5.</param>
+    public static string Render(string title, string xLabel, string yLabel, IReadOnlyList<ChartSeries> series, bool wholeNumberX = false)
     {
         ArgumentNullException.ThrowIfNull(series);
         var finite = series.SelectMany(s => s.Points).Where(p => double.IsFinite(p.X) && double.IsFinite(p.Y)).ToArray();
@@ -45,6 +46,7 @@ public static class SvgLineChart
         }
 
         var (x0, x1, xStep) = NiceRange(finite.Min(p => p.X), finite.Max(p => p.X));
+        if (wholeNumberX && xStep < 1) (x0, x1, xStep) = (Math.Floor(x0), Math.Ceiling(x1), 1);
         var (y0, y1, yStep) = NiceRange(finite.Min(p => p.Y), finite.Max(p => p.Y));
         double Px(double x) => Left + (x - x0) / (x1 - x0) * plotW;
         double Py(double y) => Top + plotH - (y - y0) / (y1 - y0) * plotH;
@@ -90,8 +92,8 @@ public static class SvgLineChart
     }
 
     /// <summary>Renders the chart and writes it to <paramref name="path"/> (UTF-8).</summary>
-    public static void Save(string path, string title, string xLabel, string yLabel, IReadOnlyList<ChartSeries> series) =>
-        File.WriteAllText(path, Render(title, xLabel, yLabel, series), new UTF8Encoding(false));
+    public static void Save(string path, string title, string xLabel, string yLabel, IReadOnlyList<ChartSeries> series, bool wholeNumberX = false) =>
+        File.WriteAllText(path, Render(title, xLabel, yLabel, series, wholeNumberX), new UTF8Encoding(false));
 
     private static void Polyline(StringBuilder svg, List<string> segment)
     {

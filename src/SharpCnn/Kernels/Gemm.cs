@@ -27,6 +27,10 @@
 // Tile and block sizes (see GemmMicroKernels.cs for MR x NR):
 //   AVX-512: MR x NR = 8 x 48 float, 8 x 24 double (8 rows x 3 registers)
 //   AVX2 / SSE / scalar: 6 rows x 2 registers (6 x 16, 6 x 8, 6 x 2 floats)
+//   The last column panel, when it has fewer than NR columns, is packed only as wide as the whole
+//     registers it needs and run by the kernel's narrow variant (8 x 1 or 8 x 2 registers, 6 x 1): a
+//     convolution output of 196 positions is 4 x 48 + 4 columns, and the last 4 then cost a 16-wide
+//     tile instead of a 48-wide one. Same multiply-adds per element, so the same bits.
 //   KC <= 256: an A micro-panel is kc*MR values (8 KB float, 16 KB double at 256), well inside a
 //     48 KB L1 next to the B stream. k is split into equal slices (k = 800 -> 4 x 200) so there
 //     is no thin last slice.
@@ -40,6 +44,10 @@
 // spills and runs at the FMA peak; what is left is packing B, which streams op(B) from memory once
 // per call. For small m (m = 64: each B value feeds only 128 flops) that is a fifth or so of the
 // run, so the packing routines prefetch the rows they will copy next (GemmPacking.cs).
+//
+// Every row of C is computed the same way whatever m is, so a sample's result does not depend on the
+// batch it is in (a prediction for one image equals its prediction within a batch). That is why there
+// is no separate path for very few rows, tempting as it is for a dense layer at batch 1.
 //
 // The sum over k is always done in the same order for a given shape and vector width (slices in
 // increasing pc, each slice summed in increasing p inside the tile registers, then added to C), so
@@ -241,7 +249,22 @@ public static class Gemm
                             int cols = Math.Min(nr, ncBlock - jr);
                             ref T bPanel = ref Unsafe.Add(ref packedB, (nint)jr * kcBlock);
                             ref T cTile = ref Unsafe.Add(ref cRow, jr);
-                            if (rows == mr && cols == nr)
+                            int width = GemmPacking.PanelWidth<T, TKernel>(cols);
+                            if (width < nr)
+                            {
+                                // The narrow last panel: only the registers its columns need.
+                                int vectors = width / TKernel.Lanes;
+                                if (rows == mr && cols == width)
+                                {
+                                    TKernel.RunNarrow(vectors, kcBlock, ref aPanel, ref bPanel, ref cTile, ldc, overwrite);
+                                }
+                                else
+                                {
+                                    TKernel.RunNarrow(vectors, kcBlock, ref aPanel, ref bPanel, ref scratch, width, overwrite: true);
+                                    CopyTile(ref scratch, width, ref cTile, ldc, rows, cols, overwrite);
+                                }
+                            }
+                            else if (rows == mr && cols == nr)
                             {
                                 TKernel.Run(kcBlock, ref aPanel, ref bPanel, ref cTile, ldc, overwrite);
                             }

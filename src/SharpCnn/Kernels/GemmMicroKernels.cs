@@ -43,6 +43,16 @@ internal interface IGemmMicroKernel<T>
     /// <paramref name="b"/> (kc x Columns).
     /// </summary>
     static abstract void Run(int kc, ref T a, ref T b, ref T c, nint ldc, bool overwrite);
+
+    /// <summary>Lanes of one register: the width of a narrow panel is a multiple of it.</summary>
+    static abstract int Lanes { get; }
+
+    /// <summary>
+    /// As <see cref="Run"/> for a narrow last panel of <paramref name="vectors"/> registers (fewer than a full
+    /// tile's), packed with row stride vectors x <see cref="Lanes"/>: the same multiply-adds per element in
+    /// the same order, just fewer columns, so the last columns of C do not pay for a whole tile of padding.
+    /// </summary>
+    static abstract void RunNarrow(int vectors, int kc, ref T a, ref T b, ref T c, nint ldc, bool overwrite);
 }
 
 /// <summary>8 rows x 3 registers: the tile for 32-register machines (AVX-512).</summary>
@@ -54,6 +64,106 @@ internal readonly struct MicroKernel8x3<T, TVector, TWidth> : IGemmMicroKernel<T
     public static int Rows => 8;
 
     public static int Columns => 3 * TWidth.Count;
+
+    public static int Lanes => TWidth.Count;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunNarrow(int vectors, int kc, ref T a, ref T b, ref T c, nint ldc, bool overwrite)
+    {
+        if (vectors == 1) Run1(kc, ref a, ref b, ref c, ldc, overwrite);
+        else Run2(kc, ref a, ref b, ref c, ldc, overwrite);
+    }
+
+    /// <summary>8 rows x 1 register.</summary>
+    private static void Run1(int kc, ref T a, ref T b, ref T c, nint ldc, bool overwrite)
+    {
+        nint w = TWidth.Count;
+        TVector c0 = TWidth.Zero, c1 = TWidth.Zero, c2 = TWidth.Zero, c3 = TWidth.Zero;
+        TVector c4 = TWidth.Zero, c5 = TWidth.Zero, c6 = TWidth.Zero, c7 = TWidth.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            TVector b0 = TWidth.Load(ref b);
+            c0 = TWidth.MultiplyAdd(TWidth.Broadcast(a), b0, c0);
+            c1 = TWidth.MultiplyAdd(TWidth.Broadcast(Unsafe.Add(ref a, 1)), b0, c1);
+            c2 = TWidth.MultiplyAdd(TWidth.Broadcast(Unsafe.Add(ref a, 2)), b0, c2);
+            c3 = TWidth.MultiplyAdd(TWidth.Broadcast(Unsafe.Add(ref a, 3)), b0, c3);
+            c4 = TWidth.MultiplyAdd(TWidth.Broadcast(Unsafe.Add(ref a, 4)), b0, c4);
+            c5 = TWidth.MultiplyAdd(TWidth.Broadcast(Unsafe.Add(ref a, 5)), b0, c5);
+            c6 = TWidth.MultiplyAdd(TWidth.Broadcast(Unsafe.Add(ref a, 6)), b0, c6);
+            c7 = TWidth.MultiplyAdd(TWidth.Broadcast(Unsafe.Add(ref a, 7)), b0, c7);
+            a = ref Unsafe.Add(ref a, 8);
+            b = ref Unsafe.Add(ref b, w);
+        }
+        StoreOne(ref c, c0, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreOne(ref c, c1, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreOne(ref c, c2, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreOne(ref c, c3, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreOne(ref c, c4, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreOne(ref c, c5, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreOne(ref c, c6, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreOne(ref c, c7, overwrite);
+    }
+
+    /// <summary>8 rows x 2 registers.</summary>
+    private static void Run2(int kc, ref T a, ref T b, ref T c, nint ldc, bool overwrite)
+    {
+        nint w = TWidth.Count;
+        TVector c00 = TWidth.Zero, c01 = TWidth.Zero, c10 = TWidth.Zero, c11 = TWidth.Zero;
+        TVector c20 = TWidth.Zero, c21 = TWidth.Zero, c30 = TWidth.Zero, c31 = TWidth.Zero;
+        TVector c40 = TWidth.Zero, c41 = TWidth.Zero, c50 = TWidth.Zero, c51 = TWidth.Zero;
+        TVector c60 = TWidth.Zero, c61 = TWidth.Zero, c70 = TWidth.Zero, c71 = TWidth.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            TVector b0 = TWidth.Load(ref b);
+            TVector b1 = TWidth.Load(ref Unsafe.Add(ref b, w));
+            TVector ai = TWidth.Broadcast(a);
+            c00 = TWidth.MultiplyAdd(ai, b0, c00); c01 = TWidth.MultiplyAdd(ai, b1, c01);
+            ai = TWidth.Broadcast(Unsafe.Add(ref a, 1));
+            c10 = TWidth.MultiplyAdd(ai, b0, c10); c11 = TWidth.MultiplyAdd(ai, b1, c11);
+            ai = TWidth.Broadcast(Unsafe.Add(ref a, 2));
+            c20 = TWidth.MultiplyAdd(ai, b0, c20); c21 = TWidth.MultiplyAdd(ai, b1, c21);
+            ai = TWidth.Broadcast(Unsafe.Add(ref a, 3));
+            c30 = TWidth.MultiplyAdd(ai, b0, c30); c31 = TWidth.MultiplyAdd(ai, b1, c31);
+            ai = TWidth.Broadcast(Unsafe.Add(ref a, 4));
+            c40 = TWidth.MultiplyAdd(ai, b0, c40); c41 = TWidth.MultiplyAdd(ai, b1, c41);
+            ai = TWidth.Broadcast(Unsafe.Add(ref a, 5));
+            c50 = TWidth.MultiplyAdd(ai, b0, c50); c51 = TWidth.MultiplyAdd(ai, b1, c51);
+            ai = TWidth.Broadcast(Unsafe.Add(ref a, 6));
+            c60 = TWidth.MultiplyAdd(ai, b0, c60); c61 = TWidth.MultiplyAdd(ai, b1, c61);
+            ai = TWidth.Broadcast(Unsafe.Add(ref a, 7));
+            c70 = TWidth.MultiplyAdd(ai, b0, c70); c71 = TWidth.MultiplyAdd(ai, b1, c71);
+            a = ref Unsafe.Add(ref a, 8);
+            b = ref Unsafe.Add(ref b, 2 * w);
+        }
+        StoreTwo(ref c, w, c00, c01, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreTwo(ref c, w, c10, c11, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreTwo(ref c, w, c20, c21, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreTwo(ref c, w, c30, c31, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreTwo(ref c, w, c40, c41, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreTwo(ref c, w, c50, c51, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreTwo(ref c, w, c60, c61, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreTwo(ref c, w, c70, c71, overwrite);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreOne(ref T c, TVector v, bool overwrite)
+    {
+        if (!overwrite) v = TWidth.Add(TWidth.Load(ref c), v);
+        TWidth.Store(v, ref c);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreTwo(ref T c, nint w, TVector v0, TVector v1, bool overwrite)
+    {
+        ref T c1 = ref Unsafe.Add(ref c, w);
+        if (!overwrite)
+        {
+            v0 = TWidth.Add(TWidth.Load(ref c), v0);
+            v1 = TWidth.Add(TWidth.Load(ref c1), v1);
+        }
+        TWidth.Store(v0, ref c);
+        TWidth.Store(v1, ref c1);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, ref T a, ref T b, ref T c, nint ldc, bool overwrite)
@@ -131,6 +241,41 @@ internal readonly struct MicroKernel6x2<T, TVector, TWidth> : IGemmMicroKernel<T
     public static int Rows => 6;
 
     public static int Columns => 2 * TWidth.Count;
+
+    public static int Lanes => TWidth.Count;
+
+    /// <summary>6 rows x 1 register (the only narrower panel of a 2-register tile).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunNarrow(int vectors, int kc, ref T a, ref T b, ref T c, nint ldc, bool overwrite)
+    {
+        nint w = TWidth.Count;
+        TVector c0 = TWidth.Zero, c1 = TWidth.Zero, c2 = TWidth.Zero, c3 = TWidth.Zero, c4 = TWidth.Zero, c5 = TWidth.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            TVector b0 = TWidth.Load(ref b);
+            c0 = TWidth.MultiplyAdd(TWidth.Broadcast(a), b0, c0);
+            c1 = TWidth.MultiplyAdd(TWidth.Broadcast(Unsafe.Add(ref a, 1)), b0, c1);
+            c2 = TWidth.MultiplyAdd(TWidth.Broadcast(Unsafe.Add(ref a, 2)), b0, c2);
+            c3 = TWidth.MultiplyAdd(TWidth.Broadcast(Unsafe.Add(ref a, 3)), b0, c3);
+            c4 = TWidth.MultiplyAdd(TWidth.Broadcast(Unsafe.Add(ref a, 4)), b0, c4);
+            c5 = TWidth.MultiplyAdd(TWidth.Broadcast(Unsafe.Add(ref a, 5)), b0, c5);
+            a = ref Unsafe.Add(ref a, 6);
+            b = ref Unsafe.Add(ref b, w);
+        }
+        StoreOne(ref c, c0, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreOne(ref c, c1, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreOne(ref c, c2, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreOne(ref c, c3, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreOne(ref c, c4, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreOne(ref c, c5, overwrite);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreOne(ref T c, TVector v, bool overwrite)
+    {
+        if (!overwrite) v = TWidth.Add(TWidth.Load(ref c), v);
+        TWidth.Store(v, ref c);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, ref T a, ref T b, ref T c, nint ldc, bool overwrite)

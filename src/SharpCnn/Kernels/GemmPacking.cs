@@ -3,6 +3,8 @@
 //
 //   packed A (panels of MR rows):    Ap[q*MR*depth + p*MR + r]  = op(A)[i0 + q*MR + r, p0 + p]
 //   packed B (panels of NR columns): Bp[q*NR*depth + p*NR + j]  = op(B)[p0 + p, j0 + q*NR + j]
+//     except the last panel when it has fewer than NR columns: its width is then the whole registers
+//     those columns need (W = 16 floats on AVX-512: 4 columns take 16, not 48), Bp[q*NR*depth + p*W' + j]
 //
 // Entries past the last row of A / last column of B are zero, so the micro-kernel always runs on
 // full tiles. Depending on the transpose flag, a panel is either filled from runs that are already
@@ -79,7 +81,8 @@ internal static class GemmPacking
             // B stored n x k: rows of B become the groups of nr values.
             for (int jr = 0; jr < columns; jr += nr)
             {
-                PackTransposed(ref Unsafe.Add(ref b, (j0 + jr) * ldb + p0), ldb, Math.Min(nr, columns - jr), depth, nr,
+                int count = Math.Min(nr, columns - jr);
+                PackTransposed(ref Unsafe.Add(ref b, (j0 + jr) * ldb + p0), ldb, count, depth, PanelWidth<T, TKernel>(count),
                     ref Unsafe.Add(ref packed, (nint)jr * depth));
             }
             return;
@@ -104,10 +107,25 @@ internal static class GemmPacking
             }
             if (tail > 0)
             {
+                // The last panel is only as wide as the whole registers its columns need (PanelWidth).
+                int width = PanelWidth<T, TKernel>(tail);
+                destination = ref Unsafe.Add(ref packed, fullPanels * panelSize + (nint)p * width);
                 MemoryMarshal.CreateReadOnlySpan(ref source, tail).CopyTo(MemoryMarshal.CreateSpan(ref destination, tail));
-                MemoryMarshal.CreateSpan(ref Unsafe.Add(ref destination, tail), nr - tail).Clear();
+                MemoryMarshal.CreateSpan(ref Unsafe.Add(ref destination, tail), width - tail).Clear();
             }
         }
+    }
+
+    /// <summary>
+    /// Width of a packed B panel holding <paramref name="columns"/> columns: a full tile's NR, or for the last,
+    /// narrower panel the whole registers its columns need (it is then run by the kernel's RunNarrow).
+    /// </summary>
+    public static int PanelWidth<T, TKernel>(int columns)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TKernel : struct, IGemmMicroKernel<T>
+    {
+        int lanes = TKernel.Lanes;
+        return columns >= TKernel.Columns ? TKernel.Columns : (columns + lanes - 1) / lanes * lanes;
     }
 
     /// <summary>How many source rows ahead PackB asks the cache for the data it will copy next.</summary>

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using SharpCnn.Kernels;
 using SharpCnn.Tensors;
 
@@ -58,13 +59,9 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
     {
         CheckForward(x, y, n);
         int d = InputShape.Size, m = Outputs;
-        Gemm.Multiply(false, true, n, m, d, x, d, Weight.Value, d, y, m, accumulate: false);
+        ParallelGemm.Multiply(false, true, n, m, d, x, d, Weight.Value, d, y, m, accumulate: false);
         ReadOnlySpan<T> b = Bias.Value;
-        for (int s = 0; s < n; s++)
-        {
-            Span<T> row = y.Slice(s * m, m);
-            for (int j = 0; j < m; j++) row[j] += b[j];
-        }
+        for (int s = 0; s < n; s++) TensorPrimitives.Add(y.Slice(s * m, m), b, y.Slice(s * m, m));
     }
 
     /// <inheritdoc />
@@ -72,13 +69,11 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
     {
         CheckBackward(x, y, dy, dx, n);
         int d = InputShape.Size, m = Outputs;
-        Gemm.Multiply(true, false, m, d, n, dy, m, x, d, Weight.Gradient, d, accumulate: true);
+        // Each product splits its output columns over threads (bit-identical for any split); the
+        // batch sums are the depth of ∂W's product and a sample-ordered loop for ∂b.
+        ParallelGemm.Multiply(true, false, m, d, n, dy, m, x, d, Weight.Gradient, d, accumulate: true);
         Span<T> db = Bias.Gradient;
-        for (int s = 0; s < n; s++)
-        {
-            ReadOnlySpan<T> row = dy.Slice(s * m, m);
-            for (int j = 0; j < m; j++) db[j] += row[j];
-        }
-        if (!dx.IsEmpty) Gemm.Multiply(false, false, n, d, m, dy, m, Weight.Value, d, dx, d, accumulate: false);
+        for (int s = 0; s < n; s++) TensorPrimitives.Add(db, dy.Slice(s * m, m), db);
+        if (!dx.IsEmpty) ParallelGemm.Multiply(false, false, n, d, m, dy, m, Weight.Value, d, dx, d, accumulate: false);
     }
 }

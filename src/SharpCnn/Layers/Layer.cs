@@ -55,10 +55,14 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (IsBuilt) throw new InvalidOperationException($"{Token} is already built for input {InputShape}");
         if (input.Channels <= 0 || input.Height <= 0 || input.Width <= 0)
             throw new LayerShapeException($"input {input} is empty");
+        if ((long)input.Channels * input.Height * input.Width > Array.MaxLength)
+            throw new LayerShapeException($"input {input.Channels}x{input.Height}x{input.Width} has more values than an array holds");
         InputShape = input;
         OutputShape = Configure(input);
         if (OutputShape.Channels <= 0 || OutputShape.Height <= 0 || OutputShape.Width <= 0)
             throw new LayerShapeException($"output {OutputShape} would be empty for input {input}");
+        if ((long)OutputShape.Channels * OutputShape.Height * OutputShape.Width > Array.MaxLength)
+            throw new LayerShapeException($"output {OutputShape.Channels}x{OutputShape.Height}x{OutputShape.Width} has more values than an array holds");
         parameters = CreateParameters();
         IsBuilt = true;
         return OutputShape;

@@ -1,3 +1,4 @@
+using SharpCnn.Kernels;
 using SharpCnn.Tensors;
 using TP = System.Numerics.Tensors.TensorPrimitives;
 
@@ -26,8 +27,8 @@ public sealed class Relu<T> : Layer<T> where T : unmanaged, IFloatingPointIeee75
     public override void Forward(ReadOnlySpan<T> x, Span<T> y, int n)
     {
         CheckForward(x, y, n);
-        int len = n * InputShape.Size;
-        TP.Max(x[..len], T.Zero, y[..len]);
+        var work = new Work { X = x[..(n * InputShape.Size)], Y = y, Parts = Parallelism.ElementParts(n * InputShape.Size) };
+        Parallelism.For(work.Parts, ref work);
     }
 
     /// <inheritdoc />
@@ -35,7 +36,23 @@ public sealed class Relu<T> : Layer<T> where T : unmanaged, IFloatingPointIeee75
     {
         CheckBackward(x, y, dy, dx, n);
         if (dx.IsEmpty) return;
-        int len = n * InputShape.Size;
-        for (int i = 0; i < len; i++) dx[i] = x[i] > T.Zero ? dy[i] : T.Zero;
+        var work = new Work { X = x[..(n * InputShape.Size)], Dy = dy, Y = dx, Backward = true, Parts = Parallelism.ElementParts(n * InputShape.Size) };
+        Parallelism.For(work.Parts, ref work);
+    }
+
+    /// <summary>Element ranges of either pass on several threads (forward: TensorPrimitives.Max; backward: ElementwiseKernels.ReluBackward).</summary>
+    private ref struct Work : IPartitionedWork
+    {
+        public ReadOnlySpan<T> X, Dy;
+        public Span<T> Y;
+        public bool Backward;
+        public int Parts;
+
+        public readonly void Run(int partition)
+        {
+            var (start, count) = Parallelism.Range(X.Length, Parts, partition);
+            if (Backward) ElementwiseKernels.ReluBackward(X.Slice(start, count), Dy.Slice(start, count), Y.Slice(start, count));
+            else TP.Max(X.Slice(start, count), T.Zero, Y.Slice(start, count));
+        }
     }
 }

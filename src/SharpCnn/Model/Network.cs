@@ -40,8 +40,9 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
             {
                 shape = layer.IsBuilt ? layer.OutputShape : layer.Build(shape);
             }
-            catch (LayerShapeException e)
+            catch (Exception e) when (e is LayerShapeException or ArgumentException)
             {
+                // ArgumentException: a parameter with more elements than an array holds.
                 throw new ModelSpecException(k + 1, layer.Token, $"{e.Message} (input to this layer: {shape})");
             }
         }
@@ -195,7 +196,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         foreach (var layer in layers)
         {
             var parameters = layer.Parameters;
-            for (int i = 0; i < parameters.Count; i++) Array.Clear(parameters[i].Gradient);
+            for (int i = 0; i < parameters.Count; i++) Kernels.ElementwiseKernels.Clear<T>(parameters[i].Gradient); // large ones on several threads
         }
     }
 

@@ -1,3 +1,4 @@
+using SharpCnn.Kernels;
 using SharpCnn.Tensors;
 
 namespace SharpCnn.Optim;
@@ -41,22 +42,32 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
     /// <inheritdoc />
     protected override void Update(int index, Span<T> w, ReadOnlySpan<T> g)
     {
-        Span<T> m = state[2 * index], v = state[2 * index + 1];
-        T b1 = T.CreateChecked(Beta1), b2 = T.CreateChecked(Beta2);
-        T c1 = T.One - b1, c2 = T.One - b2, eps = T.CreateChecked(Epsilon);
+        T b1 = T.CreateChecked(Beta1), b2 = T.CreateChecked(Beta2), eps = T.CreateChecked(Epsilon);
         // Fold the bias corrections into the step: η_t = η · sqrt(1 - β2^t) / (1 - β1^t), ε_t = ε · sqrt(1 - β2^t).
         double t = StepCount;
         double corr2 = Math.Sqrt(1 - Math.Pow(Beta2, t));
         T step = T.CreateChecked(LearningRate * corr2 / (1 - Math.Pow(Beta1, t)));
         T epsT = eps * T.CreateChecked(corr2);
-        for (int i = 0; i < w.Length; i++)
+        // One fused, vectorised pass (ElementwiseKernels.Adam), element ranges on several threads.
+        var work = new UpdateWork
         {
-            T gi = g[i];
-            T mi = b1 * m[i] + c1 * gi;
-            T vi = b2 * v[i] + c2 * gi * gi;
-            m[i] = mi;
-            v[i] = vi;
-            w[i] -= step * mi / (T.Sqrt(vi) + epsT);
+            W = w, G = g, M = state[2 * index], V = state[2 * index + 1],
+            Beta1 = b1, Beta2 = b2, Step = step, Epsilon = epsT, Parts = Parallelism.ElementParts(w.Length),
+        };
+        Parallelism.For(work.Parts, ref work);
+    }
+
+    private ref struct UpdateWork : IPartitionedWork
+    {
+        public Span<T> W, M, V;
+        public ReadOnlySpan<T> G;
+        public T Beta1, Beta2, Step, Epsilon;
+        public int Parts;
+
+        public readonly void Run(int partition)
+        {
+            var (start, count) = Parallelism.Range(W.Length, Parts, partition);
+            ElementwiseKernels.Adam(W.Slice(start, count), G.Slice(start, count), M.Slice(start, count), V.Slice(start, count), Beta1, Beta2, Step, Epsilon);
         }
     }
 }

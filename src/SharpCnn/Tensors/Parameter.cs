@@ -27,6 +27,7 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
             length *= d;
         }
         if (length > Array.MaxLength) throw new ArgumentException($"parameter {name}: {length} elements is too many");
+        ParameterBudget.Take(length, $"{name}[{string.Join("x", shape)}]");
         Value = new T[length];
         Gradient = new T[length];
         if (mask is not null && mask.Length != length) throw new ArgumentException($"parameter {name}: mask has {mask.Length} elements, expected {length}");

@@ -52,6 +52,7 @@ public static class ExperimentReport
         md.AppendLine(Invariant, $"- runs per experiment: {info.Runs} (run r is seeded r: initial weights, shuffling, dropout masks); total wall time {Duration(info.TotalSeconds)}");
         md.AppendLine("- ours = test accuracy after the last pass, mean ± sample standard deviation over the runs that did not diverge");
         md.AppendLine("- matched steps = the same training run for as many samples as the seed's one pass over the 60,000 MNIST images (the bundled set has 8,000, so one pass is 7.5x fewer steps)");
+        md.AppendLine("- the divergence guard stops a run here only on NaN or infinity (`--explosion-limit 0`), so the rand() rows show what the seeds saw; `sharpcnn train --init uniform` with the default limit stops at step 1, naming layer 8 'dense1024'");
         md.AppendLine();
         md.AppendLine("| experiment | seed figure | ours: mean ± std (runs) | ours, matched steps | data set | epochs | wall time / run |");
         md.AppendLine("|---|---|---|---|---|---|---|");

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace SharpCnn.Training;
 
@@ -21,8 +23,9 @@ public enum ScheduleKind
 /// run's total steps T. Being a function of the step count alone, it needs no state of its
 /// own: a run resumed at step t continues with exactly the rate it would have had.
 /// Text forms (CLI <c>--lr-schedule</c>): <c>constant</c>, <c>cosine</c>, <c>step:{E}:{f}</c>
-/// (e.g. <c>step:10:0.1</c>: times 0.1 every 10 epochs).
+/// (e.g. <c>step:10:0.1</c>: times 0.1 every 10 epochs). In JSON (checkpoints) it is the text form.
 /// </summary>
+[JsonConverter(typeof(LearningRateScheduleJsonConverter))]
 public sealed record LearningRateSchedule
 {
     private LearningRateSchedule(ScheduleKind kind, int everyEpochs, double factor)
@@ -93,4 +96,17 @@ public sealed record LearningRateSchedule
         }
         throw new ArgumentException($"unknown learning-rate schedule '{text}'; expected constant, cosine or step:{{E}}:{{f}} (e.g. step:10:0.1)");
     }
+}
+
+/// <summary>Writes a schedule as its text form and reads it back through <see cref="LearningRateSchedule.Parse"/>.</summary>
+internal sealed class LearningRateScheduleJsonConverter : JsonConverter<LearningRateSchedule>
+{
+    public override LearningRateSchedule Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType != JsonTokenType.String) throw new JsonException($"expected a learning-rate schedule as text (constant, cosine or step:E:f), found {reader.TokenType}");
+        try { return LearningRateSchedule.Parse(reader.GetString()!); }
+        catch (ArgumentException e) { throw new JsonException(e.Message); }
+    }
+
+    public override void Write(Utf8JsonWriter writer, LearningRateSchedule value, JsonSerializerOptions options) => writer.WriteStringValue(value.ToString());
 }

@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Text.Json.Serialization;
 using SharpCnn.Data;
+using SharpCnn.Io;
 using SharpCnn.Model;
 using SharpCnn.Optim;
 using SharpCnn.Tensors;
@@ -9,6 +11,9 @@ namespace SharpCnn.Training;
 /// <summary>How to train.</summary>
 public sealed record TrainingOptions
 {
+    /// <summary>The explosion limit used unless told otherwise (see <see cref="ExplosionLimit"/>).</summary>
+    public const double DefaultExplosionLimit = 1e6;
+
     /// <summary>Passes over the training set.</summary>
     public int Epochs { get; init; } = 1;
 
@@ -46,7 +51,45 @@ public sealed record TrainingOptions
     public int EvaluationBatchSize { get; init; } = 256;
 
     /// <summary>Raise <see cref="Trainer{T}.Progress"/> every this many steps (0 = about 100 times an epoch).</summary>
-    public int ProgressEvery { get; init; }
+    [JsonIgnore] public int ProgressEvery { get; init; }
+
+    /// <summary>
+    /// The divergence guard's limit: training stops when any layer output, any gradient or the
+    /// loss has a magnitude above it (or any parameter, checked before each checkpoint and at
+    /// each epoch's end). NaN and infinity always stop training; 0 turns the magnitude limit off.
+    /// The default, 10^6, is far above what a trainable network on normalised inputs produces
+    /// (outputs and gradients of order 1 to 10^2) and is where seed 000 saw its outputs explode.
+    /// </summary>
+    public double ExplosionLimit { get; init; } = DefaultExplosionLimit;
+
+    /// <summary>Global gradient-norm clipping: before each update, scale all gradients down so their joint L2 norm is at most this (0 = off).</summary>
+    public double ClipNorm { get; init; }
+
+    /// <summary>Write a checkpoint to <see cref="CheckpointPath"/> every this many steps, and when training ends (0 = never).</summary>
+    public long CheckpointEvery { get; init; }
+
+    /// <summary>Where checkpoints go (each replaces the previous one atomically).</summary>
+    [JsonIgnore] public string? CheckpointPath { get; init; }
+
+    /// <summary>Why these options cannot be used, naming the option, or null when they can.</summary>
+    public string? Problem()
+    {
+        if (Epochs <= 0) return $"epochs must be at least 1, not {Epochs}";
+        if (BatchSize <= 0) return $"the batch size must be at least 1, not {BatchSize}";
+        if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) return $"the learning rate must be a positive number, not {LearningRate}";
+        if (!Optim.Optimizers.Names.Contains(Optimizer?.ToLowerInvariant())) return $"unknown optimiser '{Optimizer}'; expected one of: {string.Join(", ", Optim.Optimizers.Names)}";
+        if (!(Momentum >= 0 && Momentum < 1)) return $"momentum must be in [0, 1), not {Momentum}";
+        if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) return $"weight decay must be 0 or positive, not {WeightDecay}";
+        if (!(StopEpsilon >= 0) || !double.IsFinite(StopEpsilon)) return $"the stop threshold must be 0 or positive, not {StopEpsilon}";
+        if (MaxSteps < 0) return $"the step cap must be 0 (none) or positive, not {MaxSteps}";
+        if (EvaluationBatchSize <= 0) return $"the evaluation batch size must be at least 1, not {EvaluationBatchSize}";
+        if (ProgressEvery < 0) return $"the progress interval must be 0 or positive, not {ProgressEvery}";
+        if (!(ExplosionLimit >= 0)) return $"the explosion limit must be 0 (off) or positive, not {ExplosionLimit}";
+        if (!(ClipNorm >= 0) || !double.IsFinite(ClipNorm)) return $"the clipping norm must be 0 (off) or positive, not {ClipNorm}";
+        if (CheckpointEvery < 0) return $"the checkpoint interval must be 0 (none) or positive, not {CheckpointEvery}";
+        if (CheckpointEvery > 0 && string.IsNullOrWhiteSpace(CheckpointPath)) return "checkpoints need a file to go to";
+        return null;
+    }
 }
 
 /// <summary>Progress within an epoch.</summary>
@@ -70,32 +113,94 @@ public sealed record TrainingProgress(int Epoch, int Samples, int EpochSamples, 
 public sealed record EpochResult(int Epoch, long Steps, double TrainLoss, double TrainAccuracy, Evaluation? Test, double Seconds, double SamplesPerSecond, double MaxParameterChange);
 
 /// <summary>The whole run.</summary>
-/// <param name="Epochs">Every epoch's result.</param>
+/// <param name="Epochs">Every epoch's result (after a resume: from the resumed epoch on).</param>
 /// <param name="StopReason">Why training ended: "epochs", "step cap", "converged (...)" or "diverged (...)".</param>
-/// <param name="Diverged">True when the loss became NaN or infinite.</param>
-public sealed record TrainingResult(IReadOnlyList<EpochResult> Epochs, string StopReason, bool Diverged);
+/// <param name="Diverged">True when the divergence guard stopped training.</param>
+public sealed record TrainingResult(IReadOnlyList<EpochResult> Epochs, string StopReason, bool Diverged)
+{
+    /// <summary>What the guard found, when <see cref="Diverged"/>.</summary>
+    public Divergence? Divergence { get; init; }
+
+    /// <summary>Steps taken in all, including those before a resume.</summary>
+    public long Steps { get; init; }
+
+    /// <summary>The last checkpoint written (or resumed from), if any: after a divergence, the last good state.</summary>
+    public string? LastCheckpoint { get; init; }
+}
+
+/// <summary>A checkpoint was written.</summary>
+/// <param name="Path">The file.</param>
+/// <param name="Step">Steps taken in all when it was written.</param>
+/// <param name="Epoch">The epoch in progress.</param>
+/// <param name="Samples">Samples of that epoch trained on.</param>
+public sealed record CheckpointSaved(string Path, long Step, int Epoch, int Samples);
 
 /// <summary>
 /// Trains a network with minibatch gradient descent:
 /// for each epoch, for each batch B (in a shuffled order):  θ ← update(θ, ∂/∂θ mean_{i∈B} L(f(x_i; θ), t_i)).
-/// The data stay bytes and are converted per batch into the network's input buffer, so a
-/// step allocates nothing.
+///
+/// One step: copy the batch into the network's input buffer, forward, check every layer's
+/// output, backward, check the loss and every gradient (<see cref="DivergenceGuard{T}"/>),
+/// optionally clip the global gradient norm, update. A step allocates nothing.
+/// When the guard finds NaN, infinity or a magnitude above <see cref="TrainingOptions.ExplosionLimit"/>,
+/// training stops before the update and before any checkpoint of that step, so the last
+/// checkpoint is the last good state; the result names the step, the layer and the statistic.
+///
+/// Checkpoints (<see cref="TrainingOptions.CheckpointEvery"/>) hold the weights, the optimiser
+/// state and step count, the shuffling generator, the epoch's sample order and position, and
+/// the epoch's running statistics, so <see cref="Resume"/> continues bit for bit.
 /// </summary>
 public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Network<T> network;
+    private TrainingRun<T>? pending;
+    private string? resumedFrom;
+    private ulong? resumedData;
+    private int resumedCount;
 
     /// <summary>Creates a trainer for <paramref name="network"/> (whose parameters are already initialised).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The options cannot be used (<see cref="TrainingOptions.Problem"/> says why).</exception>
     public Trainer(Network<T> network, TrainingOptions options)
     {
         ArgumentNullException.ThrowIfNull(network);
-        if (options.Epochs <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.Epochs, "epochs must be at least 1");
-        if (options.BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "batch size must be at least 1");
-        if (options.StopEpsilon < 0) throw new ArgumentOutOfRangeException(nameof(options), options.StopEpsilon, "the stop threshold cannot be negative");
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Problem() is { } problem) throw new ArgumentOutOfRangeException(nameof(options), problem);
         this.network = network;
         Options = options;
         Optimizer = Optimizers.Create(options.Optimizer, network.Parameters, options.LearningRate, options.Momentum, options.WeightDecay);
     }
+
+    /// <summary>
+    /// Continues the run saved in the checkpoint at <paramref name="path"/>: its network (in precision
+    /// <typeparamref name="T"/>, which must be the one it was trained in), optimiser state, position
+    /// and statistics. <paramref name="adjust"/> may change the saved options (more epochs, a lower
+    /// learning rate, ...); with none changed, <see cref="Fit"/> ends bit for bit where the
+    /// uninterrupted run would have. The optimiser cannot change.
+    /// </summary>
+    /// <exception cref="FileFormatException">The file is not a valid checkpoint.</exception>
+    /// <exception cref="ArgumentException">The adjusted options cannot be used, or change the optimiser.</exception>
+    public static Trainer<T> Resume(string path, Func<TrainingOptions, TrainingOptions>? adjust = null)
+    {
+        var checkpoint = CheckpointFile.Load<T>(path);
+        var saved = checkpoint.Options;
+        var options = adjust is null ? saved : adjust(saved);
+        if (!string.Equals(options.Optimizer, saved.Optimizer, StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException($"{path} was trained with the {saved.Optimizer} optimiser, whose state it holds; it cannot resume with {options.Optimizer}");
+        var trainer = new Trainer<T>(checkpoint.Network, options);
+        for (int i = 0; i < checkpoint.OptimizerState.Length; i++) checkpoint.OptimizerState[i].CopyTo(trainer.Optimizer.State[i], 0);
+        trainer.Optimizer.RestoreStepCount(checkpoint.Steps);
+        trainer.Optimizer.LearningRate = options.LearningRate == saved.LearningRate ? checkpoint.LearningRate : options.LearningRate;
+        if (options.StopEpsilon > 0 && checkpoint.Run.Snapshot is null)
+            checkpoint.Run.Snapshot = checkpoint.Network.Parameters.Where(p => p.IsTrained).Select(p => (T[])p.Value.Clone()).ToArray(); // measure from here
+        trainer.pending = checkpoint.Run;
+        trainer.resumedFrom = path;
+        trainer.resumedData = checkpoint.DataFingerprint;
+        trainer.resumedCount = checkpoint.DataCount;
+        return trainer;
+    }
+
+    /// <summary>The network trained.</summary>
+    public Network<T> Network => network;
 
     /// <summary>The settings.</summary>
     public TrainingOptions Options { get; }
@@ -109,75 +214,161 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Raised every <see cref="TrainingOptions.ProgressEvery"/> steps.</summary>
     public event Action<TrainingProgress>? Progress;
 
+    /// <summary>Raised after each checkpoint is written.</summary>
+    public event Action<CheckpointSaved>? CheckpointSaved;
+
     /// <summary>Trains on <paramref name="train"/>, evaluating on <paramref name="test"/> after each epoch.</summary>
+    /// <exception cref="ArgumentException">The data do not fit the network, or are not the data a resumed run was trained on.</exception>
     public TrainingResult Fit(ImageDataSet train, ImageDataSet? test = null, CancellationToken cancellation = default)
     {
-        if (train.Count == 0) throw new ArgumentException("the training set is empty", nameof(train));
-        if (train.Shape.Size != network.InputShape.Size) throw new ArgumentException($"the training samples are {train.Shape}, the network takes {network.InputShape}");
+        ArgumentNullException.ThrowIfNull(train);
+        CheckData(train, "training");
+        if (test is not null) CheckData(test, "test");
+        bool checkpoints = Options.CheckpointEvery > 0;
+        ulong fingerprint = checkpoints || resumedData is not null ? train.Fingerprint() : 0;
+        if (resumedData is { } expected && (fingerprint != expected || train.Count != resumedCount))
+            throw new ArgumentException($"{resumedFrom} was trained on {resumedCount} samples with fingerprint {expected:x16}; these {train.Count} samples (fingerprint {fingerprint:x16}) differ: give the same --data and --limit");
+
         int batch = Math.Min(Options.BatchSize, train.Count);
         network.Reserve(batch);
-        var rng = new Rng(Options.Seed);
-        var order = Enumerable.Range(0, train.Count).ToArray();
-        var labels = new int[batch];
+        // Batch-norm running statistics are state, not trained: they take no part in the stop threshold.
         var parameters = network.Parameters.Where(p => p.IsTrained).ToArray();
+        var run = pending ?? TrainingRun<T>.Start(Options.Seed, train.Count, parameters, Options.StopEpsilon > 0);
+        pending = null;
+        if (run.Order.Length != train.Count) throw new ArgumentException($"the run's sample order has {run.Order.Length} entries, the data {train.Count}");
+        var guard = new DivergenceGuard<T>(network, Options.ExplosionLimit);
+        var labels = new int[batch];
         long stepsPerEpoch = (train.Count + batch - 1) / batch;
         long totalSteps = Options.MaxSteps > 0 ? Math.Min(Options.MaxSteps, Options.Epochs * stepsPerEpoch) : Options.Epochs * stepsPerEpoch;
-        var snapshot = Options.StopEpsilon > 0 ? parameters.Select(p => (T[])p.Value.Clone()).ToArray() : null;
         int progressEvery = Options.ProgressEvery > 0 ? Options.ProgressEvery : Math.Max(1, train.Count / batch / 100);
         int classes = network.Classes;
         var epochs = new List<EpochResult>();
+        string? lastCheckpoint = resumedFrom;
 
-        for (int epoch = 1; epoch <= Options.Epochs; epoch++)
+        TrainingResult Stop(string reason, bool diverged = false, Divergence? divergence = null) =>
+            new(epochs, reason, diverged) { Divergence = divergence, Steps = Optimizer.StepCount, LastCheckpoint = lastCheckpoint };
+
+        TrainingResult Diverge(Divergence found, Stopwatch clock)
         {
-            if (Options.Shuffle) rng.Shuffle(order);
+            epochs.Add(Finish(run, null, clock, double.NaN));
+            return Stop($"diverged ({found.Describe()})", true, found);
+        }
+
+        bool Capped() => Options.MaxSteps > 0 && Optimizer.StepCount >= Options.MaxSteps;
+
+        // Writes a checkpoint unless a parameter went bad; returns what the guard found, if anything.
+        Divergence? Checkpoint()
+        {
+            if (guard.CheckParameters(Optimizer.StepCount, run.Epoch) is { } bad) return bad;
+            string path = Options.CheckpointPath!;
+            CheckpointFile.Save(path, network, Optimizer, Options, run, fingerprint);
+            lastCheckpoint = path;
+            CheckpointSaved?.Invoke(new CheckpointSaved(path, Optimizer.StepCount, run.Epoch, run.Seen));
+            return null;
+        }
+
+        // A run that checkpoints has a checkpoint from its start, so even one that diverges at its
+        // first step leaves the last state the guard passed (its initial weights).
+        if (checkpoints && resumedFrom is null && Optimizer.StepCount == 0 && Checkpoint() is { } badStart)
+            return Stop($"diverged ({badStart.Describe()})", true, badStart);
+
+        for (; run.Epoch <= Options.Epochs; run.NextEpoch())
+        {
+            if (Capped() && !run.Shuffled) return Stop($"step cap ({Options.MaxSteps} steps)");
+            if (!run.Shuffled)
+            {
+                if (Options.Shuffle) run.Rng.Shuffle(run.Order);
+                run.Shuffled = true;
+            }
             network.Training = true;
             var clock = Stopwatch.StartNew();
-            double lossSum = 0;
-            int correct = 0, seen = 0, stepInEpoch = 0;
-            for (int start = 0; start < train.Count; start += batch)
+            while (run.Position < train.Count && !Capped())
             {
                 cancellation.ThrowIfCancellationRequested();
-                int n = Math.Min(batch, train.Count - start);
-                train.CopyBatch<T>(order.AsSpan(start, n), network.Input(n), labels.AsSpan(0, n));
+                int n = Math.Min(batch, train.Count - run.Position);
+                long step = Optimizer.StepCount + 1;
+                train.CopyBatch<T>(run.Order.AsSpan(run.Position, n), network.Input(n), labels.AsSpan(0, n));
                 network.ZeroGradients();
                 network.SetStep(Options.Seed, Optimizer.StepCount);
                 var output = network.Forward(n);
+                if (guard.CheckOutputs(n, step, run.Epoch) is { } exploded) return Diverge(exploded, clock);
+                int correct = 0;
                 for (int s = 0; s < n; s++)
                     if (Evaluator.ArgMax(output.Slice(s * classes, classes)) == labels[s]) correct++;
                 double loss = double.CreateChecked(network.Backward(labels.AsSpan(0, n), n));
-                if (!double.IsFinite(loss))
-                {
-                    string why = $"diverged (loss {loss} at step {Optimizer.StepCount + 1}, epoch {epoch})";
-                    epochs.Add(Finish(epoch, lossSum / Math.Max(seen, 1), (double)correct / Math.Max(seen, 1), null, clock, seen, double.NaN));
-                    return new TrainingResult(epochs, why, Diverged: true);
-                }
+                if (guard.CheckLoss(loss, step, run.Epoch) is { } badLoss) return Diverge(badLoss, clock);
+                if (guard.CheckGradients(step, run.Epoch, out double norm) is { } badGradient) return Diverge(badGradient, clock);
+                if (Options.ClipNorm > 0) guard.Clip(norm, Options.ClipNorm);
                 if (Options.Schedule.Kind != ScheduleKind.Constant) // a constant schedule leaves a rate set by hand alone
                     Optimizer.LearningRate = Options.Schedule.Rate(Options.LearningRate, Optimizer.StepCount, stepsPerEpoch, totalSteps);
                 Optimizer.Step();
-                lossSum += loss * n;
-                seen += n;
-                if (++stepInEpoch % progressEvery == 0)
-                    Progress?.Invoke(new TrainingProgress(epoch, seen, train.Count, lossSum / seen, (double)correct / seen, seen / clock.Elapsed.TotalSeconds));
-                if (Options.MaxSteps > 0 && Optimizer.StepCount >= Options.MaxSteps) break;
+                run.Position += n;
+                run.LossSum += loss * n;
+                run.Correct += correct;
+                run.Seen += n;
+                run.EpochSteps++;
+                if (checkpoints && Optimizer.StepCount % Options.CheckpointEvery == 0)
+                {
+                    run.Seconds += clock.Elapsed.TotalSeconds;
+                    clock.Restart();
+                    if (Checkpoint() is { } badParameter) return Diverge(badParameter, clock);
+                }
+                if (run.EpochSteps % progressEvery == 0)
+                    Progress?.Invoke(new TrainingProgress(run.Epoch, run.Seen, train.Count, run.LossSum / run.Seen, (double)run.Correct / run.Seen, run.Seen / Seconds(run, clock)));
             }
             clock.Stop();
-            double change = snapshot is null ? double.NaN : MaxChange(parameters, snapshot);
+            if (guard.CheckParameters(Optimizer.StepCount, run.Epoch) is { } badEnd) return Diverge(badEnd, clock);
+            bool complete = run.Position >= train.Count;
+            // An epoch cut short by the step cap keeps its start snapshot, for a resumed run that finishes it.
+            double change = run.Snapshot is null ? double.NaN : MaxChange(parameters, run.Snapshot, takeSnapshot: complete);
             var evaluation = test is null ? null : Evaluator.Evaluate(network, test, Options.EvaluationBatchSize);
-            var result = Finish(epoch, lossSum / seen, (double)correct / seen, evaluation, clock, seen, change);
+            var result = Finish(run, evaluation, clock, change);
             epochs.Add(result);
             EpochCompleted?.Invoke(result);
-            if (Options.MaxSteps > 0 && Optimizer.StepCount >= Options.MaxSteps) return new TrainingResult(epochs, $"step cap ({Options.MaxSteps} steps)", false);
-            if (snapshot is not null && change < Options.StopEpsilon)
-                return new TrainingResult(epochs, $"converged (no parameter moved by {Options.StopEpsilon:G3} or more in epoch {epoch}; largest change {change:G3})", false);
+            string? reason = Capped() ? $"step cap ({Options.MaxSteps} steps)"
+                : run.Snapshot is not null && change < Options.StopEpsilon ? $"converged (no parameter moved by {Options.StopEpsilon:G3} or more in epoch {run.Epoch}; largest change {change:G3})"
+                : run.Epoch == Options.Epochs ? $"epochs ({Options.Epochs})"
+                : null;
+            if (reason is null) continue;
+            if (checkpoints)
+            {
+                // The final checkpoint: at the next epoch's start, or mid-epoch when the step cap cut it short.
+                run.Seconds += clock.Elapsed.TotalSeconds;
+                if (complete) run.NextEpoch();
+                if (Checkpoint() is { } bad) return Stop($"diverged ({bad.Describe()})", true, bad);
+            }
+            return Stop(reason);
         }
-        return new TrainingResult(epochs, $"epochs ({Options.Epochs})", false);
+        return Stop($"epochs ({Options.Epochs})");
     }
 
-    private EpochResult Finish(int epoch, double loss, double accuracy, Evaluation? test, Stopwatch clock, int seen, double change) =>
-        new(epoch, Optimizer.StepCount, loss, accuracy, test, clock.Elapsed.TotalSeconds, seen / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), change);
+    private void CheckData(ImageDataSet data, string which)
+    {
+        if (data.Count == 0) throw new ArgumentException($"the {which} set is empty", nameof(data));
+        if (data.Shape.Size != network.InputShape.Size) throw new ArgumentException($"the {which} samples are {data.Shape}, the network takes {network.InputShape}");
+        int top = data.Labels.Length == 0 ? 0 : MaxLabel(data.Labels);
+        if (top >= network.Classes)
+            throw new ArgumentException($"the {which} set has labels up to {top}, but the model has only {network.Classes} outputs (one per class)");
+    }
 
-    /// <summary>Largest |θ - θ_snapshot| over every parameter, then takes the new snapshot.</summary>
-    private static double MaxChange(Parameter<T>[] parameters, T[][] snapshot)
+    private static int MaxLabel(ReadOnlySpan<byte> labels)
+    {
+        int max = 0;
+        foreach (byte b in labels) max = Math.Max(max, b);
+        return max;
+    }
+
+    private static double Seconds(TrainingRun<T> run, Stopwatch clock) => Math.Max(run.Seconds + clock.Elapsed.TotalSeconds, 1e-9);
+
+    private EpochResult Finish(TrainingRun<T> run, Evaluation? test, Stopwatch clock, double change)
+    {
+        double seconds = run.Seconds + clock.Elapsed.TotalSeconds;
+        int seen = Math.Max(run.Seen, 1);
+        return new(run.Epoch, Optimizer.StepCount, run.LossSum / seen, (double)run.Correct / seen, test, seconds, run.Seen / Math.Max(seconds, 1e-9), change);
+    }
+
+    /// <summary>Largest |θ - θ_snapshot| over every parameter, then (if asked) takes the new snapshot.</summary>
+    private static double MaxChange(Parameter<T>[] parameters, T[][] snapshot, bool takeSnapshot)
     {
         double max = 0;
         for (int i = 0; i < parameters.Length; i++)
@@ -185,7 +376,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             var v = parameters[i].Value;
             var s = snapshot[i];
             for (int j = 0; j < v.Length; j++) max = Math.Max(max, Math.Abs(double.CreateChecked(v[j] - s[j])));
-            v.CopyTo(s, 0);
+            if (takeSnapshot) v.CopyTo(s, 0);
         }
         return max;
     }

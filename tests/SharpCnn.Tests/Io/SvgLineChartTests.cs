@@ -71,4 +71,17 @@ public class SvgLineChartTests
         Assert.Equal(Math.Round(low / s), low / s, 9);
         Assert.Equal(Math.Round(high / s), high / s, 9);
     }
+
+    [Fact]
+    public void WholeNumberTicksForEpochs()
+    {
+        var texts = XDocument.Parse(SvgLineChart.Render("t", "epoch", "y", [Series("a", 0.5, 0.3)], wholeNumberX: true))
+            .Descendants(Svg + "text").Select(t => t.Value).ToArray();
+        Assert.Contains("1", texts);
+        Assert.Contains("2", texts);
+        Assert.DoesNotContain("1.2", texts);
+        var fractional = XDocument.Parse(SvgLineChart.Render("t", "epoch", "y", [Series("a", 0.5, 0.3)]))
+            .Descendants(Svg + "text").Select(t => t.Value).ToArray();
+        Assert.Contains("1.2", fractional); // without it, two epochs get ticks every 0.2
+    }
 }

@@ -155,6 +155,22 @@ public class GemmTests
         Assert.True(full.AsSpan().SequenceEqual(pieces), "column ranges differ from the full product");
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(9)]
+    public void ARowDoesNotDependOnHowManyRowsAreComputedWithIt(int m)
+    {
+        // A sample's prediction must not depend on its batch: row i of C is the same bits for any m.
+        var random = new Random(20 + m);
+        int n = 1037, k = 301;
+        float[] a = RandomValues<float>(random, 17 * k), b = RandomValues<float>(random, n * k);
+        float[] all = new float[17 * n], few = new float[m * n];
+        Gemm.Multiply<float>(false, true, 17, n, k, a, k, b, k, all, n, accumulate: false);
+        Gemm.Multiply<float>(false, true, m, n, k, a.AsSpan(5 * k), k, b, k, few, n, accumulate: false);
+        Assert.True(all.AsSpan(5 * n, m * n).SequenceEqual(few), "rows differ when computed with fewer rows");
+    }
+
     [Fact]
     public void SecondCall_AllocatesNothing()
     {
@@ -165,11 +181,17 @@ public class GemmTests
         Gemm.Multiply<float>(false, false, m, n, k, a, k, b, n, c, n, accumulate: false);
         Gemm.Multiply<double>(true, true, 9, 13, 11, ad, 9, bd, 11, cd, 13, accumulate: true);
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        Gemm.Multiply<float>(false, false, m, n, k, a, k, b, n, c, n, accumulate: false);
-        Gemm.Multiply<double>(true, true, 9, 13, 11, ad, 9, bd, 11, cd, 13, accumulate: true);
-        long after = GC.GetAllocatedBytesForCurrentThread();
-        Assert.Equal(0, after - before);
+        // The runtime may allocate now and then on this thread while it recompiles hot methods (tiered
+        // compilation); an allocation by Gemm itself would show in every round, so one clean round of three passes.
+        long fewest = long.MaxValue;
+        for (int round = 0; round < 3 && fewest > 0; round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Gemm.Multiply<float>(false, false, m, n, k, a, k, b, n, c, n, accumulate: false);
+            Gemm.Multiply<double>(true, true, 9, 13, 11, ad, 9, bd, 11, cd, 13, accumulate: true);
+            fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.Equal(0, fewest);
     }
 
     [Fact]

@@ -109,7 +109,7 @@ public sealed class ExperimentsTests : IDisposable
         var run = Assert.Single(outcome.Runs);
         Assert.True(run.Diverged);
         Assert.True(double.IsNaN(run.Accuracy));
-        Assert.Contains("diverged (loss", run.StopReason);
+        Assert.StartsWith("diverged (layer 2 'dense10' output", run.StopReason);
         Assert.Contains("at step", run.StopReason);
         string md = ExperimentReport.Markdown([outcome], new ExperimentRunInfo(DateTime.UtcNow, "test", "sharpcnn experiments", 1, false, 1));
         Assert.Contains("diverged (1/1 runs; first at step", md);

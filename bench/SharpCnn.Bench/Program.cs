@@ -1,0 +1,41 @@
+using BenchmarkDotNet.Running;
+using SharpCnn.Bench;
+
+// SharpCnn.Bench: BenchmarkDotNet suites for the kernels (run with no arguments for the menu, or
+// --filter '*Gemm*' etc.), plus two quick modes that need no BenchmarkDotNet run:
+//   peak                  the measured float FMA peak on 1 and 2 threads
+//   quick                 best-of-rounds GFLOP/s of every kernel suite's shapes (a fast look)
+//   layers [batch] [threads] [steps] [spec]   where a training step's time goes, layer by layer
+//   steps [batch] [threads] [count]           only training steps, to run under a sampling profiler
+//     (DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 perf record -e cpu-clock ...)
+if (args.Length > 0 && args[0] == "peak")
+{
+    QuickMeasure.PrintPeak();
+    return 0;
+}
+if (args.Length > 0 && args[0] == "layers")
+{
+    // layers [batch] [threads] [steps] [spec]: per-layer forward/backward times of a training step
+    int batch = args.Length > 1 ? int.Parse(args[1]) : 64;
+    int threads = args.Length > 2 ? int.Parse(args[2]) : 1;
+    int steps = args.Length > 3 ? int.Parse(args[3]) : 10;
+    string spec = args.Length > 4 ? args[4] : SharpCnn.Model.Presets.Find("seed-cnn")!.Spec;
+    LayerProfile.Run(spec, batch, threads, steps);
+    return 0;
+}
+if (args.Length > 0 && args[0] == "steps")
+{
+    // steps [batch] [threads] [count]: just training steps of the seed CNN, for a sampling profiler
+    int batch = args.Length > 1 ? int.Parse(args[1]) : 64;
+    int threads = args.Length > 2 ? int.Parse(args[2]) : 1;
+    int count = args.Length > 3 ? int.Parse(args[3]) : 50;
+    LayerProfile.Steps(SharpCnn.Model.Presets.Find("seed-cnn")!.Spec, batch, threads, count);
+    return 0;
+}
+if (args.Length > 0 && args[0] == "quick")
+{
+    QuickMeasure.Run(args.Skip(1).ToArray());
+    return 0;
+}
+BenchmarkSwitcher.FromAssembly(typeof(GemmBenchmarks).Assembly).Run(args);
+return 0;

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# SharpCnn against PyTorch on the same machine, the same network, batch sizes and thread count, in one run.
+#
+#   bash bench/compare-pytorch.sh [--threads N] [--seconds S] [--rounds R] [--no-epoch]
+#
+# What it does:
+#   1. Installs Debian's python3-torch (PyTorch 1.13), libopenblas0-openmp and dataset-fashion-mnist with
+#      apt-get when they are missing (needs root or sudo).
+#   2. Configures PyTorch at its best on this kind of machine: oneDNN for the convolutions (built in), and
+#      OpenBLAS with OpenMP for the matrix products, loaded ahead of the reference BLAS by putting its library
+#      folder (from `dpkg -L libopenblas0-openmp`) first on LD_LIBRARY_PATH, with OPENBLAS_CORETYPE=SkylakeX
+#      (OpenBLAS 0.3.21 does not recognise newer AVX-512 CPUs and would otherwise fall back to SSE3 kernels),
+#      and torch.set_num_threads(N). Debian's own /usr/bin/python3 runs it (a pyenv python3 earlier on PATH
+#      does not see Debian's packages).
+#   3. Builds SharpCnn (Release) and, measure by measure, runs PyTorch (bench/pytorch_seed_cnn.py) and then
+#      `sharpcnn bench` with the same settings, one after the other, never both at once.
+#   4. Runs one full Fashion-MNIST training epoch (batch 64) in each, in a fresh process, for peak RSS.
+#   5. Prints one line per measure: PyTorch, SharpCnn, and the ratio SharpCnn / PyTorch.
+#
+# Run it on an otherwise idle machine: two benchmarks at once on two cores ruin both (the script warns when
+# the load average says something else is running). Figures drift with the machine; compare the ratios.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+threads=2
+seconds=3
+rounds=3
+epoch=1
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --threads) threads="$2"; shift 2 ;;
+    --seconds) seconds="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    --no-epoch) epoch=0; shift ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+# 1. Packages.
+packages=(python3-torch libopenblas0-openmp dataset-fashion-mnist)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "installing ${missing[*]} with apt-get"
+  sudo_cmd=()
+  [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# 2. PyTorch at its best.
+openblas_lib=$(dpkg -L libopenblas0-openmp | grep -E '/libopenblas\.so\.0$' | head -n 1)
+fashion_images=$(dpkg -L dataset-fashion-mnist | grep -E '/train-images-idx3-ubyte(\.gz)?$' | head -n 1)
+if [[ -z "$openblas_lib" || -z "$fashion_images" ]]; then
+  echo "could not find OpenBLAS or Fashion-MNIST in the installed packages" >&2
+  exit 1
+fi
+openblas_dir=$(dirname "$openblas_lib")
+fashion_dir=$(dirname "$fashion_images")
+python=/usr/bin/python3
+pytorch() {
+  LD_LIBRARY_PATH="$openblas_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" OPENBLAS_CORETYPE=SkylakeX \
+    OMP_NUM_THREADS="$threads" "$python" bench/pytorch_seed_cnn.py --threads "$threads" "$@"
+}
+
+# 3. SharpCnn.
+echo "building SharpCnn (Release)"
+dotnet build -c Release src/SharpCnn.Cli -v quiet -nologo >/dev/null
+sharpcnn() {
+  dotnet src/SharpCnn.Cli/bin/Release/net10.0/SharpCnn.Cli.dll bench --threads "$threads" --tsv "$@"
+}
+
+load=$(cut -d' ' -f1 /proc/loadavg)
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load average $load"
+if awk -v l="$load" 'BEGIN { exit !(l > 0.7) }'; then
+  echo "warning: the load average is $load: something else is running, and the figures will be noisy" >&2
+fi
+echo "PyTorch: $("$python" -c 'import torch; print(torch.__version__)'), OpenBLAS from $openblas_dir, OPENBLAS_CORETYPE=SkylakeX, $threads threads"
+echo "SharpCnn: $(git rev-parse --short HEAD 2>/dev/null || echo 'unknown commit'), $threads threads; each figure is the best of $rounds rounds of $seconds s"
+echo
+
+declare -A torch_value sharp_value
+collect() { # collect NAME < tsv lines
+  local side="$1" key value unit
+  while IFS=$'\t' read -r key value unit; do
+    [[ -z "$key" || "$key" == \#* ]] && continue
+    if [[ "$side" == torch ]]; then torch_value[$key]=$value; else sharp_value[$key]=$value; fi
+  done
+}
+
+for measure in train64 train1 infer256 scaling; do
+  echo "measuring $measure: PyTorch, then SharpCnn"
+  collect torch < <(pytorch --only "$measure" --seconds "$seconds" --rounds "$rounds" 2>/dev/null)
+  collect sharp < <(sharpcnn --only "$measure" --seconds "$seconds" --rounds "$rounds")
+done
+collect sharp < <(sharpcnn --only alloc,identical --seconds "$seconds" --rounds 1)
+torch_rss_epoch=""
+if [[ $epoch -eq 1 ]]; then
+  echo "one Fashion-MNIST epoch (60,000 images, batch 64) in each, for peak RSS"
+  unset 'torch_value[peak_rss]' 'sharp_value[peak_rss]'
+  collect torch < <(pytorch --epoch-data "$fashion_dir" 2>/dev/null)
+  collect sharp < <(sharpcnn --epoch-data "$fashion_dir")
+  torch_rss_epoch=1
+fi
+
+# 5. The table.
+echo
+printf '%-44s %14s %14s %9s   %s\n' "measure" "PyTorch" "SharpCnn" "ratio" "target (issue 4)"
+row() { # row LABEL KEY UNIT TARGET
+  local t="${torch_value[$2]:-}" s="${sharp_value[$2]:-}" ratio="-"
+  if [[ -n "$t" && -n "$s" ]]; then ratio=$(awk -v a="$s" -v b="$t" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'); fi
+  printf '%-44s %14s %14s %9s   %s\n' "$1" "$(fmt "$t" "$3")" "$(fmt "$s" "$3")" "$ratio" "$4"
+}
+fmt() { [[ -z "$1" ]] && { echo "-"; return; }; awk -v v="$1" -v u="$2" 'BEGIN { if (u == "x") printf "%.2fx", v; else printf "%.0f %s", v, u }'; }
+row "training, batch 64, $threads threads (samples/s)" train_b64 "/s" ">= 1.3x"
+row "training, batch 1, $threads threads (samples/s)" train_b1 "/s" ">= 5x"
+row "inference, batch 256, $threads threads (samples/s)" infer_b256 "/s" ">= 1.5x"
+row "training, batch 64, 1 thread (samples/s)" train_b64_1thread "/s" ""
+row "speed-up 1 -> $threads threads (batch 64)" scaling "x" "SharpCnn >= 1.85x"
+if [[ -n "$torch_rss_epoch" ]]; then
+  row "Fashion-MNIST epoch, batch 64 (samples/s)" epoch_rate "/s" ""
+  row "peak RSS over that epoch (MiB)" peak_rss "MiB" "<= 0.5x"
+fi
+printf '%-44s %14s %14s\n' "bytes allocated per training step" "-" "${sharp_value[alloc_per_step]:--}"
+identical="${sharp_value[identical]:-}"
+printf '%-44s %14s %14s\n' "1 vs $threads threads: bit-identical weights" "not promised" "$([[ "$identical" == 1 ]] && echo yes || echo no)"

@@ -1,0 +1,280 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using SharpCnn.Data;
+using SharpCnn.Kernels;
+using SharpCnn.Model;
+using SharpCnn.Optim;
+using SharpCnn.Tensors;
+
+namespace SharpCnn.Cli;
+
+/// <summary>
+/// <c>sharpcnn bench</c>: speed of a model (by default the seed CNN) on this machine: training samples/s at
+/// batch 64 and 1, inference samples/s at batch 256, 1- vs N-thread scaling, bytes allocated per training step,
+/// whether 1 and N threads give bit-identical weights, and peak RSS. With <c>--epoch-data DIR</c> it instead
+/// trains one full epoch on that IDX folder and reports its throughput and peak RSS.
+/// </summary>
+internal static class BenchCommand
+{
+    /// <summary>Every measure, in the order printed.</summary>
+    private static readonly string[] Measures = ["train64", "train1", "infer256", "scaling", "alloc", "identical"];
+
+    public static Command Create()
+    {
+        var threads = ThreadsOption.Create();
+        var model = new Option<string>("--model") { Description = "A preset or spec string", DefaultValueFactory = _ => "seed-cnn" };
+        var precision = new Option<string>("--precision") { Description = "float or double", DefaultValueFactory = _ => "float" };
+        var seconds = new Option<double>("--seconds") { Description = "Seconds per timing round", DefaultValueFactory = _ => 2.0 };
+        var rounds = new Option<int>("--rounds") { Description = "Timing rounds per measure (the best is reported)", DefaultValueFactory = _ => 3 };
+        var only = new Option<string>("--only") { Description = $"Comma-separated measures to run: {string.Join(", ", Measures)}", DefaultValueFactory = _ => string.Join(",", Measures) };
+        var tsv = new Option<bool>("--tsv") { Description = "Print machine-readable lines: measure<TAB>value<TAB>unit" };
+        var epochData = new Option<string?>("--epoch-data") { Description = "Instead: train one full epoch (batch 64, Adam) on this IDX folder and report samples/s and peak RSS" };
+        var command = new Command("bench", "Measure training and inference speed, thread scaling, allocation and determinism")
+        {
+            threads, model, precision, seconds, rounds, only, tsv, epochData,
+        };
+        command.SetAction(r => CommandErrors.Run(() =>
+        {
+            int n = ThreadsOption.Apply(r.GetValue(threads));
+            var choice = ModelChoice.Resolve(r.GetValue(model)!, null, null);
+            var selected = r.GetValue(only)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            foreach (var m in selected)
+                if (!Measures.Contains(m)) throw new ArgumentException($"--only: unknown measure '{m}'; expected some of {string.Join(", ", Measures)}");
+            if (r.GetValue(seconds) <= 0 || r.GetValue(rounds) < 1) throw new ArgumentException("--seconds must be positive and --rounds at least 1");
+            var run = new Run(choice, n, r.GetValue(seconds), r.GetValue(rounds), selected, r.GetValue(tsv), r.GetValue(epochData));
+            return Precision.Dispatch(r.GetValue(precision)!, run);
+        }));
+        return command;
+    }
+
+    private sealed record Run(ModelChoice Choice, int Threads, double Seconds, int Rounds, string[] Selected, bool Tsv, string? EpochData)
+        : IPrecisionAction
+    {
+        public int Invoke<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            if (EpochData is not null) return Epoch<T>(EpochData);
+            var (train, _) = BundledDigits.Load();
+            var steps = new StepRunner<T>(Choice, train, seed: 1);
+            long trainFlops = steps.TrainingFlopsPerSample;
+            if (!Tsv)
+            {
+                Console.WriteLine($"model     {Choice.Label}: {steps.Network.Spec}");
+                Console.WriteLine($"          {steps.Network.ForwardFlops / 1e6:F1} MFLOP forward, ~{trainFlops / 1e6:F1} MFLOP per training sample; {(typeof(T) == typeof(float) ? "float" : "double")}, Adam lr 0.001, bundled digits");
+                Console.WriteLine($"machine   {Environment.ProcessorCount} processors, {PeakFlops.VectorName}, {Threads} thread(s); each figure is the best of {Rounds} rounds of {Seconds:G3} s");
+            }
+            double peak = 0;
+            double trainN = double.NaN;
+            if (Selected.Contains("train64") || Selected.Contains("scaling"))
+            {
+                peak = PeakFlops.Measure(Threads);
+                Report("peak_gflops", peak, "GFLOP/s", $"measured FMA peak, {Threads} thread(s)");
+            }
+            if (Selected.Contains("train64") || Selected.Contains("scaling"))
+            {
+                trainN = steps.TrainingSamplesPerSecond(64, Seconds, Rounds);
+                double gflops = trainN * trainFlops / 1e9;
+                Report("train_b64", trainN, "samples/s", $"training, batch 64, {Threads} thread(s): {gflops:F1} GFLOP/s, {gflops / peak:P0} of peak");
+            }
+            if (Selected.Contains("train1"))
+                Report("train_b1", steps.TrainingSamplesPerSecond(1, Seconds, Rounds), "samples/s", $"training, batch 1, {Threads} thread(s)");
+            if (Selected.Contains("infer256"))
+                Report("infer_b256", steps.InferenceSamplesPerSecond(256, Seconds, Rounds), "samples/s", $"inference, batch 256, {Threads} thread(s)");
+            if (Selected.Contains("scaling"))
+            {
+                Parallelism.ThreadCount = 1;
+                double one = steps.TrainingSamplesPerSecond(64, Seconds, Rounds);
+                Parallelism.ThreadCount = Threads;
+                Report("train_b64_1thread", one, "samples/s", "training, batch 64, 1 thread");
+                Report("scaling", trainN / one, "x", $"speed-up from 1 to {Threads} thread(s) (training, batch 64)");
+            }
+            if (Selected.Contains("alloc"))
+                Report("alloc_per_step", steps.AllocatedBytesPerStep(64, 20), "bytes", "allocated per training step (batch 64, all threads, after warm-up)");
+            if (Selected.Contains("identical"))
+            {
+                bool same = BitIdentical<T>(Choice, train, Threads);
+                Report("identical", same ? 1 : 0, "bool", $"1- and {Threads}-thread training (20 steps, batch 64) give bit-identical weights: {(same ? "yes" : "NO")}");
+            }
+            Report("peak_rss", PeakResidentBytes() / 1048576.0, "MiB", "peak resident memory of this process (all of the above; --epoch-data measures one training epoch alone)");
+            return 0;
+        }
+
+        private int Epoch<T>(string folder) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var (train, _) = MnistFolder.Load(folder);
+            var steps = new StepRunner<T>(Choice, train, seed: 1, capacity: 64);
+            var clock = Stopwatch.StartNew();
+            int samples = steps.Epoch(64);
+            double rate = samples / clock.Elapsed.TotalSeconds;
+            Report("epoch_samples", samples, "samples", $"one epoch of {folder}, batch 64, {Threads} thread(s)");
+            Report("epoch_rate", rate, "samples/s", "training throughput over the epoch");
+            Report("peak_rss", PeakResidentBytes() / 1048576.0, "MiB", "peak resident memory of this process");
+            return 0;
+        }
+
+        private void Report(string key, double value, string unit, string text)
+        {
+            if (Tsv)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{key}\t{value:R}\t{unit}"));
+                return;
+            }
+            string shown = unit switch
+            {
+                "bool" => "",
+                "x" => $"{value:F2}x",
+                "bytes" => $"{value:N0} bytes",
+                "MiB" => $"{value:F0} MiB",
+                "samples" => $"{value:N0}",
+                "GFLOP/s" => $"{value:F1} GFLOP/s",
+                _ => $"{value:F0} {unit}",
+            };
+            Console.WriteLine($"{shown,18}  {text}");
+        }
+    }
+
+    /// <summary>Peak resident set size of this process (VmHWM on Linux, the peak working set elsewhere).</summary>
+    internal static long PeakResidentBytes()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+            {
+                if (!line.StartsWith("VmHWM:", StringComparison.Ordinal)) continue;
+                var kb = line["VmHWM:".Length..].Trim().Split(' ')[0];
+                return long.Parse(kb, CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+        catch (IOException)
+        {
+        }
+        using var process = Process.GetCurrentProcess();
+        return process.PeakWorkingSet64;
+    }
+
+    /// <summary>Trains <paramref name="steps"/> steps from the same seed on 1 thread and on <paramref name="threads"/>, compares every weight bit.</summary>
+    private static bool BitIdentical<T>(ModelChoice choice, ImageDataSet train, int threads, int steps = 20)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T[][] Weights(int count)
+        {
+            Parallelism.ThreadCount = count;
+            var runner = new StepRunner<T>(choice, train, seed: 3, capacity: 64);
+            for (int i = 0; i < steps; i++) runner.TrainStep(64);
+            return runner.Network.Parameters.Select(p => (T[])p.Value.Clone()).ToArray();
+        }
+        var one = Weights(1);
+        var many = Weights(threads);
+        Parallelism.ThreadCount = threads;
+        return one.Zip(many).All(pair => pair.First.AsSpan().SequenceEqual(pair.Second));
+    }
+
+    /// <summary>A network, Adam and a data set, stepping through shuffled batches exactly as the trainer does.</summary>
+    private sealed class StepRunner<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        private readonly ImageDataSet data;
+        private readonly Optimizer<T> optimizer;
+        private readonly int[] order;
+        private readonly int[] labels;
+        private int position;
+
+        public StepRunner(ModelChoice choice, ImageDataSet data, ulong seed, int capacity = 256)
+        {
+            this.data = data;
+            labels = new int[capacity];
+            Network = choice.Create<T>(data.Shape, seed);
+            optimizer = Optimizers.Create("adam", Network.Parameters, 0.001);
+            order = Enumerable.Range(0, data.Count).ToArray();
+            new Rng(seed).Shuffle(order);
+            Network.Reserve(capacity); // only as large as the largest batch run: it sets the memory use
+        }
+
+        public Network<T> Network { get; }
+
+        /// <summary>Forward + backward flops per training sample: every layer's forward three times (forward, input and parameter gradient) less the first layer's unneeded input gradient.</summary>
+        public long TrainingFlopsPerSample => 3 * Network.ForwardFlops - Network.Layers[0].ForwardFlops;
+
+        private ReadOnlySpan<int> NextBatch(int n)
+        {
+            if (position + n > order.Length) position = 0;
+            data.CopyBatch<T>(order.AsSpan(position, n), Network.Input(n), labels.AsSpan(0, n));
+            position += n;
+            return labels.AsSpan(0, n);
+        }
+
+        public void TrainStep(int n)
+        {
+            var batch = NextBatch(n);
+            Network.ZeroGradients();
+            Network.Forward(n);
+            Network.Backward(batch, n);
+            optimizer.Step();
+        }
+
+        /// <summary>Trains one pass over the data; returns the samples seen.</summary>
+        public int Epoch(int n)
+        {
+            Network.Training = true;
+            position = 0;
+            int seen = 0;
+            for (int start = 0; start < order.Length; start += n)
+            {
+                int count = Math.Min(n, order.Length - start);
+                data.CopyBatch<T>(order.AsSpan(start, count), Network.Input(count), labels.AsSpan(0, count));
+                Network.ZeroGradients();
+                Network.Forward(count);
+                Network.Backward(labels.AsSpan(0, count), count);
+                optimizer.Step();
+                seen += count;
+            }
+            return seen;
+        }
+
+        public double TrainingSamplesPerSecond(int n, double seconds, int rounds)
+        {
+            Network.Training = true;
+            return Best(n, seconds, rounds, () => TrainStep(n));
+        }
+
+        public double InferenceSamplesPerSecond(int n, double seconds, int rounds)
+        {
+            Network.Training = false;
+            double rate = Best(n, seconds, rounds, () =>
+            {
+                NextBatch(n);
+                Network.Forward(n);
+            });
+            Network.Training = true;
+            return rate;
+        }
+
+        public double AllocatedBytesPerStep(int n, int steps)
+        {
+            Network.Training = true;
+            for (int i = 0; i < 5; i++) TrainStep(n);
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < steps; i++) TrainStep(n);
+            return (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)steps;
+        }
+
+        /// <summary>Best samples/s over <paramref name="rounds"/> rounds of at least <paramref name="seconds"/> each, after a warm-up.</summary>
+        private static double Best(int n, double seconds, int rounds, Action step)
+        {
+            var warm = Stopwatch.StartNew();
+            for (int i = 0; i < 3 || warm.Elapsed.TotalSeconds < Math.Min(1.0, seconds / 2); i++) step();
+            double best = 0;
+            for (int r = 0; r < rounds; r++)
+            {
+                int count = 0;
+                var clock = Stopwatch.StartNew();
+                do
+                {
+                    step();
+                    count++;
+                } while (clock.Elapsed.TotalSeconds < seconds);
+                best = Math.Max(best, count * n / clock.Elapsed.TotalSeconds);
+            }
+            return best;
+        }
+    }
+}

@@ -1,0 +1,87 @@
+// The machine's measured floating-point peak: what "fraction of peak" in the benchmarks divides by.
+//
+// A register-only loop of independent fused multiply-adds on the widest accelerated float vector:
+// 16 accumulators (more than the FMA latency x pipes of any current core: 4 cycles x 2 pipes = 8
+// chains in flight), no loads or stores inside the loop, so nothing but the FMA units limits it.
+// Each FMA on a register of L float lanes is 2L flops. With several threads, each runs the same
+// loop on its own core at the same time and the flops are added up.
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace SharpCnn.Kernels;
+
+/// <summary>Measures the peak float multiply-add rate of this machine with a register-only loop.</summary>
+public static class PeakFlops
+{
+    /// <summary>
+    /// Float GFLOP/s reached by <paramref name="threads"/> threads each running the register-only FMA
+    /// loop for about <paramref name="seconds"/> seconds (best of three rounds).
+    /// </summary>
+    public static double Measure(int threads = 1, double seconds = 0.3)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        RunLoop(1000); // compile and warm up
+        double best = 0;
+        for (int round = 0; round < 3; round++)
+        {
+            long iterations = Math.Max(1000, (long)(seconds / 3 * 2e8));
+            var clock = Stopwatch.StartNew();
+            var workers = new Thread[threads];
+            for (int t = 0; t < threads; t++)
+            {
+                workers[t] = new Thread(() => RunLoop(iterations)) { IsBackground = true };
+                workers[t].Start();
+            }
+            foreach (var w in workers) w.Join();
+            double elapsed = clock.Elapsed.TotalSeconds;
+            best = Math.Max(best, threads * iterations * FlopsPerIteration / elapsed / 1e9);
+        }
+        return best;
+    }
+
+    /// <summary>Flops of one loop iteration: 16 FMAs on the widest accelerated float register.</summary>
+    public static int FlopsPerIteration => 16 * 2 * Lanes;
+
+    /// <summary>Float lanes of the widest accelerated vector (1 when there is none).</summary>
+    public static int Lanes => Vector512.IsHardwareAccelerated ? 16 : Vector256.IsHardwareAccelerated ? 8 : Vector128.IsHardwareAccelerated ? 4 : 1;
+
+    /// <summary>The name of the widest accelerated vector width.</summary>
+    public static string VectorName => Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : Vector128.IsHardwareAccelerated ? "Vector128" : "scalar";
+
+    private static float RunLoop(long iterations)
+    {
+        if (Vector512.IsHardwareAccelerated) return Loop<Vector512<float>, Width512<float>>(iterations);
+        if (Vector256.IsHardwareAccelerated) return Loop<Vector256<float>, Width256<float>>(iterations);
+        if (Vector128.IsHardwareAccelerated) return Loop<Vector128<float>, Width128<float>>(iterations);
+        return Loop<float, WidthScalar<float>>(iterations);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static float Loop<TVector, TWidth>(long iterations)
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, float>
+    {
+        TVector a = TWidth.Broadcast(0.999999f), b = TWidth.Broadcast(1e-7f);
+        TVector c0 = TWidth.Broadcast(1), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+        TVector c8 = c0, c9 = c0, c10 = c0, c11 = c0, c12 = c0, c13 = c0, c14 = c0, c15 = c0;
+        for (long i = 0; i < iterations; i++)
+        {
+            c0 = TWidth.MultiplyAdd(c0, a, b); c1 = TWidth.MultiplyAdd(c1, a, b);
+            c2 = TWidth.MultiplyAdd(c2, a, b); c3 = TWidth.MultiplyAdd(c3, a, b);
+            c4 = TWidth.MultiplyAdd(c4, a, b); c5 = TWidth.MultiplyAdd(c5, a, b);
+            c6 = TWidth.MultiplyAdd(c6, a, b); c7 = TWidth.MultiplyAdd(c7, a, b);
+            c8 = TWidth.MultiplyAdd(c8, a, b); c9 = TWidth.MultiplyAdd(c9, a, b);
+            c10 = TWidth.MultiplyAdd(c10, a, b); c11 = TWidth.MultiplyAdd(c11, a, b);
+            c12 = TWidth.MultiplyAdd(c12, a, b); c13 = TWidth.MultiplyAdd(c13, a, b);
+            c14 = TWidth.MultiplyAdd(c14, a, b); c15 = TWidth.MultiplyAdd(c15, a, b);
+        }
+        TVector sum = TWidth.Add(TWidth.Add(TWidth.Add(c0, c1), TWidth.Add(c2, c3)), TWidth.Add(TWidth.Add(c4, c5), TWidth.Add(c6, c7)));
+        sum = TWidth.Add(sum, TWidth.Add(TWidth.Add(TWidth.Add(c8, c9), TWidth.Add(c10, c11)), TWidth.Add(TWidth.Add(c12, c13), TWidth.Add(c14, c15))));
+        float total = 0;
+        Span<float> lanes = stackalloc float[TWidth.Count];
+        TWidth.Store(sum, ref lanes[0]);
+        foreach (float v in lanes) total += v;
+        return total;
+    }
+}

@@ -1,0 +1,158 @@
+using SharpCnn.Model;
+using SharpCnn.Tensors;
+using TP = System.Numerics.Tensors.TensorPrimitives;
+
+namespace SharpCnn.Training;
+
+/// <summary>
+/// What the divergence guard found: where (layer position and token, as the model spec
+/// names them), which statistic, its value, and when.
+/// </summary>
+/// <param name="Step">The step (1-based, counted over the whole run) during which it was found.</param>
+/// <param name="Epoch">The epoch of that step.</param>
+/// <param name="Layer">1-based layer position, or 0 for the loss.</param>
+/// <param name="Token">The layer's spec token (empty for the loss).</param>
+/// <param name="Quantity">What was measured: "output", "weight gradient", "bias", "loss", ...</param>
+/// <param name="Value">The largest magnitude found (NaN or infinity when the values are not finite).</param>
+/// <param name="Limit">The limit it broke (<see cref="TrainingOptions.ExplosionLimit"/>; infinity when only non-finite values are caught).</param>
+public sealed record Divergence(long Step, int Epoch, int Layer, string Token, string Quantity, double Value, double Limit)
+{
+    /// <summary>The usual remedies, as the CLI prints them.</summary>
+    public const string Advice =
+        "try a lower --lr, --init normal or he (rand()-style uniform init makes the outputs grow layer by layer), " +
+        "--clip-norm, or a '-max' (minusmax) layer before the loss; --resume the last checkpoint with the new settings";
+
+    /// <summary>One line, e.g. <c>layer 10 'dense10' output max |x| = 1.9e+09 (limit 1e+06) at step 1, epoch 1</c>.</summary>
+    public string Describe()
+    {
+        string where = Layer > 0 ? $"layer {Layer} '{Token}' {Quantity}" : Quantity;
+        string what = double.IsNaN(Value) ? (Layer > 0 ? "contains NaN" : "is NaN")
+            : double.IsInfinity(Value) ? (Layer > 0 ? "max |x| = inf" : "is infinite")
+            : Layer > 0 ? $"max |x| = {Number(Value)} (limit {Number(Limit)})" : $"= {Number(Value)} (limit {Number(Limit)})";
+        return $"{where} {what} at step {Step}, epoch {Epoch}";
+    }
+
+    private static string Number(double value) => value.ToString("G3", System.Globalization.CultureInfo.InvariantCulture).Replace("E", "e", StringComparison.Ordinal);
+
+    /// <inheritdoc />
+    public override string ToString() => Describe();
+}
+
+/// <summary>
+/// Checks a training step for divergence, without allocating:
+///   after the forward pass, every layer's output  max |a| must be finite and at most the limit;
+///   after the backward pass, the loss must be finite and at most the limit, and every parameter
+///     gradient finite and at most the limit (one pass: ‖g‖² per tensor, which also gives the
+///     global norm for clipping; max |g| only when the norm is over the limit);
+///   before a checkpoint is written and at each epoch's end, every parameter max |w|.
+/// An exploding or non-finite parameter also shows in the next step's outputs, so checking
+/// the parameters on every step would only double the cost of the guard. Likewise the outputs
+/// of layers that cannot exceed their input's largest magnitude or turn finite values into
+/// NaN (activations, max pooling, flatten, crop) are not scanned: the layer before them was.
+/// </summary>
+internal sealed class DivergenceGuard<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly Network<T> network;
+    private readonly Parameter<T>[] parameters;
+    private readonly int[] layerOf;
+    private readonly int[] scanned;
+
+    public DivergenceGuard(Network<T> network, double limit)
+    {
+        this.network = network;
+        Limit = limit > 0 ? limit : double.PositiveInfinity;
+        scanned = Enumerable.Range(0, network.Layers.Count).Where(k => !CannotGrow(network.Layers[k])).ToArray();
+        var list = new List<Parameter<T>>();
+        var layers = new List<int>();
+        for (int k = 0; k < network.Layers.Count; k++)
+        {
+            foreach (var p in network.Layers[k].Parameters)
+            {
+                list.Add(p);
+                layers.Add(k);
+            }
+        }
+        parameters = [.. list];
+        layerOf = [.. layers];
+    }
+
+    /// <summary>The largest magnitude allowed; infinity when only NaN and infinity are caught.</summary>
+    public double Limit { get; }
+
+    private bool Broken(double magnitude) => !double.IsFinite(magnitude) || magnitude > Limit;
+
+    private Divergence Found(long step, int epoch, int layer, string quantity, double value) =>
+        new(step, epoch, layer + 1, network.Layers[layer].Token, quantity, value, Limit);
+
+    private static double Magnitude(ReadOnlySpan<T> values) => values.IsEmpty ? 0 : double.CreateChecked(T.Abs(TP.MaxMagnitude(values)));
+
+    /// <summary>
+    /// True for layers whose output is finite and no larger in magnitude than their input whenever
+    /// the input is finite: max|relu(x)|, max|maxpool(x)| &lt;= max|x|; sigmoid and tanh are bounded. (A mean pool
+    /// is scanned: its window sums can overflow when the limit is off.)
+    /// </summary>
+    private static bool CannotGrow(Layers.Layer<T> layer) =>
+        layer is Layers.Relu<T> or Layers.Sigmoid<T> or Layers.Tanh<T> or Layers.Identity<T> or Layers.Flatten<T>
+            or Layers.MaxPool2d<T> or Layers.CenterCrop<T>;
+
+    /// <summary>Checks every layer's output of the last forward pass (batch of <paramref name="n"/>); the first bad one is reported.</summary>
+    public Divergence? CheckOutputs(int n, long step, int epoch)
+    {
+        foreach (int k in scanned)
+        {
+            double m = Magnitude(network.Activation(k + 1, n));
+            if (Broken(m)) return Found(step, epoch, k, "output", m);
+        }
+        return null;
+    }
+
+    /// <summary>Checks the mean loss of the step.</summary>
+    public Divergence? CheckLoss(double loss, long step, int epoch) =>
+        Broken(Math.Abs(loss)) ? new Divergence(step, epoch, 0, "", "loss", double.IsNaN(loss) ? loss : Math.Abs(loss), Limit) : null;
+
+    /// <summary>Checks every gradient; on success <paramref name="norm"/> is the global L2 norm of all gradients.</summary>
+    public Divergence? CheckGradients(long step, int epoch, out double norm)
+    {
+        double total = 0;
+        for (int i = 0; i < parameters.Length; i++)
+        {
+            ReadOnlySpan<T> g = parameters[i].Gradient;
+            double squares = double.CreateChecked(TP.SumOfSquares(g));
+            if (!double.IsFinite(squares) || Math.Sqrt(squares) > Limit)
+            {
+                // Rare path: find out whether an element is bad, or only the sum overflowed T.
+                double m = Magnitude(g);
+                if (Broken(m))
+                {
+                    norm = double.NaN;
+                    return Found(step, epoch, layerOf[i], parameters[i].Name + " gradient", m);
+                }
+                squares = 0;
+                foreach (T v in g) squares += double.CreateChecked(v) * double.CreateChecked(v);
+            }
+            total += squares;
+        }
+        norm = Math.Sqrt(total);
+        return null;
+    }
+
+    /// <summary>Checks every parameter's values.</summary>
+    public Divergence? CheckParameters(long step, int epoch)
+    {
+        for (int i = 0; i < parameters.Length; i++)
+        {
+            double m = Magnitude(parameters[i].Value);
+            if (Broken(m)) return Found(step, epoch, layerOf[i], parameters[i].Name, m);
+        }
+        return null;
+    }
+
+    /// <summary>Scales every gradient by <paramref name="maxNorm"/> / <paramref name="norm"/> when the norm is larger (global-norm clipping).</summary>
+    public bool Clip(double norm, double maxNorm)
+    {
+        if (!(norm > maxNorm)) return false;
+        T scale = T.CreateChecked(maxNorm / norm);
+        foreach (var p in parameters) TP.Multiply(p.Gradient, scale, p.Gradient);
+        return true;
+    }
+}

@@ -1,0 +1,36 @@
+namespace SharpCnn.Tests.Cli;
+
+/// <summary><c>sharpcnn bench</c> runs its quick measures, says the weights are bit-identical, and rejects bad options.</summary>
+public class BenchCommandTests
+{
+    [Fact]
+    public void AllocationAndDeterminismMeasuresRunAndReportZeroBytesAndIdenticalWeights()
+    {
+        var r = CliProcess.Run(AppContext.BaseDirectory, "bench", "--threads", "2", "--only", "alloc,identical", "--tsv");
+        Assert.True(r.ExitCode == 0, r.Output + r.Error);
+        var lines = r.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(l => l.Split('\t')).ToDictionary(f => f[0], f => f[1]);
+        Assert.Equal("0", lines["alloc_per_step"]);
+        Assert.Equal("1", lines["identical"]);
+        Assert.True(double.Parse(lines["peak_rss"], System.Globalization.CultureInfo.InvariantCulture) > 0);
+    }
+
+    [Fact]
+    public void TrainingThroughputAtBatchOneIsReported()
+    {
+        var r = CliProcess.Run(AppContext.BaseDirectory, "bench", "--only", "train1", "--seconds", "0.2", "--rounds", "1");
+        Assert.True(r.ExitCode == 0, r.Output + r.Error);
+        Assert.Matches(@"\d+ samples/s\s+training, batch 1", r.Output);
+    }
+
+    [Theory]
+    [InlineData("--threads", "-1")]
+    [InlineData("--only", "nonsense")]
+    [InlineData("--seconds", "0")]
+    public void ABadOptionIsOneLineAndExitCodeTwo(string option, string value)
+    {
+        var r = CliProcess.Run(AppContext.BaseDirectory, "bench", option, value);
+        Assert.Equal(2, r.ExitCode);
+        Assert.StartsWith("error:", r.Error.Trim());
+    }
+}

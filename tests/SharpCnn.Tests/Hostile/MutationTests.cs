@@ -1,0 +1,56 @@
+// At least 10,000 mutated files per reader, each read fine or rejected with a
+// FileFormatException naming it, never another exception, never a large allocation.
+// SHARPCNN_MUTATION_SEED=n explores another part of the space (the default is fixed so a
+// failure reproduces); FsCheck prints the shrunk failing case.
+
+using SharpCnn.Data;
+using SharpCnn.Io;
+using SharpCnn.Io.Onnx;
+using static SharpCnn.Tests.Data.IdxTestFiles;
+
+namespace SharpCnn.Tests.Hostile;
+
+public sealed class MutationTests(ITestOutputHelper output)
+{
+    private const int Cases = 10_000;
+
+    private static ulong Seed => ulong.TryParse(Environment.GetEnvironmentVariable("SHARPCNN_MUTATION_SEED"), out ulong s) ? s : 20_240_607;
+
+    private static readonly IdxArray GoodImages = IdxReader.Read(new MemoryStream(IdxCorpus.Images), "images", 3);
+
+    private static IReadOnlyList<byte[]> WithDeflate(IReadOnlyList<byte[]> seeds) =>
+        [.. seeds, .. seeds.Where(s => s[0] == 0).Select(Gzip)]; // real deflate blocks too, not only the corpus's stored ones
+
+    internal static IEnumerable<MutationTarget> Targets()
+    {
+        yield return new("IDX images", (b, n) => IdxReader.Read(new MemoryStream(b, writable: false), n, 3),
+            WithDeflate(MutationTarget.CorpusSeeds("idx-images")), ContentLength: MutationTarget.GzipContentLength);
+        yield return new("IDX labels", (b, n) => IdxReader.Read(new MemoryStream(b, writable: false), n, 1),
+            WithDeflate(MutationTarget.CorpusSeeds("idx-labels")), ContentLength: MutationTarget.GzipContentLength);
+        yield return new("MNIST labels for images", (b, n) => ImageDataSet.FromIdx(GoodImages, IdxReader.Read(new MemoryStream(b, writable: false), n, 1)),
+            MutationTarget.CorpusSeeds("mnist-labels:" + IdxCorpus.GoodImages));
+        yield return new("model files", (b, n) => ModelFile.Load<float>(b, n),
+            [.. MutationTarget.CorpusSeeds("model"), .. MutationTarget.CorpusSeeds("model-double")], ModelBytes.Reseal);
+        yield return new("checkpoints", (b, n) => CheckpointFile.Load<float>(b, n), MutationTarget.CorpusSeeds("checkpoint"), ModelBytes.Reseal);
+        yield return new("ONNX models", (b, n) => OnnxImport.Read<float>(b, n),
+            [.. MutationTarget.CorpusSeeds("onnx"), File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Io", "Onnx", "Fixtures", "pytorch-variants.onnx"))]);
+        var png = MutationTarget.CorpusSeeds("png");
+        yield return new("PNG images", (b, n) => PngReader.Decode(b, n), [.. png, .. png.Select(PngBytes.Recompressed)], PngBytes.Reseal, PngBytes.DecodedLength);
+    }
+
+    public static TheoryData<string> TargetNames() => [.. Targets().Select(t => t.Name)];
+
+    [Theory]
+    [MemberData(nameof(TargetNames))]
+    public void MutatedFilesAreReadOrRejectedWithFileFormatException(string name)
+    {
+        var target = Targets().Single(t => t.Name == name);
+        var report = MutationHarness.Run(target, Cases, Seed);
+        output.WriteLine($"{name}: {report}");
+        Assert.Equal(Cases, report.Cases);
+        // Not vacuous: mutations both break files and leave some readable (e.g. changed pixels or weights).
+        Assert.InRange(report.Rejected, Cases / 4, Cases - 1);
+        Assert.InRange(report.Accepted, 1, Cases);
+        Assert.InRange(report.Problems.Count, 5, int.MaxValue);
+    }
+}

@@ -1,0 +1,138 @@
+// The vectorised element-wise kernels against their plain loops. They use no fused multiply-add and
+// keep each expression's order, so every lane must equal the scalar loop exactly: the tests compare
+// bits, on odd lengths (whole vectors plus a tail) and on awkward values (NaN, ±0, ±infinity).
+// Run under DOTNET_EnableAVX512=0, DOTNET_EnableAVX2=0 and DOTNET_EnableHWIntrinsic=0 too (.ci/run).
+using System.Runtime.Intrinsics;
+using SharpCnn.Kernels;
+using SharpCnn.Layers;
+
+namespace SharpCnn.Tests.Kernels;
+
+public class ElementwiseKernelsTests
+{
+    public static TheoryData<int> Lengths() => new() { 0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 1001 };
+
+    [Fact]
+    public void ReportsTheVectorWidthsThisProcessHas()
+    {
+        string report = $"Vector512 {Vector512.IsHardwareAccelerated}, Vector256 {Vector256.IsHardwareAccelerated}, " +
+                        $"Vector128 {Vector128.IsHardwareAccelerated}, Vector<float> {Vector.IsHardwareAccelerated} ({Vector<float>.Count} lanes)";
+        TestContext.Current.TestOutputHelper?.WriteLine(report);
+        Console.WriteLine($"vector widths: {report}");
+        // A narrower width is never accelerated while a wider one is off, except Vector<T>, which follows Vector256 / Vector128.
+        Assert.True(!Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated);
+        Assert.True(!Vector256.IsHardwareAccelerated || Vector128.IsHardwareAccelerated);
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void AdamIsBitIdenticalToItsReference(int length)
+    {
+        Adam<float>(length, seed: length);
+        Adam<double>(length, seed: length + 1);
+    }
+
+    private static void Adam<T>(int length, int seed) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var random = new Random(seed);
+        T[] Values(double scale) => Enumerable.Range(0, length).Select(_ => T.CreateTruncating((random.NextDouble() * 2 - 1) * scale)).ToArray();
+        T[] w = Values(1), g = Values(0.1), m = Values(0.01), v = Values(0.001).Select(T.Abs).ToArray();
+        if (length > 3) g[2] = T.NaN;
+        T[] w2 = (T[])w.Clone(), m2 = (T[])m.Clone(), v2 = (T[])v.Clone();
+        T b1 = T.CreateTruncating(0.9), b2 = T.CreateTruncating(0.999), step = T.CreateTruncating(1e-3), eps = T.CreateTruncating(1e-8);
+        for (int t = 0; t < 3; t++)
+        {
+            ElementwiseKernels.Adam<T>(w, g, m, v, b1, b2, step, eps);
+            ElementwiseKernels.AdamReference<T>(w2, g, m2, v2, b1, b2, step, eps);
+        }
+        AssertBits(w2, w);
+        AssertBits(m2, m);
+        AssertBits(v2, v);
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void ReluBackwardIsBitIdenticalToItsReference(int length)
+    {
+        ReluBackward<float>(length);
+        ReluBackward<double>(length);
+    }
+
+    private static void ReluBackward<T>(int length) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var random = new Random(length);
+        T[] special = [T.NaN, T.Zero, T.NegativeZero, T.PositiveInfinity, T.NegativeInfinity, T.Epsilon, -T.Epsilon];
+        T[] x = Enumerable.Range(0, length).Select(i => i % 5 == 0 ? special[i / 5 % special.Length] : T.CreateTruncating(random.NextDouble() - 0.5)).ToArray();
+        T[] dy = Enumerable.Range(0, length).Select(i => i % 7 == 3 ? T.NaN : T.CreateTruncating(random.NextDouble() - 0.5)).ToArray();
+        T[] fast = new T[length], reference = new T[length];
+        fast.AsSpan().Fill(T.CreateTruncating(99));
+        ElementwiseKernels.ReluBackward<T>(x, dy, fast);
+        ElementwiseKernels.ReluBackwardReference<T>(x, dy, reference);
+        AssertBits(reference, fast);
+    }
+
+    [Theory]
+    [InlineData(1, 5, 0)]
+    [InlineData(3, 17, 0)]
+    [InlineData(4, 33, 5)]
+    [InlineData(9, 1000, 123)]
+    public void ChunkedGradientsAddInChunkOrderLikeThePlainLoop(int chunks, int count, int offset)
+    {
+        var random = new Random(chunks * 100 + count);
+        int length = count + offset + 3;
+        float[] partials = Enumerable.Range(0, chunks * length).Select(_ => (float)(random.NextDouble() * 1e3 - 500) * (random.Next(3) == 0 ? 1e-6f : 1)).ToArray();
+        float[] fast = Enumerable.Range(0, count).Select(_ => (float)random.NextDouble()).ToArray();
+        float[] reference = (float[])fast.Clone();
+        GradientChunks.AddInOrder<float>(partials, length, chunks, fast, offset);
+        GradientChunks.AddInOrderReference<float>(partials, length, chunks, reference, offset);
+        AssertBits(reference, fast);
+    }
+
+    [Theory]
+    [InlineData(4, 4)]
+    [InlineData(6, 10)]
+    [InlineData(7, 9)]   // odd sizes: the last row and column are dropped
+    [InlineData(28, 28)]
+    [InlineData(2, 34)]
+    [InlineData(4, 16)]  // exactly one block of 8 windows per row
+    [InlineData(6, 41)]  // 20 windows: two blocks and an overlapping third
+    [InlineData(3, 64)]
+    public void TwoByTwoMaxPoolIsIdenticalToThePlainLoop(int h, int w)
+    {
+        var random = new Random(h * 31 + w);
+        float[] special = [float.NaN, float.NegativeInfinity, float.PositiveInfinity, 0f, -0f];
+        // Few distinct values, so windows have ties; some NaN and infinities.
+        float[] x = Enumerable.Range(0, h * w).Select(i => random.Next(9) == 0 ? special[random.Next(special.Length)] : random.Next(4) - 2f).ToArray();
+        var window = new PoolWindow(2, 2, 2, PoolEdge.Drop);
+        int ho = h / 2, wo = w / 2;
+        float[] y = new float[ho * wo], yRef = new float[ho * wo];
+        int[] at = new int[ho * wo], atRef = new int[ho * wo];
+        MaxPool2d<float>.TwoByTwo(x, w, y, at, ho, wo);
+        MaxPool2d<float>.ForwardPlaneReference(x, h, w, window, yRef, atRef, ho, wo);
+        AssertBits(yRef, y);
+        Assert.Equal(atRef, at);
+    }
+
+    [Fact]
+    public void TwoByTwoMaxPoolGivesNoGradientToAWindowOfMinusInfinity()
+    {
+        float[] x = [float.NegativeInfinity, float.NegativeInfinity, float.NegativeInfinity, float.NegativeInfinity];
+        float[] y = new float[1], yRef = new float[1];
+        int[] at = new int[1], atRef = new int[1];
+        MaxPool2d<float>.TwoByTwo(x, 2, y, at, 1, 1);
+        MaxPool2d<float>.ForwardPlaneReference(x, 2, 2, new PoolWindow(2, 2, 2, PoolEdge.Drop), yRef, atRef, 1, 1);
+        Assert.Equal(-1, atRef[0]);
+        Assert.Equal(atRef[0], at[0]);
+        Assert.Equal(yRef[0], y[0]);
+    }
+
+    internal static void AssertBits<T>(T[] expected, T[] actual) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            bool same = (T.IsNaN(expected[i]) && T.IsNaN(actual[i])) || (expected[i] == actual[i] && T.IsNegative(expected[i]) == T.IsNegative(actual[i]));
+            Assert.True(same, $"{typeof(T).Name} element {i} of {expected.Length}: expected {expected[i]}, got {actual[i]}");
+        }
+    }
+}

@@ -1,0 +1,139 @@
+using SharpCnn.Kernels;
+using SharpCnn.Layers;
+using SharpCnn.Tensors;
+
+namespace SharpCnn.Tests.Kernels;
+
+/// <summary>The worker pool and the parallel kernels: every partition runs once, errors surface, and results never depend on the thread count.</summary>
+[Collection(ThreadCountCollection.Name)]
+public class ParallelismTests
+{
+    private ref struct Counting : IPartitionedWork
+    {
+        public Span<int> Hits;
+        public int Throw;
+
+        public readonly void Run(int partition)
+        {
+            Interlocked.Increment(ref Hits[partition]);
+            if (partition == Throw) throw new InvalidOperationException($"partition {partition} failed");
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(5)]
+    public void EveryPartitionRunsExactlyOnce(int threads)
+    {
+        using var scope = new ThreadCountScope(threads);
+        foreach (int partitions in new[] { 0, 1, 2, 3, 17, 200 })
+        {
+            for (int repeat = 0; repeat < 20; repeat++)
+            {
+                int[] hits = new int[partitions];
+                var work = new Counting { Hits = hits, Throw = -1 };
+                Parallelism.For(partitions, ref work);
+                Assert.All(hits, h => Assert.Equal(1, h));
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void AnExceptionInAPartitionReachesTheCallerAfterTheOthersFinish(int threads)
+    {
+        using var scope = new ThreadCountScope(threads);
+        int[] hits = new int[40];
+        var error = Assert.Throws<InvalidOperationException>(() =>
+        {
+            var work = new Counting { Hits = hits, Throw = 7 };
+            Parallelism.For(40, ref work);
+        });
+        Assert.Contains("partition 7", error.Message);
+        if (threads > 1) Assert.All(hits, h => Assert.Equal(1, h));
+        // The pool is usable afterwards.
+        int[] again = new int[10];
+        var next = new Counting { Hits = again, Throw = -1 };
+        Parallelism.For(10, ref next);
+        Assert.All(again, h => Assert.Equal(1, h));
+    }
+
+    [Fact]
+    public async Task CallersOnSeveralThreadsAtOnceAllGetTheirWorkDone()
+    {
+        using var scope = new ThreadCountScope(2);
+        var tasks = Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+        {
+            for (int repeat = 0; repeat < 200; repeat++)
+            {
+                int[] hits = new int[9];
+                var work = new Counting { Hits = hits, Throw = -1 };
+                Parallelism.For(9, ref work);
+                if (hits.Any(h => h != 1)) return false;
+            }
+            return true;
+        })).ToArray();
+        bool[] results = await Task.WhenAll(tasks);
+        Assert.All(results, Assert.True);
+    }
+
+    [Theory]
+    [InlineData(false, false, 64, 1024, 300)]
+    [InlineData(true, false, 129, 3136, 64)]
+    [InlineData(false, true, 7, 1000, 257)]
+    [InlineData(true, true, 1, 97, 40)]
+    public void ParallelGemmIsBitIdenticalToOneThread(bool transA, bool transB, int m, int n, int k)
+    {
+        var random = new Random(m + n + k);
+        float[] a = Enumerable.Range(0, m * k).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
+        float[] b = Enumerable.Range(0, k * n).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
+        float[] c0 = Enumerable.Range(0, m * n).Select(_ => (float)random.NextDouble()).ToArray();
+        float[] Run(int threads)
+        {
+            using var scope = new ThreadCountScope(threads);
+            float[] c = (float[])c0.Clone();
+            ParallelGemm.Multiply<float>(transA, transB, m, n, k, a, transA ? m : k, b, transB ? k : n, c, n, accumulate: true);
+            return c;
+        }
+        float[] one = Run(1);
+        Assert.True(one.AsSpan().SequenceEqual(Run(2)), "2 threads differ from 1");
+        Assert.True(one.AsSpan().SequenceEqual(Run(3)), "3 threads differ from 1");
+    }
+
+    [Theory]
+    [InlineData(1, 3, 9, 9, 8, 3, 3, 1)]
+    [InlineData(2, 1, 28, 28, 32, 5, 5, 1)]
+    [InlineData(17, 4, 11, 7, 6, 3, 2, 2)]
+    [InlineData(3, 5, 6, 6, 4, 1, 1, 1)]
+    public void ConvolutionIsBitIdenticalOnAnyThreadCount(int n, int cin, int h, int w, int cout, int kh, int kw, int stride)
+    {
+        (float[] Y, float[] Dx, float[] Dw, float[] Db) Run(int threads)
+        {
+            using var scope = new ThreadCountScope(threads);
+            var conv = new Conv2d<float>(cout, kh, kw, stride, Padding.Same);
+            conv.Build(new Shape(cin, h, w));
+            var random = new Rng(5);
+            for (int i = 0; i < conv.Weight.Length; i++) conv.Weight.Value[i] = (float)random.NextDouble() - 0.5f;
+            for (int i = 0; i < cout; i++) conv.Bias.Value[i] = (float)random.NextDouble();
+            conv.Reserve(n);
+            float[] x = Enumerable.Range(0, n * conv.InputShape.Size).Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
+            float[] y = new float[n * conv.OutputShape.Size], dy = y.Select(_ => (float)random.NextDouble() - 0.5f).ToArray();
+            float[] dx = new float[x.Length];
+            conv.Forward(x, y, n);
+            conv.Backward(x, y, dy, dx, n);
+            conv.Backward(x, y, dy, dx, n); // gradients accumulate
+            return (y, dx, (float[])conv.Weight.Gradient.Clone(), (float[])conv.Bias.Gradient.Clone());
+        }
+        var one = Run(1);
+        foreach (int threads in new[] { 2, 3 })
+        {
+            var many = Run(threads);
+            Assert.True(one.Y.AsSpan().SequenceEqual(many.Y), $"y differs on {threads} threads");
+            Assert.True(one.Dx.AsSpan().SequenceEqual(many.Dx), $"dx differs on {threads} threads");
+            Assert.True(one.Dw.AsSpan().SequenceEqual(many.Dw), $"dw differs on {threads} threads");
+            Assert.True(one.Db.AsSpan().SequenceEqual(many.Db), $"db differs on {threads} threads");
+        }
+    }
+}
