@@ -139,13 +139,15 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
             T inv = T.One / T.Sqrt(variance + eps);
             mean[c] = mu;
             inverseStd[c] = inv;
-            // y = γ (x - μ) / σ + β = a x + b with a = γ/σ, b = β - μ a.
-            T a = gamma[c] * inv, b = beta[c] - mu * a;
+            // y = a (x - μ) + β with a = γ/σ. Not a x + (β - a μ): when |μ| ≫ σ that form cancels and
+            // amplifies rounding by |μ|/σ, while x - μ is exact near μ.
+            T a = gamma[c] * inv, b = beta[c];
             for (int s = 0; s < n; s++)
             {
                 int offset = s * size + c * plane;
                 Span<T> ys = y.Slice(offset, plane);
-                TP.Multiply(x.Slice(offset, plane), a, ys);
+                TP.Subtract(x.Slice(offset, plane), mu, ys);
+                TP.Multiply(ys, a, ys);
                 TP.Add(ys, b, ys);
             }
         }
@@ -175,15 +177,17 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
             dGamma[c] += sumDyXhat;
             if (dx.IsEmpty) continue;
             T k = gamma[c] * inv;
-            // training: dx = k (δ - Σδ/m - x̂ Σδx̂/m) = k δ + p x + q with p = -k σ⁻¹ Σδx̂/m, q = -k Σδ/m - p μ
+            // training: dx = k (δ - Σδ/m - x̂ Σδx̂/m) = k δ + p (x - μ) + q with p = -k σ⁻¹ Σδx̂/m, q = -k Σδ/m
+            // (x - μ, not p x - p μ, for the same reason as in Forward)
             // evaluation: dx = k δ
             T p = usedBatchStatistics ? -k * inv * sumDyXhat / m : T.Zero;
-            T q = usedBatchStatistics ? -k * sumDy / m - p * mu : T.Zero;
+            T q = usedBatchStatistics ? -k * sumDy / m : T.Zero;
             for (int s = 0; s < n; s++)
             {
                 int offset = s * size + c * plane;
                 Span<T> d = dx.Slice(offset, plane);
-                TP.Multiply(x.Slice(offset, plane), p, d);
+                TP.Subtract(x.Slice(offset, plane), mu, d);
+                TP.Multiply(d, p, d);
                 TP.Add(d, q, d);
                 TP.MultiplyAdd(dy.Slice(offset, plane), k, d, d);
             }
