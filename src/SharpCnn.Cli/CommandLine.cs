@@ -16,6 +16,7 @@ internal static class CommandLine
         ExportOnnxCommand.Create(),
         ImportOnnxCommand.Create(),
         BenchCommand.Create(),
+        ExperimentsCommand.Create(),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>; every failure is one line on standard error and a non-zero exit code.</summary>

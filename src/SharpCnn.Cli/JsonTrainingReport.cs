@@ -29,6 +29,8 @@ internal sealed class JsonTrainingReport(TextWriter output) : TrainingReport
         s.Options.BatchSize,
         s.Options.Optimizer,
         s.Options.LearningRate,
+        Schedule = s.Options.Schedule.ToString(),
+        s.Options.WeightDecay,
         s.Options.Seed,
         s.Options.CheckpointEvery,
         Checkpoint = s.Options.CheckpointEvery > 0 ? s.Options.CheckpointPath : null,

@@ -19,7 +19,7 @@ internal sealed class LiveTrainingReport(IAnsiConsole console) : TrainingReport
         grid.AddRow("[bold]model[/]", $"{Markup.Escape(s.ModelLabel)}: {Markup.Escape(s.Spec)}");
         grid.AddRow("", $"{s.Parameters:N0} parameters, {s.ForwardMegaflops:F1} MFLOP forward per sample; loss {Markup.Escape(s.Loss)}, init {Markup.Escape(s.Init)}, {s.Precision}");
         grid.AddRow("[bold]data[/]", $"{Markup.Escape(s.DataLabel)}: {s.TrainCount:N0} training, {s.TestCount:N0} test images of {s.SampleShape}");
-        grid.AddRow("[bold]training[/]", $"{s.Options.Epochs} epoch(s), batch {s.Options.BatchSize}, {Markup.Escape(s.Options.Optimizer)} lr {s.Options.LearningRate:G4}, seed {s.Options.Seed}{Markup.Escape(s.Safety)}");
+        grid.AddRow("[bold]training[/]", $"{s.Options.Epochs} epoch(s), batch {s.Options.BatchSize}, {Markup.Escape(s.Options.Optimizer)} {Markup.Escape(s.Rate)}, seed {s.Options.Seed}{Markup.Escape(s.Safety)}");
         console.Write(grid);
     }
 

@@ -12,6 +12,9 @@ internal static class OptionRules
     /// <summary>The value must be at least <paramref name="min"/>.</summary>
     public static Option<int> AtLeast(this Option<int> option, int min) => Rule(option, v => v >= min, $"at least {min}");
 
+    /// <summary>The value, when given, must be at least <paramref name="min"/>.</summary>
+    public static Option<int?> AtLeast(this Option<int?> option, int min) => Rule(option, v => v is not { } n || n >= min, $"at least {min}");
+
     /// <summary>The value must be at least <paramref name="min"/>.</summary>
     public static Option<long> AtLeast(this Option<long> option, long min) => Rule(option, v => v >= min, $"at least {min}");
 

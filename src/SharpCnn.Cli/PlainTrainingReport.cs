@@ -11,7 +11,7 @@ internal sealed class PlainTrainingReport(TextWriter output) : TrainingReport
         output.WriteLine($"model    {s.ModelLabel}: {s.Spec}");
         output.WriteLine($"         {s.Parameters:N0} parameters, {s.ForwardMegaflops:F1} MFLOP forward per sample; loss {s.Loss}, init {s.Init}, {s.Precision}");
         output.WriteLine($"data     {s.DataLabel}: {s.TrainCount:N0} training, {s.TestCount:N0} test images of {s.SampleShape}");
-        output.WriteLine($"training {s.Options.Epochs} epoch(s), batch {s.Options.BatchSize}, {s.Options.Optimizer} lr {s.Options.LearningRate:G4}, seed {s.Options.Seed}{s.Safety}");
+        output.WriteLine($"training {s.Options.Epochs} epoch(s), batch {s.Options.BatchSize}, {s.Options.Optimizer} {s.Rate}, seed {s.Options.Seed}{s.Safety}");
         output.Flush();
     }
 

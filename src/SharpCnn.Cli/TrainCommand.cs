@@ -28,6 +28,8 @@ internal static class TrainCommand
         var maxSteps = new Option<long>("--max-steps") { Description = "Stop after this many steps (0 = no cap)", HelpName = "N" }.AtLeast(0);
         var limit = new Option<int>("--limit") { Description = "Use only the first N training samples (0 = all)", HelpName = "N" }.AtLeast(0);
         var testLimit = new Option<int>("--test-limit") { Description = "Use only the first N test samples (0 = all)", HelpName = "N" }.AtLeast(0);
+        var schedule = new Option<string>("--lr-schedule") { Description = "Learning-rate schedule: constant, cosine (to 0 over the run) or step:E:f (times f every E epochs)", DefaultValueFactory = _ => "constant", HelpName = "constant|cosine|step:E:f" };
+        var weightDecay = new Option<double>("--weight-decay") { Description = "L2 weight decay λ on weights (not biases, batch-norm β or running statistics)", HelpName = "LAMBDA" }.ZeroOrPositive();
         var confusion = new Option<bool>("--confusion") { Description = "Print the confusion matrix at the end" };
         var plots = new Option<string?>("--plots") { Description = "Write pictures into this folder: loss.svg and accuracy.svg (learning curves), kernels.png (first layer), feature-maps.png (of the first test image), confusion.png and an index.html showing them", HelpName = "DIR" };
         var json = CommonOptions.Json("Write JSON Lines to standard output instead of text: a 'start' object, one 'epoch' object per epoch and an 'end' object");
@@ -37,7 +39,7 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a model and report test accuracy after each epoch. With no options: the seed CNN (seed 000 Table 3) on the bundled digits, 3 epochs of Adam.")
         {
-            data, model, loss, init, epochs, batch, lr, optimizer, momentum, precision, seed, output, stop, maxSteps, limit, testLimit, confusion, plots, json, plain, threads,
+            data, model, loss, init, epochs, batch, lr, optimizer, momentum, schedule, weightDecay, precision, seed, output, stop, maxSteps, limit, testLimit, confusion, plots, json, plain, threads,
         };
         foreach (var option in safety.All) command.Add(option);
         command.SetAction(r => CommandErrors.Run(r.InvocationConfiguration.Error, () =>
@@ -59,6 +61,8 @@ internal static class TrainCommand
                     LearningRate = r.GetValue(lr),
                     Optimizer = r.GetValue(optimizer)!,
                     Momentum = r.GetValue(momentum),
+                    Schedule = LearningRateSchedule.Parse(r.GetValue(schedule)!),
+                    WeightDecay = r.GetValue(weightDecay),
                     Seed = r.GetValue(seed),
                     StopEpsilon = r.GetValue(stop),
                     MaxSteps = r.GetValue(maxSteps),
@@ -81,6 +85,8 @@ internal static class TrainCommand
                     LearningRate = r.Given(lr) ? r.GetValue(lr) : saved.LearningRate,
                     Optimizer = r.Given(optimizer) ? r.GetValue(optimizer)! : saved.Optimizer,
                     Momentum = r.Given(momentum) ? r.GetValue(momentum) : saved.Momentum,
+                    Schedule = r.Given(schedule) ? LearningRateSchedule.Parse(r.GetValue(schedule)!) : saved.Schedule,
+                    WeightDecay = r.Given(weightDecay) ? r.GetValue(weightDecay) : saved.WeightDecay,
                     Seed = r.Given(seed) ? r.GetValue(seed) : saved.Seed,
                     StopEpsilon = r.Given(stop) ? r.GetValue(stop) : saved.StopEpsilon,
                     MaxSteps = r.Given(maxSteps) ? r.GetValue(maxSteps) : saved.MaxSteps,

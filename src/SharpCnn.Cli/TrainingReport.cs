@@ -7,6 +7,11 @@ internal sealed record TrainingStart(
     string ModelLabel, string Spec, long Parameters, double ForwardMegaflops, string Loss, string Init, string Precision,
     string DataLabel, int TrainCount, int TestCount, Tensors.Shape SampleShape, TrainingOptions Options, string? Resumed = null)
 {
+    /// <summary>The learning rate with its schedule and weight decay, e.g. "lr 0.05 (cosine), weight decay 0.0005".</summary>
+    public string Rate =>
+        $"lr {Options.LearningRate:G4}" + (Options.Schedule.Kind == ScheduleKind.Constant ? "" : $" ({Options.Schedule})") +
+        (Options.WeightDecay > 0 ? $", weight decay {Options.WeightDecay:G3}" : "");
+
     /// <summary>The checkpoint and clipping settings, e.g. ", checkpoint every 100 steps to c.scnn", or empty.</summary>
     public string Safety =>
         (Options.CheckpointEvery > 0 ? $", checkpoint every {Options.CheckpointEvery} steps to {Options.CheckpointPath}" : "") +

@@ -9,12 +9,16 @@ internal static class GradientAssert
 {
     public const double Tolerance = 1e-6;
 
-    /// <summary>Builds <paramref name="layer"/> for <paramref name="input"/>, fills its parameters randomly and checks it on a batch of <paramref name="n"/>.</summary>
+    /// <summary>
+    /// Builds <paramref name="layer"/> for <paramref name="input"/>, fills its trained parameters randomly
+    /// (non-trained state such as running statistics is left as it is) and checks it on a batch of <paramref name="n"/>.
+    /// </summary>
     public static GradientCheckReport Layer(Layer<double> layer, Shape input, int n, double[]? x = null, ulong seed = 7, int maxElements = 0)
     {
         var rng = new Rng(seed);
         if (!layer.IsBuilt) layer.Build(input);
-        foreach (var p in layer.Parameters) RandomTensors.Fill(p, rng);
+        foreach (var p in layer.Parameters)
+            if (p.IsTrained) RandomTensors.Fill(p, rng);
         x ??= RandomTensors.Normal(rng, n * input.Size);
         var report = GradientChecker.CheckLayer(layer, x, n, new GradientCheckOptions { Seed = seed, MaxElementsPerTensor = maxElements });
         Passes(report);

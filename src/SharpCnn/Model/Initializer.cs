@@ -50,11 +50,21 @@ public static class Initializer
                 Fill(p, scheme, rng);
     }
 
-    /// <summary>Initialises one parameter.</summary>
+    /// <summary>
+    /// Initialises one parameter. A parameter with an <see cref="Parameter{T}.InitialValue"/> (and any
+    /// <see cref="ParameterRole.State"/> one, 0 by default) is set to that constant, whatever the scheme.
+    /// </summary>
     public static void Fill<T>(Parameter<T> p, InitScheme scheme, Rng rng) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Span<T> v = p.Value;
         bool bias = p.Role == ParameterRole.Bias;
+        if (p.InitialValue is { } constant || p.Role == ParameterRole.State)
+        {
+            // Fixed starting points (batch norm's γ = 1, β = 0, running mean 0, variance 1) whatever the scheme.
+            v.Fill(T.CreateChecked(p.InitialValue ?? 0));
+            Array.Clear(p.Gradient);
+            return;
+        }
         switch (scheme)
         {
             case InitScheme.Uniform:

@@ -23,6 +23,8 @@ namespace SharpCnn.Model;
 /// <item><c>dense{n}</c>, <c>flatten</c>, <c>relu</c>, <c>sigmoid</c>, <c>tanh</c>, <c>identity</c></item>
 /// <item><c>minusmax</c> (seed 000's '-max'), <c>divnorm</c> (seed 000's 'normal': divide by the norm)</item>
 /// <item><c>crop{h}x{w}</c> (centre crop)</item>
+/// <item><c>batchnorm</c> (or <c>bn</c>; per channel for maps, per feature for vectors) with option <c>m{momentum}</c> (default 0.1)</item>
+/// <item><c>dropout{p}</c>, e.g. <c>dropout0.5</c> (inverted dropout with rate 0 ≤ p &lt; 1)</item>
 /// </list>
 /// Errors name the layer position and the reason (<see cref="ModelSpecException"/>).
 /// </summary>
@@ -118,7 +120,7 @@ public sealed partial class ModelSpec
 /// <summary>One parsed layer token; <see cref="Create{T}"/> makes the layer in either precision.</summary>
 public sealed partial class LayerSpec
 {
-    private enum Kind { Conv, Dense, MaxPool, MeanPool, Subsample, Flatten, Relu, Sigmoid, Tanh, Identity, MinusMax, DivNorm, Crop }
+    private enum Kind { Conv, Dense, MaxPool, MeanPool, Subsample, Flatten, Relu, Sigmoid, Tanh, Identity, MinusMax, DivNorm, Crop, BatchNorm, Dropout }
 
     private Kind kind;
     private int a, b, c, stride = 1;
@@ -126,6 +128,7 @@ public sealed partial class LayerSpec
     private PoolEdge edge;
     private bool[,]? table;
     private string? tableName;
+    private double rate = BatchNorm<double>.DefaultMomentum;
 
     private LayerSpec(int position, string token)
     {
@@ -141,7 +144,7 @@ public sealed partial class LayerSpec
 
     /// <summary>The token kinds, for error messages and help.</summary>
     public static IReadOnlyList<string> Known { get; } =
-        ["conv{kh}x{kw}x{out}", "dense{n}", "maxpool{k}", "meanpool{k}", "subsample{k}", "flatten", "relu", "sigmoid", "tanh", "identity", "minusmax", "divnorm", "crop{h}x{w}"];
+        ["conv{kh}x{kw}x{out}", "dense{n}", "maxpool{k}", "meanpool{k}", "subsample{k}", "flatten", "relu", "sigmoid", "tanh", "identity", "minusmax", "divnorm", "crop{h}x{w}", "batchnorm", "dropout{p}"];
 
     /// <summary>Creates the layer.</summary>
     public Layer<T> Create<T>() where T : unmanaged, IFloatingPointIeee754<T> => kind switch
@@ -159,6 +162,8 @@ public sealed partial class LayerSpec
         Kind.MinusMax => new SubtractMax<T>(),
         Kind.DivNorm => new DivideByNorm<T>(),
         Kind.Crop => new CenterCrop<T>(a, b),
+        Kind.BatchNorm => new BatchNorm<T>(rate),
+        Kind.Dropout => new Dropout<T>(rate),
         _ => throw new InvalidOperationException(kind.ToString()),
     };
 
@@ -178,7 +183,20 @@ public sealed partial class LayerSpec
             case "identity" or "linear": spec.kind = Kind.Identity; break;
             case "minusmax" or "-max": spec.kind = Kind.MinusMax; break;
             case "divnorm" or "norm": spec.kind = Kind.DivNorm; break;
+            case "batchnorm" or "bn":
+                spec.kind = Kind.BatchNorm;
+                spec.ParseBatchNormOptions(options);
+                return spec;
+            case "dropout":
+                throw spec.Error("dropout needs a rate: dropout{p} with 0 <= p < 1, e.g. dropout0.5");
             default:
+                if ((m = DropoutHead().Match(head)).Success)
+                {
+                    spec.kind = Kind.Dropout;
+                    spec.rate = Fraction(m.Groups[1].Value, spec, "dropout rate");
+                    if (!(spec.rate < 1)) throw spec.Error($"dropout rate {m.Groups[1].Value} is not below 1 (a rate of 1 would drop everything)");
+                    break;
+                }
                 if ((m = ConvHead().Match(head)).Success)
                 {
                     spec.kind = Kind.Conv;
@@ -304,7 +322,39 @@ public sealed partial class LayerSpec
         }
     }
 
+    private void ParseBatchNormOptions(string[] options)
+    {
+        bool momentumSet = false;
+        foreach (string opt in options)
+        {
+            if (opt.Length > 1 && opt[0] == 'm' && !momentumSet)
+            {
+                rate = Fraction(opt[1..], this, "batch-norm momentum");
+                if (!(rate > 0 && rate <= 1)) throw Error($"batch-norm momentum {opt[1..]} is outside (0, 1]");
+                momentumSet = true;
+            }
+            else
+            {
+                throw Error(momentumSet && opt.StartsWith('m') ? "momentum is given twice" : $"unknown batch-norm option '{opt}'; expected m{{momentum}}, e.g. batchnorm:m0.01");
+            }
+        }
+    }
+
+    /// <summary>A plain decimal number like 0.5 (no sign, exponent or thousands separator).</summary>
+    private static double Fraction(string text, LayerSpec spec, string what)
+    {
+        if (!FractionText().IsMatch(text) || !double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double v))
+            throw spec.Error($"{what} '{text}' is not a decimal number like 0.5");
+        return v;
+    }
+
     private ModelSpecException Error(string reason) => new(Position, Token, reason);
+
+    [GeneratedRegex(@"^dropout(.+)$")]
+    private static partial Regex DropoutHead();
+
+    [GeneratedRegex(@"^\d*\.?\d+$")]
+    private static partial Regex FractionText();
 
     [GeneratedRegex(@"^conv(\d+)x(\d+)x(\d+)$")]
     private static partial Regex ConvHead();

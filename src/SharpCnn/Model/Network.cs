@@ -96,6 +96,18 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
     }
 
+    /// <summary>
+    /// Fixes the random choices (dropout masks) of the next training passes to those of step
+    /// <paramref name="step"/> of a run seeded with <paramref name="seed"/>: every
+    /// <see cref="IStepSeeded"/> layer gets the seed mixed with its position, so two dropout
+    /// layers draw different masks. The trainer calls this with the optimiser's step count.
+    /// </summary>
+    public void SetStep(ulong seed, long step)
+    {
+        for (int k = 0; k < layers.Length; k++)
+            if (layers[k] is IStepSeeded seeded) seeded.SetStep(seed + (ulong)(k + 1) * 0xD1B54A32D192ED03UL, step);
+    }
+
     /// <summary>Makes room for batches of up to <paramref name="batch"/> samples (allocates only when growing).</summary>
     public void Reserve(int batch)
     {

@@ -9,15 +9,18 @@ namespace SharpCnn.Optim;
 /// </summary>
 public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Creates an optimiser over <paramref name="parameters"/>.</summary>
+    /// <summary>
+    /// Creates an optimiser over the trained ones of <paramref name="parameters"/>: non-trained
+    /// <see cref="ParameterRole.State"/> tensors (batch-norm running statistics) are left out.
+    /// </summary>
     protected Optimizer(IEnumerable<Parameter<T>> parameters, double learningRate)
     {
-        Parameters = parameters.ToArray();
+        Parameters = parameters.Where(p => p.IsTrained).ToArray();
         if (!(learningRate > 0) || double.IsInfinity(learningRate)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "learning rate must be a positive number");
         LearningRate = learningRate;
     }
 
-    /// <summary>The parameters updated, in order.</summary>
+    /// <summary>The parameters updated, in order (the trained ones of those given).</summary>
     public IReadOnlyList<Parameter<T>> Parameters { get; }
 
     /// <summary>Step size; may be changed between steps (schedules).</summary>

@@ -1,16 +1,19 @@
 namespace SharpCnn.Tensors;
 
 /// <summary>
-/// One trainable tensor of a layer (a weight, a bias, a subsampling beta) with its
-/// gradient. Backward passes add into <see cref="Gradient"/>; the trainer zeroes it
-/// before each step. The optimiser reads <see cref="Gradient"/> and updates <see cref="Value"/>.
+/// One tensor of a layer (a weight, a bias, a subsampling beta, a batch-norm running
+/// mean) with its gradient. Backward passes add into <see cref="Gradient"/>; the trainer
+/// zeroes it before each step. The optimiser reads <see cref="Gradient"/> and updates
+/// <see cref="Value"/>, except for <see cref="ParameterRole.State"/> tensors, which the
+/// layer itself updates in its training-mode forward pass and which are saved with the
+/// model like every other parameter.
 /// </summary>
 public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Creates a zero-filled parameter.</summary>
     /// <param name="name">Short name within its layer: weight, bias, beta.</param>
     /// <param name="shape">Dimensions, outermost first (a conv weight is [Cout, Cin, kh, kw]).</param>
-    /// <param name="role">Whether it multiplies its input (weights, beta) or is added (bias); decides initialisation.</param>
+    /// <param name="role">Whether it multiplies its input (weights, beta), is added (bias) or is non-trained state (running statistics); decides initialisation and whether optimisers touch it.</param>
     /// <param name="mask">Optional: false marks an element that is structurally zero (not connected) and never trained.</param>
     public Parameter(string name, int[] shape, ParameterRole role, bool[]? mask = null)
     {
@@ -29,7 +32,7 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
         Gradient = new T[length];
         if (mask is not null && mask.Length != length) throw new ArgumentException($"parameter {name}: mask has {mask.Length} elements, expected {length}");
         Mask = mask;
-        TrainableCount = mask is null ? (int)length : mask.Count(m => m);
+        TrainableCount = role == ParameterRole.State ? 0 : mask is null ? (int)length : mask.Count(m => m);
     }
 
     /// <summary>Short name within its layer.</summary>
@@ -38,7 +41,7 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Dimensions, outermost first.</summary>
     public int[] Shape { get; }
 
-    /// <summary>Multiplicative (weight-like) or additive (bias-like).</summary>
+    /// <summary>Multiplicative (weight-like), additive (bias-like) or non-trained state.</summary>
     public ParameterRole Role { get; }
 
     /// <summary>The values, row-major.</summary>
@@ -50,7 +53,7 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Structural mask (connection table), or null when every element is trainable.</summary>
     public bool[]? Mask { get; }
 
-    /// <summary>Number of elements that are trained (all, or the connected ones of a mask).</summary>
+    /// <summary>Number of elements that are trained (all, or the connected ones of a mask; none for <see cref="ParameterRole.State"/>).</summary>
     public int TrainableCount { get; }
 
     /// <summary>Number of elements, trained or not.</summary>
@@ -61,6 +64,15 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>Fan-out of one input unit, used by Xavier/Glorot initialisation.</summary>
     public int FanOut { get; init; } = 1;
+
+    /// <summary>
+    /// When set, every initialiser fills the parameter with this constant instead of drawing
+    /// it (batch norm: γ = 1, β = 0, running mean 0, running variance 1), whatever the scheme.
+    /// </summary>
+    public double? InitialValue { get; init; }
+
+    /// <summary>True when an optimiser updates this parameter (every role but <see cref="ParameterRole.State"/>).</summary>
+    public bool IsTrained => Role != ParameterRole.State;
 
     /// <summary>Sets every element whose mask is false to zero (values and gradients).</summary>
     public void ApplyMask()
@@ -80,12 +92,20 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
     public override string ToString() => $"{Name}[{string.Join("x", Shape)}]";
 }
 
-/// <summary>How a parameter enters its layer; initialisers treat the two differently.</summary>
+/// <summary>How a parameter enters its layer; initialisers, optimisers and weight decay treat the roles differently.</summary>
 public enum ParameterRole
 {
     /// <summary>Multiplies the input (conv and dense weights, subsampling beta).</summary>
     Weight,
 
-    /// <summary>Added to the output (biases).</summary>
+    /// <summary>Added to the output (biases, batch-norm β).</summary>
     Bias,
+
+    /// <summary>
+    /// Not trained: state the layer keeps and updates itself (batch norm's running mean and
+    /// variance). Optimisers, weight decay and gradient checks skip it, parameter counts do
+    /// not count it, initialisers set it to its <see cref="Parameter{T}.InitialValue"/>, and
+    /// model files and checkpoints save it like any parameter.
+    /// </summary>
+    State,
 }

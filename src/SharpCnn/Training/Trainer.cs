@@ -23,6 +23,9 @@ public sealed record TrainingOptions
     /// <summary>Step size η.</summary>
     public double LearningRate { get; init; } = 0.05;
 
+    /// <summary>How η changes over the run (default: constant).</summary>
+    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Constant;
+
     /// <summary>sgd, momentum or adam.</summary>
     public string Optimizer { get; init; } = "sgd";
 
@@ -188,7 +191,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         trainer.Optimizer.RestoreStepCount(checkpoint.Steps);
         trainer.Optimizer.LearningRate = options.LearningRate == saved.LearningRate ? checkpoint.LearningRate : options.LearningRate;
         if (options.StopEpsilon > 0 && checkpoint.Run.Snapshot is null)
-            checkpoint.Run.Snapshot = checkpoint.Network.Parameters.Select(p => (T[])p.Value.Clone()).ToArray(); // measure from here
+            checkpoint.Run.Snapshot = checkpoint.Network.Parameters.Where(p => p.IsTrained).Select(p => (T[])p.Value.Clone()).ToArray(); // measure from here
         trainer.pending = checkpoint.Run;
         trainer.resumedFrom = path;
         trainer.resumedData = checkpoint.DataFingerprint;
@@ -228,12 +231,15 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
         int batch = Math.Min(Options.BatchSize, train.Count);
         network.Reserve(batch);
-        var parameters = network.Parameters.ToArray();
+        // Batch-norm running statistics are state, not trained: they take no part in the stop threshold.
+        var parameters = network.Parameters.Where(p => p.IsTrained).ToArray();
         var run = pending ?? TrainingRun<T>.Start(Options.Seed, train.Count, parameters, Options.StopEpsilon > 0);
         pending = null;
         if (run.Order.Length != train.Count) throw new ArgumentException($"the run's sample order has {run.Order.Length} entries, the data {train.Count}");
         var guard = new DivergenceGuard<T>(network, Options.ExplosionLimit);
         var labels = new int[batch];
+        long stepsPerEpoch = (train.Count + batch - 1) / batch;
+        long totalSteps = Options.MaxSteps > 0 ? Math.Min(Options.MaxSteps, Options.Epochs * stepsPerEpoch) : Options.Epochs * stepsPerEpoch;
         int progressEvery = Options.ProgressEvery > 0 ? Options.ProgressEvery : Math.Max(1, train.Count / batch / 100);
         int classes = network.Classes;
         var epochs = new List<EpochResult>();
@@ -283,6 +289,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 long step = Optimizer.StepCount + 1;
                 train.CopyBatch<T>(run.Order.AsSpan(run.Position, n), network.Input(n), labels.AsSpan(0, n));
                 network.ZeroGradients();
+                network.SetStep(Options.Seed, Optimizer.StepCount);
                 var output = network.Forward(n);
                 if (guard.CheckOutputs(n, step, run.Epoch) is { } exploded) return Diverge(exploded, clock);
                 int correct = 0;
@@ -292,6 +299,8 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 if (guard.CheckLoss(loss, step, run.Epoch) is { } badLoss) return Diverge(badLoss, clock);
                 if (guard.CheckGradients(step, run.Epoch, out double norm) is { } badGradient) return Diverge(badGradient, clock);
                 if (Options.ClipNorm > 0) guard.Clip(norm, Options.ClipNorm);
+                if (Options.Schedule.Kind != ScheduleKind.Constant) // a constant schedule leaves a rate set by hand alone
+                    Optimizer.LearningRate = Options.Schedule.Rate(Options.LearningRate, Optimizer.StepCount, stepsPerEpoch, totalSteps);
                 Optimizer.Step();
                 run.Position += n;
                 run.LossSum += loss * n;

@@ -42,6 +42,25 @@ public sealed class ModelFileTests : IDisposable
     }
 
     [Fact]
+    public void BatchNormRunningStatisticsAreSavedWithTheModel()
+    {
+        var net = ModelSpec.Parse("conv3x3x4,batchnorm,relu,dropout0.5,flatten,dense10,batchnorm").Build<float>(new Shape(1, 28, 28));
+        Initializer.Apply(net.Layers, InitScheme.He, new Rng(4));
+        var x = Enumerable.Range(0, 3 * 784).Select(i => (i * 37 % 255) / 255f).ToArray();
+        net.Forward(x, 3); // a training-mode pass moves the running statistics away from 0 and 1
+        var state = net.Parameters.Where(p => p.Role == ParameterRole.State).ToArray();
+        Assert.Equal(4, state.Length);
+        Assert.Contains(state[0].Value, v => v != 0);
+        string path = Path.Combine(dir, "bn.scnn");
+        ModelFile.Save(net, path);
+        var back = ModelFile.Load<float>(path);
+        Assert.Equal(state.Select(p => p.Value), back.Parameters.Where(p => p.Role == ParameterRole.State).Select(p => p.Value));
+        net.Training = false;
+        back.Training = false;
+        Assert.Equal(net.Forward(x, 3).ToArray(), back.Forward(x, 3).ToArray());
+    }
+
+    [Fact]
     public void DoubleModelsRoundTripAndLoadAsFloat()
     {
         var net = Make<double>("lenet5");

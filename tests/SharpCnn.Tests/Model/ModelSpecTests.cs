@@ -43,6 +43,7 @@ public class ModelSpecTests
     [InlineData("conv3x2x4:s2:p1-0-2-1,tanh,meanpool3:s2:pad,flatten,dense7,sigmoid,dense10,minusmax")]
     [InlineData("input1x28x28,crop24x24,conv3x3x8:full,relu,maxpool2x3:s1,subsample2:pad,divnorm,dense10")]
     [InlineData("conv5x5x4:table=1000.0100.0010.0001:p2")]
+    [InlineData("conv3x3x4,batchnorm,relu,dropout0.25,flatten,dense8,bn:m0.01,dropout0.5,dense10")]
     public void CanonicalTextParsesBackToTheSameNetwork(string spec)
     {
         var first = ModelSpec.Parse(spec);
@@ -66,6 +67,16 @@ public class ModelSpecTests
     [InlineData("conv3x3x4:table=1.1", 1, "2 rows but the layer has 4 output maps")]
     [InlineData("maxpool2:s2:pad:drop", 1, "edge mode is given twice")]
     [InlineData("dense10,input1x28x28", 2, "only be the first token")]
+    [InlineData("dense10,dropout", 2, "dropout needs a rate")]
+    [InlineData("dropout1", 1, "not below 1")]
+    [InlineData("dropout1.5", 1, "not below 1")]
+    [InlineData("dropout-0.5", 1, "not a decimal number")]
+    [InlineData("dropouthalf", 1, "not a decimal number")]
+    [InlineData("dropout0.5:x", 1, "takes no options")]
+    [InlineData("relu,batchnorm:fast", 2, "unknown batch-norm option 'fast'")]
+    [InlineData("batchnorm:m2", 1, "outside (0, 1]")]
+    [InlineData("batchnorm:m0", 1, "outside (0, 1]")]
+    [InlineData("batchnorm:m0.1:m0.2", 1, "momentum is given twice")]
     public void ParseErrorsNameThePositionAndTheReason(string spec, int position, string reason)
     {
         var e = Assert.Throws<ModelSpecException>(() => ModelSpec.Parse(spec));
@@ -85,6 +96,20 @@ public class ModelSpecTests
         var e = Assert.Throws<ModelSpecException>(() => ModelSpec.Parse(spec).Build<float>(Mnist));
         Assert.Equal(position, e.Position);
         Assert.Contains(reason, e.Message);
+    }
+
+    [Fact]
+    public void BatchNormAndDropoutTokensBuildTheirLayers()
+    {
+        var net = ModelSpec.Parse("conv3x3x4,bn,relu,dropout0.3,flatten,dense5,batchnorm:m0.05").Build<float>(Mnist);
+        var conv = Assert.IsType<SharpCnn.Layers.BatchNorm<float>>(net.Layers[1]);
+        Assert.Equal(0.1, conv.Momentum);
+        Assert.Equal(4, conv.Gamma.Length);                      // per channel of the 4 maps
+        Assert.Equal(0.3, Assert.IsType<SharpCnn.Layers.Dropout<float>>(net.Layers[3]).Rate);
+        var dense = Assert.IsType<SharpCnn.Layers.BatchNorm<float>>(net.Layers[6]);
+        Assert.Equal(0.05, dense.Momentum);
+        Assert.Equal(5, dense.RunningMean.Length);               // per feature of the 5 outputs
+        Assert.Equal("conv3x3x4,batchnorm,relu,dropout0.3,flatten,dense5,batchnorm:m0.05", net.Spec);
     }
 
     [Fact]

@@ -69,6 +69,43 @@ public class NetworkTests
     }
 
     [Fact]
+    public void ATrainingStepWithBatchNormAndDropoutAllocatesNothingAfterWarmUp()
+    {
+        var net = ModelSpec.Parse("conv3x3x4:same,batchnorm,relu,maxpool2,dropout0.25,flatten,dense16,batchnorm,relu,dropout0.5,dense10")
+            .Build<float>(new Shape(1, 12, 12));
+        Initializer.Apply(net.Layers, InitScheme.He, new Rng(1));
+        net.Reserve(4);
+        var optimizer = SharpCnn.Optim.Optimizers.Create<float>("momentum", net.Parameters, 1e-2);
+        int[] labels = [1, 2, 3, 4];
+        long step = 0;
+        void Step()
+        {
+            net.ZeroGradients();
+            net.SetStep(1, step++);
+            net.Forward(4);
+            net.Backward(labels, 4);
+            optimizer.Step();
+        }
+        Step();
+        Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++) Step();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void ANetworkWithBatchNormAndDropoutPassesTheFullGradientCheck()
+    {
+        var net = ModelSpec.Parse("conv3x3x3:same,batchnorm,relu,maxpool2,dropout0.3,flatten,dense6,batchnorm,tanh,dropout0.5,dense4")
+            .Build<double>(new Shape(2, 6, 6));
+        var rng = new Rng(13);
+        Initializer.Apply(net.Layers, InitScheme.He, rng);
+        net.SetStep(5, 17);
+        var x = RandomTensors.Normal(rng, 3 * 72);
+        GradientAssert.Passes(GradientChecker.CheckModel(net, x, [0, 1, 3], 3, new GradientCheckOptions { Seed = 2 }));
+    }
+
+    [Fact]
     public void FloatAndDoubleAgreeOnTheSameWeights()
     {
         var spec = ModelSpec.Parse(Presets.Find("lenet5")!.Spec);

@@ -108,7 +108,14 @@ public sealed class TrainerResumeAndGuardTests : IDisposable
         else ResumeFromEveryCheckpoint<float>(optimizer);
     }
 
-    private void ResumeFromEveryCheckpoint<T>(string optimizer) where T : unmanaged, IFloatingPointIeee754<T>
+    [Fact]
+    public void ARunWithBatchNormDropoutAScheduleAndWeightDecayResumesBitIdentical() =>
+        // Batch-norm running statistics (state, not trained), step-seeded dropout masks, a step-decay
+        // schedule and weight decay must all come back from a checkpoint.
+        ResumeFromEveryCheckpoint<float>("momentum", "conv3x3x4,batchnorm,relu,maxpool2,dropout0.3,flatten,dense6,batchnorm,relu,dense3",
+            o => o with { Schedule = LearningRateSchedule.StepDecay(1, 0.5), WeightDecay = 1e-3 });
+
+    private void ResumeFromEveryCheckpoint<T>(string optimizer, string spec = Spec, Func<TrainingOptions, TrainingOptions>? adjust = null) where T : unmanaged, IFloatingPointIeee754<T>
     {
         // 66 samples in batches of 5: 14 steps an epoch, the last one of 1 sample; checkpoints every 4 steps
         // fall mid-epoch, on no epoch boundary, and the final one at the next epoch's start. The stop
@@ -120,7 +127,8 @@ public sealed class TrainerResumeAndGuardTests : IDisposable
             Epochs = 3, BatchSize = 5, Optimizer = optimizer, LearningRate = optimizer == "adam" ? 0.01 : 0.05,
             StopEpsilon = 1e-30, ClipNorm = 2, CheckpointEvery = 4, CheckpointPath = path, Seed = 17,
         };
-        var trainer = new Trainer<T>(Network<T>(), options);
+        if (adjust is not null) options = adjust(options);
+        var trainer = new Trainer<T>(Network<T>(spec: spec), options);
         var saved = new List<(long Step, string File)>();
         trainer.CheckpointSaved += c =>
         {
@@ -138,6 +146,7 @@ public sealed class TrainerResumeAndGuardTests : IDisposable
         {
             var resumed = Trainer<T>.Resume(file);
             Assert.Equal(step, resumed.Optimizer.StepCount);
+            Assert.Equal(options with { CheckpointPath = file }, resumed.Options);
             var result = resumed.Fit(data, cancellation: TestContext.Current.CancellationToken);
             Assert.Equal(uninterrupted.StopReason, result.StopReason);
             AssertBitIdentical(expected, resumed.Network);
@@ -148,7 +157,7 @@ public sealed class TrainerResumeAndGuardTests : IDisposable
         }
 
         // The final checkpoint continues into more epochs exactly as a longer run would.
-        var longer = new Trainer<T>(Network<T>(), options with { Epochs = 4, CheckpointEvery = 0 });
+        var longer = new Trainer<T>(Network<T>(spec: spec), options with { Epochs = 4, CheckpointEvery = 0 });
         longer.Fit(data, cancellation: TestContext.Current.CancellationToken);
         var extended = Trainer<T>.Resume(saved[^1].File, o => o with { Epochs = 4 });
         extended.Fit(data, cancellation: TestContext.Current.CancellationToken);
