@@ -42,8 +42,9 @@ namespace SharpCnn.Io.Onnx;
 ///   channel; on a dense layer's [N, D] output it is per feature (ONNX's C = D), as in SharpCnn.</item>
 /// <item>dropout → Dropout with its rate as the ratio input and no training_mode, which ONNX defines
 ///   as inference: the identity. Written rather than left out so the architecture survives a round
-///   trip (the importer reads it back as the same dropout layer); ONNX Runtime runs it as a copy and
-///   its graph optimizer removes it, and PyTorch-based readers map it to nn.Dropout.</item>
+///   trip (the importer reads it back as the same dropout layer, a PyTorch-based reader as nn.Dropout),
+///   and ONNX Runtime runs it as the identity with its graph optimizations on or off
+///   (tests/onnx-check).</item>
 /// </list>
 /// A layer whose input is a flat vector but needs maps (a conv after a dense) gets a
 /// Reshape to [N, D, 1, 1] first, mirroring SharpCnn's D x 1 x 1 vectors.
