@@ -90,3 +90,30 @@ save("reshape-matmul", [
     helper.make_node("Gemm", ["t", "g", "gb"], ["logits"], transB=1),
 ], [weights("w1", 3, 1, 5, 5), weights("b1", 3), weights("w2", 3 * 6 * 6, 16), weights("b2", 1, 16),
     numpy_helper.from_array(np.array(0.5, dtype=np.float32), "ratio"), weights("g", 10, 16), weights("gb", 10)], opset=12)
+
+# Batch normalisation as PyTorch writes it unfolded, opset 15: BatchNormalization after a Conv (per channel;
+# epsilon 1e-3 and momentum 0.99 given, training_mode 0 spelled out) and after a Gemm on [N, D] (per feature,
+# the defaults), with running statistics far from 0 and 1; Dropout with its ratio and training_mode inputs.
+def batchnorm_inputs(prefix, c, mean_shift):
+    return [numpy_helper.from_array(rng.uniform(0.5, 1.5, c).astype(np.float32), prefix + "_scale"),
+            numpy_helper.from_array(rng.uniform(-0.5, 0.5, c).astype(np.float32), prefix + "_bias"),
+            numpy_helper.from_array((rng.standard_normal(c) * 0.3 + mean_shift).astype(np.float32), prefix + "_mean"),
+            numpy_helper.from_array(rng.uniform(0.05, 2.0, c).astype(np.float32), prefix + "_var")]
+
+
+save("batchnorm", [
+    helper.make_node("Conv", ["image", "w1", "b1"], ["c1"], kernel_shape=[5, 5]),
+    helper.make_node("BatchNormalization", ["c1", "bn1_scale", "bn1_bias", "bn1_mean", "bn1_var"], ["n1"],
+                     epsilon=1e-3, momentum=0.99, training_mode=0),
+    helper.make_node("Relu", ["n1"], ["r1"]),
+    helper.make_node("MaxPool", ["r1"], ["m1"], kernel_shape=[2, 2], strides=[2, 2]),
+    helper.make_node("Dropout", ["m1", "ratio", "training"], ["d1"]),
+    helper.make_node("Flatten", ["d1"], ["f"]),
+    helper.make_node("Gemm", ["f", "g1", "gb1"], ["h"], transB=1),
+    helper.make_node("BatchNormalization", ["h", "bn2_scale", "bn2_bias", "bn2_mean", "bn2_var"], ["n2"]),
+    helper.make_node("Tanh", ["n2"], ["t"]),
+    helper.make_node("Gemm", ["t", "g2", "gb2"], ["logits"], transB=1),
+], [weights("w1", 4, 1, 5, 5), weights("b1", 4), *batchnorm_inputs("bn1", 4, 0.2),
+    numpy_helper.from_array(np.array(0.3, dtype=np.float32), "ratio"), numpy_helper.from_array(np.array(False), "training"),
+    weights("g1", 24, 4 * 12 * 12, scale=0.05), weights("gb1", 24), *batchnorm_inputs("bn2", 24, -0.5),
+    weights("g2", 10, 24), weights("gb2", 10)], opset=15)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Checks SharpCnn's ONNX export against ONNX Runtime (an independent implementation):
-#   1. trains models with the sharpcnn CLI: the seed CNN and LeNet-5 briefly on the bundled
-#      digits (the issue's "model trained by SharpCnn"), and small models that between them
-#      use every layer kind the exporter writes;
+#   1. trains models with the sharpcnn CLI: the seed CNN, LeNet-5 and a CNN with batch norm and
+#      dropout briefly on the bundled digits (the issue's "model trained by SharpCnn"), and small
+#      models that between them use every layer kind the exporter writes;
 #   2. exports each with `sharpcnn export-onnx --reference N` (N test images or random inputs
 #      and SharpCnn's outputs for them);
 #   3. validates each file with the ONNX checker when Debian's python3-onnx is installed;
@@ -41,9 +41,12 @@ train cover-a --model "crop25x23,conv3x4x5:s2:p1-0-2-1,maxpool3:s2:pad,relu,conv
 train cover-b --model "conv5x5x6:full,tanh,subsample3:pad,relu,maxpool2,meanpool2,flatten,dense20,identity,sigmoid,dense10,divnorm" --loss softmax-mse "${short[@]}"
 train cover-c --model "flatten,dense36,relu,conv3x3x4:same,tanh,maxpool2:pad,subsample2:pad,minusmax,divnorm,meanpool1,conv1x1x10" "${short[@]}"
 train cover-d --model "conv3x3x3:s2,minusmax,divnorm,maxpool2:pad,crop5x4,flatten,dense10" --loss mse "${short[@]}"
+# Batch norm (per channel after convolutions with the default and with other momentum and epsilon, per
+# feature after a dense layer) and dropout, trained on the digits so the running statistics are the data's.
+train bn-dropout --model "conv5x5x8:same,batchnorm,relu,maxpool2,dropout0.25,conv3x3x16,batchnorm:m0.01:e0.001,relu,maxpool2,flatten,dense64,batchnorm,relu,dropout0.5,dense10" --epochs 1 --limit 4000 --lr 0.05 --seed 3
 
 models=()
-for name in seed-cnn lenet5 seed-fc2-double cover-a cover-b cover-c cover-d; do
+for name in seed-cnn lenet5 seed-fc2-double bn-dropout cover-a cover-b cover-c cover-d; do
   count=2000
   [[ $name == cover-* ]] && count=300
   "${cli[@]}" export-onnx "$work/$name.scnn" "$work/$name.onnx" --reference "$count"
@@ -67,11 +70,11 @@ fi
 # Import: original ONNX file → sharpcnn import-onnx → SharpCnn's outputs (written by export-onnx
 # --reference) → compared with ONNX Runtime running the original file.
 fixtures=tests/SharpCnn.Tests/Io/Onnx/Fixtures
-originals=("$fixtures/pytorch-lenet.onnx:ce" "$fixtures/pytorch-variants.onnx:mse")
+originals=("$fixtures/pytorch-lenet.onnx:ce" "$fixtures/pytorch-variants.onnx:mse" "$fixtures/pytorch-batchnorm.onnx:ce")
 if /usr/bin/python3 -c 'import onnx' 2>/dev/null; then
   echo "== import cases (python3-onnx)"
   /usr/bin/python3 tests/onnx-check/make_import_cases.py "$work/cases"
-  originals+=("$work/cases/pool-edges.onnx:ce" "$work/cases/pad-group-gemm.onnx:mse" "$work/cases/reshape-matmul.onnx:ce")
+  originals+=("$work/cases/pool-edges.onnx:ce" "$work/cases/pad-group-gemm.onnx:mse" "$work/cases/reshape-matmul.onnx:ce" "$work/cases/batchnorm.onnx:ce")
 fi
 imports=()
 for entry in "${originals[@]}"; do

@@ -73,9 +73,13 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
     public Parameter<T> RunningVariance => Parameters[3];
 
     /// <inheritdoc />
-    public override string Token => Momentum == DefaultMomentum
-        ? "batchnorm"
-        : "batchnorm:m" + Momentum.ToString("R", CultureInfo.InvariantCulture);
+    /// <remarks><c>batchnorm</c>, with <c>:m{ρ}</c> and <c>:e{ε}</c> when they differ from the defaults (numbers in the shortest form that reads back exactly, e.g. <c>batchnorm:m0.01:e1e-06</c>).</remarks>
+    public override string Token =>
+        "batchnorm"
+        + (Momentum == DefaultMomentum ? "" : ":m" + Number(Momentum))
+        + (Epsilon == DefaultEpsilon ? "" : ":e" + Number(Epsilon));
+
+    private static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture).ToLowerInvariant();
 
     /// <inheritdoc />
     protected override Shape Configure(Shape input) => input;

@@ -49,7 +49,7 @@ public sealed class Dropout<T> : Layer<T>, IStepSeeded where T : unmanaged, IFlo
     public long Step { get; private set; }
 
     /// <inheritdoc />
-    public override string Token => "dropout" + Rate.ToString("R", CultureInfo.InvariantCulture);
+    public override string Token => "dropout" + Rate.ToString("R", CultureInfo.InvariantCulture).ToLowerInvariant(); // 1e-05, not 1E-05
 
     /// <inheritdoc />
     protected override Shape Configure(Shape input) => input;

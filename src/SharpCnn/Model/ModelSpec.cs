@@ -23,9 +23,11 @@ namespace SharpCnn.Model;
 /// <item><c>dense{n}</c>, <c>flatten</c>, <c>relu</c>, <c>sigmoid</c>, <c>tanh</c>, <c>identity</c></item>
 /// <item><c>minusmax</c> (seed 000's '-max'), <c>divnorm</c> (seed 000's 'normal': divide by the norm)</item>
 /// <item><c>crop{h}x{w}</c> (centre crop)</item>
-/// <item><c>batchnorm</c> (or <c>bn</c>; per channel for maps, per feature for vectors) with option <c>m{momentum}</c> (default 0.1)</item>
+/// <item><c>batchnorm</c> (or <c>bn</c>; per channel for maps, per feature for vectors) with options <c>m{momentum}</c>
+///   (default 0.1) and <c>e{epsilon}</c> (default 1e-5), e.g. <c>batchnorm:m0.01:e0.001</c></item>
 /// <item><c>dropout{p}</c>, e.g. <c>dropout0.5</c> (inverted dropout with rate 0 ≤ p &lt; 1)</item>
 /// </list>
+/// Rates, momenta and epsilons are plain decimals (<c>0.001</c>) or in exponent form (<c>1e-3</c>).
 /// Errors name the layer position and the reason (<see cref="ModelSpecException"/>).
 /// </summary>
 public sealed partial class ModelSpec
@@ -129,6 +131,7 @@ public sealed partial class LayerSpec
     private bool[,]? table;
     private string? tableName;
     private double rate = BatchNorm<double>.DefaultMomentum;
+    private double epsilon = BatchNorm<double>.DefaultEpsilon;
 
     private LayerSpec(int position, string token)
     {
@@ -162,7 +165,7 @@ public sealed partial class LayerSpec
         Kind.MinusMax => new SubtractMax<T>(),
         Kind.DivNorm => new DivideByNorm<T>(),
         Kind.Crop => new CenterCrop<T>(a, b),
-        Kind.BatchNorm => new BatchNorm<T>(rate),
+        Kind.BatchNorm => new BatchNorm<T>(rate, epsilon),
         Kind.Dropout => new Dropout<T>(rate),
         _ => throw new InvalidOperationException(kind.ToString()),
     };
@@ -324,27 +327,35 @@ public sealed partial class LayerSpec
 
     private void ParseBatchNormOptions(string[] options)
     {
-        bool momentumSet = false;
+        bool momentumSet = false, epsilonSet = false;
         foreach (string opt in options)
         {
-            if (opt.Length > 1 && opt[0] == 'm' && !momentumSet)
+            if (opt.Length > 1 && opt[0] == 'm')
             {
+                if (momentumSet) throw Error("momentum is given twice");
                 rate = Fraction(opt[1..], this, "batch-norm momentum");
                 if (!(rate > 0 && rate <= 1)) throw Error($"batch-norm momentum {opt[1..]} is outside (0, 1]");
                 momentumSet = true;
             }
+            else if (opt.Length > 1 && opt[0] == 'e')
+            {
+                if (epsilonSet) throw Error("epsilon is given twice");
+                epsilon = Fraction(opt[1..], this, "batch-norm epsilon");
+                if (!(epsilon > 0) || double.IsInfinity(epsilon)) throw Error($"batch-norm epsilon {opt[1..]} is not a positive finite number");
+                epsilonSet = true;
+            }
             else
             {
-                throw Error(momentumSet && opt.StartsWith('m') ? "momentum is given twice" : $"unknown batch-norm option '{opt}'; expected m{{momentum}}, e.g. batchnorm:m0.01");
+                throw Error($"unknown batch-norm option '{opt}'; expected m{{momentum}} or e{{epsilon}}, e.g. batchnorm:m0.01:e0.001");
             }
         }
     }
 
-    /// <summary>A plain decimal number like 0.5 (no sign, exponent or thousands separator).</summary>
+    /// <summary>A non-negative number written as a plain decimal (0.5) or in exponent form (1e-5); no sign or thousands separator.</summary>
     private static double Fraction(string text, LayerSpec spec, string what)
     {
-        if (!FractionText().IsMatch(text) || !double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double v))
-            throw spec.Error($"{what} '{text}' is not a decimal number like 0.5");
+        if (!FractionText().IsMatch(text) || !double.TryParse(text, NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out double v))
+            throw spec.Error($"{what} '{text}' is not a decimal number like 0.5 or 1e-5");
         return v;
     }
 
@@ -353,7 +364,7 @@ public sealed partial class LayerSpec
     [GeneratedRegex(@"^dropout(.+)$")]
     private static partial Regex DropoutHead();
 
-    [GeneratedRegex(@"^\d*\.?\d+$")]
+    [GeneratedRegex(@"^\d*\.?\d+(?:e[-+]?\d+)?$")]
     private static partial Regex FractionText();
 
     [GeneratedRegex(@"^conv(\d+)x(\d+)x(\d+)$")]

@@ -1,6 +1,6 @@
-// The ONNX part of the hostile-input corpus: small valid models (a hand-built CNN, models
-// exported by SharpCnn, one with typed float/double fields, Constant nodes and a Pad merged
-// into a Conv), then files that are empty, truncated, not protobuf or not ONNX, with wrong
+// The ONNX part of the hostile-input corpus: small valid models (a hand-built CNN, one with
+// batch normalisation and dropout, models exported by SharpCnn, one with typed float/double
+// fields, Constant nodes and a Pad merged into a Conv), then files that are empty, truncated, not protobuf or not ONNX, with wrong
 // wire types, unsupported versions, operators and attributes, graphs that are out of order,
 // cyclic, branching or missing initializers, tensors whose data is shorter than their
 // dimensions, external, non-finite or of the wrong type, and small files claiming huge
@@ -79,6 +79,40 @@ internal sealed class OnnxCorpus : ICorpusFormat
         return m;
     }
 
+    /// <summary>
+    /// Opset 15 on 2x6x6: Conv, BatchNormalization (ε 1e-3, momentum 0.99) over its 3 channels, Relu, MaxPool,
+    /// Dropout (ratio 0.25 as an input), Flatten, Gemm, BatchNormalization over its 4 features, Softmax
+    /// (nodes 'c_node', 'bn_node', 'r_node', 'p_node', 'd_node', 'f_node', 'g_node', 'bn2_node', 'y_node';
+    /// initializers W, scale, B, mean, var, ratio, G, C, scale2, B2, mean2, var2 in that order).
+    /// </summary>
+    public static OnnxTestModel BatchNormCnn()
+    {
+        var m = new OnnxTestModel(15, 2, 6, 6);
+        m.Floats("W", [3, 2, 3, 3], Values(54, 8));
+        m.Floats("scale", [3], Values(3, 9));
+        m.Floats("B", [3], Values(3, 10));
+        m.Floats("mean", [3], Values(3, 11));
+        m.Floats("var", [3], [.. Values(3, 12).Select(v => v * v + 0.5f)]);
+        m.Floats("ratio", [], 0.25f);
+        m.Floats("G", [4, 12], Values(48, 13));
+        m.Floats("C", [4], Values(4, 14));
+        m.Floats("scale2", [4], Values(4, 15));
+        m.Floats("B2", [4], Values(4, 16));
+        m.Floats("mean2", [4], Values(4, 17));
+        m.Floats("var2", [4], [.. Values(4, 18).Select(v => v * v + 0.25f)]);
+        m.Node("Conv", ["x", "W"], "c");
+        m.Node("BatchNormalization", ["c", "scale", "B", "mean", "var"], "bn", Float("epsilon", 1e-3f), Float("momentum", 0.99f));
+        m.Node("Relu", ["bn"], "r");
+        m.Node("MaxPool", ["r"], "p", Ints("kernel_shape", 2, 2), Ints("strides", 2, 2));
+        m.Node("Dropout", ["p", "ratio"], "d");
+        m.Node("Flatten", ["d"], "f");
+        m.Node("Gemm", ["f", "G", "C"], "g", Int("transB", 1));
+        m.Node("BatchNormalization", ["g", "scale2", "B2", "mean2", "var2"], "bn2");
+        m.Node("Softmax", ["bn2"], "y");
+        m.Output("y");
+        return m;
+    }
+
     /// <summary>What SharpCnn's exporter writes for <paramref name="spec"/> (uniform weights, exact everywhere; a fixed producer version).</summary>
     public static byte[] Exported(string spec, Shape input, string loss)
     {
@@ -101,6 +135,10 @@ internal sealed class OnnxCorpus : ICorpusFormat
         yield return new("good-dense-opset9.onnx", Dense().Bytes(), R, CorpusFile.Ok);
         yield return new("good-exported-padded-maxpool.onnx", Exported("conv3x3x2,relu,maxpool2:pad,flatten,dense3", new Shape(1, 5, 5), "ce"), R, CorpusFile.Ok);
         yield return new("good-exported-table-subsample.onnx", Exported("conv3x3x3:same:table=10.01.11,tanh,subsample2:pad,sigmoid,flatten,dense2", new Shape(2, 5, 5), "mse"), R, CorpusFile.Ok);
+
+        yield return new("good-batchnorm-dropout-opset15.onnx", BatchNormCnn().Bytes(), R, CorpusFile.Ok);
+        yield return new("good-batchnorm-dropout-as-double.onnx", BatchNormCnn().Bytes(), D, CorpusFile.Ok);
+        yield return new("good-exported-batchnorm-dropout.onnx", Exported("conv3x3x2,batchnorm,relu,maxpool2,dropout0.25,flatten,dense3,batchnorm:m0.01:e0.001", new Shape(1, 6, 6), "ce"), R, CorpusFile.Ok);
 
         // Empty, truncated, not protobuf, not ONNX.
         yield return new("empty.onnx", [], R, "the model has no ir_version: this is not an ONNX model");
@@ -211,6 +249,50 @@ internal sealed class OnnxCorpus : ICorpusFormat
             m.Output("y");
         }), R, "node 1 'y_node' (Conv) has group 600 over 600 -> 600 channels; SharpCnn writes groups as a connection table, and one this large (600x600) is beyond what a model file holds");
 
+        // Batch norm and dropout in training mode, with statistics of the wrong size, missing, negative, or claimed huge.
+        yield return new("batchnorm-training-mode.onnx", EditBatchNorm(m => m.Graph.Node[1].Attribute.Add(Int("training_mode", 1))), R,
+            "node 2 'bn_node' (BatchNormalization) has training_mode 1: it would normalise by each batch's statistics; SharpCnn imports inference graphs");
+        yield return new("batchnorm-running-statistics-outputs.onnx", EditBatchNorm(m => m.Graph.Node[1].Output.AddRange(["running_mean", "running_var"])), R,
+            "node 2 'bn_node' (BatchNormalization) has 3 outputs; only training mode writes the running statistics as outputs");
+        yield return new("batchnorm-saved-statistics-outputs-opset9.onnx", EditBatchNorm(m =>
+        {
+            m.Model.OpsetImport[0].Version = 9;
+            m.Graph.Node[4].Input.RemoveAt(1); // opset 9's Dropout has no ratio input
+            m.Graph.Node[1].Output.AddRange(["mean_out", "var_out", "saved_mean", "saved_var"]);
+        }), R, "node 2 'bn_node' (BatchNormalization) has 5 outputs; only training mode writes the running and saved statistics as outputs");
+        yield return new("batchnorm-per-value-opset7.onnx", EditBatchNorm(m =>
+        {
+            m.Model.OpsetImport[0].Version = 7;
+            m.Graph.Node[1].Attribute.Add(Int("spatial", 0));
+        }), R, "node 2 'bn_node' (BatchNormalization) has spatial 0: statistics per value rather than per channel");
+        yield return new("batchnorm-scale-for-4-channels.onnx", EditBatchNorm(m =>
+        {
+            var scale = m.Graph.Initializer[1];
+            scale.Dims[0] = 4;
+            scale.RawData = ByteString.CopyFrom([.. scale.RawData.Span, .. BitConverter.GetBytes(1f)]);
+        }), R, "node 2 'bn_node' (BatchNormalization) scale 'scale' has dimensions [4]; expected [3], one value per channel of its [N, 3, 4, 4] input");
+        yield return new("batchnorm-features-mean-short.onnx", EditBatchNorm(m => m.Graph.Initializer[10].Dims[0] = 3), R,
+            "node 8 'bn2_node' (BatchNormalization) input_mean 'mean2' has dimensions [3]; expected [4], one value per feature of its [N, 4] input");
+        yield return new("batchnorm-variance-missing.onnx", EditBatchNorm(m => m.Graph.Initializer.RemoveAt(4)), R,
+            "node 2 'bn_node' (BatchNormalization) reads 'var', which is not the graph input, an initializer or the output of an earlier node");
+        yield return new("batchnorm-variance-negative.onnx", EditBatchNorm(m => m.Graph.Initializer[4].RawData = ByteString.CopyFrom([.. BitConverter.GetBytes(1f), .. BitConverter.GetBytes(-0.25f), .. BitConverter.GetBytes(1f)])), R,
+            "node 2 'bn_node' (BatchNormalization) input_var 'var' has -0.25 for channel 1; a variance is not negative");
+        yield return new("batchnorm-epsilon-zero.onnx", EditBatchNorm(m => m.Graph.Node[1].Attribute[0] = Float("epsilon", 0)), R,
+            "node 2 'bn_node' (BatchNormalization) has epsilon 0; SharpCnn's batch norm needs a positive finite epsilon");
+        yield return new("batchnorm-over-a-claimed-million-features.onnx", Model(new OnnxTestModel(13, 1_000_000), m =>
+        {
+            foreach (string name in new[] { "scale", "B", "mean", "var" }) m.Floats(name, [1_000_000], 1f);
+            m.Node("BatchNormalization", ["x", "scale", "B", "mean", "var"], "y");
+            m.Output("y");
+        }), R, "node 1 'y_node' (BatchNormalization) batch-norm parameters[4x1000000] needs 4000000 parameter values");
+        yield return new("dropout-training-mode.onnx", EditBatchNorm(m =>
+        {
+            m.Graph.Initializer.Add(new TensorProto { Name = "training", DataType = (int)DataType.Bool, RawData = ByteString.CopyFrom([1]) });
+            m.Graph.Node[4].Input.Add("training");
+        }), R, "node 5 'd_node' (Dropout) runs in training mode; SharpCnn imports inference graphs (training_mode false)");
+        yield return new("dropout-ratio-1.onnx", EditBatchNorm(m => m.Graph.Initializer[5].RawData = ByteString.CopyFrom(BitConverter.GetBytes(1f))), R,
+            "node 5 'd_node' (Dropout) has ratio 1; a dropout rate is in [0, 1)");
+
         // Outputs that are not the end of the chain, or declared otherwise.
         yield return new("output-ghost.onnx", Edit(m => m.Graph.Output[0].Name = "ghost"), R, "the graph output 'ghost' is not produced by any node; the chain of nodes ends at 'y'");
         yield return new("output-intermediate.onnx", Edit(m => m.Graph.Output[0].Name = "f"), R, "the graph output 'f' is an intermediate activation; the chain of nodes ends at 'y'");
@@ -219,6 +301,8 @@ internal sealed class OnnxCorpus : ICorpusFormat
     }
 
     private static byte[] Edit(Action<OnnxTestModel> edit) => Model(Cnn(), edit);
+
+    private static byte[] EditBatchNorm(Action<OnnxTestModel> edit) => Model(BatchNormCnn(), edit);
 
     private static byte[] Model(OnnxTestModel model, Action<OnnxTestModel> edit)
     {

@@ -44,6 +44,7 @@ public class ModelSpecTests
     [InlineData("input1x28x28,crop24x24,conv3x3x8:full,relu,maxpool2x3:s1,subsample2:pad,divnorm,dense10")]
     [InlineData("conv5x5x4:table=1000.0100.0010.0001:p2")]
     [InlineData("conv3x3x4,batchnorm,relu,dropout0.25,flatten,dense8,bn:m0.01,dropout0.5,dense10")]
+    [InlineData("conv3x3x4,batchnorm:e0.001,relu,dropout1e-5,flatten,dense8,bn:e1e-3:m0.00001,dense10")]
     public void CanonicalTextParsesBackToTheSameNetwork(string spec)
     {
         var first = ModelSpec.Parse(spec);
@@ -77,6 +78,12 @@ public class ModelSpecTests
     [InlineData("batchnorm:m2", 1, "outside (0, 1]")]
     [InlineData("batchnorm:m0", 1, "outside (0, 1]")]
     [InlineData("batchnorm:m0.1:m0.2", 1, "momentum is given twice")]
+    [InlineData("batchnorm:e0.001:e0.01", 1, "epsilon is given twice")]
+    [InlineData("batchnorm:e0", 1, "epsilon 0 is not a positive finite number")]
+    [InlineData("batchnorm:e1e999", 1, "epsilon 1e999 is not a positive finite number")]
+    [InlineData("batchnorm:e-0.1", 1, "'-0.1' is not a decimal number like 0.5 or 1e-5")]
+    [InlineData("batchnorm:etiny", 1, "'tiny' is not a decimal number")]
+    [InlineData("batchnorm:x0.1", 1, "expected m{momentum} or e{epsilon}")]
     public void ParseErrorsNameThePositionAndTheReason(string spec, int position, string reason)
     {
         var e = Assert.Throws<ModelSpecException>(() => ModelSpec.Parse(spec));
@@ -110,6 +117,20 @@ public class ModelSpecTests
         Assert.Equal(0.05, dense.Momentum);
         Assert.Equal(5, dense.RunningMean.Length);               // per feature of the 5 outputs
         Assert.Equal("conv3x3x4,batchnorm,relu,dropout0.3,flatten,dense5,batchnorm:m0.05", net.Spec);
+    }
+
+    [Fact]
+    public void BatchNormEpsilonAndSmallNumbersReadBackFromTheirTokens()
+    {
+        var net = ModelSpec.Parse("bn:e0.001:m1e-5,dropout0.00001,flatten,dense3,batchnorm:e1e-05").Build<double>(Mnist);
+        var first = Assert.IsType<SharpCnn.Layers.BatchNorm<double>>(net.Layers[0]);
+        Assert.Equal(0.001, first.Epsilon);
+        Assert.Equal(1e-5, first.Momentum);
+        Assert.Equal(1e-5, Assert.IsType<SharpCnn.Layers.Dropout<double>>(net.Layers[1]).Rate);
+        Assert.Equal(SharpCnn.Layers.BatchNorm<double>.DefaultEpsilon, Assert.IsType<SharpCnn.Layers.BatchNorm<double>>(net.Layers[4]).Epsilon);
+        // Exponent form in lower case, so the tokens parse back (a model file stores them).
+        Assert.Equal("batchnorm:m1e-05:e0.001,dropout1e-05,flatten,dense3,batchnorm", net.Spec);
+        Assert.Equal(net.Spec, ModelSpec.Parse(net.Spec).Build<double>(Mnist).Spec);
     }
 
     [Fact]

@@ -36,6 +36,15 @@ namespace SharpCnn.Io.Onnx;
 /// <item>divnorm → ReduceL2 (keepdims), Div, and Where(norm = 0, 0, quotient) so a zero
 ///   vector maps to zero as in SharpCnn.</item>
 /// <item>crop → Slice on the height and width axes.</item>
+/// <item>batchnorm → BatchNormalization in inference form: scale γ, B β, input_mean and input_var the
+///   running statistics, epsilon ε and momentum 1 - ρ (ONNX's momentum weighs the old running value,
+///   SharpCnn's ρ the batch's; ONNX reads it only in training). On conv maps [N, C, H, W] it is per
+///   channel; on a dense layer's [N, D] output it is per feature (ONNX's C = D), as in SharpCnn.</item>
+/// <item>dropout → Dropout with its rate as the ratio input and no training_mode, which ONNX defines
+///   as inference: the identity. Written rather than left out so the architecture survives a round
+///   trip (the importer reads it back as the same dropout layer, a PyTorch-based reader as nn.Dropout),
+///   and ONNX Runtime runs it as the identity with its graph optimizations on or off
+///   (tests/onnx-check).</item>
 /// </list>
 /// A layer whose input is a flat vector but needs maps (a conv after a dense) gets a
 /// Reshape to [N, D, 1, 1] first, mirroring SharpCnn's D x 1 x 1 vectors.
@@ -278,6 +287,26 @@ public static class OnnxExport
                 string ends = w.Int64s($"{p}.ends", top + crop.Height, left + crop.Width);
                 string axes = w.Int64s($"{p}.axes", 2, 3);
                 return flow.Next(w.Node("Slice", $"{p}_crop", $"{p}_crop", [flow.Tensor, starts, ends, axes]), outShape, false);
+            }
+            case BatchNorm<T> bn:
+            {
+                // BatchNormalization takes [N, C, ...]: [N, D] is C = D features as it stands; maps stay maps.
+                if (flow.Flat && layer.InputShape.Height * layer.InputShape.Width != 1) flow = flow.AsMaps(p);
+                long[] dims = [layer.InputShape.Channels];
+                string scale = w.Floats($"{p}.gamma", dims, ToFloats(bn.Gamma.Value));
+                string shift = w.Floats($"{p}.beta", dims, ToFloats(bn.Beta.Value));
+                string mean = w.Floats($"{p}.running_mean", dims, ToFloats(bn.RunningMean.Value));
+                string variance = w.Floats($"{p}.running_var", dims, ToFloats(bn.RunningVariance.Value));
+                string y = w.Node("BatchNormalization", $"{p}_batchnorm", $"{p}_batchnorm", [flow.Tensor, scale, shift, mean, variance],
+                    OnnxGraphWriter.Float("epsilon", (float)bn.Epsilon),
+                    OnnxGraphWriter.Float("momentum", (float)(1 - bn.Momentum)));
+                return flow.Next(y, outShape, flow.Flat);
+            }
+            case Dropout<T> dropout:
+            {
+                // ONNX Dropout without a training_mode input is inference, the identity (see the class summary for why it is written).
+                string ratio = w.Floats($"{p}.ratio", [], [(float)dropout.Rate]);
+                return flow.Next(w.Node("Dropout", $"{p}_dropout", $"{p}_dropout", [flow.Tensor, ratio]), outShape, flow.Flat);
             }
             default:
                 throw new NotSupportedException($"layer {position} ({layer.Token}) has no ONNX form in this exporter");

@@ -1,3 +1,4 @@
+using System.Globalization;
 using SharpCnn.Io.Onnx.Proto;
 using SharpCnn.Layers;
 using SharpCnn.Tensors;
@@ -36,7 +37,7 @@ internal sealed class OnnxGraphImporter
 
     /// <summary>The operators <see cref="Translate"/> reads.</summary>
     public static readonly string[] Operators =
-        ["Conv", "MaxPool", "AveragePool", "Gemm", "MatMul", "Add", "Relu", "Sigmoid", "Tanh", "Flatten", "Reshape", "Softmax", "Identity", "Dropout", "Constant", "Pad", "Max"];
+        ["Conv", "MaxPool", "AveragePool", "Gemm", "MatMul", "Add", "Relu", "Sigmoid", "Tanh", "Flatten", "Reshape", "Softmax", "Identity", "Dropout", "BatchNormalization", "Constant", "Pad", "Max"];
 
     /// <summary>One layer of the translation: its spec token, its parameter values in the layer's order, the tensor it writes.</summary>
     public sealed class LayerPlan(string token, double[][] parameters, string output, LayerKind kind, string node = "")
@@ -295,6 +296,7 @@ internal sealed class OnnxGraphImporter
             case "Softmax": Softmax(node); break;
             case "Identity": PassThrough(node, []); break;
             case "Dropout": Dropout(node); break;
+            case "BatchNormalization": BatchNormalization(node); break;
             case "Pad": Pad(node); break;
             case "Max": PaddingFloor(node); break;
             default:
@@ -869,10 +871,15 @@ internal sealed class OnnxGraphImporter
         notes.Add($"{label} is the model's output probabilities: SharpCnn keeps it in the loss, so the network's outputs are the scores before it");
     }
 
+    /// <summary>
+    /// Dropout at inference (the identity) → SharpCnn's <c>dropout{p}</c> with the node's ratio (attribute
+    /// before operator set 12, input since; 0.5 when absent), which is also the identity in evaluation
+    /// and keeps the rate for further training. Training mode is refused.
+    /// </summary>
     private void Dropout(NodeProto node)
     {
-        Attributes(node, "ratio", "seed", "is_test");
-        RequireInputs(node, 1, 3);
+        var a = opset < 12 ? Attributes(node, "ratio", "is_test") : Attributes(node, "seed");
+        RequireInputs(node, 1, opset < 12 ? 1 : 3);
         AllowUnusedExtraOutputs(node, 2);
         if (ConstantInput(node, 2, "training_mode", required: false) is { } mode)
         {
@@ -881,9 +888,95 @@ internal sealed class OnnxGraphImporter
                 : throw NodeFail($"training_mode '{mode.Name}' is {OnnxTensorData.TypeName(mode.DataType)}, expected bool");
             if (training) throw NodeFail("runs in training mode; SharpCnn imports inference graphs (training_mode false)");
         }
-        MoveLayerOutput(node);
-        notes.Add($"{label} dropped: dropout does nothing at inference");
+        double ratio = 0.5;
+        if (opset < 12)
+        {
+            if (a.Has("ratio")) ratio = ShortestDecimal(a.Float("ratio", 0.5f), r => (float)r == a.Float("ratio", 0.5f));
+        }
+        else if (ConstantInput(node, 1, "ratio", required: false) is { } r)
+        {
+            ratio = Reals(r, "ratio") switch
+            {
+                [var v] => r.DataType == (int)DataType.Double ? v : ShortestDecimal(v, d => (float)d == (float)v),
+                var vs => throw NodeFail($"ratio '{r.Name}' has {vs.Length} values, expected one"),
+            };
+        }
+        if (!(ratio >= 0 && ratio < 1)) throw NodeFail($"has ratio {ratio}; a dropout rate is in [0, 1)");
+        AddLayer("dropout" + Number(ratio), [], node);
     }
+
+    /// <summary>
+    /// BatchNormalization in inference mode → SharpCnn's <c>batchnorm</c>: per channel on maps [N, C, H, W],
+    /// per feature on vectors [N, D] (C = D), with γ = scale, β = B and the running statistics = input_mean
+    /// and input_var; y = γ (x - μ) / sqrt(σ² + ε) + β in both. ε comes from the epsilon attribute, ρ from
+    /// momentum as 1 - momentum (ONNX's momentum weighs the old running value; ρ matters only in further
+    /// training). Training mode (training_mode = 1, or the running or saved statistics as extra outputs)
+    /// and per-value statistics (spatial = 0, operator sets 7 and 8) are refused.
+    /// </summary>
+    private void BatchNormalization(NodeProto node)
+    {
+        var a = opset < 9 ? Attributes(node, "epsilon", "momentum", "spatial")
+            : opset < 14 ? Attributes(node, "epsilon", "momentum")
+            : Attributes(node, "epsilon", "momentum", "training_mode");
+        RequireInputs(node, 5, 5);
+        if (node.Output.Count > 1)
+            throw NodeFail($"has {node.Output.Count} outputs; only training mode writes the running{(opset < 14 ? " and saved" : "")} statistics as outputs, and SharpCnn imports inference graphs (one output Y)");
+        RequireOutputs(node, 1);
+        if (a.Int("training_mode", 0) != 0)
+            throw NodeFail($"has training_mode {a.Int("training_mode", 0)}: it would normalise by each batch's statistics; SharpCnn imports inference graphs (training_mode 0), which use input_mean and input_var");
+        if (a.Int("spatial", 1) != 1)
+            throw NodeFail($"has spatial {a.Int("spatial", 1)}: statistics per value rather than per channel; SharpCnn's batch norm is per channel (spatial 1)");
+        float eps = a.Float("epsilon", 1e-5f);
+        if (!(eps > 0) || float.IsInfinity(eps)) throw NodeFail($"has epsilon {eps}; SharpCnn's batch norm needs a positive finite epsilon");
+        double epsilon = ShortestDecimal(eps, e => (float)e == eps);
+        double momentum = BatchNorm<double>.DefaultMomentum;
+        if (a.Has("momentum"))
+        {
+            float m = a.Float("momentum", 0.9f);
+            if (!(m >= 0 && m <= 1)) throw NodeFail($"has momentum {m}; expected a number in [0, 1]");
+            if (m == 1)
+                notes.Add($"{label} has momentum 1 (running statistics that never move), which SharpCnn's batch norm has no form for: the layer gets the default momentum {BatchNorm<double>.DefaultMomentum} for any further training; inference is unaffected");
+            else
+                momentum = ShortestDecimal(1 - (double)m, r => r > 0 && r <= 1 && (float)(1 - r) == m);
+        }
+        string what = flat ? "feature" : "channel";
+        Claim(4 * channels, $"batch-norm parameters[4x{channels}]");
+        var values = new double[4][];
+        string[] roles = ["scale", "B", "input_mean", "input_var"];
+        for (int i = 0; i < 4; i++)
+        {
+            var t = ConstantInput(node, i + 1, roles[i], required: true)!;
+            if (t.Dims.Count != 1 || t.Dims[0] != channels)
+                throw NodeFail($"{roles[i]} '{t.Name}' has dimensions {Dims(t)}; expected [{channels}], one value per {what} of its {(flat ? $"[N, {channels}]" : $"[N, {channels}, {height}, {width}]")} input");
+            values[i] = Reals(t, roles[i]);
+        }
+        var variance = values[3];
+        for (int c = 0; c < variance.Length; c++)
+            if (!(variance[c] >= 0))
+                throw NodeFail($"input_var '{node.Input[4]}' has {variance[c]} for {what} {c}; a variance is not negative");
+        string token = "batchnorm"
+            + (momentum == BatchNorm<double>.DefaultMomentum ? "" : ":m" + Number(momentum))
+            + (epsilon == BatchNorm<double>.DefaultEpsilon ? "" : ":e" + Number(epsilon));
+        AddLayer(token, values, node);
+    }
+
+    /// <summary>
+    /// The number with the fewest significant digits near <paramref name="value"/> that <paramref name="reproduces"/>
+    /// the file's value: the float32 1e-5f (9.99999974737875e-06 as a double) is read as 1e-5, as its writer
+    /// meant; <paramref name="value"/> itself when no shorter number does.
+    /// </summary>
+    private static double ShortestDecimal(double value, Func<double, bool> reproduces)
+    {
+        for (int digits = 1; digits <= 17; digits++)
+        {
+            double candidate = double.Parse(value.ToString("E" + (digits - 1), CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+            if (reproduces(candidate)) return candidate;
+        }
+        return value;
+    }
+
+    /// <summary>A number as a spec token writes it: the shortest round-trip form, exponent in lower case.</summary>
+    private static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture).ToLowerInvariant();
 
     private void Pad(NodeProto node)
     {

@@ -66,6 +66,10 @@ internal sealed class OnnxGraphWriter
     public static AttributeProto Int(string name, long value) =>
         new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
 
+    /// <summary>A float attribute.</summary>
+    public static AttributeProto Float(string name, float value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
+
     /// <summary>An integer-list attribute.</summary>
     public static AttributeProto Ints(string name, params long[] values)
     {

@@ -42,7 +42,7 @@ public sealed class ImportedOnnxModel<T> where T : unmanaged, IFloatingPointIeee
     /// <summary>The version of the standard ONNX operator set the model uses.</summary>
     public long Opset { get; }
 
-    /// <summary>What the importer folded or dropped on the way (Dropout removed, a Pad merged into a Conv, ...).</summary>
+    /// <summary>What the importer folded or dropped on the way (an Add merged into a bias, a Pad into a Conv, ...).</summary>
     public IReadOnlyList<string> Notes { get; }
 }
 
@@ -51,8 +51,10 @@ public sealed class ImportedOnnxModel<T> where T : unmanaged, IFloatingPointIeee
 /// a <see cref="Network{T}"/>: Conv (any padding, equal strides, groups as a connection
 /// table), MaxPool and AveragePool (where their edge handling matches SharpCnn's),
 /// Gemm, MatMul (+ Add as its bias), Relu, Sigmoid, Tanh, Flatten, Reshape (to [N, D]),
-/// a final Softmax (kept as the loss), and Identity, Dropout (inference: dropped),
-/// Constant and zero Pad (merged into the next Conv or pooling).
+/// BatchNormalization (inference: a batch-norm layer with the file's γ, β, running statistics
+/// and epsilon), Dropout (inference: a dropout layer with the file's ratio, the identity in
+/// evaluation), a final Softmax (kept as the loss), and Identity (dropped), Constant and zero
+/// Pad (merged into the next Conv or pooling).
 ///
 /// Nothing in the file is trusted: its size is bounded, the protobuf is parsed from memory
 /// with length checks, every tensor's dimensions are checked against the data it carries

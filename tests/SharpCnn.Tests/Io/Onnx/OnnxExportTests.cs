@@ -214,6 +214,114 @@ public sealed class OnnxExportTests : IDisposable
         Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
     }
 
+    private const string BatchNormSpec = "input1x12x12,conv3x3x4,batchnorm,relu,maxpool2,dropout0.5,flatten,dense6,batchnorm:m0.01:e0.001,relu,dense3";
+
+    /// <summary>
+    /// <see cref="BatchNormSpec"/> with non-trivial batch-norm parameters: random γ, and running statistics
+    /// moved by a few training-mode forward passes over inputs whose mean and spread are far from 0 and 1;
+    /// <paramref name="floatExact"/> rounds every parameter to float32 (what the ONNX file holds), so a
+    /// double network survives the round trip exactly. Returned in evaluation mode.
+    /// </summary>
+    internal static Network<T> TrainedBatchNormNetwork<T>(bool floatExact) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var net = Make<T>(BatchNormSpec, new Shape(1, 12, 12));
+        var rng = new Rng(17);
+        foreach (var p in net.Parameters.Where(p => p.Name == "gamma"))
+            for (int i = 0; i < p.Length; i++) p.Value[i] = T.CreateChecked(0.5 + rng.NextDouble());
+        net.Training = true;
+        const int n = 16;
+        for (int step = 0; step < 5; step++)
+        {
+            var x = Inputs<T>(net.InputShape, n, 100 + (ulong)step);
+            for (int i = 0; i < x.Length; i++) x[i] = T.CreateChecked(3) * x[i] + T.CreateChecked(2);
+            net.Forward(x, n);
+        }
+        net.Training = false;
+        if (floatExact)
+            foreach (var p in net.Parameters)
+                for (int i = 0; i < p.Length; i++) p.Value[i] = T.CreateChecked((float)double.CreateChecked(p.Value[i]));
+        return net;
+    }
+
+    [Fact]
+    public void BatchNormAndDropoutBecomeBatchNormalizationAndDropout()
+    {
+        var net = TrainedBatchNormNetwork<float>(floatExact: false);
+        var graph = Parse(OnnxExport.ToBytes(net)).Graph;
+        Assert.Equal(
+            ["Conv", "BatchNormalization", "Relu", "MaxPool", "Dropout", "Flatten", "Gemm", "BatchNormalization", "Relu", "Gemm", "Softmax"],
+            graph.Node.Select(n => n.OpType));
+        var conv = graph.Node[1];
+        var bn = (BatchNorm<float>)net.Layers[1];
+        // X, scale = γ, B = β, input_mean, input_var = the running statistics, per channel.
+        Assert.Equal(graph.Node[0].Output[0], conv.Input[0]);
+        string[] expected = ["gamma", "beta", "running_mean", "running_var"];
+        for (int i = 0; i < 4; i++)
+        {
+            var t = graph.Initializer.Single(t => t.Name == conv.Input[i + 1]);
+            Assert.Equal($"L2.{expected[i]}", t.Name);
+            Assert.Equal([4L], t.Dims);
+            Assert.Equal(bn.Parameters[i].Value.ToArray().Select(v => (double)v), OnnxTensorData.Reals(t, out _));
+        }
+        Assert.NotEqual([0.0, 0, 0, 0], OnnxTensorData.Reals(graph.Initializer.Single(t => t.Name == "L2.running_mean"), out _));
+        Assert.Equal(1e-5f, conv.Attribute.Single(a => a.Name == "epsilon").F);
+        Assert.Equal(0.9f, conv.Attribute.Single(a => a.Name == "momentum").F); // ONNX's momentum is 1 - ρ
+        Assert.DoesNotContain(conv.Attribute, a => a.Name == "training_mode");
+        Assert.Single(conv.Output);
+        // After the Gemm: on its [N, 6] output directly (C = 6 features), with ε and 1 - ρ of batchnorm:m0.01:e0.001.
+        var dense = graph.Node[7];
+        Assert.Equal(graph.Node[6].Output[0], dense.Input[0]);
+        Assert.Equal([6L], graph.Initializer.Single(t => t.Name == dense.Input[1]).Dims);
+        Assert.Equal(0.001f, dense.Attribute.Single(a => a.Name == "epsilon").F);
+        Assert.Equal(0.99f, dense.Attribute.Single(a => a.Name == "momentum").F);
+        // Dropout: the rate as its ratio input, no training_mode input (= inference), one output.
+        var dropout = graph.Node[4];
+        Assert.Equal(2, dropout.Input.Count);
+        Assert.Equal([0.5], OnnxTensorData.Reals(graph.Initializer.Single(t => t.Name == dropout.Input[1]), out _));
+        Assert.Single(dropout.Output);
+        Assert.Empty(dropout.Attribute);
+    }
+
+    [Fact]
+    public void BatchNormAndDropoutRoundTripInFloat()
+    {
+        var net = TrainedBatchNormNetwork<float>(floatExact: false);
+        var back = OnnxImport.Read<float>(OnnxExport.ToBytes(net), "bn.onnx").Network;
+        Assert.Equal("conv3x3x4:p0,batchnorm,relu,maxpool2,dropout0.5,flatten,dense6,batchnorm:m0.01:e0.001,relu,dense3", back.Spec);
+        AssertSameOutputs(net, back, 1e-6);
+    }
+
+    [Fact]
+    public void BatchNormAndDropoutRoundTripInDouble()
+    {
+        var net = TrainedBatchNormNetwork<double>(floatExact: true);
+        var back = OnnxImport.Read<double>(OnnxExport.ToBytes(net), "bn.onnx").Network;
+        var bn = (BatchNorm<double>)back.Layers[7];
+        Assert.Equal(0.001, bn.Epsilon); // the float32 attribute read as the 0.001 it stands for, so double arithmetic agrees too
+        Assert.Equal(0.01, bn.Momentum);
+        AssertSameOutputs(net, back, 1e-12);
+    }
+
+    /// <summary>Both networks in evaluation mode give the same outputs on inputs around the training ones, within <paramref name="tolerance"/> (absolute, on outputs of order 1 to 10).</summary>
+    private static void AssertSameOutputs<T>(Network<T> net, Network<T> back, double tolerance) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        net.Training = false;
+        back.Training = false;
+        const int n = 9;
+        var x = Inputs<T>(net.InputShape, n, 11);
+        for (int i = 0; i < x.Length; i++) x[i] = T.CreateChecked(3) * x[i] + T.CreateChecked(2);
+        T[] expected = net.Forward(x, n).ToArray();
+        T[] actual = back.Forward(x, n).ToArray();
+        double largest = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double e = double.CreateChecked(expected[i]), a = double.CreateChecked(actual[i]);
+            largest = Math.Max(largest, Math.Abs(e));
+            Assert.True(Math.Abs(e - a) <= tolerance, $"output {i}: {e:R} exported, {a:R} imported ({back.Spec})");
+        }
+        Assert.InRange(largest, 0.1, 1e3); // outputs that carry the batch norms' effect, not zeros
+    }
+
     /// <summary>Exports <paramref name="net"/>, imports it in float, and checks the outputs (after softmax when the export ends with it) agree.</summary>
     private static Network<float> AssertRoundTrip(Network<float> net, string loss)
     {

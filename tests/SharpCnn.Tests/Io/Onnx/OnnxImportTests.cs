@@ -293,10 +293,10 @@ public sealed class OnnxImportTests
     }
 
     [Fact]
-    public void DropoutAndIdentityVanish()
+    public void IdentityVanishesAndDropoutKeepsItsRate()
     {
         var m = new OnnxTestModel(13, 4);
-        m.Floats("ratio", [], 0.5f);
+        m.Floats("ratio", [], 0.3f);
         m.Floats("W", [3, 4], Random(12, 2));
         m.Node("Identity", ["x"], "i");
         m.Node("Gemm", ["i", "W"], "g", Int("transB", 1));
@@ -304,9 +304,203 @@ public sealed class OnnxImportTests
         m.Node("Softmax", ["d"], "y");
         m.Output("y");
         var imported = Import(m);
-        Assert.Equal("dense3", imported.Network.Spec);
+        Assert.Equal("dense3,dropout0.3", imported.Network.Spec); // the float 0.3f read as the 0.3 it stands for
         Assert.True(imported.OutputIsProbabilities);
-        Assert.Contains(imported.Notes, n => n.Contains("(Dropout) dropped"));
+        // In evaluation dropout is the identity: the outputs are the Gemm's.
+        var net = imported.Network;
+        net.Training = false;
+        double[] x = [0.5, -1, 2, 0.25];
+        var w = Random(12, 2);
+        AssertClose([.. Enumerable.Range(0, 3).Select(o => Enumerable.Range(0, 4).Sum(i => x[i] * w[o * 4 + i]))], Forward(imported, x, 1));
+    }
+
+    [Theory]
+    [InlineData(7, null, "dropout0.5")]      // ratio attribute absent: 0.5
+    [InlineData(10, 0.25f, "dropout0.25")]
+    [InlineData(12, null, "dropout0.5")]     // ratio input absent: 0.5
+    [InlineData(13, 0f, "dropout0")]
+    public void DropoutRateComesFromTheAttributeOrTheInput(int opset, float? ratio, string token)
+    {
+        var m = new OnnxTestModel(opset, 4);
+        if (opset < 12)
+        {
+            if (ratio is { } r) m.Node("Dropout", ["x"], "y", Float("ratio", r));
+            else m.Node("Dropout", ["x"], "y");
+        }
+        else
+        {
+            if (ratio is { } r) m.Floats("ratio", [], r);
+            m.Node("Dropout", ratio is null ? ["x"] : ["x", "ratio"], "y");
+        }
+        m.Output("y");
+        Assert.Equal(token, Import(m).Network.Spec);
+    }
+
+    [Theory]
+    [InlineData(1f, "has ratio 1; a dropout rate is in [0, 1)")]
+    [InlineData(-0.5f, "has ratio -0.5")]
+    public void DropoutRateOutsideItsRangeIsRefused(float ratio, string message)
+    {
+        var m = new OnnxTestModel(13, 4);
+        m.Floats("ratio", [], ratio);
+        m.Node("Dropout", ["x", "ratio"], "y");
+        m.Output("y");
+        Refuse(m, "node 1 'y_node' (Dropout)", message);
+    }
+
+    /// <summary>y = γ (x - μ) / sqrt(σ² + ε) + β per channel of [n, c, plane] values, straight from the ONNX definition.</summary>
+    private static double[] BatchNormReference(double[] x, int n, int c, int plane, float[] gamma, float[] beta, float[] mean, float[] variance, double epsilon)
+    {
+        var y = new double[x.Length];
+        for (int s = 0; s < n; s++)
+            for (int ch = 0; ch < c; ch++)
+                for (int i = 0; i < plane; i++)
+                {
+                    int k = (s * c + ch) * plane + i;
+                    y[k] = gamma[ch] * (x[k] - mean[ch]) / Math.Sqrt(variance[ch] + epsilon) + beta[ch];
+                }
+        return y;
+    }
+
+    /// <summary>A BatchNormalization node "y" on "x" with C channels: scale, B, mean, var initializers from seeds (variances positive).</summary>
+    private static (float[] Gamma, float[] Beta, float[] Mean, float[] Variance) BatchNormNode(OnnxTestModel m, string input, string output, int c, params SharpCnn.Io.Onnx.Proto.AttributeProto[] attributes)
+    {
+        float[] gamma = Random(c, 21), beta = Random(c, 22), mean = Random(c, 23);
+        float[] variance = [.. Random(c, 24).Select(v => 0.1f + v * v)];
+        m.Floats("scale", [c], gamma);
+        m.Floats("B", [c], beta);
+        m.Floats("mean", [c], mean);
+        m.Floats("var", [c], variance);
+        m.Node("BatchNormalization", [input, "scale", "B", "mean", "var"], output, attributes);
+        return (gamma, beta, mean, variance);
+    }
+
+    [Fact]
+    public void BatchNormalizationOnMapsIsPerChannelBatchNorm()
+    {
+        var m = new OnnxTestModel(15, 3, 4, 5);
+        var (gamma, beta, mean, variance) = BatchNormNode(m, "x", "y", 3, Float("epsilon", 1e-3f), Float("momentum", 0.99f), Int("training_mode", 0));
+        m.Output("y");
+        var imported = Import(m, "mse");
+        // ε 1e-3f and ρ = 1 - 0.99f read as the 0.001 and 0.01 they stand for.
+        Assert.Equal("batchnorm:m0.01:e0.001", imported.Network.Spec);
+        var bn = Assert.IsType<SharpCnn.Layers.BatchNorm<double>>(imported.Network.Layers[0]);
+        Assert.Equal(0.001, bn.Epsilon);
+        Assert.Equal(0.01, bn.Momentum);
+        imported.Network.Training = false;
+        double[] x = [.. Random(2 * 60, 25).Select(v => 3.0 * v + 1)];
+        AssertClose(BatchNormReference(x, 2, 3, 20, gamma, beta, mean, variance, 0.001), Forward(imported, x, 2));
+    }
+
+    [Fact]
+    public void BatchNormalizationAfterAConvFromOpset9StaysItsOwnLayer()
+    {
+        var m = new OnnxTestModel(9, 1, 4, 4);
+        m.Floats("W", [2, 1, 3, 3], Random(18, 1));
+        m.Node("Conv", ["x", "W"], "c");
+        BatchNormNode(m, "c", "y", 2);
+        m.Output("y");
+        var imported = Import(m, "mse");
+        Assert.Equal("conv3x3x2:p0,batchnorm", imported.Network.Spec); // ONNX's defaults are SharpCnn's: ε 1e-5, momentum 0.9 = ρ 0.1
+        var bn = (SharpCnn.Layers.BatchNorm<double>)imported.Network.Layers[1];
+        Assert.Equal(0.1, bn.Momentum);  // exactly the defaults, not floats near them
+        Assert.Equal(1e-5, bn.Epsilon);
+    }
+
+    [Fact]
+    public void BatchNormalizationOnVectorsIsPerFeatureBatchNorm()
+    {
+        var m = new OnnxTestModel(13, 4);
+        m.Floats("W", [5, 4], Random(20, 3));
+        m.Node("Gemm", ["x", "W"], "g", Int("transB", 1));
+        var (gamma, beta, mean, variance) = BatchNormNode(m, "g", "y", 5);
+        m.Output("y");
+        var imported = Import(m, "mse");
+        Assert.Equal("dense5,batchnorm", imported.Network.Spec);
+        imported.Network.Training = false;
+        double[] x = [0.5, -1, 2, 0.25, 1, 1, -3, 0];
+        var w = Random(20, 3);
+        var g = new double[10];
+        for (int s = 0; s < 2; s++)
+            for (int o = 0; o < 5; o++)
+                for (int i = 0; i < 4; i++) g[s * 5 + o] += x[s * 4 + i] * w[o * 4 + i];
+        AssertClose(BatchNormReference(g, 2, 5, 1, gamma, beta, mean, variance, 1e-5), Forward(imported, x, 2));
+    }
+
+    [Fact]
+    public void BatchNormalizationOfOpset7PerChannelIsRead()
+    {
+        var m = new OnnxTestModel(7, 2, 3, 3);
+        BatchNormNode(m, "x", "y", 2, Int("spatial", 1));
+        m.Output("y");
+        Assert.Equal("batchnorm", Import(m, "mse").Network.Spec);
+    }
+
+    [Fact]
+    public void BatchNormalizationWithMomentumOneKeepsTheDefaultAndSaysSo()
+    {
+        var m = new OnnxTestModel(13, 2, 3, 3);
+        BatchNormNode(m, "x", "y", 2, Float("momentum", 1f));
+        m.Output("y");
+        var imported = Import(m, "mse");
+        Assert.Equal("batchnorm", imported.Network.Spec);
+        Assert.Contains(imported.Notes, n => n.Contains("node 1 'y_node' (BatchNormalization) has momentum 1"));
+    }
+
+    public static TheoryData<string, string> BadBatchNormalizations() => new()
+    {
+        { "training-mode", "node 2 'y_node' (BatchNormalization) has training_mode 1" },
+        { "running-statistics-outputs", "node 2 'y_node' (BatchNormalization) has 3 outputs; only training mode writes the running statistics" },
+        { "scale-too-short", "node 2 'y_node' (BatchNormalization) scale 'scale' has dimensions [2]; expected [3], one value per channel" },
+        { "mean-as-matrix", "node 2 'y_node' (BatchNormalization) input_mean 'mean' has dimensions [1, 3]; expected [3]" },
+        { "variance-missing", "node 2 'y_node' (BatchNormalization) reads 'var', which is not the graph input, an initializer or the output of an earlier node" },
+        { "variance-negative", "node 2 'y_node' (BatchNormalization) input_var 'var' has -0.5 for channel 1; a variance is not negative" },
+        { "bias-left-out", "node 2 'y_node' (BatchNormalization) lacks its B (input 3)" },
+        { "four-inputs", "node 2 'y_node' (BatchNormalization) has 4 inputs, expected 5" },
+        { "scale-from-activation", "node 2 'y_node' (BatchNormalization) reads the activation 'r' as input 2, where a constant belongs" },
+        { "epsilon-zero", "node 2 'y_node' (BatchNormalization) has epsilon 0; SharpCnn's batch norm needs a positive finite epsilon" },
+        { "momentum-negative", "node 2 'y_node' (BatchNormalization) has momentum -0.5; expected a number in [0, 1]" },
+        { "spatial-attribute-in-opset-15", "node 2 'y_node' (BatchNormalization) has the attribute 'spatial', which SharpCnn does not know for this operator" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadBatchNormalizations))]
+    public void BadBatchNormalizationsAreRefusedNamingTheNode(string problem, string message)
+    {
+        // Relu, then BatchNormalization over its 3 channels, with one thing wrong.
+        var m = new OnnxTestModel(15, 3, 2, 2);
+        m.Node("Relu", ["x"], "r");
+        m.Floats("scale", problem == "scale-too-short" ? [2] : [3], problem == "scale-too-short" ? [1, 1] : [1, 2, 3]);
+        m.Floats("B", [3], 0, 0, 0);
+        m.Floats("mean", problem == "mean-as-matrix" ? [1, 3] : [3], 0, 0, 0);
+        if (problem != "variance-missing") m.Floats("var", [3], 1, problem == "variance-negative" ? -0.5f : 1, 1);
+        string[] inputs = problem switch
+        {
+            "bias-left-out" => ["r", "scale", "", "mean", "var"],
+            "four-inputs" => ["r", "scale", "B", "mean"],
+            "scale-from-activation" => ["r", "r", "B", "mean", "var"],
+            _ => ["r", "scale", "B", "mean", "var"],
+        };
+        var node = m.Node("BatchNormalization", inputs, "y");
+        switch (problem)
+        {
+            case "training-mode": node.Attribute.Add(Int("training_mode", 1)); break;
+            case "running-statistics-outputs": node.Output.AddRange(["running_mean", "running_var"]); break;
+            case "epsilon-zero": node.Attribute.Add(Float("epsilon", 0)); break;
+            case "momentum-negative": node.Attribute.Add(Float("momentum", -0.5f)); break;
+            case "spatial-attribute-in-opset-15": node.Attribute.Add(Int("spatial", 1)); break;
+        }
+        m.Output("y");
+        Refuse(m, message);
+    }
+
+    [Fact]
+    public void BatchNormalizationWithPerValueStatisticsIsRefused()
+    {
+        var m = new OnnxTestModel(7, 2, 3, 3);
+        BatchNormNode(m, "x", "y", 2, Int("spatial", 0));
+        m.Output("y");
+        Refuse(m, "node 1 'y_node' (BatchNormalization) has spatial 0", "per channel");
     }
 
     [Fact]

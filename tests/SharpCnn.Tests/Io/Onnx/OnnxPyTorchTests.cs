@@ -26,6 +26,7 @@ public sealed class OnnxPyTorchTests
     private static T[][] Run<T>(ImportedOnnxModel<T> imported, double[][] inputs) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var net = imported.Network;
+        net.Training = false; // batch norm from its running statistics, dropout off
         int n = inputs.Length, size = net.InputShape.Size, classes = net.Classes;
         var x = inputs.SelectMany(r => r).Select(v => T.CreateChecked(v)).ToArray();
         Assert.Equal(n * size, x.Length);
@@ -102,5 +103,34 @@ public sealed class OnnxPyTorchTests
     {
         var expected = Load("pytorch-variants");
         AssertClose(expected.Float64, Run(OnnxImport.Load<double>(Fixture("pytorch-variants.onnx")), expected.Inputs), 1e-12);
+    }
+
+    [Fact]
+    public void UnfoldedBatchNormsFromPyTorchImport()
+    {
+        // Opset 15, exported with TrainingMode.PRESERVE and no constant folding so that BatchNorm2d is not folded into
+        // the Conv: BatchNormalization after a Conv (ε 1e-3, momentum 0.99 = ρ 0.01) and after a Gemm (ε 1e-5).
+        var imported = OnnxImport.Load<float>(Fixture("pytorch-batchnorm.onnx"));
+        Assert.Equal(15, imported.Opset);
+        Assert.True(imported.OutputIsProbabilities);
+        Assert.Equal("conv5x5x6:p0,batchnorm:m0.01:e0.001,relu,maxpool2,flatten,dense32,batchnorm,relu,dense10", imported.Network.Spec);
+        var bn = Assert.IsType<SharpCnn.Layers.BatchNorm<float>>(imported.Network.Layers[1]);
+        Assert.Equal(0.001, bn.Epsilon);
+        Assert.Equal(0.01, bn.Momentum);
+        Assert.DoesNotContain(bn.RunningMean.Value.ToArray(), v => v == 0); // trained statistics, not the initial ones
+    }
+
+    [Fact]
+    public void UnfoldedBatchNormsFromPyTorchGivePyTorchsOutputsInFloat()
+    {
+        var expected = Load("pytorch-batchnorm");
+        AssertClose(expected.Float32, Run(OnnxImport.Load<float>(Fixture("pytorch-batchnorm.onnx")), expected.Inputs), 1e-6);
+    }
+
+    [Fact]
+    public void UnfoldedBatchNormsFromPyTorchGivePyTorchsOutputsInDouble()
+    {
+        var expected = Load("pytorch-batchnorm");
+        AssertClose(expected.Float64, Run(OnnxImport.Load<double>(Fixture("pytorch-batchnorm.onnx")), expected.Inputs), 1e-12);
     }
 }
