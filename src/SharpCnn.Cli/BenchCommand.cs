@@ -101,7 +101,7 @@ internal static class BenchCommand
 
         private int Epoch<T>(string folder) where T : unmanaged, IFloatingPointIeee754<T>
         {
-            var (train, _) = MnistFolder.Load(folder);
+            var train = MnistFolder.LoadTrainingSet(folder); // the training set only, as bench/pytorch_seed_cnn.py loads
             var steps = new StepRunner<T>(Choice, train, seed: 1, capacity: 64);
             var clock = Stopwatch.StartNew();
             int samples = steps.Epoch(64);

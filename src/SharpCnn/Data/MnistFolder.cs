@@ -17,11 +17,20 @@ public static class MnistFolder
     /// <exception cref="Io.FileFormatException">A file is malformed or the files disagree.</exception>
     public static (ImageDataSet Train, ImageDataSet Test) Load(string folder, int classes = 10)
     {
-        if (!Directory.Exists(folder))
-            throw new DirectoryNotFoundException($"{folder}: no such folder (expected a folder of MNIST-named IDX files)");
-        var train = ImageDataSet.Load(Find(folder, "train-images", 3), Find(folder, "train-labels", 1), classes);
+        var train = LoadTrainingSet(folder, classes);
         var test = ImageDataSet.Load(Find(folder, "t10k-images", 3), Find(folder, "t10k-labels", 1), classes);
         return (train, test);
+    }
+
+    /// <summary>Loads only train-images/train-labels from <paramref name="folder"/> (when the test set is not needed).</summary>
+    /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
+    /// <exception cref="FileNotFoundException">A file is missing; the message lists every name looked for.</exception>
+    /// <exception cref="Io.FileFormatException">A file is malformed or the files disagree.</exception>
+    public static ImageDataSet LoadTrainingSet(string folder, int classes = 10)
+    {
+        if (!Directory.Exists(folder))
+            throw new DirectoryNotFoundException($"{folder}: no such folder (expected a folder of MNIST-named IDX files)");
+        return ImageDataSet.Load(Find(folder, "train-images", 3), Find(folder, "train-labels", 1), classes);
     }
 
     /// <summary>The names accepted for <paramref name="stem"/> (e.g. "train-images"), in the order they are tried.</summary>

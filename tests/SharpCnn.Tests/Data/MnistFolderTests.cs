@@ -34,6 +34,18 @@ public sealed class MnistFolderTests : IDisposable
     }
 
     [Fact]
+    public void TheTrainingSetAloneIsTheSameAsTheTrainingHalfOfTheFolder()
+    {
+        string folder = BundledDigitsTests.RepositoryDataFolder();
+        var alone = MnistFolder.LoadTrainingSet(folder);
+        var (train, _) = MnistFolder.Load(folder);
+        Assert.Equal(train.Count, alone.Count);
+        Assert.True(train.Labels.SequenceEqual(alone.Labels));
+        Assert.True(train.Image(7999).SequenceEqual(alone.Image(7999)));
+        Assert.Throws<DirectoryNotFoundException>(() => MnistFolder.LoadTrainingSet(Path.Combine(folder, "missing")));
+    }
+
+    [Fact]
     public void AcceptsBothSpellingsWithAndWithoutGzip()
     {
         WriteSet("train-images.idx3-ubyte", "train-labels.idx1-ubyte.gz", 12);
