@@ -162,7 +162,7 @@ public static class CheckpointFile
 
         // The arrays must be exactly what this optimiser keeps, the order, and optionally the snapshot.
         var optimizer = Optimizers.Create(options.Optimizer, network.Parameters, options.LearningRate, options.Momentum, options.WeightDecay);
-        var parameters = network.Parameters.Where(p => p.IsTrained).ToArray(); // the stop threshold's snapshot leaves out batch-norm statistics
+        var parameters = optimizer.Parameters.ToArray(); // the stop threshold's snapshot covers what is trained, not batch-norm statistics
         string precision = ModelFile.PrecisionName<T>();
         var expected = new List<StateArrayEntry>();
         for (int i = 0; i < optimizer.State.Count; i++) expected.Add(new($"optimizer.{i}", precision, optimizer.State[i].Length));

@@ -191,7 +191,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         trainer.Optimizer.RestoreStepCount(checkpoint.Steps);
         trainer.Optimizer.LearningRate = options.LearningRate == saved.LearningRate ? checkpoint.LearningRate : options.LearningRate;
         if (options.StopEpsilon > 0 && checkpoint.Run.Snapshot is null)
-            checkpoint.Run.Snapshot = checkpoint.Network.Parameters.Where(p => p.IsTrained).Select(p => (T[])p.Value.Clone()).ToArray(); // measure from here
+            checkpoint.Run.Snapshot = trainer.Optimizer.Parameters.Select(p => (T[])p.Value.Clone()).ToArray(); // measure from here
         trainer.pending = checkpoint.Run;
         trainer.resumedFrom = path;
         trainer.resumedData = checkpoint.DataFingerprint;
@@ -231,8 +231,8 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
         int batch = Math.Min(Options.BatchSize, train.Count);
         network.Reserve(batch);
-        // Batch-norm running statistics are state, not trained: they take no part in the stop threshold.
-        var parameters = network.Parameters.Where(p => p.IsTrained).ToArray();
+        // What the optimiser trains (not batch-norm running statistics) is what the stop threshold watches.
+        var parameters = Optimizer.Parameters.ToArray();
         var run = pending ?? TrainingRun<T>.Start(Options.Seed, train.Count, parameters, Options.StopEpsilon > 0);
         pending = null;
         if (run.Order.Length != train.Count) throw new ArgumentException($"the run's sample order has {run.Order.Length} entries, the data {train.Count}");
