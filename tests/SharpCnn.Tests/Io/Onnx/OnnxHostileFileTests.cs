@@ -33,23 +33,8 @@ public sealed class OnnxHostileFileTests : IDisposable
 
     private FileFormatException Reject(OnnxTestModel m, params string[] expectedInMessage) => Reject(m.Bytes(), expectedInMessage);
 
-    /// <summary>A small valid model: conv, relu, maxpool, flatten, gemm, softmax on 1x6x6.</summary>
-    private static OnnxTestModel Valid()
-    {
-        var m = new OnnxTestModel(13, 1, 6, 6);
-        m.Floats("W", [2, 1, 3, 3], Random(18, 1));
-        m.Floats("B", [2], 0.1f, -0.1f);
-        m.Floats("G", [3, 8], Random(24, 2));
-        m.Floats("C", [3], 0, 1, 2);
-        m.Node("Conv", ["x", "W", "B"], "c");
-        m.Node("Relu", ["c"], "r");
-        m.Node("MaxPool", ["r"], "p", Ints("kernel_shape", 2, 2), Ints("strides", 2, 2));
-        m.Node("Flatten", ["p"], "f");
-        m.Node("Gemm", ["f", "G", "C"], "g", Int("transB", 1));
-        m.Node("Softmax", ["g"], "y");
-        m.Output("y");
-        return m;
-    }
+    /// <summary>A small valid model: conv, relu, maxpool, flatten, gemm, softmax on 1x6x6 (the hostile corpus's seed model).</summary>
+    private static OnnxTestModel Valid() => Hostile.OnnxCorpus.Cnn();
 
     [Fact]
     public void ValidModelImports() => Assert.Equal("conv3x3x2:p0,relu,maxpool2,flatten,dense3", OnnxImport.Read<float>(Valid().Bytes(), "v.onnx").Network.Spec);
