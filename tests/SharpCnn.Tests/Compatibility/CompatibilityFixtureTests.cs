@@ -1,6 +1,7 @@
 using System.Runtime.Intrinsics;
 using SharpCnn.Data;
 using SharpCnn.Io;
+using SharpCnn.Io.Onnx;
 using SharpCnn.Model;
 using SharpCnn.Training;
 
@@ -44,6 +45,7 @@ public sealed class CompatibilityFixtureTests
         test.CopyBatch<T>(Enumerable.Range(0, 20).ToArray(), input, new int[20]);
         var output = network.Forward(input, 20).ToArray();
         Assert.Equal(Expected(name + ".outputs"), output.Select(bits).ToArray());
+        Assert.Equal(File.ReadAllBytes(Path.Combine(Folder, name + ".onnx")), OnnxExport.ToBytes(network)); // the same ONNX file, byte for byte
     }
 
     [Fact]

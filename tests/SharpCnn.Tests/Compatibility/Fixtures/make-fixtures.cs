@@ -9,6 +9,7 @@
 using System.Runtime.Intrinsics;
 using SharpCnn.Data;
 using SharpCnn.Io;
+using SharpCnn.Io.Onnx;
 using SharpCnn.Model;
 using SharpCnn.Tensors;
 using SharpCnn.Training;
@@ -44,6 +45,7 @@ void Run<T>(string name, string spec, string loss, string path) where T : unmana
         ModelFile.Save(network, path, new Dictionary<string, string> { ["made_by"] = "main at dfa091c (make-fixtures.cs)" });
     }
     var loaded = ModelFile.Load<T>(path);
+    OnnxExport.Save(loaded, Path.Combine(dir, name + ".onnx")); // the ONNX export of that build, byte for byte
     loaded.Training = false;
     var input = new T[20 * loaded.InputShape.Size];
     test.CopyBatch<T>(Enumerable.Range(0, 20).ToArray(), input, new int[20]);
