@@ -3,7 +3,7 @@
 // confusion-matrix PNG that 'sharpcnn train --plots' wrote): the browser must have drawn both
 // curves in their legend colours and the confusion matrix's dark diagonal cells.
 // Usage: dotnet run .ci/render-check.cs -- SCREENSHOT.png
-using SharpCnn.Io;
+using SharpCnn.Data;
 
 var shot = PngReader.Read(args[0]);
 (string What, byte R, byte G, byte B, int Needed)[] colours =

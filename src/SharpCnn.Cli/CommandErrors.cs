@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Text.RegularExpressions;
-using SharpCnn.Io;
 using SharpCnn.Layers;
 using SharpCnn.Model;
 

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using SharpCnn.Io;
+using SharpCnn.Formats;
 using SharpCnn.Training;
 
 namespace SharpCnn.Cli;

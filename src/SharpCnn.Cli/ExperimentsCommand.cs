@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Runtime.Intrinsics;
 using SharpCnn.Data;
-using SharpCnn.Training;
+using SharpCnn.Cli.Experiments;
 
 namespace SharpCnn.Cli;
 
@@ -30,7 +30,7 @@ internal static class ExperimentsCommand
         {
             var console = r.InvocationConfiguration.Output;
             ThreadsOption.Apply(r.GetValue(threads));
-            var selected = Experiments.Select(r.GetValue(only));
+            var selected = ExperimentCatalog.Select(r.GetValue(only));
             if (r.GetValue(list))
             {
                 foreach (var e in selected) console.WriteLine($"{e.Id,-20} {e.Group,-16} {e.Name}");

@@ -1,6 +1,6 @@
 using System.CommandLine;
-using SharpCnn.Io;
-using SharpCnn.Io.Onnx;
+using SharpCnn.Formats;
+using SharpCnn.Formats.Onnx;
 using SharpCnn.Model;
 
 namespace SharpCnn.Cli;

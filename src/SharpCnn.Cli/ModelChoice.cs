@@ -1,4 +1,4 @@
-using SharpCnn.Io;
+using SharpCnn.Formats;
 using SharpCnn.Model;
 using SharpCnn.Tensors;
 

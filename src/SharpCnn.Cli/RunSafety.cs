@@ -1,5 +1,5 @@
 using System.CommandLine;
-using SharpCnn.Io;
+using SharpCnn.Formats;
 using SharpCnn.Training;
 
 namespace SharpCnn.Cli;
@@ -89,7 +89,7 @@ internal sealed class RunSafety
     /// For <c>--resume</c>: the checkpoint's header, after checking that the options which define
     /// the model were not given (they come from the checkpoint).
     /// </summary>
-    public static ModelHeader ReadCheckpoint(ParseResult r, string path, params Option[] fixedByCheckpoint)
+    public static CheckpointHeader ReadCheckpoint(ParseResult r, string path, params Option[] fixedByCheckpoint)
     {
         foreach (var option in fixedByCheckpoint)
             if (r.Given(option)) throw new ArgumentException($"{option.Name} cannot be given with --resume: the model comes from the checkpoint {path}");

@@ -1,5 +1,6 @@
 using System.CommandLine;
-using SharpCnn.Io;
+using SharpCnn.Formats;
+using SharpCnn.Pictures;
 using SharpCnn.Model;
 using SharpCnn.Training;
 
@@ -72,8 +73,8 @@ internal static class TrainCommand
             {
                 // The checkpoint's model and settings; an option typed here overrides its setting.
                 var header = RunSafety.ReadCheckpoint(r, resume, model, loss, init);
-                var at = header.Training!;
-                string stored = header.Precision == "float64" ? "double" : "float";
+                var at = header.Training;
+                string stored = header.Model.Precision == "float64" ? "double" : "float";
                 if (r.Given(precision) && Precision.Canonical(precisionName) != stored)
                     throw new ArgumentException($"--precision {precisionName}: {resume} was trained in {stored}; resume it in {stored}");
                 precisionName = stored;
@@ -102,6 +103,11 @@ internal static class TrainCommand
         return command;
     }
 
+    /// <summary>The usual remedies for a run the divergence guard stopped.</summary>
+    internal const string DivergenceAdvice =
+        "try a lower --lr, --init normal or he (rand()-style uniform init makes the outputs grow layer by layer), " +
+        "--clip-norm, or a '-max' (minusmax) layer before the loss; --resume the last checkpoint with the new settings";
+
     private sealed record Run(ModelChoice? Choice, string? ResumeFrom, string? Resumed, TrainingOptions Options, Data.ImageDataSet Train, Data.ImageDataSet Test, string DataLabel,
         string? Output, string? Plots, bool Confusion, TrainingReport Report, TextWriter Error) : IPrecisionAction
     {
@@ -125,9 +131,9 @@ internal static class TrainCommand
             {
                 Report.End(new TrainingEnd(result, null, null, [], false));
                 Error.WriteLine($"error: training diverged: {result.Divergence?.Describe() ?? result.StopReason}");
-                Error.WriteLine($"  {Divergence.Advice}");
+                Error.WriteLine($"  {DivergenceAdvice}");
                 Error.WriteLine(result.LastCheckpoint is { } good
-                    ? $"  last good checkpoint: {good} (step {CheckpointFile.ReadHeader(good).Training!.Steps}); nothing was saved after it"
+                    ? $"  last good checkpoint: {good} (step {CheckpointFile.ReadHeader(good).Training.Steps}); nothing was saved after it"
                     : "  no checkpoint was written (--checkpoint-every N keeps one); --output was not saved");
                 return 1;
             }

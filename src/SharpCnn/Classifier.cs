@@ -1,5 +1,5 @@
 using SharpCnn.Data;
-using SharpCnn.Io;
+using SharpCnn.Formats;
 using SharpCnn.Layers;
 using SharpCnn.Losses;
 using SharpCnn.Model;

@@ -69,7 +69,7 @@ fi
 
 # Import: original ONNX file → sharpcnn import-onnx → SharpCnn's outputs (written by export-onnx
 # --reference) → compared with ONNX Runtime running the original file.
-fixtures=tests/SharpCnn.Tests/Io/Onnx/Fixtures
+fixtures=tests/SharpCnn.Tests/Formats/Onnx/Fixtures
 originals=("$fixtures/pytorch-lenet.onnx:ce" "$fixtures/pytorch-variants.onnx:mse" "$fixtures/pytorch-batchnorm.onnx:ce")
 if /usr/bin/python3 -c 'import onnx' 2>/dev/null; then
   echo "== import cases (python3-onnx)"

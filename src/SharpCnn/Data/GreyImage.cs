@@ -1,4 +1,3 @@
-using SharpCnn.Io;
 
 namespace SharpCnn.Data;
 

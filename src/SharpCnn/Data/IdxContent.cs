@@ -7,7 +7,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.IO.Hashing;
-using SharpCnn.Io;
 
 namespace SharpCnn.Data;
 

@@ -28,7 +28,7 @@ public static class IdxReader
     /// Reads the IDX file at <paramref name="path"/>, which must have <paramref name="dimensions"/>
     /// dimensions (3 for images, 1 for labels). Gzip is detected from the content, not the name.
     /// </summary>
-    /// <exception cref="Io.FileFormatException">The file is not such an IDX file.</exception>
+    /// <exception cref="FileFormatException">The file is not such an IDX file.</exception>
     public static IdxArray Read(string path, int dimensions)
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
@@ -40,7 +40,7 @@ public static class IdxReader
     /// <paramref name="dimensions"/> dimensions; <paramref name="name"/> names it in error messages.
     /// The stream is read to its end and left open.
     /// </summary>
-    /// <exception cref="Io.FileFormatException">The content is not such an IDX file.</exception>
+    /// <exception cref="FileFormatException">The content is not such an IDX file.</exception>
     public static IdxArray Read(Stream stream, string name, int dimensions)
     {
         ArgumentNullException.ThrowIfNull(stream);

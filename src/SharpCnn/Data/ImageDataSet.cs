@@ -3,7 +3,6 @@
 // Batches are served as T = pixel / 255 in NCHW layout (C = 1) without allocating.
 
 using System.Numerics;
-using SharpCnn.Io;
 using SharpCnn.Tensors;
 
 namespace SharpCnn.Data;

@@ -14,7 +14,7 @@ public static class MnistFolder
     /// </summary>
     /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
     /// <exception cref="FileNotFoundException">A file is missing; the message lists every name looked for.</exception>
-    /// <exception cref="Io.FileFormatException">A file is malformed or the files disagree.</exception>
+    /// <exception cref="FileFormatException">A file is malformed or the files disagree.</exception>
     public static (ImageDataSet Train, ImageDataSet Test) Load(string folder, int classes = 10)
     {
         var train = LoadTrainingSet(folder, classes);
@@ -25,7 +25,7 @@ public static class MnistFolder
     /// <summary>Loads only train-images/train-labels from <paramref name="folder"/> (when the test set is not needed).</summary>
     /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
     /// <exception cref="FileNotFoundException">A file is missing; the message lists every name looked for.</exception>
-    /// <exception cref="Io.FileFormatException">A file is malformed or the files disagree.</exception>
+    /// <exception cref="FileFormatException">A file is malformed or the files disagree.</exception>
     public static ImageDataSet LoadTrainingSet(string folder, int classes = 10)
     {
         if (!Directory.Exists(folder))

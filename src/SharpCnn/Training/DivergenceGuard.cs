@@ -17,11 +17,6 @@ namespace SharpCnn.Training;
 /// <param name="Limit">The limit it broke (<see cref="TrainingOptions.ExplosionLimit"/>; infinity when only non-finite values are caught).</param>
 public sealed record Divergence(long Step, int Epoch, int Layer, string Token, string Quantity, double Value, double Limit)
 {
-    /// <summary>The usual remedies, as the CLI prints them.</summary>
-    public const string Advice =
-        "try a lower --lr, --init normal or he (rand()-style uniform init makes the outputs grow layer by layer), " +
-        "--clip-norm, or a '-max' (minusmax) layer before the loss; --resume the last checkpoint with the new settings";
-
     /// <summary>One line, e.g. <c>layer 10 'dense10' output max |x| = 1.9e+09 (limit 1e+06) at step 1, epoch 1</c>.</summary>
     public string Describe()
     {

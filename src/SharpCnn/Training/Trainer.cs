@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Serialization;
 using SharpCnn.Data;
-using SharpCnn.Io;
 using SharpCnn.Model;
 using SharpCnn.Optim;
 using SharpCnn.Tensors;
@@ -227,7 +226,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         bool checkpoints = Options.CheckpointEvery > 0;
         ulong fingerprint = checkpoints || resumedData is not null ? train.Fingerprint() : 0;
         if (resumedData is { } expected && (fingerprint != expected || train.Count != resumedCount))
-            throw new ArgumentException($"{resumedFrom} was trained on {resumedCount} samples with fingerprint {expected:x16}; these {train.Count} samples (fingerprint {fingerprint:x16}) differ: give the same --data and --limit");
+            throw new ArgumentException($"{resumedFrom} was trained on {resumedCount} samples with fingerprint {expected:x16}; these {train.Count} samples (fingerprint {fingerprint:x16}) differ: resume on the same training data");
 
         int batch = Math.Min(Options.BatchSize, train.Count);
         network.Reserve(batch);

@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Text.Json;
 using SharpCnn.Cli;
-using SharpCnn.Io;
+using SharpCnn.Formats;
+using SharpCnn.Pictures;
 using SharpCnn.Training;
 using Spectre.Console;
 

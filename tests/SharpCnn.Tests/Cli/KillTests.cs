@@ -6,7 +6,8 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
-using SharpCnn.Io;
+using SharpCnn.Formats;
+using SharpCnn.Training;
 
 namespace SharpCnn.Tests.Cli;
 

@@ -1,7 +1,7 @@
 using System.Runtime.Intrinsics;
 using SharpCnn.Data;
-using SharpCnn.Io;
-using SharpCnn.Io.Onnx;
+using SharpCnn.Formats;
+using SharpCnn.Formats.Onnx;
 using SharpCnn.Model;
 using SharpCnn.Training;
 

@@ -1,5 +1,4 @@
 using SharpCnn.Data;
-using SharpCnn.Io;
 
 namespace SharpCnn.Tests.Data;
 

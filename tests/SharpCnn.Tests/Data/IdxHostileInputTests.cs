@@ -3,7 +3,6 @@
 // header merely claims.
 
 using SharpCnn.Data;
-using SharpCnn.Io;
 using static SharpCnn.Tests.Data.IdxTestFiles;
 
 namespace SharpCnn.Tests.Data;

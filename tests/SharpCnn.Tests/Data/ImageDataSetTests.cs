@@ -2,7 +2,6 @@
 // (checked against values computed here in double), zero allocation per batch, subsets.
 
 using SharpCnn.Data;
-using SharpCnn.Io;
 using SharpCnn.Tensors;
 using static SharpCnn.Tests.Data.IdxTestFiles;
 

@@ -7,8 +7,9 @@
 
 using System.Text;
 using SharpCnn.Data;
-using SharpCnn.Io;
-using SharpCnn.Io.Onnx;
+using SharpCnn.Formats;
+using SharpCnn.Training;
+using SharpCnn.Formats.Onnx;
 
 namespace SharpCnn.Tests.Hostile;
 

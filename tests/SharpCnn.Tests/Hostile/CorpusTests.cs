@@ -2,7 +2,6 @@
 // what the generators make. To regenerate after a deliberate format or message change:
 //   SHARPCNN_WRITE_CORPUS=1 dotnet test -c Release tests/SharpCnn.Tests --filter "FullyQualifiedName~CorpusTests"
 
-using SharpCnn.Io;
 
 namespace SharpCnn.Tests.Hostile;
 

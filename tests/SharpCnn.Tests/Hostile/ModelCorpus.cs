@@ -6,7 +6,7 @@
 
 using System.Buffers.Binary;
 using System.Text.Json.Nodes;
-using SharpCnn.Io;
+using SharpCnn.Formats;
 using SharpCnn.Model;
 using SharpCnn.Optim;
 using SharpCnn.Tensors;
@@ -93,7 +93,7 @@ internal sealed class ModelCorpus : ICorpusFormat
         yield return new("header-json-array.scnn", ModelBytes.Join(1, "[1,2,3]", Payload(f)), M, "expected a JSON header");
         yield return new("header-deeply-nested.scnn", ModelBytes.Join(1, new string('[', 5000) + new string(']', 5000), Payload(f)), M, "expected a JSON header");
         yield return new("header-input-is-text.scnn", Edit(f, h => h["input"] = "1x6x6"), M, "expected a JSON header");
-        yield return new("spec-missing.scnn", Edit(f, h => h.Remove("spec")), M, "expected a JSON header: JSON deserialization for type 'SharpCnn.Io.ModelHeader' was missing required properties including: 'spec'");
+        yield return new("spec-missing.scnn", Edit(f, h => h.Remove("spec")), M, "expected a JSON header: JSON deserialization for type 'SharpCnn.Formats.ModelHeader' was missing required properties including: 'spec'");
         yield return new("spec-empty.scnn", Edit(f, h => h["spec"] = " "), M, "expected a model spec in the header (\"spec\"), found none");
         yield return new("spec-unknown-layer.scnn", Edit(f, h => h["spec"] = "conv3x3x2,relu,maxpool2,flatten,frobnicate3"), M, "layer 5 'frobnicate3': unknown layer 'frobnicate3'");
         yield return new("spec-kernel-too-large.scnn", Edit(f, h => h["spec"] = "conv9x9x2,relu,maxpool2,flatten,dense3"), M, "layer 1 'conv9x9x2': kernel 9x9 is larger than its input 6x6");

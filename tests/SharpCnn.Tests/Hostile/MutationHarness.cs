@@ -15,7 +15,6 @@ using System.IO.Compression;
 using System.Text;
 using FsCheck;
 using FsCheck.Fluent;
-using SharpCnn.Io;
 
 namespace SharpCnn.Tests.Hostile;
 

@@ -4,8 +4,9 @@
 // failure reproduces); FsCheck prints the shrunk failing case.
 
 using SharpCnn.Data;
-using SharpCnn.Io;
-using SharpCnn.Io.Onnx;
+using SharpCnn.Formats;
+using SharpCnn.Training;
+using SharpCnn.Formats.Onnx;
 using static SharpCnn.Tests.Data.IdxTestFiles;
 
 namespace SharpCnn.Tests.Hostile;
@@ -33,7 +34,7 @@ public sealed class MutationTests(ITestOutputHelper output)
             [.. MutationTarget.CorpusSeeds("model"), .. MutationTarget.CorpusSeeds("model-double")], ModelBytes.Reseal);
         yield return new("checkpoints", (b, n) => CheckpointFile.Load<float>(b, n), MutationTarget.CorpusSeeds("checkpoint"), ModelBytes.Reseal);
         yield return new("ONNX models", (b, n) => OnnxImport.Read<float>(b, n),
-            [.. MutationTarget.CorpusSeeds("onnx"), File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Io", "Onnx", "Fixtures", "pytorch-variants.onnx"))]);
+            [.. MutationTarget.CorpusSeeds("onnx"), File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Formats", "Onnx", "Fixtures", "pytorch-variants.onnx"))]);
         var png = MutationTarget.CorpusSeeds("png");
         yield return new("PNG images", (b, n) => PngReader.Decode(b, n), [.. png, .. png.Select(PngBytes.Recompressed)], PngBytes.Reseal, PngBytes.DecodedLength);
     }

@@ -9,12 +9,12 @@
 // every machine.
 
 using Google.Protobuf;
-using SharpCnn.Io.Onnx;
-using SharpCnn.Io.Onnx.Proto;
+using SharpCnn.Formats.Onnx;
+using SharpCnn.Formats.Onnx.Proto;
 using SharpCnn.Tensors;
-using SharpCnn.Tests.Io.Onnx;
-using static SharpCnn.Tests.Io.Onnx.OnnxTestModel;
-using DataType = SharpCnn.Io.Onnx.Proto.TensorProto.Types.DataType;
+using SharpCnn.Tests.Formats.Onnx;
+using static SharpCnn.Tests.Formats.Onnx.OnnxTestModel;
+using DataType = SharpCnn.Formats.Onnx.Proto.TensorProto.Types.DataType;
 
 namespace SharpCnn.Tests.Hostile;
 

@@ -7,8 +7,8 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.IO.Hashing;
-using SharpCnn.Io;
-using SharpCnn.Tests.Io;
+using SharpCnn.Data;
+using SharpCnn.Tests.Data;
 
 namespace SharpCnn.Tests.Hostile;
 

@@ -8,7 +8,7 @@
 
 using System.Buffers.Binary;
 using System.IO.Hashing;
-using static SharpCnn.Tests.Io.PngTestFiles;
+using static SharpCnn.Tests.Data.PngTestFiles;
 
 namespace SharpCnn.Tests.Hostile;
 

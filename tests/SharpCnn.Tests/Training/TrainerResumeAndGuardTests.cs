@@ -1,5 +1,5 @@
 using SharpCnn.Data;
-using SharpCnn.Io;
+using SharpCnn.Formats;
 using SharpCnn.Model;
 using SharpCnn.Tensors;
 using SharpCnn.Training;
@@ -187,7 +187,7 @@ public sealed class TrainerResumeAndGuardTests : IDisposable
         string path = Path.Combine(dir, "c.scnn");
         new Trainer<float>(Network<float>(), new TrainingOptions { BatchSize = 4, MaxSteps = 3, CheckpointEvery = 2, CheckpointPath = path }).Fit(Data(20), cancellation: TestContext.Current.CancellationToken);
         var other = Assert.Throws<ArgumentException>(() => Trainer<float>.Resume(path).Fit(Data(20, seed: 6), cancellation: TestContext.Current.CancellationToken));
-        Assert.Contains("give the same --data and --limit", other.Message);
+        Assert.Contains("differ: resume on the same training data", other.Message);
         Assert.Contains("cannot resume with adam", Assert.Throws<ArgumentException>(() => Trainer<float>.Resume(path, o => o with { Optimizer = "adam" })).Message);
         Assert.Contains("resume it in the same precision", Assert.Throws<ArgumentException>(() => Trainer<double>.Resume(path)).Message);
         var plain = Path.Combine(dir, "plain.scnn");

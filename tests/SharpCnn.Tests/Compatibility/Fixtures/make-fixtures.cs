@@ -8,8 +8,8 @@
 #:project ../../../../src/SharpCnn/SharpCnn.csproj
 using System.Runtime.Intrinsics;
 using SharpCnn.Data;
-using SharpCnn.Io;
-using SharpCnn.Io.Onnx;
+using SharpCnn.Formats;
+using SharpCnn.Formats.Onnx;
 using SharpCnn.Model;
 using SharpCnn.Tensors;
 using SharpCnn.Training;
