@@ -31,7 +31,7 @@ internal static class GradcheckCommand
             var network = choice.Create<double>(shape, r.GetValue(seed));
             // Over 2 samples a batch-normalised feature is ±1 whatever its input: its gradient is O(ε) and
             // ill-conditioned, and the end-to-end check drowns in it. 4 samples make it well-posed.
-            int n = r.GetValue(batch) ?? (network.Layers.Any(l => l is Layers.BatchNorm<double>) ? 4 : 2);
+            int n = r.GetValue(batch) ?? (network.Layers.Any(l => l.Spec.Kind.Traits.HasFlag(Layers.LayerTraits.BatchStatistics)) ? 4 : 2);
             var (x, labels, source) = Inputs(network.InputShape, network.Classes, n, r.GetValue(seed));
             var options = new GradientCheckOptions
             {

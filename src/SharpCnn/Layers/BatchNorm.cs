@@ -1,4 +1,6 @@
 using System.Globalization;
+using SharpCnn.Formats.Onnx;
+using SharpCnn.Formats.Onnx.Proto;
 using SharpCnn.Tensors;
 using TP = System.Numerics.Tensors.TensorPrimitives;
 
@@ -73,13 +75,7 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
     public Parameter<T> RunningVariance => Parameters[3];
 
     /// <inheritdoc />
-    /// <remarks><c>batchnorm</c>, with <c>:m{ρ}</c> and <c>:e{ε}</c> when they differ from the defaults (numbers in the shortest form that reads back exactly, e.g. <c>batchnorm:m0.01:e1e-06</c>).</remarks>
-    public override string Token =>
-        "batchnorm"
-        + (Momentum == DefaultMomentum ? "" : ":m" + Number(Momentum))
-        + (Epsilon == DefaultEpsilon ? "" : ":e" + Number(Epsilon));
-
-    private static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture).ToLowerInvariant();
+    public override LayerSpec Spec => new BatchNormSpec(Momentum, Epsilon);
 
     /// <inheritdoc />
     protected override Shape Configure(Shape input) => input;
@@ -196,5 +192,157 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
                 TP.MultiplyAdd(dy.Slice(offset, plane), k, d, d);
             }
         }
+    }
+}
+
+/// <summary>
+/// The description of a <see cref="BatchNorm{T}"/>: token <c>batchnorm</c> (or <c>bn</c>) with options <c>m{momentum}</c>
+/// (default 0.1) and <c>e{epsilon}</c> (default 1e-5), e.g. <c>batchnorm:m0.01:e0.001</c>; per channel for maps, per
+/// feature for vectors; ONNX <c>BatchNormalization</c> in inference form.
+/// </summary>
+/// <param name="Momentum">ρ, how far the running statistics move towards each batch's (0 &lt; ρ ≤ 1).</param>
+/// <param name="Epsilon">ε added to the variance (positive and finite).</param>
+public sealed record BatchNormSpec(double Momentum = BatchNorm<double>.DefaultMomentum, double Epsilon = BatchNorm<double>.DefaultEpsilon) : LayerSpec
+{
+    /// <inheritdoc />
+    public override LayerKind Kind => BatchNormKind.Instance;
+
+    /// <inheritdoc />
+    /// <remarks><c>batchnorm</c>, with <c>:m{ρ}</c> and <c>:e{ε}</c> when they differ from the defaults (numbers in the shortest form that reads back exactly, e.g. <c>batchnorm:m0.01:e1e-06</c>).</remarks>
+    public override string Token =>
+        "batchnorm"
+        + (Momentum == BatchNorm<double>.DefaultMomentum ? "" : ":m" + LayerToken.Format(Momentum))
+        + (Epsilon == BatchNorm<double>.DefaultEpsilon ? "" : ":e" + LayerToken.Format(Epsilon));
+
+    /// <inheritdoc />
+    public override Layer<T> Create<T>() => new BatchNorm<T>(Momentum, Epsilon);
+
+    /// <summary>
+    /// BatchNormalization in inference form: scale γ, B β, input_mean and input_var the running statistics,
+    /// epsilon ε and momentum 1 - ρ (ONNX's momentum weighs the old running value, SharpCnn's ρ the batch's;
+    /// ONNX reads it only in training). On conv maps [N, C, H, W] it is per channel; on a dense layer's
+    /// [N, D] output it is per feature (ONNX's C = D), as in SharpCnn.
+    /// </summary>
+    internal override void ExportOnnx<T>(OnnxLayerExport<T> export, Layer<T> layer)
+    {
+        var bn = (BatchNorm<T>)layer;
+        // BatchNormalization takes [N, C, ...]: [N, D] is C = D features as it stands; maps stay maps.
+        string input = export.Flat && layer.InputShape.Height * layer.InputShape.Width != 1 ? export.AsMaps() : export.Input;
+        long[] dims = [layer.InputShape.Channels];
+        string scale = export.Floats("gamma", dims, OnnxLayerExport<T>.ToFloats(bn.Gamma.Value));
+        string shift = export.Floats("beta", dims, OnnxLayerExport<T>.ToFloats(bn.Beta.Value));
+        string mean = export.Floats("running_mean", dims, OnnxLayerExport<T>.ToFloats(bn.RunningMean.Value));
+        string variance = export.Floats("running_var", dims, OnnxLayerExport<T>.ToFloats(bn.RunningVariance.Value));
+        export.Emit(export.Node("BatchNormalization", "batchnorm", [input, scale, shift, mean, variance],
+            OnnxGraphWriter.Float("epsilon", (float)Epsilon),
+            OnnxGraphWriter.Float("momentum", (float)(1 - Momentum))), export.Flat);
+    }
+}
+
+/// <summary>The batch-norm kind: token <c>batchnorm</c> with <c>m{momentum}</c> and <c>e{epsilon}</c>; imports ONNX <c>BatchNormalization</c> (inference).</summary>
+public sealed class BatchNormKind : LayerKind
+{
+    /// <summary>The registered instance.</summary>
+    public static BatchNormKind Instance { get; } = new();
+
+    /// <inheritdoc />
+    public override string Name => "batchnorm";
+
+    /// <inheritdoc />
+    public override string Grammar => "batchnorm";
+
+    /// <inheritdoc />
+    public override string Summary => "batch normalisation per channel (maps) or feature (vectors) with trained γ, β and running statistics; options m{momentum} (default 0.1), e{epsilon} (default 1e-5)";
+
+    /// <inheritdoc />
+    public override LayerTraits Traits => LayerTraits.Parameters | LayerTraits.BatchStatistics;
+
+    /// <inheritdoc />
+    public override LayerSpec? Parse(LayerToken token)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        if (token.Head is not ("batchnorm" or "bn")) return null;
+        double momentum = BatchNorm<double>.DefaultMomentum, epsilon = BatchNorm<double>.DefaultEpsilon;
+        bool momentumSet = false, epsilonSet = false;
+        foreach (string opt in token.Options)
+        {
+            if (opt.Length > 1 && opt[0] == 'm')
+            {
+                if (momentumSet) throw token.Error("momentum is given twice");
+                momentum = token.Number(opt[1..], "batch-norm momentum");
+                if (!(momentum > 0 && momentum <= 1)) throw token.Error($"batch-norm momentum {opt[1..]} is outside (0, 1]");
+                momentumSet = true;
+            }
+            else if (opt.Length > 1 && opt[0] == 'e')
+            {
+                if (epsilonSet) throw token.Error("epsilon is given twice");
+                epsilon = token.Number(opt[1..], "batch-norm epsilon");
+                if (!(epsilon > 0) || double.IsInfinity(epsilon)) throw token.Error($"batch-norm epsilon {opt[1..]} is not a positive finite number");
+                epsilonSet = true;
+            }
+            else
+            {
+                throw token.Error($"unknown batch-norm option '{opt}'; expected m{{momentum}} or e{{epsilon}}, e.g. batchnorm:m0.01:e0.001");
+            }
+        }
+        return new BatchNormSpec(momentum, epsilon);
+    }
+
+    /// <inheritdoc />
+    internal override IReadOnlyList<string> OnnxOperators => ["BatchNormalization"];
+
+    /// <summary>
+    /// BatchNormalization in inference mode → batchnorm: per channel on maps [N, C, H, W], per feature on
+    /// vectors [N, D] (C = D), with γ = scale, β = B and the running statistics = input_mean and input_var;
+    /// y = γ (x - μ) / sqrt(σ² + ε) + β in both. ε comes from the epsilon attribute, ρ from momentum as
+    /// 1 - momentum (ONNX's momentum weighs the old running value; ρ matters only in further training).
+    /// Training mode (training_mode = 1, or the running or saved statistics as extra outputs) and per-value
+    /// statistics (spatial = 0, operator sets 7 and 8) are refused.
+    /// </summary>
+    internal override void ImportOnnx(OnnxGraphImporter import, NodeProto node)
+    {
+        long opset = import.Opset;
+        var a = opset < 9 ? import.Attributes(node, "epsilon", "momentum", "spatial")
+            : opset < 14 ? import.Attributes(node, "epsilon", "momentum")
+            : import.Attributes(node, "epsilon", "momentum", "training_mode");
+        import.RequireInputs(node, 5, 5);
+        if (node.Output.Count > 1)
+            throw import.NodeFail($"has {node.Output.Count} outputs; only training mode writes the running{(opset < 14 ? " and saved" : "")} statistics as outputs, and SharpCnn imports inference graphs (one output Y)");
+        import.RequireOutputs(node, 1);
+        if (a.Int("training_mode", 0) != 0)
+            throw import.NodeFail($"has training_mode {a.Int("training_mode", 0)}: it would normalise by each batch's statistics; SharpCnn imports inference graphs (training_mode 0), which use input_mean and input_var");
+        if (a.Int("spatial", 1) != 1)
+            throw import.NodeFail($"has spatial {a.Int("spatial", 1)}: statistics per value rather than per channel; SharpCnn's batch norm is per channel (spatial 1)");
+        float eps = a.Float("epsilon", 1e-5f);
+        if (!(eps > 0) || float.IsInfinity(eps)) throw import.NodeFail($"has epsilon {eps}; SharpCnn's batch norm needs a positive finite epsilon");
+        double epsilon = OnnxGraphImporter.ShortestDecimal(eps, e => (float)e == eps);
+        double momentum = BatchNorm<double>.DefaultMomentum;
+        if (a.Has("momentum"))
+        {
+            float m = a.Float("momentum", 0.9f);
+            if (!(m >= 0 && m <= 1)) throw import.NodeFail($"has momentum {m}; expected a number in [0, 1]");
+            if (m == 1)
+                import.Note($"{import.Label} has momentum 1 (running statistics that never move), which SharpCnn's batch norm has no form for: the layer gets the default momentum {BatchNorm<double>.DefaultMomentum} for any further training; inference is unaffected");
+            else
+                momentum = OnnxGraphImporter.ShortestDecimal(1 - (double)m, r => r > 0 && r <= 1 && (float)(1 - r) == m);
+        }
+        long channels = import.Channels;
+        bool flat = import.Flat;
+        string what = flat ? "feature" : "channel";
+        import.Claim(4 * channels, $"batch-norm parameters[4x{channels}]");
+        var values = new double[4][];
+        string[] roles = ["scale", "B", "input_mean", "input_var"];
+        for (int i = 0; i < 4; i++)
+        {
+            var t = import.ConstantInput(node, i + 1, roles[i], required: true)!;
+            if (t.Dims.Count != 1 || t.Dims[0] != channels)
+                throw import.NodeFail($"{roles[i]} '{t.Name}' has dimensions {OnnxGraphImporter.Dims(t)}; expected [{channels}], one value per {what} of its {(flat ? $"[N, {channels}]" : $"[N, {channels}, {import.Height}, {import.Width}]")} input");
+            values[i] = import.Reals(t, roles[i]);
+        }
+        var variance = values[3];
+        for (int c = 0; c < variance.Length; c++)
+            if (!(variance[c] >= 0))
+                throw import.NodeFail($"input_var '{node.Input[4]}' has {variance[c]} for {what} {c}; a variance is not negative");
+        import.AddLayer(new BatchNormSpec(momentum, epsilon), values, node);
     }
 }

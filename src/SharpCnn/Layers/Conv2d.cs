@@ -1,4 +1,7 @@
 using System.Numerics.Tensors;
+using System.Text.RegularExpressions;
+using SharpCnn.Formats.Onnx;
+using SharpCnn.Formats.Onnx.Proto;
 using SharpCnn.Kernels;
 using SharpCnn.Tensors;
 
@@ -91,17 +94,10 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     public Parameter<T> Bias => Parameters[1];
 
     /// <inheritdoc />
-    public override string Token
-    {
-        get
-        {
-            string s = $"conv{KernelHeight}x{KernelWidth}x{OutChannels}";
-            if (Stride != 1) s += $":s{Stride}";
-            s += Padding.Token;
-            if (ConnectionTable is not null) s += ":table=" + (TableName ?? ConnectionTables.Format(ConnectionTable));
-            return s;
-        }
-    }
+    public override LayerSpec Spec => new ConvSpec(KernelHeight, KernelWidth, OutChannels, Stride, Padding, ConnectionTable, TableName);
+
+    /// <inheritdoc />
+    public override LayerFilters<T>? FiltersOver(Shape image) => new(Weight.Value, OutChannels, InputShape.Channels, KernelHeight, KernelWidth);
 
     private int K => InputShape.Channels * KernelHeight * KernelWidth;
 
@@ -354,4 +350,244 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
 
     /// <summary>A 1x1 kernel with stride 1 and no padding reads x itself as its column matrix.</summary>
     private bool IsPointwise => KernelHeight == 1 && KernelWidth == 1 && Stride == 1 && padTop + padBottom + padLeft + padRight == 0;
+}
+
+/// <summary>
+/// The description of a <see cref="Conv2d{T}"/>: token <c>conv{kh}x{kw}x{out}</c> with options
+/// <c>s{stride}</c>, a padding (<c>valid</c>, <c>same</c>, <c>full</c>, <c>p{n}</c>, <c>p{v}x{h}</c>,
+/// <c>p{top}-{bottom}-{left}-{right}</c>) and <c>table=lenet5</c> or <c>table=</c>rows of 0/1 per output map
+/// separated by dots; ONNX <c>Conv</c> (a connection table becomes zero weights; a grouped Conv imports
+/// as a connection table).
+/// </summary>
+/// <param name="KernelHeight">Kernel rows.</param>
+/// <param name="KernelWidth">Kernel columns.</param>
+/// <param name="OutChannels">Number of output maps.</param>
+/// <param name="Stride">Window step in both directions.</param>
+/// <param name="Padding">Padding mode or explicit sizes.</param>
+/// <param name="ConnectionTable">[out, in] table, or null for full connection.</param>
+/// <param name="TableName">Name of a named table (e.g. "lenet5"), written instead of the bits.</param>
+public sealed record ConvSpec(int KernelHeight, int KernelWidth, int OutChannels, int Stride = 1, Padding Padding = default,
+    bool[,]? ConnectionTable = null, string? TableName = null) : LayerSpec
+{
+    /// <inheritdoc />
+    public override LayerKind Kind => ConvKind.Instance;
+
+    /// <inheritdoc />
+    public override string Token
+    {
+        get
+        {
+            string s = $"conv{KernelHeight}x{KernelWidth}x{OutChannels}";
+            if (Stride != 1) s += $":s{Stride}";
+            s += Padding.Token;
+            if (ConnectionTable is not null) s += ":table=" + (TableName ?? ConnectionTables.Format(ConnectionTable));
+            return s;
+        }
+    }
+
+    /// <inheritdoc />
+    public override Layer<T> Create<T>() => new Conv2d<T>(OutChannels, KernelHeight, KernelWidth, Stride, Padding, ConnectionTable, TableName);
+
+    /// <summary>Conv with explicit pads and strides; a connection table becomes zero weights.</summary>
+    internal override void ExportOnnx<T>(OnnxLayerExport<T> export, Layer<T> layer)
+    {
+        var conv = (Conv2d<T>)layer;
+        string input = export.AsMaps();
+        var (top, bottom, left, right) = conv.ResolvedPadding;
+        float[] weights = OnnxLayerExport<T>.ToFloats(conv.Weight.Value);
+        if (conv.Weight.Mask is { } mask)
+            for (int i = 0; i < mask.Length; i++)
+                if (!mask[i]) weights[i] = 0f;
+        string wt = export.Floats("weight", [conv.OutChannels, layer.InputShape.Channels, conv.KernelHeight, conv.KernelWidth], weights);
+        string bt = export.Floats("bias", [conv.OutChannels], OnnxLayerExport<T>.ToFloats(conv.Bias.Value));
+        export.Emit(export.Node("Conv", "conv", [input, wt, bt],
+            OnnxGraphWriter.Ints("kernel_shape", conv.KernelHeight, conv.KernelWidth),
+            OnnxGraphWriter.Ints("strides", conv.Stride, conv.Stride),
+            OnnxGraphWriter.Ints("pads", top, left, bottom, right),
+            OnnxGraphWriter.Ints("dilations", 1, 1),
+            OnnxGraphWriter.Int("group", 1)), flat: false);
+    }
+}
+
+/// <summary>The convolution kind: grammar <c>conv{kh}x{kw}x{out}</c> and its options; imports ONNX <c>Conv</c>.</summary>
+public sealed partial class ConvKind : LayerKind
+{
+    /// <summary>The registered instance.</summary>
+    public static ConvKind Instance { get; } = new();
+
+    /// <inheritdoc />
+    public override string Name => "conv";
+
+    /// <inheritdoc />
+    public override string Grammar => "conv{kh}x{kw}x{out}";
+
+    /// <inheritdoc />
+    public override string Summary => "2-D convolution of kh x kw kernels into out maps; options valid (default), same, full, p{n}, p{v}x{h}, p{t}-{b}-{l}-{r}, s{stride}, table=lenet5 or table=rows";
+
+    /// <inheritdoc />
+    public override LayerTraits Traits => LayerTraits.Parameters | LayerTraits.ChangesShape;
+
+    /// <inheritdoc />
+    public override LayerSpec? Parse(LayerToken token)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        var m = Head().Match(token.Head);
+        if (!m.Success) return null;
+        int kh = token.Size(m.Groups[1].Value), kw = token.Size(m.Groups[2].Value), outputs = token.Size(m.Groups[3].Value);
+        int stride = 1;
+        Padding padding = default;
+        bool[,]? table = null;
+        string? tableName = null;
+        bool paddingSet = false;
+        foreach (string opt in token.Options)
+        {
+            Match o;
+            if (opt is "valid" or "same" or "full")
+            {
+                SetPadding(opt switch { "valid" => Padding.Valid, "same" => Padding.Same, _ => Padding.Full });
+            }
+            else if ((o = StrideOption().Match(opt)).Success)
+            {
+                stride = token.Size(o.Groups[1].Value);
+            }
+            else if ((o = PadOption().Match(opt)).Success)
+            {
+                int[] v = o.Groups[1].Value.Split('-').Select(int.Parse).ToArray();
+                SetPadding(v.Length switch
+                {
+                    1 => Padding.All(v[0]),
+                    4 => Padding.Sides(v[0], v[1], v[2], v[3]),
+                    _ => throw token.Error($"padding '{opt}': write p{{n}}, p{{vertical}}x{{horizontal}} or p{{top}}-{{bottom}}-{{left}}-{{right}}"),
+                });
+            }
+            else if ((o = PadPairOption().Match(opt)).Success)
+            {
+                int v = int.Parse(o.Groups[1].Value), h = int.Parse(o.Groups[2].Value);
+                SetPadding(Padding.Sides(v, v, h, h));
+            }
+            else if (opt.StartsWith("table=", StringComparison.Ordinal))
+            {
+                string t = opt["table=".Length..];
+                if (ConnectionTables.Named(t) is { } named)
+                {
+                    table = named;
+                    tableName = t;
+                }
+                else
+                {
+                    try
+                    {
+                        table = ConnectionTables.Parse(t);
+                    }
+                    catch (FormatException e)
+                    {
+                        throw token.Error($"{e.Message} (or use a named table: lenet5)");
+                    }
+                }
+                if (table.GetLength(0) != outputs) throw token.Error($"connection table has {table.GetLength(0)} rows but the layer has {outputs} output maps");
+            }
+            else
+            {
+                throw token.Error($"unknown convolution option '{opt}'; expected valid, same, full, p{{n}}, p{{t}}-{{b}}-{{l}}-{{r}}, s{{stride}} or table=...");
+            }
+        }
+        return new ConvSpec(kh, kw, outputs, stride, padding, table, tableName);
+
+        void SetPadding(Padding p)
+        {
+            if (paddingSet) throw token.Error("padding is given twice");
+            padding = p;
+            paddingSet = true;
+        }
+    }
+
+    /// <inheritdoc />
+    internal override IReadOnlyList<string> OnnxOperators => ["Conv"];
+
+    /// <summary>
+    /// Conv (any padding, equal strides, no dilation) → conv with explicit padding; a group becomes a
+    /// connection table over a full weight with zeros between the groups; a depthwise Conv whose kernels
+    /// are one value per channel moved by their size is LeNet's subsampling (what the exporter writes for it).
+    /// </summary>
+    internal override void ImportOnnx(OnnxGraphImporter import, NodeProto node)
+    {
+        var a = import.Attributes(node, "auto_pad", "dilations", "group", "kernel_shape", "pads", "strides");
+        import.RequireInputs(node, 2, 3);
+        import.RequireOutputs(node, 1);
+        import.RequireMaps();
+        long channels = import.Channels, height = import.Height, width = import.Width;
+        const long maxSize = OnnxGraphImporter.MaxSize;
+        var w = import.ConstantInput(node, 1, "weight", required: true)!;
+        string dims = OnnxGraphImporter.Dims(w);
+        if (w.Dims.Count != 4) throw import.NodeFail($"weight '{w.Name}' has dimensions {dims}; a 2-D convolution's weight is [M, C/group, kh, kw]");
+        long m = w.Dims[0], cg = w.Dims[1], kh = w.Dims[2], kw = w.Dims[3];
+        if (m < 1 || cg < 1 || kh < 1 || kw < 1 || m > maxSize || kh > maxSize || kw > maxSize)
+            throw import.NodeFail($"weight '{w.Name}' has dimensions {dims}; each must be in 1..{maxSize}");
+        OnnxTensorData.Count(w, out string? countError); // bounds m·(C/group)·kh·kw before any product below
+        if (countError is not null) throw import.NodeFail($"weight '{w.Name}' {countError}");
+        long group = a.Int("group", 1);
+        if (group < 1 || channels % group != 0 || m % group != 0 || channels / group != cg)
+            throw import.NodeFail($"has group {group} with {channels} input channels and a weight {dims}; group must divide both channel counts and C/group must be {cg}");
+        if (a.Ints("kernel_shape", 2) is { } ks && (ks[0] != kh || ks[1] != kw))
+            throw import.NodeFail($"has kernel_shape [{ks[0]}, {ks[1]}] but a {kh}x{kw} weight");
+        import.CheckDilations(a);
+        long stride = import.Stride(a);
+        var (top, left, bottom, right) = import.ResolvePads(a, kh, kw, stride);
+        if (import.PendingPad is { } pp)
+        {
+            (top, bottom, left, right) = (top + pp.Top, bottom + pp.Bottom, left + pp.Left, right + pp.Right);
+            import.TakePendingPad(node => $"the zero Pad of {node} became part of the padding of {import.Label}");
+        }
+        const long maxPad = OnnxGraphImporter.MaxPad;
+        if (top > maxPad || bottom > maxPad || left > maxPad || right > maxPad)
+            throw import.NodeFail($"pads [{top}, {left}, {bottom}, {right}]; SharpCnn takes at most {maxPad} per side");
+        long ph = height + top + bottom, pw = width + left + right;
+        if (kh > ph || kw > pw) throw import.NodeFail($"has a {kh}x{kw} kernel larger than its padded {ph}x{pw} input");
+        long outH = (ph - kh) / stride + 1, outW = (pw - kw) / stride + 1;
+        var wv = import.Reals(w, "weight");
+        if (SubsampleKind.TryImportOnnx(import, node, wv, m, cg, kh, kw, stride, (top, left, bottom, right))) return;
+        if (m * channels * kh * kw > OnnxGraphImporter.MaxLayerWeights)
+            throw import.NodeFail($"would need {m * channels * kh * kw} weights ({m}x{channels}x{kh}x{kw}); this reader takes at most {OnnxGraphImporter.MaxLayerWeights} per layer");
+        if (group > 1 && m * (channels + 1) > 1 << 18)
+            throw import.NodeFail($"has group {group} over {channels} -> {m} channels; SharpCnn writes groups as a connection table, and one this large ({m}x{channels}) is beyond what a model file holds");
+        import.Claim(m * channels * kh * kw, $"weight[{m}x{channels}x{kh}x{kw}]{(group > 1 ? $" (group {group} spread over all {channels} input maps)" : "")}");
+        double[] weights;
+        bool[,]? table = null;
+        if (group == 1)
+        {
+            weights = wv;
+        }
+        else
+        {
+            // Grouped convolution → full weight with zeros between groups, and the matching connection table.
+            weights = new double[m * channels * kh * kw];
+            long area = kh * kw, mg = m / group;
+            for (long o = 0; o < m; o++)
+            {
+                long g = o / mg;
+                for (long c = 0; c < cg; c++)
+                    Array.Copy(wv, (o * cg + c) * area, weights, (o * channels + g * cg + c) * area, area);
+            }
+            table = new bool[m, channels];
+            for (long o = 0; o < m; o++)
+                for (long c = 0; c < channels; c++)
+                    table[o, c] = c / cg == o / mg;
+        }
+        double[] bias = import.Bias(node, 2, m);
+        var spec = new ConvSpec((int)kh, (int)kw, (int)m, (int)stride, Padding.Sides((int)top, (int)bottom, (int)left, (int)right), table);
+        import.AddLayer(spec, [weights, bias], node, OnnxBias.PerChannel);
+        import.SetShape(m, outH, outW, flat: false);
+    }
+
+    [GeneratedRegex(@"^conv(\d+)x(\d+)x(\d+)$")]
+    private static partial Regex Head();
+
+    [GeneratedRegex(@"^s(\d+)$")]
+    private static partial Regex StrideOption();
+
+    [GeneratedRegex(@"^p(\d{1,4}(?:-\d{1,4})*)$")]
+    private static partial Regex PadOption();
+
+    [GeneratedRegex(@"^p(\d{1,4})x(\d{1,4})$")]
+    private static partial Regex PadPairOption();
 }

@@ -1,4 +1,7 @@
 using System.Numerics.Tensors;
+using System.Text.RegularExpressions;
+using SharpCnn.Formats.Onnx;
+using SharpCnn.Formats.Onnx.Proto;
 using SharpCnn.Kernels;
 using SharpCnn.Tensors;
 
@@ -35,7 +38,12 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
     public Parameter<T> Bias => Parameters[1];
 
     /// <inheritdoc />
-    public override string Token => $"dense{Outputs}";
+    public override LayerSpec Spec => new DenseSpec(Outputs);
+
+    /// <inheritdoc />
+    /// <remarks>Each unit's weights seen as an image of the input, when this layer reads the whole input image.</remarks>
+    public override LayerFilters<T>? FiltersOver(Shape image) =>
+        InputShape.Size == image.Size && !image.IsVector ? new(Weight.Value, Outputs, image.Channels, image.Height, image.Width) : null;
 
     /// <inheritdoc />
     protected override Shape Configure(Shape input) => Shape.Vector(Outputs);
@@ -76,4 +84,122 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
         for (int s = 0; s < n; s++) TensorPrimitives.Add(db, dy.Slice(s * m, m), db);
         if (!dx.IsEmpty) ParallelGemm.Multiply(false, false, n, d, m, dy, m, Weight.Value, d, dx, d, accumulate: false);
     }
+}
+
+/// <summary>The description of a <see cref="Dense{T}"/>: token <c>dense{n}</c> (or <c>fc{n}</c>); ONNX <c>Gemm</c> (transB = 1).</summary>
+/// <param name="Outputs">Number of units.</param>
+public sealed record DenseSpec(int Outputs) : LayerSpec
+{
+    /// <inheritdoc />
+    public override LayerKind Kind => DenseKind.Instance;
+
+    /// <inheritdoc />
+    public override string Token => $"dense{Outputs}";
+
+    /// <inheritdoc />
+    public override Layer<T> Create<T>() => new Dense<T>(Outputs);
+
+    /// <summary>Gemm (transB = 1), after a Flatten when its input is a map.</summary>
+    internal override void ExportOnnx<T>(OnnxLayerExport<T> export, Layer<T> layer)
+    {
+        var dense = (Dense<T>)layer;
+        string input = export.AsVector();
+        int d = layer.InputShape.Size;
+        string wt = export.Floats("weight", [dense.Outputs, d], OnnxLayerExport<T>.ToFloats(dense.Weight.Value));
+        string bt = export.Floats("bias", [dense.Outputs], OnnxLayerExport<T>.ToFloats(dense.Bias.Value));
+        export.Emit(export.Node("Gemm", "gemm", [input, wt, bt], OnnxGraphWriter.Int("transB", 1)), flat: true);
+    }
+}
+
+/// <summary>The fully connected kind: grammar <c>dense{n}</c>; imports ONNX <c>Gemm</c> and <c>MatMul</c> (a following Add becomes its bias).</summary>
+public sealed partial class DenseKind : LayerKind
+{
+    /// <summary>The registered instance.</summary>
+    public static DenseKind Instance { get; } = new();
+
+    /// <inheritdoc />
+    public override string Name => "dense";
+
+    /// <inheritdoc />
+    public override string Grammar => "dense{n}";
+
+    /// <inheritdoc />
+    public override string Summary => "fully connected layer of n units over the whole input (a flatten before it is optional)";
+
+    /// <inheritdoc />
+    public override LayerTraits Traits => LayerTraits.Parameters | LayerTraits.ChangesShape;
+
+    /// <inheritdoc />
+    public override LayerSpec? Parse(LayerToken token)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        var m = Head().Match(token.Head);
+        if (!m.Success) return null;
+        int outputs = token.Size(m.Groups[1].Value);
+        token.RequireNoOptions();
+        return new DenseSpec(outputs);
+    }
+
+    /// <inheritdoc />
+    internal override IReadOnlyList<string> OnnxOperators => ["Gemm", "MatMul"];
+
+    /// <summary>Gemm on [N, D] (alpha and beta folded into the weights and bias; transB either way) or MatMul by a constant [D, M] → dense.</summary>
+    internal override void ImportOnnx(OnnxGraphImporter import, NodeProto node)
+    {
+        if (node.OpType == "MatMul") ImportMatMul(import, node);
+        else ImportGemm(import, node);
+    }
+
+    private static void ImportGemm(OnnxGraphImporter import, NodeProto node)
+    {
+        var a = import.Attributes(node, "alpha", "beta", "transA", "transB");
+        import.RequireInputs(node, 2, 3);
+        import.RequireOutputs(node, 1);
+        if (!import.Flat) throw import.NodeFail($"multiplies a {import.Channels}x{import.Height}x{import.Width} map tensor; Gemm takes [N, D] (add a Flatten before it)");
+        if (a.Int("transA", 0) != 0) throw import.NodeFail("has transA = 1: it would multiply across the batch");
+        long transB = a.Int("transB", 0);
+        if (transB is not (0 or 1)) throw import.NodeFail($"has transB {transB}; expected 0 or 1");
+        double alpha = a.Float("alpha", 1f), beta = a.Float("beta", 1f);
+        if (!double.IsFinite(alpha) || !double.IsFinite(beta)) throw import.NodeFail($"has alpha {alpha}, beta {beta}; both must be finite");
+        var b = import.ConstantInput(node, 1, "weight", required: true)!;
+        if (b.Dims.Count != 2) throw import.NodeFail($"weight '{b.Name}' has dimensions {OnnxGraphImporter.Dims(b)}; Gemm's B is a matrix");
+        long d = transB == 1 ? b.Dims[1] : b.Dims[0], m = transB == 1 ? b.Dims[0] : b.Dims[1];
+        if (d != import.Channels) throw import.NodeFail($"weight '{b.Name}' {OnnxGraphImporter.Dims(b)}{(transB == 1 ? " (transposed)" : "")} takes {d} features, its input has {import.Channels}");
+        if (m < 1 || m > OnnxGraphImporter.MaxSize) throw import.NodeFail($"has {m} outputs; expected 1..{OnnxGraphImporter.MaxSize}");
+        var bv = import.Reals(b, "weight");
+        import.Claim(m * d, $"weight[{m}x{d}]");
+        var weights = new double[m * d];
+        for (long o = 0; o < m; o++)
+            for (long i = 0; i < d; i++)
+                weights[o * d + i] = alpha * (transB == 1 ? bv[o * d + i] : bv[i * m + o]);
+        var bias = import.Bias(node, 2, m);
+        for (int i = 0; i < bias.Length; i++) bias[i] *= beta;
+        import.AddLayer(new DenseSpec((int)m), [weights, bias], node, OnnxBias.PerFeature);
+        import.SetShape(m, 1, 1, flat: true);
+    }
+
+    private static void ImportMatMul(OnnxGraphImporter import, NodeProto node)
+    {
+        import.Attributes(node);
+        import.RequireInputs(node, 2, 2);
+        import.RequireOutputs(node, 1);
+        if (!import.Flat) throw import.NodeFail($"multiplies a {import.Channels}x{import.Height}x{import.Width} map tensor; SharpCnn imports MatMul on [N, D] (add a Flatten before it)");
+        var b = import.ConstantInput(node, 1, "weight", required: true)!;
+        if (b.Dims.Count != 2 || b.Dims[0] != import.Channels)
+            throw import.NodeFail($"weight '{b.Name}' has dimensions {OnnxGraphImporter.Dims(b)}; expected [{import.Channels}, M] for its [N, {import.Channels}] input");
+        long d = b.Dims[0], m = b.Dims[1];
+        if (m < 1 || m > OnnxGraphImporter.MaxSize) throw import.NodeFail($"has {m} outputs; expected 1..{OnnxGraphImporter.MaxSize}");
+        var bv = import.Reals(b, "weight");
+        import.Claim(m * d, $"weight[{m}x{d}]");
+        var weights = new double[m * d];
+        for (long o = 0; o < m; o++)
+            for (long i = 0; i < d; i++)
+                weights[o * d + i] = bv[i * m + o];
+        import.Claim(m, $"bias[{m}]");
+        import.AddLayer(new DenseSpec((int)m), [weights, new double[m]], node, OnnxBias.PerFeature);
+        import.SetShape(m, 1, 1, flat: true);
+    }
+
+    [GeneratedRegex(@"^(?:dense|fc)(\d+)$")]
+    private static partial Regex Head();
 }

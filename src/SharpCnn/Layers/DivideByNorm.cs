@@ -1,3 +1,4 @@
+using SharpCnn.Formats.Onnx;
 using SharpCnn.Tensors;
 
 namespace SharpCnn.Layers;
@@ -19,7 +20,7 @@ public sealed class DivideByNorm<T> : Layer<T> where T : unmanaged, IFloatingPoi
     private T[] norms = [];
 
     /// <inheritdoc />
-    public override string Token => "divnorm";
+    public override LayerSpec Spec => DivideByNormSpec.Instance;
 
     /// <inheritdoc />
     protected override Shape Configure(Shape input) => input;
@@ -73,4 +74,47 @@ public sealed class DivideByNorm<T> : Layer<T> where T : unmanaged, IFloatingPoi
             for (int i = 0; i < d; i++) dxs[i] = (g[i] - ys[i] * dot) * inv;
         }
     }
+}
+
+/// <summary>The description of a <see cref="DivideByNorm{T}"/>: token <c>divnorm</c> (or <c>norm</c>); ONNX <c>ReduceL2</c>, <c>Div</c>, <c>Equal</c> and <c>Where</c> (written, not read back).</summary>
+public sealed record DivideByNormSpec : LayerSpec
+{
+    /// <summary>The one description of this kind (it has no options).</summary>
+    public static DivideByNormSpec Instance { get; } = new();
+
+    /// <inheritdoc />
+    public override LayerKind Kind => DivideByNormKind.Instance;
+
+    /// <inheritdoc />
+    public override string Token => "divnorm";
+
+    /// <inheritdoc />
+    public override Layer<T> Create<T>() => new DivideByNorm<T>();
+
+    /// <summary>ReduceL2 over each sample's values (keepdims), Div, and Where(norm = 0, 0, quotient) so a zero vector maps to zero as in SharpCnn.</summary>
+    internal override void ExportOnnx<T>(OnnxLayerExport<T> export, Layer<T> layer)
+    {
+        string norm = export.Node("ReduceL2", "norm", [export.Input],
+            OnnxGraphWriter.Ints("axes", export.SampleAxes), OnnxGraphWriter.Int("keepdims", 1));
+        string zero = export.Floats("zero", [], [0f]);
+        string quotient = export.Node("Div", "divide", "quotient", [export.Input, norm]);
+        string isZero = export.Node("Equal", "norm_is_zero", [norm, zero]);
+        export.Emit(export.Node("Where", "divnorm", [isZero, zero, quotient]), export.Flat);
+    }
+}
+
+/// <summary>The DivideByNorm (seed 000's 'normal') kind: token <c>divnorm</c>.</summary>
+public sealed class DivideByNormKind() : WordLayerKind<DivideByNormSpec>("divnorm", "norm")
+{
+    /// <summary>The registered instance.</summary>
+    public static DivideByNormKind Instance { get; } = new();
+
+    /// <inheritdoc />
+    protected override DivideByNormSpec Description => DivideByNormSpec.Instance;
+
+    /// <inheritdoc />
+    public override string Summary => "seed 000's 'normal': divide each sample by its L2 norm (0 stays 0)";
+
+    /// <inheritdoc />
+    public override LayerTraits Traits => LayerTraits.None;
 }

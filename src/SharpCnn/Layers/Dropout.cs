@@ -1,4 +1,7 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
+using SharpCnn.Formats.Onnx;
+using SharpCnn.Formats.Onnx.Proto;
 using SharpCnn.Tensors;
 
 namespace SharpCnn.Layers;
@@ -49,7 +52,7 @@ public sealed class Dropout<T> : Layer<T>, IStepSeeded where T : unmanaged, IFlo
     public long Step { get; private set; }
 
     /// <inheritdoc />
-    public override string Token => "dropout" + Rate.ToString("R", CultureInfo.InvariantCulture).ToLowerInvariant(); // 1e-05, not 1E-05
+    public override LayerSpec Spec => new DropoutSpec(Rate);
 
     /// <inheritdoc />
     protected override Shape Configure(Shape input) => input;
@@ -114,4 +117,102 @@ public sealed class Dropout<T> : Layer<T>, IStepSeeded where T : unmanaged, IFlo
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         return z ^ (z >> 31);
     }
+}
+
+/// <summary>The description of a <see cref="Dropout{T}"/>: token <c>dropout{p}</c>, e.g. <c>dropout0.5</c>; ONNX <c>Dropout</c> in inference form.</summary>
+/// <param name="Rate">p, the probability of dropping a value in training (0 ≤ p &lt; 1).</param>
+public sealed record DropoutSpec(double Rate) : LayerSpec
+{
+    /// <inheritdoc />
+    public override LayerKind Kind => DropoutKind.Instance;
+
+    /// <inheritdoc />
+    public override string Token => "dropout" + LayerToken.Format(Rate); // 1e-05, not 1E-05
+
+    /// <inheritdoc />
+    public override Layer<T> Create<T>() => new Dropout<T>(Rate);
+
+    /// <summary>
+    /// Dropout with its rate as the ratio input and no training_mode, which ONNX defines as inference: the
+    /// identity. Written rather than left out so the architecture survives a round trip (the importer reads
+    /// it back as the same dropout layer, a PyTorch-based reader as nn.Dropout), and ONNX Runtime runs it as
+    /// the identity with its graph optimizations on or off (tests/onnx-check).
+    /// </summary>
+    internal override void ExportOnnx<T>(OnnxLayerExport<T> export, Layer<T> layer)
+    {
+        string ratio = export.Floats("ratio", [], [(float)Rate]);
+        export.Emit(export.Node("Dropout", "dropout", [export.Input, ratio]), export.Flat);
+    }
+}
+
+/// <summary>The dropout kind: grammar <c>dropout{p}</c>; imports ONNX <c>Dropout</c> in inference form.</summary>
+public sealed partial class DropoutKind : LayerKind
+{
+    /// <summary>The registered instance.</summary>
+    public static DropoutKind Instance { get; } = new();
+
+    /// <inheritdoc />
+    public override string Name => "dropout";
+
+    /// <inheritdoc />
+    public override string Grammar => "dropout{p}";
+
+    /// <inheritdoc />
+    public override string Summary => "inverted dropout: in training each value is dropped with probability p (0 <= p < 1) and the rest scaled by 1/(1-p); the identity in evaluation";
+
+    /// <inheritdoc />
+    public override LayerTraits Traits => LayerTraits.StepSeeded | LayerTraits.Elementwise;
+
+    /// <inheritdoc />
+    public override LayerSpec? Parse(LayerToken token)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        if (token.Head == "dropout") throw token.Error("dropout needs a rate: dropout{p} with 0 <= p < 1, e.g. dropout0.5");
+        var m = Head().Match(token.Head);
+        if (!m.Success) return null;
+        double rate = token.Number(m.Groups[1].Value, "dropout rate");
+        if (!(rate < 1)) throw token.Error($"dropout rate {m.Groups[1].Value} is not below 1 (a rate of 1 would drop everything)");
+        token.RequireNoOptions();
+        return new DropoutSpec(rate);
+    }
+
+    /// <inheritdoc />
+    internal override IReadOnlyList<string> OnnxOperators => ["Dropout"];
+
+    /// <summary>
+    /// Dropout at inference (the identity) → <c>dropout{p}</c> with the node's ratio (attribute before
+    /// operator set 12, input since; 0.5 when absent), which is also the identity in evaluation and keeps
+    /// the rate for further training. Training mode is refused.
+    /// </summary>
+    internal override void ImportOnnx(OnnxGraphImporter import, NodeProto node)
+    {
+        var a = import.Opset < 12 ? import.Attributes(node, "ratio", "is_test") : import.Attributes(node, "seed");
+        import.RequireInputs(node, 1, import.Opset < 12 ? 1 : 3);
+        import.AllowUnusedExtraOutputs(node, 2);
+        if (import.ConstantInput(node, 2, "training_mode", required: false) is { } mode)
+        {
+            bool training = mode.DataType == (int)TensorProto.Types.DataType.Bool
+                ? (mode.HasRawData ? mode.RawData.Span.IndexOfAnyExcept((byte)0) >= 0 : mode.Int32Data.Any(v => v != 0))
+                : throw import.NodeFail($"training_mode '{mode.Name}' is {OnnxTensorData.TypeName(mode.DataType)}, expected bool");
+            if (training) throw import.NodeFail("runs in training mode; SharpCnn imports inference graphs (training_mode false)");
+        }
+        double ratio = 0.5;
+        if (import.Opset < 12)
+        {
+            if (a.Has("ratio")) ratio = OnnxGraphImporter.ShortestDecimal(a.Float("ratio", 0.5f), r => (float)r == a.Float("ratio", 0.5f));
+        }
+        else if (import.ConstantInput(node, 1, "ratio", required: false) is { } r)
+        {
+            ratio = import.Reals(r, "ratio") switch
+            {
+                [var v] => r.DataType == (int)TensorProto.Types.DataType.Double ? v : OnnxGraphImporter.ShortestDecimal(v, d => (float)d == (float)v),
+                var vs => throw import.NodeFail($"ratio '{r.Name}' has {vs.Length} values, expected one"),
+            };
+        }
+        if (!(ratio >= 0 && ratio < 1)) throw import.NodeFail($"has ratio {ratio}; a dropout rate is in [0, 1)");
+        import.AddLayer(new DropoutSpec(ratio), [], node);
+    }
+
+    [GeneratedRegex(@"^dropout(.+)$")]
+    private static partial Regex Head();
 }

@@ -33,8 +33,11 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>True once <see cref="Build"/> has run.</summary>
     public bool IsBuilt { get; private set; }
 
+    /// <summary>The description of this layer (its kind and options), which recreates it: <c>Spec.Create&lt;T&gt;()</c>.</summary>
+    public abstract LayerSpec Spec { get; }
+
     /// <summary>The model-spec token that recreates this layer, e.g. <c>conv5x5x32:same</c>.</summary>
-    public abstract string Token { get; }
+    public string Token => Spec.Token;
 
     /// <summary>Trainable parameters (empty for layers without any).</summary>
     public IReadOnlyList<Parameter<T>> Parameters => parameters;
@@ -95,6 +98,13 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Floating-point operations of one sample's forward pass (a multiply-add counts 2).</summary>
     public virtual long ForwardFlops => 0;
 
+    /// <summary>
+    /// The layer's weights seen as pictures, for the first-layer kernel plots, when this layer reads
+    /// images of shape <paramref name="image"/> (the network's input): a convolution's kernels, a dense
+    /// layer's rows seen as images; null when the weights are not pictures of that input.
+    /// </summary>
+    public virtual LayerFilters<T>? FiltersOver(Shape image) => null;
+
     /// <summary>Number of trained parameter values.</summary>
     public long ParameterCount
     {
@@ -131,3 +141,15 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
 /// <summary>A layer cannot take the input shape it was given; the message says why.</summary>
 public sealed class LayerShapeException(string message) : Exception(message);
+
+/// <summary>
+/// Weights that can be drawn as pictures: <see cref="Count"/> filters of <see cref="Channels"/> x
+/// <see cref="Height"/> x <see cref="Width"/> values each, one after another in <see cref="Values"/>
+/// (a convolution's kernels, or a dense layer's rows seen as images of its input).
+/// </summary>
+/// <param name="Values">Count x Channels x Height x Width values, filter by filter.</param>
+/// <param name="Count">Number of filters (output units).</param>
+/// <param name="Channels">Channels of each filter.</param>
+/// <param name="Height">Rows of each filter.</param>
+/// <param name="Width">Columns of each filter.</param>
+public sealed record LayerFilters<T>(T[] Values, int Count, int Channels, int Height, int Width) where T : unmanaged, IFloatingPointIeee754<T>;

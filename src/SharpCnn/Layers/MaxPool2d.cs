@@ -1,6 +1,9 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Text.RegularExpressions;
+using SharpCnn.Formats.Onnx;
+using SharpCnn.Formats.Onnx.Proto;
 using SharpCnn.Kernels;
 using SharpCnn.Tensors;
 
@@ -40,7 +43,7 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
     public PoolWindow Window { get; }
 
     /// <inheritdoc />
-    public override string Token => "maxpool" + Window.Suffix;
+    public override LayerSpec Spec => new MaxPoolSpec(Window);
 
     /// <inheritdoc />
     protected override Shape Configure(Shape input) => Window.Apply(input);
@@ -255,4 +258,169 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
             }
         }
     }
+}
+
+/// <summary>
+/// The description of a <see cref="MaxPool2d{T}"/>: token <c>maxpool{k}</c> or <c>maxpool{kh}x{kw}</c> with options
+/// <c>s{stride}</c> (default: the window) and <c>drop</c> (default) or <c>pad</c>; ONNX <c>MaxPool</c>, in 'pad'
+/// mode followed by a <c>Max</c> with a floor.
+/// </summary>
+/// <param name="Window">The window geometry.</param>
+public sealed record MaxPoolSpec(PoolWindow Window) : LayerSpec
+{
+    /// <inheritdoc />
+    public override LayerKind Kind => MaxPoolKind.Instance;
+
+    /// <inheritdoc />
+    public override string Token => "maxpool" + Window.Suffix;
+
+    /// <inheritdoc />
+    public override Layer<T> Create<T>() => new MaxPool2d<T>(Window.Height, Window.Width, Window.Stride, Window.Edge);
+
+    /// <summary>
+    /// MaxPool; in 'pad' edge mode with the bottom/right padding as end pads, then a Max with a constant
+    /// that is 0 on the windows reaching into the padding and -inf on the others: ONNX MaxPool ignores
+    /// padded positions, SharpCnn's padded zeros take part in the max. (Pad(0) + MaxPool would say the
+    /// same, but ONNX Runtime's optimizer folds such a Pad into MaxPool's pads and so changes the result.)
+    /// </summary>
+    internal override void ExportOnnx<T>(OnnxLayerExport<T> export, Layer<T> layer)
+    {
+        string input = export.AsMaps();
+        Shape inShape = layer.InputShape, outShape = layer.OutputShape;
+        var (padBottom, padRight) = PoolWindow.EndPadding(inShape, outShape, Window);
+        if (padBottom >= Window.Height || padRight >= Window.Width)
+            throw export.Unsupported($"on {inShape.Height}x{inShape.Width} maps has a window lying wholly in its padding; ONNX pooling needs pads smaller than the window");
+        string y = export.Node("MaxPool", "maxpool", [input],
+            OnnxGraphWriter.Ints("kernel_shape", Window.Height, Window.Width),
+            OnnxGraphWriter.Ints("strides", Window.Stride, Window.Stride),
+            OnnxGraphWriter.Ints("pads", 0, 0, padBottom, padRight));
+        if (padBottom > 0 || padRight > 0)
+        {
+            // ONNX MaxPool ignores its pads; SharpCnn's padded zeros take part in the max. So the windows
+            // that reach into the padding get max(window, 0): a Max with 0 there and -inf elsewhere.
+            string floor = export.Floats("padding_floor", [1, 1, outShape.Height, outShape.Width], PaddingFloor(inShape, outShape, Window));
+            y = export.Node("Max", "padding_floor", "maxpool_padded", [y, floor]);
+        }
+        export.Emit(y, flat: false);
+    }
+
+    /// <summary>
+    /// The [Ho, Wo] floor a 'pad'-mode max pooling's output is raised to: 0 for each window that reaches
+    /// into the bottom/right padding (its padded zeros take part in the max), -inf for the others.
+    /// </summary>
+    internal static float[] PaddingFloor(Shape input, Shape output, PoolWindow window)
+    {
+        var floor = new float[output.Height * output.Width];
+        for (int u = 0; u < output.Height; u++)
+            for (int v = 0; v < output.Width; v++)
+                floor[u * output.Width + v] = u * window.Stride + window.Height > input.Height || v * window.Stride + window.Width > input.Width
+                    ? 0f : float.NegativeInfinity;
+        return floor;
+    }
+}
+
+/// <summary>The max-pooling kind: grammar <c>maxpool{k}</c>; imports ONNX <c>MaxPool</c> and the <c>Max</c> floor after it.</summary>
+public sealed partial class MaxPoolKind : LayerKind
+{
+    /// <summary>The registered instance.</summary>
+    public static MaxPoolKind Instance { get; } = new();
+
+    /// <inheritdoc />
+    public override string Name => "maxpool";
+
+    /// <inheritdoc />
+    public override string Grammar => "maxpool{k}";
+
+    /// <inheritdoc />
+    public override string Summary => "max over k x k (or kh x kw) windows per channel; options s{stride} (default: the window), drop (default) or pad (zero-pad the bottom/right edge)";
+
+    /// <inheritdoc />
+    public override LayerTraits Traits => LayerTraits.ChangesShape | LayerTraits.Bounded;
+
+    /// <inheritdoc />
+    public override LayerSpec? Parse(LayerToken token)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        var m = Head().Match(token.Head);
+        return m.Success ? new MaxPoolSpec(PoolWindow.Parse(token, m, stridable: true)) : null;
+    }
+
+    /// <inheritdoc />
+    internal override IReadOnlyList<string> OnnxOperators => ["MaxPool", "Max"];
+
+    /// <summary>
+    /// MaxPool (where its edge handling matches SharpCnn's) → maxpool; a Max right after it whose constant
+    /// is 0 on the windows reaching into MaxPool's own padding and -inf on the others (what the exporter
+    /// writes) makes it SharpCnn's max pooling over zero padding.
+    /// </summary>
+    internal override void ImportOnnx(OnnxGraphImporter import, NodeProto node)
+    {
+        if (node.OpType == "Max")
+        {
+            ImportFloor(import, node);
+            return;
+        }
+        long height = import.Height, width = import.Width;
+        var window = PoolWindow.ImportOnnx(import, node, max: true, out string? floorProblem, out var zero);
+        if (floorProblem is not null)
+        {
+            // Windows reach into MaxPool's own (ignored) padding: only a following Max(…, floor) makes them SharpCnn's.
+            // The rule, not a table: one value per window would be an allocation the file's sizes merely claim.
+            var floor = new WindowFloor(window.Stride, window.Height, window.Width, height, width, zero.ZeroBottom, zero.ZeroRight);
+            import.ExpectNext("Max", floorProblem, (floor, import.Height, import.Width));
+        }
+        import.AddLayer(new MaxPoolSpec(window), [], node);
+    }
+
+    /// <summary>
+    /// Max(activation, floor) right after a 'pad'-mode MaxPool: the floor must be 0 on every window
+    /// reaching into MaxPool's ignored padding and -inf on the windows inside the input (what
+    /// the exporter writes); then the pair is SharpCnn's max pooling over zero padding.
+    /// </summary>
+    private static void ImportFloor(OnnxGraphImporter import, NodeProto node)
+    {
+        import.Attributes(node);
+        if (import.TakeExpected("Max") is not { } expected)
+            throw import.NodeFail("is imported only right after a MaxPool whose windows reach into its padding (as the floor that makes the padding count as zeros)");
+        var (floor, height, width) = ((WindowFloor, long, long))expected.State;
+        if (node.Input.Count != 2) throw import.NodeFail($"has {node.Input.Count} inputs, expected 2");
+        import.RequireOutputs(node, 1);
+        int data = node.Input[0] == import.Current ? 0 : 1;
+        if (node.Input[1 - data] == import.Current) throw import.NodeFail("takes the maximum of the activation with itself");
+        var c = import.ConstantInput(node, 1 - data, "floor", required: true)!;
+        bool shapeFits = (c.Dims.Count == 4 && c.Dims[0] == 1 && c.Dims[1] == 1 && c.Dims[2] == height && c.Dims[3] == width)
+                         || (c.Dims.Count == 2 && c.Dims[0] == height && c.Dims[1] == width);
+        if (!shapeFits) throw import.NodeFail($"floor '{c.Name}' has dimensions {OnnxGraphImporter.Dims(c)}; expected [1, 1, {height}, {width}] after {expected.Node}");
+        var values = OnnxTensorData.Reals(c, out string? error, allowNegativeInfinity: true);
+        if (error is not null) throw import.NodeFail($"floor '{c.Name}' {error}");
+        for (int i = 0; i < values.Length; i++)
+        {
+            float want = floor.At(i / width, i % width);
+            bool ok = float.IsNaN(want) ? values[i] == 0 || double.IsNegativeInfinity(values[i]) : values[i] == want;
+            if (!ok)
+                throw import.NodeFail($"floor '{c.Name}' has {values[i]} at window {i / width},{i % width}; after {expected.Node} it must be {(want == 0 ? "0 (the window reaches into the padding)" : "-inf (the window lies inside the input)")}");
+        }
+        import.Note($"{import.Label} and {expected.Node} are SharpCnn's max pooling over zero padding");
+        import.MoveLayerOutput(node);
+    }
+
+    /// <summary>
+    /// What the floor after a MaxPool must hold at output window (u, v): 0 where the window reaches
+    /// past the input and its zero Pad into MaxPool's own padding (it must be raised to 0), -inf where
+    /// it lies inside the input (it must stay as it is), NaN where it reaches only into the zero Pad
+    /// (it holds a padded zero already: either will do).
+    /// </summary>
+    private readonly record struct WindowFloor(long Stride, long KernelHeight, long KernelWidth, long Height, long Width, long ZeroBottom, long ZeroRight)
+    {
+        public float At(long u, long v)
+        {
+            long endRow = u * Stride + KernelHeight, endCol = v * Stride + KernelWidth;
+            return endRow > Height + ZeroBottom || endCol > Width + ZeroRight ? 0f
+                : endRow <= Height && endCol <= Width ? float.NegativeInfinity
+                : float.NaN;
+        }
+    }
+
+    [GeneratedRegex(@"^maxpool(\d+)(?:x(\d+))?$")]
+    private static partial Regex Head();
 }

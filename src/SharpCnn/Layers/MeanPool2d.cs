@@ -1,3 +1,6 @@
+using System.Text.RegularExpressions;
+using SharpCnn.Formats.Onnx;
+using SharpCnn.Formats.Onnx.Proto;
 using SharpCnn.Tensors;
 
 namespace SharpCnn.Layers;
@@ -29,7 +32,7 @@ public sealed class MeanPool2d<T> : Layer<T> where T : unmanaged, IFloatingPoint
     public PoolWindow Window { get; }
 
     /// <inheritdoc />
-    public override string Token => "meanpool" + Window.Suffix;
+    public override LayerSpec Spec => new MeanPoolSpec(Window);
 
     /// <inheritdoc />
     protected override Shape Configure(Shape input) => Window.Apply(input);
@@ -54,4 +57,91 @@ public sealed class MeanPool2d<T> : Layer<T> where T : unmanaged, IFloatingPoint
         T scale = T.One / T.CreateChecked(Window.Height * Window.Width);
         WindowSums.Backward(dy, dx, n * InputShape.Channels, InputShape, OutputShape, Window, planeScale: null, scale);
     }
+}
+
+/// <summary>
+/// The description of a <see cref="MeanPool2d{T}"/>: token <c>meanpool{k}</c> (or <c>avgpool{k}</c>, or
+/// <c>{kh}x{kw}</c>) with options <c>s{stride}</c> and <c>drop</c> or <c>pad</c>; ONNX <c>AveragePool</c>.
+/// </summary>
+/// <param name="Window">The window geometry.</param>
+public sealed record MeanPoolSpec(PoolWindow Window) : LayerSpec
+{
+    /// <inheritdoc />
+    public override LayerKind Kind => MeanPoolKind.Instance;
+
+    /// <inheritdoc />
+    public override string Token => "meanpool" + Window.Suffix;
+
+    /// <inheritdoc />
+    public override Layer<T> Create<T>() => new MeanPool2d<T>(Window.Height, Window.Width, Window.Stride, Window.Edge);
+
+    /// <summary>
+    /// AveragePool with the bottom/right padding as end pads and count_include_pad = 1, so the divisor is
+    /// always kh·kw like SharpCnn's zero-padded mean (count_include_pad = 0 would divide partial windows by
+    /// their in-bounds count); ceil_mode stays 0 because the explicit pads already make the last window
+    /// complete. When a window lies wholly in the padding (stride larger than the window), which ONNX
+    /// pooling rejects, a depthwise Conv with a constant 1/(kh·kw) kernel instead.
+    /// </summary>
+    internal override void ExportOnnx<T>(OnnxLayerExport<T> export, Layer<T> layer)
+    {
+        string input = export.AsMaps();
+        var (padBottom, padRight) = PoolWindow.EndPadding(layer.InputShape, layer.OutputShape, Window);
+        if (padBottom >= Window.Height || padRight >= Window.Width)
+        {
+            int c = layer.InputShape.Channels, area = Window.Height * Window.Width;
+            var kernel = new float[c * area];
+            kernel.AsSpan().Fill(1f / area);
+            string wt = export.Floats("mean_kernel", [c, 1, Window.Height, Window.Width], kernel);
+            export.Emit(export.Node("Conv", "mean", [input, wt],
+                OnnxGraphWriter.Ints("kernel_shape", Window.Height, Window.Width),
+                OnnxGraphWriter.Ints("strides", Window.Stride, Window.Stride),
+                OnnxGraphWriter.Ints("pads", 0, 0, padBottom, padRight),
+                OnnxGraphWriter.Ints("dilations", 1, 1),
+                OnnxGraphWriter.Int("group", c)), flat: false);
+            return;
+        }
+        export.Emit(export.Node("AveragePool", "avgpool", [input],
+            OnnxGraphWriter.Ints("kernel_shape", Window.Height, Window.Width),
+            OnnxGraphWriter.Ints("strides", Window.Stride, Window.Stride),
+            OnnxGraphWriter.Ints("pads", 0, 0, padBottom, padRight),
+            OnnxGraphWriter.Int("count_include_pad", 1),
+            OnnxGraphWriter.Int("ceil_mode", 0)), flat: false);
+    }
+}
+
+/// <summary>The mean-pooling kind: grammar <c>meanpool{k}</c>; imports ONNX <c>AveragePool</c>.</summary>
+public sealed partial class MeanPoolKind : LayerKind
+{
+    /// <summary>The registered instance.</summary>
+    public static MeanPoolKind Instance { get; } = new();
+
+    /// <inheritdoc />
+    public override string Name => "meanpool";
+
+    /// <inheritdoc />
+    public override string Grammar => "meanpool{k}";
+
+    /// <inheritdoc />
+    public override string Summary => "mean over k x k (or kh x kw) windows per channel (padded zeros count); options s{stride}, drop (default) or pad";
+
+    /// <inheritdoc />
+    public override LayerTraits Traits => LayerTraits.ChangesShape;
+
+    /// <inheritdoc />
+    public override LayerSpec? Parse(LayerToken token)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        var m = Head().Match(token.Head);
+        return m.Success ? new MeanPoolSpec(PoolWindow.Parse(token, m, stridable: true)) : null;
+    }
+
+    /// <inheritdoc />
+    internal override IReadOnlyList<string> OnnxOperators => ["AveragePool"];
+
+    /// <summary>AveragePool (where its edge handling and divisor match SharpCnn's zero-padded mean) → meanpool.</summary>
+    internal override void ImportOnnx(OnnxGraphImporter import, NodeProto node) =>
+        import.AddLayer(new MeanPoolSpec(PoolWindow.ImportOnnx(import, node, max: false, out _, out _)), [], node);
+
+    [GeneratedRegex(@"^(?:meanpool|avgpool)(\d+)(?:x(\d+))?$")]
+    private static partial Regex Head();
 }

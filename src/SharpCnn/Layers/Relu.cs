@@ -1,3 +1,5 @@
+using SharpCnn.Formats.Onnx;
+using SharpCnn.Formats.Onnx.Proto;
 using SharpCnn.Kernels;
 using SharpCnn.Tensors;
 using TP = System.Numerics.Tensors.TensorPrimitives;
@@ -15,7 +17,7 @@ namespace SharpCnn.Layers;
 public sealed class Relu<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <inheritdoc />
-    public override string Token => "relu";
+    public override LayerSpec Spec => ReluSpec.Instance;
 
     /// <inheritdoc />
     protected override Shape Configure(Shape input) => input;
@@ -55,4 +57,45 @@ public sealed class Relu<T> : Layer<T> where T : unmanaged, IFloatingPointIeee75
             else TP.Max(X.Slice(start, count), T.Zero, Y.Slice(start, count));
         }
     }
+}
+
+/// <summary>The description of a <see cref="Relu{T}"/>: token <c>relu</c>.</summary>
+public sealed record ReluSpec : LayerSpec
+{
+    /// <summary>The one description of this kind (it has no options).</summary>
+    public static ReluSpec Instance { get; } = new();
+
+    /// <inheritdoc />
+    public override LayerKind Kind => ReluKind.Instance;
+
+    /// <inheritdoc />
+    public override string Token => "relu";
+
+    /// <inheritdoc />
+    public override Layer<T> Create<T>() => new Relu<T>();
+
+    /// <summary>ONNX Relu, element by element.</summary>
+    internal override void ExportOnnx<T>(OnnxLayerExport<T> export, Layer<T> layer) => export.Elementwise("Relu", "relu");
+}
+
+/// <summary>The ReLU kind: token <c>relu</c>.</summary>
+public sealed class ReluKind() : WordLayerKind<ReluSpec>("relu")
+{
+    /// <summary>The registered instance.</summary>
+    public static ReluKind Instance { get; } = new();
+
+    /// <inheritdoc />
+    protected override ReluSpec Description => ReluSpec.Instance;
+
+    /// <inheritdoc />
+    public override string Summary => "rectified linear unit max(x, 0), element by element";
+
+    /// <inheritdoc />
+    public override LayerTraits Traits => LayerTraits.Bounded | LayerTraits.Elementwise;
+
+    /// <inheritdoc />
+    internal override IReadOnlyList<string> OnnxOperators => ["Relu"];
+
+    /// <summary>Relu → relu.</summary>
+    internal override void ImportOnnx(OnnxGraphImporter import, NodeProto node) => import.AddElementwise(node, ReluSpec.Instance);
 }

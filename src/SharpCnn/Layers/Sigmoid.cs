@@ -1,3 +1,5 @@
+using SharpCnn.Formats.Onnx;
+using SharpCnn.Formats.Onnx.Proto;
 using SharpCnn.Tensors;
 using TP = System.Numerics.Tensors.TensorPrimitives;
 
@@ -12,7 +14,7 @@ namespace SharpCnn.Layers;
 public sealed class Sigmoid<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <inheritdoc />
-    public override string Token => "sigmoid";
+    public override LayerSpec Spec => SigmoidSpec.Instance;
 
     /// <inheritdoc />
     protected override Shape Configure(Shape input) => input;
@@ -36,4 +38,45 @@ public sealed class Sigmoid<T> : Layer<T> where T : unmanaged, IFloatingPointIee
         int len = n * InputShape.Size;
         for (int i = 0; i < len; i++) dx[i] = dy[i] * y[i] * (T.One - y[i]);
     }
+}
+
+/// <summary>The description of a <see cref="Sigmoid{T}"/>: token <c>sigmoid</c>.</summary>
+public sealed record SigmoidSpec : LayerSpec
+{
+    /// <summary>The one description of this kind (it has no options).</summary>
+    public static SigmoidSpec Instance { get; } = new();
+
+    /// <inheritdoc />
+    public override LayerKind Kind => SigmoidKind.Instance;
+
+    /// <inheritdoc />
+    public override string Token => "sigmoid";
+
+    /// <inheritdoc />
+    public override Layer<T> Create<T>() => new Sigmoid<T>();
+
+    /// <summary>ONNX Sigmoid, element by element.</summary>
+    internal override void ExportOnnx<T>(OnnxLayerExport<T> export, Layer<T> layer) => export.Elementwise("Sigmoid", "sigmoid");
+}
+
+/// <summary>The sigmoid kind: token <c>sigmoid</c>.</summary>
+public sealed class SigmoidKind() : WordLayerKind<SigmoidSpec>("sigmoid")
+{
+    /// <summary>The registered instance.</summary>
+    public static SigmoidKind Instance { get; } = new();
+
+    /// <inheritdoc />
+    protected override SigmoidSpec Description => SigmoidSpec.Instance;
+
+    /// <inheritdoc />
+    public override string Summary => "logistic sigmoid 1 / (1 + e^-x), element by element";
+
+    /// <inheritdoc />
+    public override LayerTraits Traits => LayerTraits.Bounded | LayerTraits.Elementwise;
+
+    /// <inheritdoc />
+    internal override IReadOnlyList<string> OnnxOperators => ["Sigmoid"];
+
+    /// <summary>Sigmoid → sigmoid.</summary>
+    internal override void ImportOnnx(OnnxGraphImporter import, NodeProto node) => import.AddElementwise(node, SigmoidSpec.Instance);
 }

@@ -1,3 +1,6 @@
+using System.Text.RegularExpressions;
+using SharpCnn.Formats.Onnx;
+using SharpCnn.Formats.Onnx.Proto;
 using SharpCnn.Tensors;
 
 namespace SharpCnn.Layers;
@@ -36,7 +39,7 @@ public sealed class Subsample2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
     public Parameter<T> Bias => Parameters[1];
 
     /// <inheritdoc />
-    public override string Token => "subsample" + Window.Suffix;
+    public override LayerSpec Spec => new SubsampleSpec(Window.Height, Window.Edge);
 
     /// <inheritdoc />
     protected override Shape Configure(Shape input) => Window.Apply(input);
@@ -94,4 +97,102 @@ public sealed class Subsample2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
         }
         if (!dx.IsEmpty) WindowSums.Backward(dy, dx, n * channels, InputShape, OutputShape, Window, Beta.Value, T.One);
     }
+}
+
+/// <summary>
+/// The description of a <see cref="Subsample2d{T}"/>: token <c>subsample{k}</c> with <c>drop</c> or <c>pad</c>;
+/// ONNX: a depthwise <c>Conv</c> whose k x k kernel of channel c is β[c] everywhere and whose bias is b[c].
+/// </summary>
+/// <param name="Size">The block size k (blocks are square and move by k).</param>
+/// <param name="Edge">What happens at the bottom/right edge.</param>
+public sealed record SubsampleSpec(int Size, PoolEdge Edge = PoolEdge.Drop) : LayerSpec
+{
+    /// <inheritdoc />
+    public override LayerKind Kind => SubsampleKind.Instance;
+
+    /// <inheritdoc />
+    public override string Token => "subsample" + new PoolWindow(Size, Size, Size, Edge).Suffix;
+
+    /// <inheritdoc />
+    public override Layer<T> Create<T>() => new Subsample2d<T>(Size, Edge);
+
+    /// <summary>A depthwise Conv (group = C) whose k x k kernel of channel c is β[c] everywhere and whose bias is b[c]: β·(window sum) + b.</summary>
+    internal override void ExportOnnx<T>(OnnxLayerExport<T> export, Layer<T> layer)
+    {
+        var sub = (Subsample2d<T>)layer;
+        string input = export.AsMaps();
+        var (padBottom, padRight) = PoolWindow.EndPadding(layer.InputShape, layer.OutputShape, sub.Window);
+        int c = layer.InputShape.Channels, kh = sub.Window.Height, kw = sub.Window.Width, area = kh * kw;
+        var kernel = new float[c * area];
+        for (int ch = 0; ch < c; ch++) kernel.AsSpan(ch * area, area).Fill(float.CreateSaturating(sub.Beta.Value[ch]));
+        string wt = export.Floats("beta_kernel", [c, 1, kh, kw], kernel);
+        string bt = export.Floats("bias", [c], OnnxLayerExport<T>.ToFloats(sub.Bias.Value));
+        export.Emit(export.Node("Conv", "subsample", [input, wt, bt],
+            OnnxGraphWriter.Ints("kernel_shape", kh, kw),
+            OnnxGraphWriter.Ints("strides", sub.Window.Stride, sub.Window.Stride),
+            OnnxGraphWriter.Ints("pads", 0, 0, padBottom, padRight),
+            OnnxGraphWriter.Ints("dilations", 1, 1),
+            OnnxGraphWriter.Int("group", c)), flat: false);
+    }
+}
+
+/// <summary>LeNet's trainable subsampling: grammar <c>subsample{k}</c>; read back from the depthwise ONNX <c>Conv</c> the exporter writes for it.</summary>
+public sealed partial class SubsampleKind : LayerKind
+{
+    /// <summary>The registered instance.</summary>
+    public static SubsampleKind Instance { get; } = new();
+
+    /// <inheritdoc />
+    public override string Name => "subsample";
+
+    /// <inheritdoc />
+    public override string Grammar => "subsample{k}";
+
+    /// <inheritdoc />
+    public override string Summary => "LeNet's trainable subsampling β·(k x k block sum) + b per channel; options drop (default) or pad";
+
+    /// <inheritdoc />
+    public override LayerTraits Traits => LayerTraits.Parameters | LayerTraits.ChangesShape;
+
+    /// <inheritdoc />
+    public override LayerSpec? Parse(LayerToken token)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        var m = Head().Match(token.Head);
+        if (!m.Success) return null;
+        if (m.Groups[2].Success && token.Size(m.Groups[1].Value) != token.Size(m.Groups[2].Value)) throw token.Error("subsampling blocks are square: write subsample{k}");
+        var window = PoolWindow.Parse(token, m, stridable: false);
+        return new SubsampleSpec(window.Height, window.Edge);
+    }
+
+    /// <summary>
+    /// A depthwise Conv (one input channel per output channel) with a k x k kernel moved by k
+    /// whose kernel is one value per channel is SharpCnn's LeNet subsampling β·(block sum) + b:
+    /// read it back as that layer (what the exporter writes for it). False when the node is not one.
+    /// </summary>
+    internal static bool TryImportOnnx(OnnxGraphImporter import, NodeProto node, double[] kernel, long m, long cg, long kh, long kw, long stride,
+        (long Top, long Left, long Bottom, long Right) pads)
+    {
+        if (cg != 1 || m != import.Channels || kh != kw || stride != kh || pads.Top != 0 || pads.Left != 0) return false;
+        long area = kh * kw;
+        for (long c = 0; c < m; c++)
+            for (long i = 1; i < area; i++)
+                if (kernel[c * area + i] != kernel[c * area]) return false;
+        var rows = PoolWindow.Axis(import.Height, kh, stride, 0, pads.Bottom, ceil: false, max: false, includePad: false, "rows");
+        var cols = PoolWindow.Axis(import.Width, kw, stride, 0, pads.Right, ceil: false, max: false, includePad: false, "columns");
+        if (rows.Problem is not null || cols.Problem is not null) return false;
+        PoolEdge edge;
+        if (rows.Drop && cols.Drop) edge = PoolEdge.Drop;
+        else if (rows.Pad && cols.Pad) edge = PoolEdge.Pad;
+        else return false;
+        import.Claim(m, $"beta[{m}]");
+        var beta = new double[m];
+        for (long c = 0; c < m; c++) beta[c] = kernel[c * area];
+        import.AddLayer(new SubsampleSpec((int)kh, edge), [beta, import.Bias(node, 2, m)], node);
+        import.SetShape(import.Channels, rows.Output, cols.Output, flat: false);
+        return true;
+    }
+
+    [GeneratedRegex(@"^subsample(\d+)(?:x(\d+))?$")]
+    private static partial Regex Head();
 }

@@ -1,3 +1,4 @@
+using SharpCnn.Formats.Onnx;
 using SharpCnn.Tensors;
 
 namespace SharpCnn.Layers;
@@ -18,7 +19,7 @@ public sealed class SubtractMax<T> : Layer<T> where T : unmanaged, IFloatingPoin
     private int[] argmax = [];
 
     /// <inheritdoc />
-    public override string Token => "minusmax";
+    public override LayerSpec Spec => SubtractMaxSpec.Instance;
 
     /// <inheritdoc />
     protected override Shape Configure(Shape input) => input;
@@ -65,4 +66,44 @@ public sealed class SubtractMax<T> : Layer<T> where T : unmanaged, IFloatingPoin
             dxs[argmax[s]] -= sum;
         }
     }
+}
+
+/// <summary>The description of a <see cref="SubtractMax{T}"/>: token <c>minusmax</c> (or <c>-max</c>); ONNX <c>ReduceMax</c> and <c>Sub</c> (written, not read back).</summary>
+public sealed record SubtractMaxSpec : LayerSpec
+{
+    /// <summary>The one description of this kind (it has no options).</summary>
+    public static SubtractMaxSpec Instance { get; } = new();
+
+    /// <inheritdoc />
+    public override LayerKind Kind => SubtractMaxKind.Instance;
+
+    /// <inheritdoc />
+    public override string Token => "minusmax";
+
+    /// <inheritdoc />
+    public override Layer<T> Create<T>() => new SubtractMax<T>();
+
+    /// <summary>ReduceMax over each sample's values (keepdims) and Sub.</summary>
+    internal override void ExportOnnx<T>(OnnxLayerExport<T> export, Layer<T> layer)
+    {
+        string max = export.Node("ReduceMax", "max", [export.Input],
+            OnnxGraphWriter.Ints("axes", export.SampleAxes), OnnxGraphWriter.Int("keepdims", 1));
+        export.Emit(export.Node("Sub", "minus_max", [export.Input, max]), export.Flat);
+    }
+}
+
+/// <summary>The SubtractMax (seed 000's '-max') kind: token <c>minusmax</c>.</summary>
+public sealed class SubtractMaxKind() : WordLayerKind<SubtractMaxSpec>("minusmax", "-max")
+{
+    /// <summary>The registered instance.</summary>
+    public static SubtractMaxKind Instance { get; } = new();
+
+    /// <inheritdoc />
+    protected override SubtractMaxSpec Description => SubtractMaxSpec.Instance;
+
+    /// <inheritdoc />
+    public override string Summary => "seed 000's '-max': subtract each sample's largest value";
+
+    /// <inheritdoc />
+    public override LayerTraits Traits => LayerTraits.None;
 }

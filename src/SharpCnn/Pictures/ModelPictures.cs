@@ -88,25 +88,15 @@ public static class ModelPictures
         return written;
     }
 
-    /// <summary>The weights drawn as kernels: the first convolution's [Cout, Cin, kh, kw], or a first dense layer's [out, C, H, W] over the input image.</summary>
+    /// <summary>The weights drawn as kernels: those of the first layer with parameters, when they are pictures of the input image (<see cref="Layer{T}.FiltersOver"/>).</summary>
     internal static (int Layer, string Token, T[] Values, int Outputs, int Channels, int Height, int Width)? FirstWeights<T>(Network<T> network)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int k = 0; k < network.Layers.Count; k++)
         {
-            switch (network.Layers[k])
-            {
-                case Conv2d<T> conv:
-                    return (k + 1, conv.Token, conv.Weight.Value, conv.OutChannels, conv.InputShape.Channels, conv.KernelHeight, conv.KernelWidth);
-                case Dense<T> dense when dense.InputShape.Size == network.InputShape.Size && !network.InputShape.IsVector:
-                    var s = network.InputShape;
-                    return (k + 1, dense.Token, dense.Weight.Value, dense.Outputs, s.Channels, s.Height, s.Width);
-                case Flatten<T> or CenterCrop<T>:
-                    continue;
-                default:
-                    if (network.Layers[k].Parameters.Count > 0) return null;
-                    break;
-            }
+            var layer = network.Layers[k];
+            if (layer.FiltersOver(network.InputShape) is { } f) return (k + 1, layer.Token, f.Values, f.Count, f.Channels, f.Height, f.Width);
+            if (layer.Parameters.Count > 0) return null;
         }
         return null;
     }

@@ -83,12 +83,10 @@ internal sealed class DivergenceGuard<T> where T : unmanaged, IFloatingPointIeee
 
     /// <summary>
     /// True for layers whose output is finite and no larger in magnitude than their input whenever
-    /// the input is finite: max|relu(x)|, max|maxpool(x)| &lt;= max|x|; sigmoid and tanh are bounded. (A mean pool
-    /// is scanned: its window sums can overflow when the limit is off.)
+    /// the input is finite (<see cref="Layers.LayerTraits.Bounded"/>): max|relu(x)|, max|maxpool(x)| &lt;= max|x|;
+    /// sigmoid and tanh are bounded. (A mean pool is scanned: its window sums can overflow when the limit is off.)
     /// </summary>
-    private static bool CannotGrow(Layers.Layer<T> layer) =>
-        layer is Layers.Relu<T> or Layers.Sigmoid<T> or Layers.Tanh<T> or Layers.Identity<T> or Layers.Flatten<T>
-            or Layers.MaxPool2d<T> or Layers.CenterCrop<T>;
+    private static bool CannotGrow(Layers.Layer<T> layer) => layer.Spec.Kind.Traits.HasFlag(Layers.LayerTraits.Bounded);
 
     /// <summary>Checks every layer's output of the last forward pass (batch of <paramref name="n"/>); the first bad one is reported.</summary>
     public Divergence? CheckOutputs(int n, long step, int epoch)

@@ -213,7 +213,7 @@ internal sealed class OnnxCorpus : ICorpusFormat
         }), R, "node 1 'c_node' (Conv) weight 'W' keeps its data in an external file; SharpCnn imports self-contained models only");
         yield return new("bias-nan.onnx", Edit(m => m.Graph.Initializer[1].RawData = ByteString.CopyFrom([.. BitConverter.GetBytes(1f), .. BitConverter.GetBytes(float.NaN)])), R, "node 1 'c_node' (Conv) bias 'B' has the non-finite value NaN at element 1");
         yield return new("weight-infinite.onnx", Edit(m => m.Graph.Initializer[2].RawData = ByteString.CopyFrom([.. BitConverter.GetBytes(float.PositiveInfinity), .. new byte[92]])), R, "node 5 'g_node' (Gemm) weight 'G' has the non-finite value Infinity at element 0");
-        yield return new("weight-beyond-float.onnx", Model(Typed(), m => m.Graph.Initializer[1].DoubleData[5] = 1e300), R, "node 2 'c_node' (Conv), layer 1 (conv2x2x3:s1:p1-0-1-0): weight value 1E+300 (element 5) does not fit in single");
+        yield return new("weight-beyond-float.onnx", Model(Typed(), m => m.Graph.Initializer[1].DoubleData[5] = 1e300), R, "node 2 'c_node' (Conv), layer 1 (conv2x2x3:p1-0-1-0): weight value 1E+300 (element 5) does not fit in single");
 
         // Attributes of the wrong type, unknown, repeated, or describing what SharpCnn cannot compute.
         yield return new("attribute-wrong-type.onnx", Edit(m => m.Graph.Node[2].Attribute[0] = new AttributeProto { Name = "kernel_shape", Type = AttributeProto.Types.AttributeType.Floats, Floats = { 2f, 2f } }), R,

@@ -108,7 +108,7 @@ public class PoolingTests
     {
         private readonly MaxPool2d<double> inner = new(2);
 
-        public override string Token => "maxpool2-copy-to-all";
+        public override LayerSpec Spec => new CodeLayerSpec("maxpool2-copy-to-all");
 
         protected override Shape Configure(Shape input) => inner.Build(input);
 

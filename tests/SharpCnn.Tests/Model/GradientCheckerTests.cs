@@ -13,7 +13,7 @@ public class GradientCheckerTests
     {
         private readonly Dense<double> inner = new(6);
 
-        public override string Token => "dense6-wrong";
+        public override LayerSpec Spec => new CodeLayerSpec("dense6-wrong");
 
         protected override Shape Configure(Shape input) => inner.Build(input);
 
@@ -98,7 +98,7 @@ public class GradientCheckerTests
     {
         private readonly BatchNorm<double> inner = new();
 
-        public override string Token => "batchnorm-wrong";
+        public override LayerSpec Spec => new CodeLayerSpec("batchnorm-wrong");
 
         protected override Shape Configure(Shape input) => inner.Build(input);
 

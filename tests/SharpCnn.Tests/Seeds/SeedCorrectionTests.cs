@@ -23,7 +23,7 @@ public class SeedCorrectionTests
 
     private sealed class ConvWithFormula(Conv2d<double> inner, ConvFormula formula) : Layer<double>
     {
-        public override string Token => inner.Token + ":seed-formula";
+        public override LayerSpec Spec => new CodeLayerSpec(inner.Token + ":seed-formula");
 
         protected override Shape Configure(Shape input) => inner.Build(input);
 
@@ -42,7 +42,7 @@ public class SeedCorrectionTests
 
     private sealed class DenseWithFormula(Dense<double> inner, DenseFormula formula) : Layer<double>
     {
-        public override string Token => inner.Token + ":seed-formula";
+        public override LayerSpec Spec => new CodeLayerSpec(inner.Token + ":seed-formula");
 
         protected override Shape Configure(Shape input) => inner.Build(input);
 
@@ -373,7 +373,7 @@ public class SeedCorrectionTests
         private readonly MeanPool2d<double> pool = new(2);
         private double[] a = [], da = [];
 
-        public override string Token => withDerivative ? "sigmoid+meanpool2" : "sigmoid+meanpool2:no-derivative";
+        public override LayerSpec Spec => new CodeLayerSpec(withDerivative ? "sigmoid+meanpool2" : "sigmoid+meanpool2:no-derivative");
 
         protected override Shape Configure(Shape input)
         {
@@ -423,7 +423,7 @@ public class SeedCorrectionTests
     {
         private readonly MeanPool2d<double> inner = new(2);
 
-        public override string Token => "meanpool2:copy-upsample";
+        public override LayerSpec Spec => new CodeLayerSpec("meanpool2:copy-upsample");
 
         protected override Shape Configure(Shape input) => inner.Build(input);
 
@@ -627,7 +627,7 @@ public class SeedCorrectionTests
     {
         private readonly SubtractMax<double> inner = new();
 
-        public override string Token => "minusmax:identity-backward";
+        public override LayerSpec Spec => new CodeLayerSpec("minusmax:identity-backward");
 
         protected override Shape Configure(Shape input) => inner.Build(input);
 

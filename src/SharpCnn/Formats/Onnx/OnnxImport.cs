@@ -48,13 +48,15 @@ public sealed class ImportedOnnxModel<T> where T : unmanaged, IFloatingPointIeee
 
 /// <summary>
 /// Reads an ONNX model built from the operators SharpCnn has layers for and turns it into
-/// a <see cref="Network{T}"/>: Conv (any padding, equal strides, groups as a connection
-/// table), MaxPool and AveragePool (where their edge handling matches SharpCnn's),
-/// Gemm, MatMul (+ Add as its bias), Relu, Sigmoid, Tanh, Flatten, Reshape (to [N, D]),
+/// a <see cref="Network{T}"/>. Each layer kind reads its own operators (<see cref="SupportedOperators"/>;
+/// the kinds' descriptions in the layers' files say how): Conv (any padding, equal strides, groups
+/// as a connection table), MaxPool and AveragePool (where their edge handling matches SharpCnn's),
+/// Gemm and MatMul, Relu, Sigmoid, Tanh, Flatten and Reshape (to [N, D]), Slice (a centre crop),
 /// BatchNormalization (inference: a batch-norm layer with the file's γ, β, running statistics
 /// and epsilon), Dropout (inference: a dropout layer with the file's ratio, the identity in
-/// evaluation), a final Softmax (kept as the loss), and Identity (dropped), Constant and zero
-/// Pad (merged into the next Conv or pooling).
+/// evaluation) and Identity (dropped); the graph walk itself reads Constant, a zero Pad (merged
+/// into the next Conv or pooling), an Add of a constant (merged into the bias of a Gemm, MatMul
+/// or Conv before it) and a final Softmax (kept as the loss).
 ///
 /// Nothing in the file is trusted: its size is bounded, the protobuf is parsed from memory
 /// with length checks, every tensor's dimensions are checked against the data it carries
@@ -80,7 +82,7 @@ public static class OnnxImport
     public const long MaxOpset = 23;
 
     /// <summary>The operators the importer reads.</summary>
-    public static IReadOnlyList<string> SupportedOperators { get; } = OnnxGraphImporter.Operators;
+    public static IReadOnlyList<string> SupportedOperators => OnnxGraphImporter.Operators;
 
     /// <summary>Reads the ONNX model at <paramref name="path"/> as a network in precision <typeparamref name="T"/>.</summary>
     /// <param name="path">The .onnx file.</param>
@@ -130,12 +132,13 @@ public static class OnnxImport
 
     private static ImportedOnnxModel<T> Build<T>(OnnxGraphImporter.Plan plan, string name, string loss) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        string spec = string.Join(",", plan.Layers.Select(l => l.Token));
+        var description = new ModelSpec(plan.Layers.Select(l => l.Spec));
+        string spec = description.Text;
         Network<T> network;
         try
         {
             using var budget = ParameterBudget.Limit(plan.ParameterBudget, plan.BudgetHolder);
-            network = ModelSpec.Parse(spec).Build<T>(plan.Input, loss);
+            network = description.Build<T>(plan.Input, loss);
         }
         catch (ModelSpecException e)
         {

@@ -173,6 +173,7 @@ public sealed class OnnxExportTests : IDisposable
     [InlineData("input1x25x23,conv3x4x5:s2:p1-0-2-1,maxpool3:s2:pad,relu,conv2x2x4:table=11000.00111.10101.01010,sigmoid,meanpool2x3:s2:pad,flatten,dense12,tanh,dense10", "ce")]
     [InlineData("input1x28x28,flatten,dense36,relu,conv3x3x4:same,tanh,subsample2:pad,maxpool2:pad,meanpool1,conv1x1x10", "softmax-mse")]
     [InlineData("input3x9x11,conv3x3x4:p1-2-0-1:s2,maxpool2x3:s1:pad,tanh,subsample2,conv1x1x3", "mse")]
+    [InlineData("input2x13x12,crop9x8,conv3x3x2,relu,flatten,dense4", "ce")]
     public void ExportThenImportGivesTheSameOutputs(string spec, string loss)
     {
         var net = Make<float>(spec, ModelSpec.Parse(spec).Input!.Value, loss);

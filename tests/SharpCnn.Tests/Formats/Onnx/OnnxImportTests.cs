@@ -130,6 +130,43 @@ public sealed class OnnxImportTests
         Refuse(m, "(Reshape)", "can only flatten");
     }
 
+    [Theory]
+    [InlineData(new long[] { 0, 1 }, new long[] { 6, 6 }, new long[] { 2, 3 }, "crop6x5")]
+    [InlineData(new long[] { 1, 1 }, new long[] { -1, 6 }, new long[] { -2, -1 }, "crop5x5")]
+    public void SliceOfTheCentreIsACentreCrop(long[] starts, long[] ends, long[] axes, string token)
+    {
+        var m = new OnnxTestModel(13, 2, 7, 7);
+        m.Int64s("starts", starts);
+        m.Int64s("ends", ends);
+        m.Int64s("axes", axes);
+        m.Node("Slice", ["x", "starts", "ends", "axes"], "y");
+        m.Output("y");
+        var imported = Import(m, "mse");
+        Assert.Equal(token, imported.Network.Spec);
+        var x = Enumerable.Range(0, 2 * 49).Select(i => (double)i).ToArray();
+        var y = Forward(imported, x, 1);
+        int h = imported.Network.OutputShape.Height, w = imported.Network.OutputShape.Width, top = (7 - h) / 2, left = (7 - w) / 2;
+        Assert.Equal(x[top * 7 + left], y[0]);
+        Assert.Equal(x[49 + (top + h - 1) * 7 + left + w - 1], y[^1]);
+    }
+
+    [Theory]
+    [InlineData(new long[] { 0, 0 }, new long[] { 5, 5 }, new long[] { 2, 3 }, null, "keeps rows 0..4 and columns 0..4 of 7x7 maps; SharpCnn's crop keeps the centre")]
+    [InlineData(new long[] { 0 }, new long[] { 1 }, new long[] { 1 }, null, "slices axis 1; SharpCnn crops only the height and width")]
+    [InlineData(new long[] { 1, 1 }, new long[] { 6, 6 }, new long[] { 2, 3 }, new long[] { 2, 1 }, "has step 2; SharpCnn crops with step 1")]
+    [InlineData(new long[] { 4, 1 }, new long[] { 2, 6 }, new long[] { 2, 3 }, null, "keeps nothing of axis 2")]
+    public void SliceThatIsNotACentreCropIsRefused(long[] starts, long[] ends, long[] axes, long[]? steps, string message)
+    {
+        var m = new OnnxTestModel(13, 2, 7, 7);
+        m.Int64s("starts", starts);
+        m.Int64s("ends", ends);
+        m.Int64s("axes", axes);
+        if (steps is not null) m.Int64s("steps", steps);
+        m.Node("Slice", steps is null ? ["x", "starts", "ends", "axes"] : ["x", "starts", "ends", "axes", "steps"], "y");
+        m.Output("y");
+        Refuse(m, "(Slice)", message);
+    }
+
     [Fact]
     public void GroupedConvolutionIsAConnectionTable()
     {
