@@ -45,10 +45,13 @@ train cover-d --model "conv3x3x3:s2,minusmax,divnorm,maxpool2:pad,crop5x4,flatte
 # feature after a dense layer) and dropout, trained on the digits so the running statistics are the data's.
 train bn-dropout --model "conv5x5x8:same,batchnorm,relu,maxpool2,dropout0.25,conv3x3x16,batchnorm:m0.01:e0.001,relu,maxpool2,flatten,dense64,batchnorm,relu,dropout0.5,dense10" --epochs 1 --limit 4000 --lr 0.05 --seed 3
 
+# Leaky ReLU (LeakyRelu with its alpha), on maps and on vectors.
+train leaky --model "conv3x3x4:same,leakyrelu0.1,maxpool2,flatten,dense32,leakyrelu0.01,dense10" "${short[@]}"
+
 models=()
-for name in seed-cnn lenet5 seed-fc2-double bn-dropout cover-a cover-b cover-c cover-d; do
+for name in seed-cnn lenet5 seed-fc2-double bn-dropout cover-a cover-b cover-c cover-d leaky; do
   count=2000
-  [[ $name == cover-* ]] && count=300
+  [[ $name == cover-* || $name == leaky ]] && count=300
   "${cli[@]}" export-onnx "$work/$name.scnn" "$work/$name.onnx" --reference "$count"
   models+=("$work/$name.onnx")
 done

@@ -31,6 +31,7 @@ public static class LayerKinds
         CenterCropKind.Instance,
         BatchNormKind.Instance,
         DropoutKind.Instance,
+        LeakyReluKind.Instance,
     ];
 
     /// <summary>Every registered kind, in registration order.</summary>

@@ -181,7 +181,7 @@ internal sealed class OnnxCorpus : ICorpusFormat
         yield return new("input-a-billion-values.onnx", Model(new OnnxTestModel(13, 1000, 1000, 1000), m => { m.Node("Relu", ["x"], "y"); m.Output("y"); }), R, "the graph input 'x' has 1000000000 values per sample; this reader takes at most 16777216");
 
         // Nodes: unsupported operators, foreign domains, graphs out of order, cyclic, branching or missing initializers.
-        yield return new("operator-leaky-relu.onnx", Edit(m => m.Graph.Node[1].OpType = "LeakyRelu"), R, "node 2 'r_node' (LeakyRelu) is not an operator SharpCnn can import; supported: Conv, MaxPool");
+        yield return new("operator-elu.onnx", Edit(m => m.Graph.Node[1].OpType = "Elu"), R, "node 2 'r_node' (Elu) is not an operator SharpCnn can import; supported: Conv, MaxPool");
         yield return new("operator-custom-domain.onnx", Edit(m => m.Graph.Node[1].Domain = "com.microsoft"), R, "node 2 'r_node' (Relu) is from the operator domain 'com.microsoft'");
         yield return new("initializer-missing.onnx", Edit(m => m.Graph.Initializer.RemoveAt(0)), R, "node 1 'c_node' (Conv) reads 'W', which is not the graph input, an initializer or the output of an earlier node (the graph is out of order, has a cycle, or lacks that initializer)");
         yield return new("initializer-twice.onnx", Edit(m => m.Floats("W", [1], 1f)), R, "two initializers are named 'W'");

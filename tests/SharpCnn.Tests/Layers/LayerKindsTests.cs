@@ -23,7 +23,7 @@ public sealed partial class LayerKindsTests : IDisposable
         "conv5x5x32", "conv5x5x32:same", "conv3x2x4:s2:p1-0-2-1", "conv3x3x4:full", "conv3x3x4:p2x1", "conv5x5x16:table=lenet5", "conv3x3x3:table=10.01.11",
         "maxpool2", "maxpool3:s2:pad", "maxpool2x3:s1", "meanpool2", "avgpool3:s2:pad", "subsample2", "subsample2:pad",
         "dense10", "fc7", "flatten", "relu", "sigmoid", "tanh", "identity", "linear", "minusmax", "-max", "divnorm", "norm",
-        "crop24x24", "batchnorm", "bn:m0.01:e0.001", "batchnorm:e1e-3", "dropout0.5", "dropout1e-5",
+        "crop24x24", "batchnorm", "bn:m0.01:e0.001", "batchnorm:e1e-3", "dropout0.5", "dropout1e-5", "leakyrelu0.1", "leakyrelu1e-2",
     ];
 
     [Fact]
@@ -108,7 +108,7 @@ public sealed partial class LayerKindsTests : IDisposable
         }
         // The divergence guard skips exactly these kinds' outputs.
         string[] bounded = [.. LayerKinds.All.Where(k => k.Traits.HasFlag(LayerTraits.Bounded)).Select(k => k.Name)];
-        Assert.Equal(["maxpool", "flatten", "relu", "sigmoid", "tanh", "identity", "crop"], bounded);
+        Assert.Equal(["maxpool", "flatten", "relu", "sigmoid", "tanh", "identity", "crop", "leakyrelu"], bounded);
         Assert.Equal(["batchnorm"], LayerKinds.All.Where(k => k.Traits.HasFlag(LayerTraits.BatchStatistics)).Select(k => k.Name));
     }
 
