@@ -33,6 +33,21 @@ public static class MnistFolder
         return ImageDataSet.Load(Find(folder, "train-images", 3), Find(folder, "train-labels", 1), classes);
     }
 
+    /// <summary>Loads only t10k-images/t10k-labels from <paramref name="folder"/> (when only the test set is needed).</summary>
+    /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
+    /// <exception cref="FileNotFoundException">A file is missing; the message lists every name looked for.</exception>
+    /// <exception cref="FileFormatException">A file is malformed or the files disagree.</exception>
+    public static ImageDataSet LoadTestSet(string folder, int classes = 10)
+    {
+        if (!Directory.Exists(folder))
+            throw new DirectoryNotFoundException($"{folder}: no such folder (expected a folder of MNIST-named IDX files)");
+        return ImageDataSet.Load(Find(folder, "t10k-images", 3), Find(folder, "t10k-labels", 1), classes);
+    }
+
+    /// <summary>True when <paramref name="folder"/> holds an MNIST-named training or test images file.</summary>
+    public static bool Holds(string folder) =>
+        Directory.Exists(folder) && new[] { "train-images", "t10k-images" }.Any(stem => CandidateNames(stem, 3).Any(n => File.Exists(Path.Combine(folder, n))));
+
     /// <summary>The names accepted for <paramref name="stem"/> (e.g. "train-images"), in the order they are tried.</summary>
     public static IReadOnlyList<string> CandidateNames(string stem, int dimensions) =>
     [

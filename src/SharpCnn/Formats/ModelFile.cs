@@ -28,6 +28,9 @@ public sealed record ModelHeader
     /// <summary>Each parameter's layer position (1-based), name and element count, in storage order.</summary>
     [JsonPropertyName("parameters")] public required ParameterEntry[] Parameters { get; init; }
 
+    /// <summary>The classes' names by output index, or null when the model's classes are only numbers.</summary>
+    [JsonPropertyName("class_names"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string[]? ClassNames { get; init; }
+
     /// <summary>Free-form notes (training command, accuracy, date).</summary>
     [JsonPropertyName("metadata")] public Dictionary<string, string> Metadata { get; init; } = [];
 
@@ -143,6 +146,7 @@ public static class ModelFile
             Precision = PrecisionName<T>(),
             Parameters = [.. entries],
             Metadata = metadata is null ? [] : new Dictionary<string, string>(metadata),
+            ClassNames = network.ClassNames is { } names ? [.. names] : null,
             Training = training,
         };
         if (training is { } section)
@@ -310,6 +314,12 @@ internal sealed class ModelContent
                 throw Error($"expected parameter {i + 1} to have a layer position, a name and a positive length, found {(e is null ? "null" : $"layer {e.Layer} '{e.Name}' of {e.Length} values")}");
             bytes += (long)e.Length * elementSize;
         }
+        if (header.ClassNames is { } names)
+        {
+            if (names.Length > ModelFile.MaxInputValues) throw Error($"expected at most {ModelFile.MaxInputValues} class names, found {names.Length}");
+            for (int i = 0; i < names.Length; i++)
+                if (string.IsNullOrWhiteSpace(names[i])) throw Error($"expected every class name to be a non-empty string, found {(names[i] is null ? "null" : "an empty one")} for class {i}");
+        }
         if (header.Metadata is { } metadata && metadata.Values.Any(v => v is null))
             throw Error("expected metadata values to be strings, found null");
         if (version == ModelFile.Version && header.Training is not null)
@@ -391,6 +401,20 @@ internal sealed class ModelContent
             offset += bytes.Length;
         }
         Debug.Assert(offset == ArraysOffset);
+        if (header.ClassNames is { } names)
+        {
+            if (names.Length != network.Classes)
+                throw new FileFormatException(Name, at, $"expected {network.Classes} class names (one per output of the spec), the header lists {names.Length}");
+            network.ClassNames = names;
+        }
+        long layerOffset = ParametersOffset;
+        for (int k = 0; k < network.Layers.Count; k++)
+        {
+            var layer = network.Layers[k];
+            if (layer.StateProblem() is { } problem)
+                throw new FileFormatException(Name, layerOffset, $"expected usable saved state in layer {k + 1} '{layer.Token}', found: {problem}");
+            foreach (var p in layer.Parameters) layerOffset += (long)p.Length * ElementSize;
+        }
         return network;
     }
 

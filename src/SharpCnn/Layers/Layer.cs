@@ -105,6 +105,13 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// </summary>
     public virtual LayerFilters<T>? FiltersOver(Shape image) => null;
 
+    /// <summary>
+    /// Why the layer's saved state cannot be used (a normalisation's σ of 0, a negative running
+    /// variance), or null when it can. Model files and the ONNX importer ask every layer after filling
+    /// in its values, so a file with such state is refused when it is read rather than computing garbage.
+    /// </summary>
+    public virtual string? StateProblem() => null;
+
     /// <summary>Number of trained parameter values.</summary>
     public long ParameterCount
     {

@@ -32,6 +32,10 @@ public static class LayerKinds
         BatchNormKind.Instance,
         DropoutKind.Instance,
         LeakyReluKind.Instance,
+        NormalizeKind.Instance,
+        RandomCropKind.Instance,
+        RandomShiftKind.Instance,
+        RandomFlipKind.Instance,
     ];
 
     /// <summary>Every registered kind, in registration order.</summary>

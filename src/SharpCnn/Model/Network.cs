@@ -11,8 +11,10 @@ namespace SharpCnn.Model;
 /// Buffers (n = batch size, capacity = the largest batch reserved):
 ///   a[0] = input x, a[k+1] = layer k's output;   g[k] = ∂L/∂a[k]
 /// Forward:  a[k+1] = layer_k(a[k])
-/// Backward: g[last] = ∂L/∂output from the loss, then for k = last..0:
-///           layer_k.Backward(a[k], a[k+1], g[k+1]) → g[k] (g[0] only when asked for)
+/// Backward: g[last] = ∂L/∂output from the loss, then for k = last..f:
+///           layer_k.Backward(a[k], a[k+1], g[k+1]) → g[k] (g[f] only when asked for)
+///           where f is the first layer with trained parameters (0 when the input gradient is asked for):
+///           the layers before it (normalisation, augmentation) have nothing to learn and nobody reads their gradients.
 /// Nothing is allocated after <see cref="Reserve"/>: a training step is allocation-free.
 /// </summary>
 public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -20,6 +22,8 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     private readonly Layer<T>[] layers;
     private T[][] activations;
     private T[][] gradients;
+    private string[]? classNames;
+    private int firstTrained = -1;
 
     /// <summary>
     /// Chains <paramref name="layers"/> from <paramref name="input"/>, building each layer that is
@@ -64,6 +68,29 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>Number of classes: the output size.</summary>
     public int Classes => OutputShape.Size;
+
+    /// <summary>
+    /// The classes' names by output index (an image folder's class folders, CIFAR's label names), or null when
+    /// the classes are only numbers. Saved in model files and checkpoints and written into ONNX exports, so
+    /// <c>predict</c> can print names.
+    /// </summary>
+    /// <exception cref="ArgumentException">Set to a list that does not have one non-empty name per class.</exception>
+    public IReadOnlyList<string>? ClassNames
+    {
+        get => classNames;
+        set
+        {
+            if (value is null)
+            {
+                classNames = null;
+                return;
+            }
+            if (value.Count != Classes) throw new ArgumentException($"{value.Count} class names for a network with {Classes} outputs; give one per class", nameof(value));
+            for (int i = 0; i < value.Count; i++)
+                if (string.IsNullOrWhiteSpace(value[i])) throw new ArgumentException($"the name of class {i} is empty", nameof(value));
+            classNames = [.. value];
+        }
+    }
 
     /// <summary>The layers, input first.</summary>
     public IReadOnlyList<Layer<T>> Layers => layers;
@@ -180,11 +207,31 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         BackwardLayers(n, inputGradient);
     }
 
+    /// <summary>
+    /// Index of the first layer with trained parameters (the layers' count when none has any). The layers
+    /// before it (input normalisation, augmentation) need no backward pass, and it needs no input gradient,
+    /// unless the input gradient is asked for: nothing before them would use it.
+    /// </summary>
+    private int FirstTrainedLayer
+    {
+        get
+        {
+            if (firstTrained < 0)
+            {
+                int k = 0;
+                while (k < layers.Length && !layers[k].Parameters.Any(p => p.IsTrained)) k++;
+                firstTrained = k;
+            }
+            return firstTrained;
+        }
+    }
+
     private void BackwardLayers(int n, bool inputGradient)
     {
-        for (int k = layers.Length - 1; k >= 0; k--)
+        int first = inputGradient ? 0 : FirstTrainedLayer;
+        for (int k = layers.Length - 1; k >= first; k--)
         {
-            Span<T> dx = k > 0 || inputGradient ? gradients[k] : Span<T>.Empty;
+            Span<T> dx = k > first || inputGradient ? gradients[k] : Span<T>.Empty;
             layers[k].Backward(activations[k], activations[k + 1], gradients[k + 1], dx, n);
         }
     }

@@ -24,6 +24,7 @@ public sealed partial class LayerKindsTests : IDisposable
         "maxpool2", "maxpool3:s2:pad", "maxpool2x3:s1", "meanpool2", "avgpool3:s2:pad", "subsample2", "subsample2:pad",
         "dense10", "fc7", "flatten", "relu", "sigmoid", "tanh", "identity", "linear", "minusmax", "-max", "divnorm", "norm",
         "crop24x24", "batchnorm", "bn:m0.01:e0.001", "batchnorm:e1e-3", "dropout0.5", "dropout1e-5", "leakyrelu0.1", "leakyrelu1e-2",
+        "normalize", "normalise", "randcrop4", "randshift2", "randflip",
     ];
 
     [Fact]
@@ -108,7 +109,7 @@ public sealed partial class LayerKindsTests : IDisposable
         }
         // The divergence guard skips exactly these kinds' outputs.
         string[] bounded = [.. LayerKinds.All.Where(k => k.Traits.HasFlag(LayerTraits.Bounded)).Select(k => k.Name)];
-        Assert.Equal(["maxpool", "flatten", "relu", "sigmoid", "tanh", "identity", "crop", "leakyrelu"], bounded);
+        Assert.Equal(["maxpool", "flatten", "relu", "sigmoid", "tanh", "identity", "crop", "leakyrelu", "randcrop", "randshift", "randflip"], bounded);
         Assert.Equal(["batchnorm"], LayerKinds.All.Where(k => k.Traits.HasFlag(LayerTraits.BatchStatistics)).Select(k => k.Name));
     }
 

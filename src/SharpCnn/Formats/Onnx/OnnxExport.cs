@@ -35,6 +35,9 @@ public static class OnnxExport
     /// <summary>Name of the output when it holds raw scores (loss <c>mse</c>).</summary>
     public const string ScoresName = "scores";
 
+    /// <summary>The metadata_props key under which the classes' names are written, as a JSON array of strings by output index.</summary>
+    public const string ClassNamesKey = "sharpcnn.class_names";
+
     /// <summary>The output tensor's name for <paramref name="network"/>: probabilities or scores.</summary>
     public static string OutputName<T>(Network<T> network) where T : unmanaged, IFloatingPointIeee754<T> =>
         AppliesSoftmax(network.Loss.Name) ? ProbabilitiesName : ScoresName;
@@ -98,9 +101,15 @@ public static class OnnxExport
         model.MetadataProps.Add(new StringStringEntryProto { Key = "sharpcnn.spec", Value = network.Spec });
         model.MetadataProps.Add(new StringStringEntryProto { Key = "sharpcnn.loss", Value = network.Loss.Name });
         model.MetadataProps.Add(new StringStringEntryProto { Key = "sharpcnn.input", Value = $"{input.Channels}x{input.Height}x{input.Width}" });
+        if (network.ClassNames is { } names)
+            model.MetadataProps.Add(new StringStringEntryProto { Key = ClassNamesKey, Value = System.Text.Json.JsonSerializer.Serialize(names, OnnxJson.Default.IReadOnlyListString) });
         if (metadata is not null)
             foreach (var (key, value) in metadata)
                 model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
         return model;
     }
 }
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(IReadOnlyList<string>))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(string[]))]
+internal sealed partial class OnnxJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -134,6 +134,12 @@ internal sealed class OnnxGraphImporter
     internal void SetShape(long channels, long height, long width, bool flat) =>
         (this.channels, this.height, this.width, this.flat) = (channels, height, width, flat);
 
+    /// <summary>The last layer added so far, or null (a kind may fold a node into it, as an Add folds into a bias).</summary>
+    internal LayerPlan? LastLayer => layers.Count > 0 ? layers[^1] : null;
+
+    /// <summary>Layers added so far.</summary>
+    internal int LayerCount => layers.Count;
+
     /// <summary>Adds <paramref name="message"/> to what the importer reports it folded or changed.</summary>
     internal void Note(string message) => notes.Add(message);
 

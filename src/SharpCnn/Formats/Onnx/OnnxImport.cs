@@ -127,7 +127,29 @@ public static class OnnxImport
             throw new FileFormatException(name, -1, $"is not a valid ONNX (protobuf) model: {e.Message}", e);
         }
         var plan = new OnnxGraphImporter(name, model).Translate();
-        return Build<T>(plan, name, loss);
+        var imported = Build<T>(plan, name, loss);
+        ReadClassNames(model, imported.Network, name);
+        return imported;
+    }
+
+    /// <summary>The classes' names a SharpCnn export wrote into metadata_props (<see cref="OnnxExport.ClassNamesKey"/>), if any.</summary>
+    private static void ReadClassNames<T>(ModelProto model, Network<T> network, string name) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var entries = model.MetadataProps.Where(p => p.Key == OnnxExport.ClassNamesKey).ToList();
+        if (entries.Count == 0) return;
+        if (entries.Count > 1) throw new FileFormatException(name, -1, $"has the metadata '{OnnxExport.ClassNamesKey}' {entries.Count} times; expected it once");
+        string[]? names;
+        try
+        {
+            names = System.Text.Json.JsonSerializer.Deserialize(entries[0].Value, OnnxJson.Default.StringArray);
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new FileFormatException(name, -1, $"has metadata '{OnnxExport.ClassNamesKey}' that is not a JSON array of strings: {e.Message.ReplaceLineEndings(" ")}", e);
+        }
+        if (names is null || names.Length != network.Classes || names.Any(string.IsNullOrWhiteSpace))
+            throw new FileFormatException(name, -1, $"has metadata '{OnnxExport.ClassNamesKey}' that does not name each of the model's {network.Classes} classes (expected a JSON array of {network.Classes} non-empty strings)");
+        network.ClassNames = names;
     }
 
     private static ImportedOnnxModel<T> Build<T>(OnnxGraphImporter.Plan plan, string name, string loss) where T : unmanaged, IFloatingPointIeee754<T>
@@ -165,6 +187,8 @@ public static class OnnxImport
                 }
                 parameters[i].ApplyMask();
             }
+            if (network.Layers[k].StateProblem() is { } problem)
+                throw new FileFormatException(name, -1, $"{plan.Layers[k].Node}, layer {k + 1} ({plan.Layers[k].Token}): {problem}");
         }
         return new ImportedOnnxModel<T>(network, plan.EndsWithSoftmax, plan.InputName, plan.OutputName, plan.Producer, plan.Opset, plan.Notes);
     }
