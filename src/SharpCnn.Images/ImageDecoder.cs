@@ -166,6 +166,8 @@ public static class ImageDecoder
         if (codec is null)
         {
             stream.Dispose();
+            if (Sniff(data) is { } known)
+                throw new FileFormatException(name, 0, $"starts like a {known} image, but its header does not read: {(result == SKCodecResult.IncompleteInput ? "the file ends before the header does" : Reason(result))}");
             throw new FileFormatException(name, 0, result == SKCodecResult.IncompleteInput
                 ? $"expected a JPEG, PNG, WebP, BMP or GIF image, found {Start(data)}: not an image of these formats, or one cut short before its header ends"
                 : $"expected a JPEG, PNG, WebP, BMP or GIF image, found {Start(data)}: {Reason(result)}");
@@ -193,6 +195,15 @@ public static class ImageDecoder
         bool grey = info.ColorType == SKColorType.Gray8 && info.AlphaType == SKAlphaType.Opaque;
         return new ImageHeader(Format(codec.EncodedFormat)!.Value, info.Width, info.Height, grey);
     }
+
+    /// <summary>The format whose signature <paramref name="data"/> starts with, for messages about a header Skia refused.</summary>
+    private static string? Sniff(ReadOnlySpan<byte> data) =>
+        data.StartsWith(PngFormat.Signature) ? "PNG"
+        : data.StartsWith((ReadOnlySpan<byte>)[0xFF, 0xD8, 0xFF]) ? "JPEG"
+        : data.StartsWith("GIF87a"u8) || data.StartsWith("GIF89a"u8) ? "GIF"
+        : data.StartsWith("BM"u8) && data.Length >= 14 ? "BMP"
+        : data.Length >= 12 && data.StartsWith("RIFF"u8) && data[8..12].SequenceEqual("WEBP"u8) ? "WebP"
+        : null;
 
     private static ImageFormat? Format(SKEncodedImageFormat format) => format switch
     {

@@ -191,3 +191,66 @@ public sealed class ImageDataSetTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => middle.Label(3));
     }
 }
+
+public sealed class ImageDataSetColourTests
+{
+    private static ImageDataSet Colour(int count, int classes)
+    {
+        var shape = new SharpCnn.Tensors.Shape(3, 2, 3);
+        var pixels = new byte[count * shape.Size];
+        for (int i = 0; i < pixels.Length; i++) pixels[i] = (byte)(i * 13 % 256);
+        var labels = Enumerable.Range(0, count).Select(i => (byte)(i % classes)).ToArray();
+        return new ImageDataSet(pixels, labels, shape, classes, [.. Enumerable.Range(0, classes).Select(c => $"class{c}")]);
+    }
+
+    [Fact]
+    public void ColourImagesAreServedChannelPlanarAsPixelOver255()
+    {
+        var data = Colour(4, 2);
+        Assert.Equal((3, 2, 3), (data.Channels, data.Rows, data.Cols));
+        var batch = new float[2 * 18];
+        var labels = new int[2];
+        data.CopyBatch<float>([3, 1], batch, labels);
+        Assert.Equal([1, 1], labels);
+        for (int p = 0; p < 18; p++)
+        {
+            Assert.Equal(data.Image(3)[p] / 255f, batch[p]);
+            Assert.Equal(data.Image(1)[p] / 255f, batch[18 + p]);
+        }
+        Assert.Equal("class1", data.Subset(1, 2).ClassNames![1]);
+        Assert.NotEqual(data.Fingerprint(), new ImageDataSet(data.Image(0).ToArray().Concat(data.Image(1).ToArray()).Concat(data.Image(2).ToArray()).Concat(data.Image(3).ToArray()).ToArray(), [0, 1, 0, 1], new SharpCnn.Tensors.Shape(1, 6, 3), 2).Fingerprint());
+        Assert.Throws<ArgumentException>(() => data.WithClassNames(["only one"]));
+    }
+
+    [Fact]
+    public void TheValidationSplitIsStratifiedSeededAndKeepsTheOrder()
+    {
+        var data = Colour(100, 4); // 25 of each class
+        var (train, validation) = data.SplitValidation(0.2, seed: 7);
+        Assert.Equal((80, 20), (train.Count, validation.Count));
+        for (int c = 0; c < 4; c++) Assert.Equal(5, Enumerable.Range(0, 20).Count(i => validation.Label(i) == c));
+        var again = data.SplitValidation(0.2, seed: 7);
+        Assert.Equal(validation.Fingerprint(), again.Validation.Fingerprint());
+        Assert.NotEqual(validation.Fingerprint(), data.SplitValidation(0.2, seed: 8).Validation.Fingerprint());
+        // Every image lands in exactly one part, each part in the original order.
+        var all = Enumerable.Range(0, 100).Select(i => Convert.ToHexString(data.Image(i))).ToList();
+        var positions = Enumerable.Range(0, 80).Select(i => all.IndexOf(Convert.ToHexString(train.Image(i))))
+            .Concat(Enumerable.Range(0, 20).Select(i => all.IndexOf(Convert.ToHexString(validation.Image(i))))).ToList();
+        Assert.Equal(100, positions.Distinct().Count());
+        Assert.True(positions.Take(80).SequenceEqual(positions.Take(80).Order()));
+        Assert.Throws<ArgumentException>(() => data.Take(3).SplitValidation(0.1, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => data.SplitValidation(1, 1));
+    }
+
+    [Fact]
+    public void ChannelStatisticsAreExactPerChannel()
+    {
+        var shape = new SharpCnn.Tensors.Shape(2, 1, 2);
+        var data = new ImageDataSet([0, 255, 10, 10, 255, 255, 30, 50], [0, 1], shape, 2);
+        var stats = data.ChannelStatistics();
+        Assert.Equal(0.75, stats.Mean[0], 15);
+        Assert.Equal(Math.Sqrt(3) / 4, stats.Std[0], 15);
+        Assert.Equal(25 / 255.0, stats.Mean[1], 15);
+        Assert.Equal(Math.Sqrt(((15 * 15) + (15 * 15) + 25 + 625) / 4.0) / 255, stats.Std[1], 15);
+    }
+}
