@@ -125,13 +125,13 @@ public static class DataFolder
                 }
                 break;
         }
+        if (train is not null && selection.TrainLimit > 0 && selection.TrainLimit < train.Count) train = train.Take(selection.TrainLimit);
+        if (test is not null && selection.TestLimit > 0 && selection.TestLimit < test.Count) test = test.Take(selection.TestLimit);
         if (kind != DataSourceKind.ImageFolder)
         {
             if (train is not null) (train, converted, resized) = Reshape(train, selection, converted, resized);
             if (test is not null) (test, converted, resized) = Reshape(test, selection, converted, resized);
         }
-        if (train is not null && selection.TrainLimit > 0 && selection.TrainLimit < train.Count) train = train.Take(selection.TrainLimit);
-        if (test is not null && selection.TestLimit > 0 && selection.TestLimit < test.Count) test = test.Take(selection.TestLimit);
         ImageDataSet? validation = null;
         if (train is not null && selection.ValidationFraction > 0)
             (train, validation) = train.SplitValidation(selection.ValidationFraction, selection.ValidationSeed);
