@@ -158,8 +158,8 @@ public static class ImageDecoder
 
     private static SKCodec Open(ReadOnlySpan<byte> data, string name)
     {
-        if (data.IsEmpty) throw new FileFormatException(name, 0, "the file is empty: expected a JPEG, PNG, WebP, BMP or GIF image");
-        if (data.Length > MaxFileBytes) throw new FileFormatException(name, 0, $"expected an image of at most {MaxFileBytes} bytes, this one has {data.Length}");
+        if (data.IsEmpty) throw new FileFormatException(name, -1, "the file is empty: expected a JPEG, PNG, WebP, BMP or GIF image");
+        if (data.Length > MaxFileBytes) throw new FileFormatException(name, -1, $"expected an image of at most {MaxFileBytes} bytes, this one has {data.Length}");
         // The codec owns the stream, and the stream its copy of the bytes.
         var stream = new SKMemoryStream(SKData.CreateCopy(data));
         var codec = SKCodec.Create(stream, out var result);
@@ -167,8 +167,8 @@ public static class ImageDecoder
         {
             stream.Dispose();
             if (Sniff(data) is { } known)
-                throw new FileFormatException(name, 0, $"starts like a {known} image, but its header does not read: {(result == SKCodecResult.IncompleteInput ? "the file ends before the header does" : Reason(result))}");
-            throw new FileFormatException(name, 0, result == SKCodecResult.IncompleteInput
+                throw new FileFormatException(name, -1, $"starts like a {known} image, but its header does not read: {(result == SKCodecResult.IncompleteInput ? "the file ends before the header does" : Reason(result))}");
+            throw new FileFormatException(name, -1, result == SKCodecResult.IncompleteInput
                 ? $"expected a JPEG, PNG, WebP, BMP or GIF image, found {Start(data)}: not an image of these formats, or one cut short before its header ends"
                 : $"expected a JPEG, PNG, WebP, BMP or GIF image, found {Start(data)}: {Reason(result)}");
         }
@@ -176,7 +176,7 @@ public static class ImageDecoder
         {
             var format = codec.EncodedFormat;
             codec.Dispose();
-            throw new FileFormatException(name, 0, $"is a {format} image; SharpCnn reads JPEG, PNG, WebP, BMP and GIF");
+            throw new FileFormatException(name, -1, $"is a {format} image; SharpCnn reads JPEG, PNG, WebP, BMP and GIF");
         }
         return codec;
     }

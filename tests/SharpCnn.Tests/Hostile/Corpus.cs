@@ -45,7 +45,7 @@ internal interface ICorpusFormat
 internal static class CorpusFormats
 {
     /// <summary>Every format with a generator; add new ones here (and their readers to <see cref="CorpusReaders"/>).</summary>
-    public static IReadOnlyList<ICorpusFormat> All { get; } = [new IdxCorpus(), new ModelCorpus(), new PngCorpus(), new OnnxCorpus()];
+    public static IReadOnlyList<ICorpusFormat> All { get; } = [new IdxCorpus(), new ModelCorpus(), new PngCorpus(), new OnnxCorpus(), new CifarCorpus(), new ImageCorpus()];
 }
 
 /// <summary>Readers by manifest name. Each reads a file the way SharpCnn does and throws what SharpCnn throws.</summary>
@@ -65,6 +65,10 @@ internal static class CorpusReaders
         ["png"] = (path, _) => PngReader.Read(path),
         ["onnx"] = (path, _) => OnnxImport.Load<float>(path),
         ["onnx-double"] = (path, _) => OnnxImport.Load<double>(path),
+        ["cifar10"] = (path, _) => CifarFolder.ReadBatches([path], labelBytes: 1, labelIndex: 0, classes: 10),
+        ["cifar100-fine"] = (path, _) => CifarFolder.ReadBatches([path], labelBytes: 2, labelIndex: 1, classes: 100),
+        ["cifar100-coarse"] = (path, _) => CifarFolder.ReadBatches([path], labelBytes: 2, labelIndex: 0, classes: 20),
+        ["image"] = (path, _) => SharpCnn.Images.ImageDecoder.Load(path),
     };
 
     /// <summary>The reader a manifest entry names, with its companion path resolved in <paramref name="folder"/>.</summary>

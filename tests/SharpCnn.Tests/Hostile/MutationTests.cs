@@ -37,6 +37,19 @@ public sealed class MutationTests(ITestOutputHelper output)
             [.. MutationTarget.CorpusSeeds("onnx"), File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Formats", "Onnx", "Fixtures", "pytorch-variants.onnx"))]);
         var png = MutationTarget.CorpusSeeds("png");
         yield return new("PNG images", (b, n) => PngReader.Decode(b, n), [.. png, .. png.Select(PngBytes.Recompressed)], PngBytes.Reseal, PngBytes.DecodedLength);
+        yield return new("CIFAR-10 batches", (b, n) => CifarFolder.ReadBatch(b, n, labelBytes: 1, labelIndex: 0, classes: 10), MutationTarget.CorpusSeeds("cifar10"));
+        yield return new("CIFAR-100 batches", (b, n) => CifarFolder.ReadBatch(b, n, labelBytes: 2, labelIndex: 1, classes: 100), MutationTarget.CorpusSeeds("cifar100-fine"));
+        // Through SharpCnn.Images' SkiaSharp decoder, one target per format (the allocation bound counts managed
+        // memory: the pixel buffers are managed, Skia's own working memory is not visible to it).
+        foreach (var (format, seeds) in new[]
+        {
+            ("JPEG", new[] { ImageCorpus.JpegGrey, ImageCorpus.JpegColour }),
+            ("WebP", new[] { ImageCorpus.WebPLossy, ImageCorpus.WebPLossless }),
+            ("BMP", new[] { ImageCorpus.Bmp }),
+            ("GIF", new[] { ImageCorpus.Gif }),
+            ("PNG", new[] { ImageCorpus.PngRgba, PngCorpus.Grey8(), PngCorpus.Palette4() }),
+        })
+            yield return new($"{format} images (SkiaSharp)", (b, n) => SharpCnn.Images.ImageDecoder.Decode(b, n), seeds, ContentLength: ImageCorpus.DecodedLength);
     }
 
     public static TheoryData<string> TargetNames() => [.. Targets().Select(t => t.Name)];
