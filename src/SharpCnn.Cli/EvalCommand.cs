@@ -1,38 +1,52 @@
 using System.CommandLine;
-using SharpCnn.Formats;
+using SharpCnn.Data;
+using SharpCnn.Images;
 using SharpCnn.Training;
 
 namespace SharpCnn.Cli;
 
-/// <summary><c>sharpcnn eval MODEL</c>: accuracy, loss and confusion matrix of a saved model on a test set.</summary>
+/// <summary><c>sharpcnn eval MODEL</c>: accuracy, loss and confusion matrix of a saved or ONNX model on a test set.</summary>
 internal static class EvalCommand
 {
     public static Command Create()
     {
-        var file = new Argument<string>("model") { Description = "A model file saved by 'sharpcnn train --output'", HelpName = "MODEL" };
-        var data = CommonOptions.Data("IDX folder to evaluate on (its t10k-* test files); default: the bundled digits' 2,000 test images");
+        var file = new Argument<string>("model") { Description = "A model file saved by 'sharpcnn train --output' (.scnn), or an ONNX model (.onnx, imported on the fly)", HelpName = "MODEL" };
+        var data = new DataChoice("Folder to evaluate on: its test set (IDX t10k-* files, CIFAR's test batch, an image folder's test/, or every image of an image folder without one); default: the bundled digits' 2,000 test images");
         var precision = CommonOptions.Precision();
         var limit = new Option<int>("--limit") { Description = "Use only the first N test samples (0 = all)", HelpName = "N" }.AtLeast(0);
         var threads = ThreadsOption.Create();
-        var command = new Command("eval", "Evaluate a saved model: accuracy, loss and confusion matrix") { file, data, precision, limit, threads };
+        var command = new Command("eval", "Evaluate a saved model: accuracy, loss and confusion matrix. The images are brought to the model's input size and channels.") { file, precision, limit, threads };
+        foreach (var option in data.All) command.Add(option);
         command.SetAction(r => CommandErrors.Run(r.InvocationConfiguration.Error, () =>
         {
             ThreadsOption.Apply(r.GetValue(threads));
-            var (_, test, label) = DataChoice.Load(r.GetValue(data), 0, r.GetValue(limit));
-            return Precision.Dispatch(r.GetValue(precision)!, new Run(r.GetValue(file)!, test, label, r.InvocationConfiguration.Output));
+            var run = new Run(r.GetValue(file)!, data.Selection(r) with { TestLimit = r.GetValue(limit) }, r.Given(data.Size), r.Given(data.Channels), r.InvocationConfiguration.Output, r.InvocationConfiguration.Error);
+            return Precision.Dispatch(r.GetValue(precision)!, run);
         }));
         return command;
     }
 
-    private sealed record Run(string File, Data.ImageDataSet Test, string DataLabel, TextWriter Output) : IPrecisionAction
+    private sealed record Run(string File, DataSelection Selection, bool SizeGiven, bool ChannelsGiven, TextWriter Output, TextWriter Error) : IPrecisionAction
     {
         public int Invoke<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
-            var network = ModelFile.Load<T>(File);
-            if (network.InputShape.Size != Test.Shape.Size) throw new ArgumentException($"{File} takes inputs of {network.InputShape}, the data are {Test.Shape}");
-            var e = Evaluator.Evaluate(network, Test);
-            Output.WriteLine($"model    {File}: {network.Spec} (loss {network.Loss.Name})");
-            Output.WriteLine($"data     {DataLabel}: {e.Count:N0} test images");
+            var network = SavedModel.Load<T>(File, out string kind);
+            var input = network.InputShape;
+            // The images are brought to what the model takes, unless the command line says otherwise.
+            var selection = Selection with
+            {
+                Width = SizeGiven ? Selection.Width : input.Width,
+                Height = SizeGiven ? Selection.Height : input.Height,
+                Channels = ChannelsGiven || input.Channels is not (1 or 3) ? Selection.Channels : input.Channels,
+            };
+            var loaded = DataChoice.Load(selection, DataParts.Test, Error);
+            var test = loaded.Test!;
+            if (network.InputShape.Size != test.Shape.Size) throw new ArgumentException($"{File} takes inputs of {network.InputShape}, the data are {test.Shape}");
+            var e = Evaluator.Evaluate(network, test);
+            string names = network.ClassNames is { } n ? $"; classes {string.Join(", ", n.Take(12))}{(n.Count > 12 ? ", ..." : "")}" : "";
+            Output.WriteLine($"model    {File}{(kind == "model file" ? "" : $" ({kind})")}: {network.Spec} (loss {network.Loss.Name}{names})");
+            string what = loaded.Kind == DataSourceKind.ImageFolder && !Directory.Exists(Path.Combine(loaded.Label, ImageFolder.TestFolder)) ? "images (the folder has no test/: all of it)" : "test images";
+            Output.WriteLine($"data     {loaded.Label}: {e.Count:N0} {what}");
             Output.WriteLine($"accuracy {e.Accuracy:P2} ({(int)Math.Round(e.Accuracy * e.Count)}/{e.Count}), loss {e.Loss:F4}");
             Output.WriteLine(e.FormatConfusion());
             return 0;

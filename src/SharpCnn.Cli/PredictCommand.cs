@@ -1,28 +1,29 @@
 using System.CommandLine;
 using SharpCnn.Data;
+using SharpCnn.Images;
 
 namespace SharpCnn.Cli;
 
-/// <summary><c>sharpcnn predict MODEL IMAGE...</c>: classifies PNG images with a saved model and prints the top classes.</summary>
+/// <summary><c>sharpcnn predict MODEL IMAGE...</c>: classifies image files with a saved or ONNX model and prints the top classes.</summary>
 internal static class PredictCommand
 {
     public static Command Create()
     {
-        var file = new Argument<string>("model") { Description = "A model file saved by 'sharpcnn train --output'", HelpName = "MODEL" };
+        var file = new Argument<string>("model") { Description = "A model file saved by 'sharpcnn train --output' (.scnn), or an ONNX model (.onnx, imported on the fly)", HelpName = "MODEL" };
         var images = new Argument<string[]>("images")
         {
-            Description = "PNG files (grey, RGB, palette, grey+alpha or RGBA; 1-16 bits; not interlaced)",
+            Description = "Image files: JPEG, PNG, WebP, BMP or GIF (the first frame), grey or colour",
             HelpName = "IMAGE",
             Arity = ArgumentArity.OneOrMore,
         };
-        var invert = new Option<bool>("--invert", "-i") { Description = "Invert the grey levels first: for dark digits on light paper (MNIST digits are light on black)" };
+        var invert = new Option<bool>("--invert", "-i") { Description = "Invert the pixel values first: for dark digits on light paper (MNIST digits are light on black)" };
         var top = new Option<int>("--top", "-k") { Description = "How many classes to show per image, most probable first", DefaultValueFactory = _ => 3, HelpName = "N" };
         var precision = CommonOptions.Precision();
-        var json = CommonOptions.Json("Write one JSON object per image (file, class, probability, top) instead of text");
+        var json = CommonOptions.Json("Write one JSON object per image (file, class, name, probability, top) instead of text");
         var command = new Command("predict",
-            "Classify PNG images with a saved model. Each image is converted to grey (luma 0.299 R + 0.587 G + 0.114 B, transparency over white), " +
-            "resized to the model's input (area averaging when shrinking, bilinear when enlarging), optionally inverted, scaled to pixel/255 like the training data, " +
-            "and the most probable classes are printed with their probabilities.")
+            "Classify image files with a saved model. Each image is decoded (JPEG, PNG, WebP, BMP, GIF; transparency over white), converted to the model's channels " +
+            "(colour to grey by luma 0.299 R + 0.587 G + 0.114 B, grey to colour by repeating it), resized to the model's input (area averaging when shrinking, bilinear when enlarging), " +
+            "optionally inverted, scaled to pixel/255 like the training data (the model's own normalisation, if it has one, follows), and the most probable classes are printed with their probabilities.")
         {
             file, images, invert, top, precision, json,
         };
@@ -40,10 +41,14 @@ internal static class PredictCommand
     {
         public int Invoke<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
-            var model = Classifier.Load<T>(ModelFile);
-            if (model.InputShape.Channels != 1)
-                throw new ArgumentException($"{ModelFile} takes {model.InputShape} inputs; predict feeds it grey images, which have one channel");
-            if (!Json) Output.WriteLine($"model {ModelFile}: {model.Spec} (input {model.InputShape}, {model.Classes} classes){(Invert ? "; images inverted" : "")}");
+            var network = SavedModel.Load<T>(ModelFile, out string kind);
+            var model = new Classifier<T>(network);
+            var input = model.InputShape;
+            if (input.Channels is not (1 or 3))
+                throw new ArgumentException($"{ModelFile} takes {input} inputs; predict feeds it images, which have 1 (grey) or 3 (colour) channels");
+            var names = network.ClassNames;
+            string Name(int c) => names is null ? c.ToString(System.Globalization.CultureInfo.InvariantCulture) : names[c];
+            if (!Json) Output.WriteLine($"model {ModelFile}{(kind == "model file" ? "" : $" ({kind})")}: {model.Spec} (input {input}, {model.Classes} classes){(Invert ? "; images inverted" : "")}");
             int width = Images.Max(i => i.Length);
             int failed = 0;
             foreach (string path in Images)
@@ -51,8 +56,9 @@ internal static class PredictCommand
                 Prediction prediction;
                 try
                 {
-                    var image = GreyImage.Load(path);
-                    prediction = model.Predict(Invert ? image.Invert() : image);
+                    var image = ImageDecoder.Load(path, input.Channels).Resize(input.Width, input.Height);
+                    if (Invert) image = image.Invert();
+                    prediction = model.Predict(image.Pixels);
                 }
                 catch (Exception e) when (CommandErrors.IsUserError(e))
                 {
@@ -68,13 +74,14 @@ internal static class PredictCommand
                     {
                         File = path,
                         prediction.Class,
+                        Name = names?[prediction.Class],
                         prediction.Probability,
-                        Top = best.Select(b => new { b.Class, b.Probability }),
+                        Top = best.Select(b => new { b.Class, Name = names?[b.Class], b.Probability }),
                     });
                     continue;
                 }
-                string others = best.Count > 1 ? "   then " + string.Join(", ", best.Skip(1).Select(b => $"{b.Class} ({b.Probability:P2})")) : "";
-                Output.WriteLine($"{path.PadRight(width)}  {prediction.Class}  ({prediction.Probability:P2}){others}");
+                string others = best.Count > 1 ? "   then " + string.Join(", ", best.Skip(1).Select(b => $"{Name(b.Class)} ({b.Probability:P2})")) : "";
+                Output.WriteLine($"{path.PadRight(width)}  {Name(prediction.Class)}  ({prediction.Probability:P2}){others}");
             }
             Output.Flush();
             return failed == 0 ? 0 : CommandErrors.UserError;

@@ -166,6 +166,9 @@ public static class ImageDecoder
         if (codec is null)
         {
             stream.Dispose();
+            // A file that claims to be a PNG: SharpCnn's own PNG reader says where and why (with a byte offset).
+            if (data.StartsWith(PngFormat.Signature) || name.EndsWith(".png", StringComparison.OrdinalIgnoreCase))
+                PngReader.Decode(data, name);
             if (Sniff(data) is { } known)
                 throw new FileFormatException(name, -1, $"starts like a {known} image, but its header does not read: {(result == SKCodecResult.IncompleteInput ? "the file ends before the header does" : Reason(result))}");
             throw new FileFormatException(name, -1, result == SKCodecResult.IncompleteInput
