@@ -58,9 +58,9 @@ foreach (string kind in new[] { "png", "jpeg" })
     var loaded = ImageFolder.Load(new DataSelection { Source = root });
     double seconds = clock.Elapsed.TotalSeconds;
     var layout = ImageFolder.Scan(root);
-    Console.WriteLine($"{root}: loaded {loaded.Train.Count:N0} + {loaded.Test!.Count:N0} images ({loaded.Train.Shape}) in {seconds:F1} s on {Environment.ProcessorCount} cores");
+    Console.WriteLine($"{root}: loaded {loaded.Train!.Count:N0} + {loaded.Test!.Count:N0} images ({loaded.Train!.Shape}) in {seconds:F1} s on {Environment.ProcessorCount} cores");
     long differing = 0, total = 0, absolute = 0;
-    foreach (var (name, data, files) in new[] { ("train", loaded.Train, layout.Train), ("test", loaded.Test, layout.Test!) })
+    foreach (var (name, data, files) in new[] { ("train", loaded.Train!, layout.Train), ("test", loaded.Test, layout.Test!) })
     {
         var original = name == "train" ? train : test;
         if (data.Count != original.Count) throw new InvalidOperationException($"{root}/{name}: {data.Count} images, the IDX file has {original.Count}");

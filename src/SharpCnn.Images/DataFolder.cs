@@ -115,7 +115,7 @@ public static class DataFolder
                 else (train, test) = CifarFolder.LoadCifar100(selection.Source!, selection.Label);
                 break;
             default:
-                var folder = ImageFolder.Load(selection, progress, cancellation);
+                var folder = ImageFolder.Load(selection, testOnly, progress, cancellation);
                 (train, test, skipped, converted, resized) = (folder.Train, folder.Test, folder.Skipped, folder.Converted, folder.Resized);
                 if (testOnly)
                 {

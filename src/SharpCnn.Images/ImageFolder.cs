@@ -32,12 +32,12 @@ public sealed record ImageLoadProgress(string Set, int Done, int Total, int Unre
 public sealed record UnreadableImage(string Path, string Reason);
 
 /// <summary>An image folder loaded: the data sets and what happened on the way.</summary>
-/// <param name="Train">The training images.</param>
+/// <param name="Train">The training images (null when only the test set was loaded).</param>
 /// <param name="Test">The test images, or null when the folder has no <c>test/</c>.</param>
 /// <param name="Skipped">Files that did not decode and were skipped (only with <see cref="DataSelection.SkipUnreadable"/>).</param>
 /// <param name="Converted">Images whose channels were converted (colour to grey, or grey to colour) to the data set's.</param>
 /// <param name="Resized">Images resized to the data set's size.</param>
-public sealed record ImageFolderData(ImageDataSet Train, ImageDataSet? Test, IReadOnlyList<UnreadableImage> Skipped, int Converted, int Resized);
+public sealed record ImageFolderData(ImageDataSet? Train, ImageDataSet? Test, IReadOnlyList<UnreadableImage> Skipped, int Converted, int Resized);
 
 /// <summary>What went wrong loading an image folder, with the files concerned.</summary>
 public sealed class ImageFolderException : IOException
@@ -125,18 +125,27 @@ public static class ImageFolder
     /// <param name="progress">Called on the calling thread about ten times a second while images decode.</param>
     /// <param name="cancellation">Stops loading between images.</param>
     /// <exception cref="ImageFolderException">An image does not decode (and skipping is off), the images differ in size and no size was given, or the pixels would not fit in memory.</exception>
-    public static ImageFolderData Load(DataSelection selection, Action<ImageLoadProgress>? progress = null, CancellationToken cancellation = default)
+    public static ImageFolderData Load(DataSelection selection, Action<ImageLoadProgress>? progress = null, CancellationToken cancellation = default) =>
+        Load(selection, testOnly: false, progress, cancellation);
+
+    /// <summary>
+    /// As <see cref="Load(DataSelection, Action{ImageLoadProgress}?, CancellationToken)"/>; with <paramref name="testOnly"/>, a folder
+    /// with <c>test/</c> loads only its test images (the training set is then empty of images but keeps the classes).
+    /// </summary>
+    /// <inheritdoc cref="Load(DataSelection, Action{ImageLoadProgress}?, CancellationToken)"/>
+    public static ImageFolderData Load(DataSelection selection, bool testOnly, Action<ImageLoadProgress>? progress = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(selection);
         if (selection.Problem() is { } problem) throw new ArgumentException(problem, nameof(selection));
         string root = selection.Source ?? throw new ArgumentException("an image folder needs a source folder", nameof(selection));
         var layout = Scan(root);
         var shape = ChooseShape(layout, selection);
-        long images = layout.Train.Count + (layout.Test?.Count ?? 0);
+        bool skipTrain = testOnly && layout.Test is not null;
+        long images = (skipTrain ? 0 : layout.Train.Count) + (layout.Test?.Count ?? 0);
         CheckMemory(root, images, shape);
-        var train = LoadSet("train", layout.Train, shape, selection, layout.ClassNames, progress, cancellation);
+        var train = skipTrain ? null : LoadSet("train", layout.Train, shape, selection, layout.ClassNames, progress, cancellation);
         var test = layout.Test is null ? null : LoadSet("test", layout.Test, shape, selection, layout.ClassNames, progress, cancellation);
-        return new ImageFolderData(train.Data, test?.Data, [.. train.Skipped, .. test?.Skipped ?? []], train.Converted + (test?.Converted ?? 0), train.Resized + (test?.Resized ?? 0));
+        return new ImageFolderData(train?.Data, test?.Data, [.. train?.Skipped ?? [], .. test?.Skipped ?? []], (train?.Converted ?? 0) + (test?.Converted ?? 0), (train?.Resized ?? 0) + (test?.Resized ?? 0));
     }
 
     /// <summary>The shape every image is brought to: the size given or the first image's, the channels given or the first images' kind.</summary>

@@ -38,8 +38,8 @@ public sealed class ImageFolderTests : IDisposable
         var test = WriteDigits(Path.Combine(root, "test"), 300, 100);
         var loaded = ImageFolder.Load(new DataSelection { Source = root }, cancellation: TestContext.Current.CancellationToken);
         var layout = ImageFolder.Scan(root);
-        Assert.Equal([.. Enumerable.Range(0, 10).Select(d => $"digit{d}")], loaded.Train.ClassNames);
-        Assert.Equal(new Shape(1, 28, 28), loaded.Train.Shape);
+        Assert.Equal([.. Enumerable.Range(0, 10).Select(d => $"digit{d}")], loaded.Train!.ClassNames);
+        Assert.Equal(new Shape(1, 28, 28), loaded.Train!.Shape);
         foreach (var (data, files, original, offset) in new[] { (loaded.Train, layout.Train, train, 0), (loaded.Test!, layout.Test!, test, 300) })
         {
             Assert.Equal(original.Count, data.Count);
@@ -67,8 +67,8 @@ public sealed class ImageFolderTests : IDisposable
         var layout = ImageFolder.Scan(root);
         Assert.Equal(["eight", "five", "four", "nine", "one", "seven", "six", "three", "two", "zero"], layout.ClassNames);
         Assert.Null(layout.Test);
-        Assert.Equal(41, layout.Train.Count); // the nested b.PNG counts; .cache and the text files do not
-        Assert.Equal(Enumerable.Range(0, layout.Train.Count).Select(i => layout.Train[i].Label).Order(), layout.Train.Select(f => f.Label));
+        Assert.Equal(41, layout.Train!.Count); // the nested b.PNG counts; .cache and the text files do not
+        Assert.Equal(Enumerable.Range(0, layout.Train!.Count).Select(i => layout.Train[i].Label).Order(), layout.Train.Select(f => f.Label));
     }
 
     [Fact]
@@ -86,14 +86,14 @@ public sealed class ImageFolderTests : IDisposable
             }
         }
         var colour = ImageFolder.Load(new DataSelection { Source = root }, cancellation: TestContext.Current.CancellationToken);
-        Assert.Equal(new Shape(3, 4, 4), colour.Train.Shape);
-        Assert.Equal(["blue", "red"], colour.Train.ClassNames);
-        Assert.Equal(202, colour.Train.Image(2)[2 * 16]); // blue/2.png: blue plane
-        Assert.Equal(0, colour.Train.Image(2)[0]);
+        Assert.Equal(new Shape(3, 4, 4), colour.Train!.Shape);
+        Assert.Equal(["blue", "red"], colour.Train!.ClassNames);
+        Assert.Equal(202, colour.Train!.Image(2)[2 * 16]); // blue/2.png: blue plane
+        Assert.Equal(0, colour.Train!.Image(2)[0]);
         var grey = ImageFolder.Load(new DataSelection { Source = root, Channels = 1 }, cancellation: TestContext.Current.CancellationToken);
-        Assert.Equal(new Shape(1, 4, 4), grey.Train.Shape);
+        Assert.Equal(new Shape(1, 4, 4), grey.Train!.Shape);
         Assert.Equal(6, grey.Converted);
-        Assert.Equal(PixelImage.Luma(0, 0, 202), grey.Train.Image(2)[0]);
+        Assert.Equal(PixelImage.Luma(0, 0, 202), grey.Train!.Image(2)[0]);
     }
 
     [Fact]
@@ -106,7 +106,7 @@ public sealed class ImageFolderTests : IDisposable
         Assert.True(e.SizeMismatch);
         Assert.StartsWith(odd + ": the image is 56x40", e.Message);
         var resized = ImageFolder.Load(new DataSelection { Source = root, Width = 14, Height = 12 }, cancellation: TestContext.Current.CancellationToken);
-        Assert.Equal(new Shape(1, 12, 14), resized.Train.Shape);
+        Assert.Equal(new Shape(1, 12, 14), resized.Train!.Shape);
         Assert.Equal(21, resized.Resized);
     }
 
@@ -124,11 +124,11 @@ public sealed class ImageFolderTests : IDisposable
         Assert.Contains("(2 of the 32 train images do not decode)", e.Message);
         Assert.Equal([bad, cut], e.Unreadable.Select(u => u.Path));
         var skipped = ImageFolder.Load(new DataSelection { Source = root, SkipUnreadable = true }, cancellation: TestContext.Current.CancellationToken);
-        Assert.Equal(30, skipped.Train.Count);
+        Assert.Equal(30, skipped.Train!.Count);
         Assert.Equal([bad, cut], skipped.Skipped.Select(u => u.Path));
         Assert.Contains("do not decode", skipped.Skipped[1].Reason);
         var clean = ImageFolder.Load(new DataSelection { Source = root, SkipUnreadable = true }, cancellation: TestContext.Current.CancellationToken);
-        Assert.Equal(clean.Train.Fingerprint(), skipped.Train.Fingerprint());
+        Assert.Equal(clean.Train!.Fingerprint(), skipped.Train!.Fingerprint());
     }
 
     [Fact]
@@ -138,7 +138,7 @@ public sealed class ImageFolderTests : IDisposable
         ulong Load(int threads)
         {
             using var scope = new ThreadCountScope(threads);
-            return ImageFolder.Load(new DataSelection { Source = root, Width = 20, Height = 20, Channels = 3 }, cancellation: TestContext.Current.CancellationToken).Train.Fingerprint();
+            return ImageFolder.Load(new DataSelection { Source = root, Width = 20, Height = 20, Channels = 3 }, cancellation: TestContext.Current.CancellationToken).Train!.Fingerprint();
         }
         Assert.Equal(Load(1), Load(2));
     }
