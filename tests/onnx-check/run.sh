@@ -9,6 +9,8 @@
 #   4. runs each in ONNX Runtime (npm onnxruntime-node) and requires the same class for every
 #      input and every output within 1e-4 (check.mjs), with ONNX Runtime's graph optimizations
 #      on (what users get) and off (the operators as written);
+#   4b. a colour model (augmentation, per-channel normalisation, [N, 3, 32, 32]) trained on a generated
+#      colour task (make_colour_task.py, CIFAR-10's layout) must learn it and match within 1e-5;
 #   5. checks the importer the same way: models made by PyTorch (the committed fixtures) and by
 #      the onnx package (make_import_cases.py, when python3-onnx is installed) are imported with
 #      `sharpcnn import-onnx`, SharpCnn computes them on test images, and ONNX Runtime runs the
@@ -48,6 +50,21 @@ train bn-dropout --model "conv5x5x8:same,batchnorm,relu,maxpool2,dropout0.25,con
 # Leaky ReLU (LeakyRelu with its alpha), on maps and on vectors.
 train leaky --model "conv3x3x4:same,leakyrelu0.1,maxpool2,flatten,dense32,leakyrelu0.01,dense10" "${short[@]}"
 
+# Colour: a 3-channel model with augmentation and per-channel normalisation (measured on the training
+# set) on a generated colour task written in CIFAR-10's layout; it must learn it well above chance
+# (10 %), and ONNX Runtime must give its probabilities within 1e-5 on [N, 3, 32, 32] inputs of pixel / 255.
+/usr/bin/python3 tests/onnx-check/make_colour_task.py "$work/colour-task"
+train colour --data "$work/colour-task" --model "randflip,randcrop2,normalize,conv3x3x16:same,relu,maxpool2,conv3x3x32:same,relu,maxpool2,flatten,dense10" \
+  --epochs 2 --lr 0.003 --seed 3
+"${cli[@]}" eval "$work/colour.scnn" --data "$work/colour-task" | tee "$work/colour-eval.txt" | grep '^accuracy'
+/usr/bin/python3 - "$work/colour-eval.txt" <<'EOF'
+import re, sys
+accuracy = float(re.search(r"^accuracy (\d+\.\d+) %", open(sys.argv[1]).read(), re.M).group(1))
+print(f"ok   colour task: {accuracy:.2f} % test accuracy (chance 10 %)" if accuracy >= 80 else f"FAIL colour task: {accuracy:.2f} % test accuracy")
+sys.exit(0 if accuracy >= 80 else 1)
+EOF
+"${cli[@]}" export-onnx "$work/colour.scnn" "$work/colour.onnx" --reference 1000 --data "$work/colour-task"
+
 models=()
 for name in seed-cnn lenet5 seed-fc2-double bn-dropout cover-a cover-b cover-c cover-d leaky; do
   count=2000
@@ -58,7 +75,7 @@ done
 
 if /usr/bin/python3 -c 'import onnx' 2>/dev/null; then
   echo "== ONNX checker (python3-onnx)"
-  /usr/bin/python3 - "${models[@]}" <<'EOF'
+  /usr/bin/python3 - "${models[@]}" "$work/colour.onnx" <<'EOF'
 import sys, onnx
 for path in sys.argv[1:]:
     onnx.checker.check_model(onnx.load(path), full_check=True)
@@ -92,4 +109,5 @@ done
 for level in all disabled; do
   echo "== ONNX Runtime (graph optimizations: $level)"
   ORT_OPT=$level node tests/onnx-check/check.mjs --tolerance 1e-4 "${models[@]}" "${imports[@]}"
+  ORT_OPT=$level node tests/onnx-check/check.mjs --tolerance 1e-5 "$work/colour.onnx"
 done
