@@ -161,7 +161,7 @@ public static class CheckpointFile
             throw Error($"expected a finite loss sum and non-negative seconds, found {section.LossSum} and {section.Seconds}");
 
         // The arrays must be exactly what this optimiser keeps, the order, and optionally the snapshot.
-        var optimizer = Optimizers.Create(options.Optimizer, network.Parameters, options.LearningRate, options.Momentum, options.WeightDecay);
+        var optimizer = options.CreateOptimizer(network.Parameters);
         var parameters = optimizer.Parameters.ToArray(); // the stop threshold's snapshot covers what is trained, not batch-norm statistics
         string precision = ModelFile.PrecisionName<T>();
         var expected = new List<StateArrayEntry>();
