@@ -24,7 +24,7 @@ internal static class BenchCommand
     {
         var threads = ThreadsOption.Create();
         var model = new Option<string>("--model") { Description = "A preset or spec string", DefaultValueFactory = _ => "seed-cnn" };
-        var precision = new Option<string>("--precision") { Description = "float or double", DefaultValueFactory = _ => "float" };
+        var precision = CommonOptions.Precision();
         var seconds = new Option<double>("--seconds") { Description = "Seconds per timing round", DefaultValueFactory = _ => 2.0 };
         var rounds = new Option<int>("--rounds") { Description = "Timing rounds per measure (the best is reported)", DefaultValueFactory = _ => 3 };
         var only = new Option<string>("--only") { Description = $"Comma-separated measures to run: {string.Join(", ", Measures)}", DefaultValueFactory = _ => string.Join(",", Measures) };
@@ -43,7 +43,7 @@ internal static class BenchCommand
                 if (!Measures.Contains(m)) throw new ArgumentException($"--only: unknown measure '{m}'; expected some of {string.Join(", ", Measures)}");
             if (r.GetValue(seconds) <= 0 || r.GetValue(rounds) < 1) throw new ArgumentException("--seconds must be positive and --rounds at least 1");
             var run = new Run(choice, n, r.GetValue(seconds), r.GetValue(rounds), selected, r.GetValue(tsv), r.GetValue(epochData), r.InvocationConfiguration.Output);
-            return Precision.Dispatch(r.GetValue(precision)!, run);
+            return PrecisionOption.Dispatch(r.GetValue(precision)!, run);
         }));
         return command;
     }
@@ -60,7 +60,7 @@ internal static class BenchCommand
             if (!Tsv)
             {
                 Output.WriteLine($"model     {Choice.Label}: {steps.Network.Spec}");
-                Output.WriteLine($"          {steps.Network.ForwardFlops / 1e6:F1} MFLOP forward, ~{trainFlops / 1e6:F1} MFLOP per training sample; {(typeof(T) == typeof(float) ? "float" : "double")}, Adam lr 0.001, bundled digits");
+                Output.WriteLine($"          {steps.Network.ForwardFlops / 1e6:F1} MFLOP forward, ~{trainFlops / 1e6:F1} MFLOP per training sample; {Precisions.Of<T>().TypeName()}, Adam lr 0.001, bundled digits");
                 Output.WriteLine($"machine   {Environment.ProcessorCount} processors, {PeakFlops.VectorName}, {Threads} thread(s); each figure is the best of {Rounds} rounds of {Seconds:G3} s");
             }
             double peak = 0;

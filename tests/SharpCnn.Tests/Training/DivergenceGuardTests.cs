@@ -1,3 +1,4 @@
+using SharpCnn.Tensors;
 using SharpCnn.Training;
 
 namespace SharpCnn.Tests.Training;
@@ -42,7 +43,7 @@ public sealed class DivergenceGuardTests
     {
         var net = TrainerResumeAndGuardTests.Network<double>();
         var guard = new DivergenceGuard<double>(net, 1e6);
-        var rng = new Tensors.Rng(3);
+        var rng = new Rng(3);
         foreach (var p in net.Parameters)
             for (int i = 0; i < p.Length; i++) p.Gradient[i] = rng.NextNormal();
         guard.CheckGradients(1, 1, out double norm);
@@ -79,7 +80,7 @@ public sealed class DivergenceGuardTests
         var net = TrainerResumeAndGuardTests.Network<float>(spec: LargeSpec);
         var guard = new DivergenceGuard<float>(net, limit);
         var parameters = net.Parameters.ToArray();
-        var rng = new Tensors.Rng(11);
+        var rng = new Rng(11);
         int diverged = 0;
         for (int trial = 0; trial < 120; trial++)
         {
