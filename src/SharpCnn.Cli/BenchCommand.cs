@@ -18,7 +18,7 @@ namespace SharpCnn.Cli;
 internal static class BenchCommand
 {
     /// <summary>Every measure, in the order printed.</summary>
-    private static readonly string[] Measures = ["train64", "train1", "infer256", "scaling", "alloc", "identical"];
+    internal static readonly string[] Measures = ["train64", "train1", "infer256", "scaling", "alloc", "identical"];
 
     public static Command Create()
     {
