@@ -76,7 +76,7 @@ internal static class LayerProfile
         Console.WriteLine($"  {"load the batch",-22} {ms(phases.Load),8:F3}");
         Console.WriteLine($"  {"zero, forward, guard",-22} {ms(phases.Forward),8:F3}");
         Console.WriteLine($"  {"loss and backward",-22} {ms(phases.Backward),8:F3}");
-        Console.WriteLine($"  {"guard, optimizer (adam)",-22} {ms(phases.Update),8:F3}");
+        Console.WriteLine($"  {"guard, adam update",-22} {ms(phases.Update),8:F3}");
         double total = ms(phases.Load + phases.Forward + phases.Backward + phases.Update);
         Console.WriteLine($"  {"total",-22} {total,8:F3}  -> {batch / (total / 1000):F0} samples/s");
     }

@@ -87,10 +87,10 @@ internal sealed class DivergenceGuard<T> where T : unmanaged, IFloatingPointIeee
 
     private static double SerialMagnitude(ReadOnlySpan<T> values) => values.IsEmpty ? 0 : double.CreateChecked(T.Abs(TP.MaxMagnitude(values)));
 
-    /// <summary>max |x| over <paramref name="values"/> (NaN when one is NaN), large spans in ranges on several threads.</summary>
+    /// <summary>max |x| over <paramref name="values"/> (NaN when one is NaN), large spans in ranges on several threads (as large as <see cref="Kernels.ElementwiseKernels.Clear"/>'s).</summary>
     private double Magnitude(ReadOnlySpan<T> values)
     {
-        int parts = Parallelism.ElementParts(values.Length);
+        int parts = Parallelism.ElementParts(values.Length / 4);
         if (parts == 1) return SerialMagnitude(values);
         var work = new MagnitudeWork { Values = values, Parts = parts, Maxima = rangeMaxima };
         Parallelism.For(parts, ref work);

@@ -62,7 +62,8 @@ public interface ITrainingStepHook<T> where T : unmanaged, IFloatingPointIeee754
 ///   <see cref="TrainingOptions.Schedule"/> (a constant schedule leaves a rate set by hand alone), and update.</item>
 /// </list>
 /// When the guard finds NaN, infinity or a magnitude above <see cref="TrainingOptions.ExplosionLimit"/> the step
-/// stops there, before the update, and says what it found. Hooks (<see cref="Hooks"/>) run between the phases.
+/// stops there, before the update, and says what it found (a benchmark of the arithmetic alone may turn the
+/// guard off, see <see cref="Guarded"/>). Hooks (<see cref="Hooks"/>) run between the phases.
 /// A step allocates nothing: the buffers are reserved for <see cref="BatchSize"/> samples when it is made.
 /// </summary>
 public sealed class TrainingStep<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -105,6 +106,14 @@ public sealed class TrainingStep<T> where T : unmanaged, IFloatingPointIeee754<T
     /// <summary>The settings the step uses: seed, explosion limit, clipping, learning rate and schedule.</summary>
     public TrainingOptions Options { get; }
 
+    /// <summary>
+    /// Whether the divergence guard checks the step (true unless set otherwise). Only a measurement of the
+    /// arithmetic alone (<c>sharpcnn bench</c>, to compare with earlier figures and with frameworks that have no
+    /// guard) turns it off: then no output, loss or gradient is checked and a diverging step updates the
+    /// parameters with what it computed. Clipping still reads the gradients' norm.
+    /// </summary>
+    public bool Guarded { get; init; } = true;
+
     /// <summary>The largest batch a step takes.</summary>
     public int BatchSize { get; }
 
@@ -144,7 +153,7 @@ public sealed class TrainingStep<T> where T : unmanaged, IFloatingPointIeee754<T
         network.ZeroGradients();
         network.SetStep(Options.Seed, optimizer.StepCount);
         var output = network.Forward(n);
-        if (guard.CheckOutputs(n, step, epoch) is { } exploded) return new StepResult(n, double.NaN, 0, exploded);
+        if (Guarded && guard.CheckOutputs(n, step, epoch) is { } exploded) return new StepResult(n, double.NaN, 0, exploded);
         int classes = network.Classes;
         int correct = 0;
         for (int s = 0; s < n; s++)
@@ -153,13 +162,13 @@ public sealed class TrainingStep<T> where T : unmanaged, IFloatingPointIeee754<T
 
         double loss = double.CreateChecked(network.Backward(labels.AsSpan(0, n), n));
         for (int i = 0; i < hooks.Count; i++) hooks[i].BackwardDone(this, n, loss);
-        if (guard.CheckLoss(loss, step, epoch) is { } badLoss) return new StepResult(n, loss, correct, badLoss);
+        if (Guarded && guard.CheckLoss(loss, step, epoch) is { } badLoss) return new StepResult(n, loss, correct, badLoss);
         if (Options.ClipNorm > 0)
         {
             if (guard.CheckGradients(step, epoch, out double norm) is { } badGradient) return new StepResult(n, loss, correct, badGradient);
             guard.Clip(norm, Options.ClipNorm);
         }
-        else if (guard.CheckGradients(step, epoch) is { } badGradient)
+        else if (Guarded && guard.CheckGradients(step, epoch) is { } badGradient)
         {
             return new StepResult(n, loss, correct, badGradient);
         }

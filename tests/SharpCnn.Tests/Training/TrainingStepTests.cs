@@ -108,6 +108,22 @@ public sealed class TrainingStepTests
         AssertSameBits(before, Trained(step));
     }
 
+    [Fact]
+    public void AnUnguardedStepChecksNothingAndUpdates()
+    {
+        var network = Network<float>();
+        var options = new TrainingOptions { BatchSize = 4, LearningRate = 0.1 };
+        var step = new TrainingStep<float>(network, options.CreateOptimizer(network.Parameters), options, Data.Count) { Guarded = false };
+        Assert.True(new TrainingStep<float>(network, step.Optimizer, options, Data.Count).Guarded);
+        network.Layers[^1].Parameters[0].Value.AsSpan().Fill(1e7f);
+        var result = step.Run(Data, Batch(0, 4));
+        Assert.Null(result.Divergence);
+        Assert.Equal(1, step.Optimizer.StepCount);
+        float largest = 0;
+        foreach (float v in network.Output(4)) largest = Math.Max(largest, Math.Abs(v));
+        Assert.True(largest > 1e6, $"largest output {largest}"); // what the guard stops a guarded step on
+    }
+
     /// <summary>Writes down which phase ran with what; optionally spoils a gradient or blanks the inputs.</summary>
     private sealed class Recorder : ITrainingStepHook<float>
     {
