@@ -110,7 +110,8 @@ public sealed class TrainingStep<T> where T : unmanaged, IFloatingPointIeee754<T
     /// Whether the divergence guard checks the step (true unless set otherwise). Only a measurement of the
     /// arithmetic alone (<c>sharpcnn bench</c>, to compare with earlier figures and with frameworks that have no
     /// guard) turns it off: then no output, loss or gradient is checked and a diverging step updates the
-    /// parameters with what it computed. Clipping still reads the gradients' norm.
+    /// parameters with what it computed, except that clipping (<see cref="TrainingOptions.ClipNorm"/>) still
+    /// computes the gradients' norm and with it reports a gradient that is not finite or over the limit.
     /// </summary>
     public bool Guarded { get; init; } = true;
 
