@@ -19,7 +19,7 @@ internal static class EvalCommand
         {
             ThreadsOption.Apply(r.GetValue(threads));
             var (_, test, label) = DataChoice.Load(r.GetValue(data), 0, r.GetValue(limit));
-            return Precision.Dispatch(r.GetValue(precision)!, new Run(r.GetValue(file)!, test, label, r.InvocationConfiguration.Output));
+            return PrecisionOption.Dispatch(r.GetValue(precision)!, new Run(r.GetValue(file)!, test, label, r.InvocationConfiguration.Output));
         }));
         return command;
     }
