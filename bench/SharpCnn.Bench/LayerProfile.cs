@@ -1,52 +1,48 @@
 using System.Diagnostics;
+using SharpCnn.Data;
 using SharpCnn.Kernels;
 using SharpCnn.Model;
-using SharpCnn.Optim;
 using SharpCnn.Tensors;
+using SharpCnn.Training;
 
 namespace SharpCnn.Bench;
 
-/// <summary>Where a training step's time goes: each layer's forward and backward and the optimiser, timed separately.</summary>
+/// <summary>
+/// Where a training step's time goes. Whole steps are the trainer's own <see cref="TrainingStep{T}"/> (Adam,
+/// learning rate 0.001, the first batch of the bundled digits), their phases timed by a step hook; each layer's
+/// forward and backward are then timed on their own, outside the step.
+/// </summary>
 internal static class LayerProfile
 {
     public static void Run(string spec, int batch, int threads, int steps)
     {
-        Parallelism.ThreadCount = threads;
-        var net = ModelSpec.Parse(spec).Build<float>(new Shape(1, 28, 28));
-        Initializer.Apply(net.Layers, InitScheme.He, new Rng(1));
-        net.Reserve(batch);
-        var optimizer = Optimizers.Create<float>("adam", net.Parameters, 1e-3);
-        var random = new Random(1);
-        var input = net.Input(batch);
-        for (int i = 0; i < input.Length; i++) input[i] = (float)random.NextDouble();
-        int[] labels = Enumerable.Range(0, batch).Select(i => i % 10).ToArray();
+        var (step, data, indices) = Prepare(spec, batch, threads);
+        var net = step.Network;
+        var phases = new PhaseTimer();
+        step.Hooks.Add(phases);
+
+        // Whole steps, phase by phase.
+        for (int s = -3; s < steps; s++)
+        {
+            phases.Recording = s >= 0;
+            phases.Start = Stopwatch.GetTimestamp();
+            step.Run(data, indices);
+        }
+
+        // Forward per layer: ForwardFrom(k) runs layers k.. on the activations the steps left; the
+        // cumulative times are turned into per-layer times below.
         int layers = net.Layers.Count;
         var forward = new double[layers];
         var backward = new double[layers];
-        double loss = 0, step = 0, zero = 0;
-        for (int s = -3; s < steps; s++)
+        for (int s = -2; s < steps; s++)
         {
-            bool record = s >= 0;
-            long t0 = Stopwatch.GetTimestamp();
-            net.ZeroGradients();
-            long t1 = Stopwatch.GetTimestamp();
-            if (record) zero += t1 - t0;
             for (int k = 0; k < layers; k++)
             {
                 long a = Stopwatch.GetTimestamp();
-                net.ForwardFrom(k, batch); // runs layers k.. ; subtract the rest below
+                net.ForwardFrom(k, batch);
                 long b = Stopwatch.GetTimestamp();
-                if (record) forward[k] += b - a;
+                if (s >= 0) forward[k] += b - a;
             }
-            // ForwardFrom(k) ran layers k..end: turn the cumulative times into per-layer times.
-            long l0 = Stopwatch.GetTimestamp();
-            net.Backward(labels, batch);
-            long l1 = Stopwatch.GetTimestamp();
-            if (record) loss += l1 - l0;
-            long o0 = Stopwatch.GetTimestamp();
-            optimizer.Step();
-            long o1 = Stopwatch.GetTimestamp();
-            if (record) step += o1 - o0;
         }
         for (int k = 0; k < layers - 1; k++) forward[k] -= forward[k + 1];
 
@@ -69,40 +65,76 @@ internal static class LayerProfile
         }
         double ms(double ticks) => ticks / Stopwatch.Frequency * 1000 / steps;
         Console.WriteLine($"batch {batch}, {threads} thread(s), ms per step (mean of {steps}):");
-        double total = 0;
         for (int k = 0; k < layers; k++)
         {
             var layer = net.Layers[k];
             double f = ms(forward[k]), b = ms(backward[k]);
-            total += f + b;
             double flops = 3.0 * layer.ForwardFlops * batch;
             Console.WriteLine($"  {layer.Token,-22} forward {f,8:F3}  backward {b,8:F3}   {flops / ((f + b) / 1000) / 1e9,7:F1} GFLOP/s (3x forward flops)");
         }
-        Console.WriteLine($"  {"zero gradients",-22} {ms(zero),8:F3}");
-        Console.WriteLine($"  {"optimizer (adam)",-22} {ms(step),8:F3}");
-        Console.WriteLine($"  {"total",-22} {total + ms(zero) + ms(step),8:F3}  -> {batch / ((total + ms(zero) + ms(step)) / 1000):F0} samples/s");
+        Console.WriteLine("  the training step, by phase:");
+        Console.WriteLine($"  {"load the batch",-22} {ms(phases.Load),8:F3}");
+        Console.WriteLine($"  {"zero, forward, guard",-22} {ms(phases.Forward),8:F3}");
+        Console.WriteLine($"  {"loss and backward",-22} {ms(phases.Backward),8:F3}");
+        Console.WriteLine($"  {"guard, adam update",-22} {ms(phases.Update),8:F3}");
+        double total = ms(phases.Load + phases.Forward + phases.Backward + phases.Update);
+        Console.WriteLine($"  {"total",-22} {total,8:F3}  -> {batch / (total / 1000):F0} samples/s");
     }
 
     /// <summary>Runs <paramref name="count"/> training steps and prints samples/s (for a sampling profiler).</summary>
     public static void Steps(string spec, int batch, int threads, int count)
     {
-        Parallelism.ThreadCount = threads;
-        var net = ModelSpec.Parse(spec).Build<float>(new Shape(1, 28, 28));
-        Initializer.Apply(net.Layers, InitScheme.He, new Rng(1));
-        net.Reserve(batch);
-        var optimizer = Optimizers.Create<float>("adam", net.Parameters, 1e-3);
-        var random = new Random(1);
-        var input = net.Input(batch);
-        for (int i = 0; i < input.Length; i++) input[i] = (float)random.NextDouble();
-        int[] labels = Enumerable.Range(0, batch).Select(i => i % 10).ToArray();
+        var (step, data, indices) = Prepare(spec, batch, threads);
         var clock = Stopwatch.StartNew();
-        for (int s = 0; s < count; s++)
-        {
-            net.ZeroGradients();
-            net.Forward(batch);
-            net.Backward(labels, batch);
-            optimizer.Step();
-        }
+        for (int s = 0; s < count; s++) step.Run(data, indices);
         Console.WriteLine($"{count * batch / clock.Elapsed.TotalSeconds:F0} samples/s");
+    }
+
+    /// <summary>The model (He init, seed 1), Adam with learning rate 0.001, the bundled training digits and the indices of its first batch.</summary>
+    private static (TrainingStep<float> Step, ImageDataSet Data, int[] Indices) Prepare(string spec, int batch, int threads)
+    {
+        Parallelism.ThreadCount = threads;
+        var (train, _) = BundledDigits.Load();
+        var net = ModelFactory.FromSpec<float>(spec, new Shape(1, 28, 28), seed: 1);
+        var options = new TrainingOptions { Optimizer = "adam", LearningRate = 1e-3, BatchSize = batch };
+        var step = new TrainingStep<float>(net, options.CreateOptimizer(net.Parameters), options, train.Count);
+        return (step, train, Enumerable.Range(0, batch).ToArray());
+    }
+
+    /// <summary>Adds up, over the recorded steps, the time from the step's start to each phase's end.</summary>
+    private sealed class PhaseTimer : ITrainingStepHook<float>
+    {
+        private long last;
+
+        public bool Recording { get; set; }
+
+        public long Start
+        {
+            set => last = value;
+        }
+
+        public double Load { get; private set; }
+
+        public double Forward { get; private set; }
+
+        public double Backward { get; private set; }
+
+        public double Update { get; private set; }
+
+        private double Lap()
+        {
+            long now = Stopwatch.GetTimestamp();
+            long elapsed = now - last;
+            last = now;
+            return Recording ? elapsed : 0;
+        }
+
+        public void BatchLoaded(TrainingStep<float> step, int n) => Load += Lap();
+
+        public void Forwarded(TrainingStep<float> step, int n) => Forward += Lap();
+
+        public void BackwardDone(TrainingStep<float> step, int n, double loss) => Backward += Lap();
+
+        public void Updated(TrainingStep<float> step, in StepResult result) => Update += Lap();
     }
 }

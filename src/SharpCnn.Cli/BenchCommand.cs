@@ -4,7 +4,7 @@ using System.Globalization;
 using SharpCnn.Data;
 using SharpCnn.Kernels;
 using SharpCnn.Model;
-using SharpCnn.Optim;
+using SharpCnn.Training;
 using SharpCnn.Tensors;
 
 namespace SharpCnn.Cli;
@@ -18,13 +18,13 @@ namespace SharpCnn.Cli;
 internal static class BenchCommand
 {
     /// <summary>Every measure, in the order printed.</summary>
-    private static readonly string[] Measures = ["train64", "train1", "infer256", "scaling", "alloc", "identical"];
+    internal static readonly string[] Measures = ["train64", "train1", "infer256", "scaling", "alloc", "identical"];
 
     public static Command Create()
     {
         var threads = ThreadsOption.Create();
         var model = new Option<string>("--model") { Description = "A preset or spec string", DefaultValueFactory = _ => "seed-cnn" };
-        var precision = new Option<string>("--precision") { Description = "float or double", DefaultValueFactory = _ => "float" };
+        var precision = CommonOptions.Precision();
         var seconds = new Option<double>("--seconds") { Description = "Seconds per timing round", DefaultValueFactory = _ => 2.0 };
         var rounds = new Option<int>("--rounds") { Description = "Timing rounds per measure (the best is reported)", DefaultValueFactory = _ => 3 };
         var only = new Option<string>("--only") { Description = $"Comma-separated measures to run: {string.Join(", ", Measures)}", DefaultValueFactory = _ => string.Join(",", Measures) };
@@ -34,7 +34,7 @@ internal static class BenchCommand
         {
             threads, model, precision, seconds, rounds, only, tsv, epochData,
         };
-        command.SetAction(r => CommandErrors.Run(() =>
+        command.SetAction(r => CommandErrors.Run(r.InvocationConfiguration.Error, () =>
         {
             int n = ThreadsOption.Apply(r.GetValue(threads));
             var choice = ModelChoice.Resolve(r.GetValue(model)!, null, null);
@@ -42,13 +42,13 @@ internal static class BenchCommand
             foreach (var m in selected)
                 if (!Measures.Contains(m)) throw new ArgumentException($"--only: unknown measure '{m}'; expected some of {string.Join(", ", Measures)}");
             if (r.GetValue(seconds) <= 0 || r.GetValue(rounds) < 1) throw new ArgumentException("--seconds must be positive and --rounds at least 1");
-            var run = new Run(choice, n, r.GetValue(seconds), r.GetValue(rounds), selected, r.GetValue(tsv), r.GetValue(epochData));
-            return Precision.Dispatch(r.GetValue(precision)!, run);
+            var run = new Run(choice, n, r.GetValue(seconds), r.GetValue(rounds), selected, r.GetValue(tsv), r.GetValue(epochData), r.InvocationConfiguration.Output);
+            return PrecisionOption.Dispatch(r.GetValue(precision)!, run);
         }));
         return command;
     }
 
-    private sealed record Run(ModelChoice Choice, int Threads, double Seconds, int Rounds, string[] Selected, bool Tsv, string? EpochData)
+    private sealed record Run(ModelChoice Choice, int Threads, double Seconds, int Rounds, string[] Selected, bool Tsv, string? EpochData, TextWriter Output)
         : IPrecisionAction
     {
         public int Invoke<T>() where T : unmanaged, IFloatingPointIeee754<T>
@@ -59,9 +59,9 @@ internal static class BenchCommand
             long trainFlops = steps.TrainingFlopsPerSample;
             if (!Tsv)
             {
-                Console.WriteLine($"model     {Choice.Label}: {steps.Network.Spec}");
-                Console.WriteLine($"          {steps.Network.ForwardFlops / 1e6:F1} MFLOP forward, ~{trainFlops / 1e6:F1} MFLOP per training sample; {(typeof(T) == typeof(float) ? "float" : "double")}, Adam lr 0.001, bundled digits");
-                Console.WriteLine($"machine   {Environment.ProcessorCount} processors, {PeakFlops.VectorName}, {Threads} thread(s); each figure is the best of {Rounds} rounds of {Seconds:G3} s");
+                Output.WriteLine($"model     {Choice.Label}: {steps.Network.Spec}");
+                Output.WriteLine($"          {steps.Network.ForwardFlops / 1e6:F1} MFLOP forward, ~{trainFlops / 1e6:F1} MFLOP per training sample; {Precisions.Of<T>().TypeName()}, Adam lr 0.001 without the divergence guard, bundled digits");
+                Output.WriteLine($"machine   {Environment.ProcessorCount} processors, {PeakFlops.VectorName}, {Threads} thread(s); each figure is the best of {Rounds} rounds of {Seconds:G3} s");
             }
             double peak = 0;
             double trainN = double.NaN;
@@ -102,9 +102,9 @@ internal static class BenchCommand
         private int Epoch<T>(string folder) where T : unmanaged, IFloatingPointIeee754<T>
         {
             var train = MnistFolder.LoadTrainingSet(folder); // the training set only, as bench/pytorch_seed_cnn.py loads
-            var steps = new StepRunner<T>(Choice, train, seed: 1, capacity: 64);
+            var steps = new StepRunner<T>(Choice, train, seed: 1);
             var clock = Stopwatch.StartNew();
-            int samples = steps.Epoch(64);
+            int samples = steps.Epoch();
             double rate = samples / clock.Elapsed.TotalSeconds;
             Report("epoch_samples", samples, "samples", $"one epoch of {folder}, batch 64, {Threads} thread(s)");
             Report("epoch_rate", rate, "samples/s", "training throughput over the epoch");
@@ -116,7 +116,7 @@ internal static class BenchCommand
         {
             if (Tsv)
             {
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{key}\t{value:R}\t{unit}"));
+                Output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{key}\t{value:R}\t{unit}"));
                 return;
             }
             string shown = unit switch
@@ -129,7 +129,7 @@ internal static class BenchCommand
                 "GFLOP/s" => $"{value:F1} GFLOP/s",
                 _ => $"{value:F0} {unit}",
             };
-            Console.WriteLine($"{shown,18}  {text}");
+            Output.WriteLine($"{shown,18}  {text}");
         }
     }
 
@@ -159,7 +159,7 @@ internal static class BenchCommand
         T[][] Weights(int count)
         {
             Parallelism.ThreadCount = count;
-            var runner = new StepRunner<T>(choice, train, seed: 3, capacity: 64);
+            var runner = new StepRunner<T>(choice, train, seed: 3);
             for (int i = 0; i < steps; i++) runner.TrainStep(64);
             return runner.Network.Parameters.Select(p => (T[])p.Value.Clone()).ToArray();
         }
@@ -169,24 +169,27 @@ internal static class BenchCommand
         return one.Zip(many).All(pair => pair.First.AsSpan().SequenceEqual(pair.Second));
     }
 
-    /// <summary>A network, Adam and a data set, stepping through shuffled batches exactly as the trainer does.</summary>
+    /// <summary>
+    /// A network, Adam (learning rate 0.001) and a data set: training steps are the trainer's own
+    /// (<see cref="TrainingStep{T}"/>) without its divergence guard, so the figures measure the arithmetic as
+    /// they always have (and as PyTorch, which has no guard, is measured); inference runs through
+    /// <see cref="Inference{T}"/>; both on batches taken in turn from one shuffled order of the samples.
+    /// </summary>
     private sealed class StepRunner<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         private readonly ImageDataSet data;
-        private readonly Optimizer<T> optimizer;
+        private readonly TrainingStep<T> step;
         private readonly int[] order;
-        private readonly int[] labels;
         private int position;
 
-        public StepRunner(ModelChoice choice, ImageDataSet data, ulong seed, int capacity = 256)
+        public StepRunner(ModelChoice choice, ImageDataSet data, ulong seed, int batch = 64)
         {
             this.data = data;
-            labels = new int[capacity];
             Network = choice.Create<T>(data.Shape, seed);
-            optimizer = Optimizers.Create("adam", Network.Parameters, 0.001);
+            var options = new TrainingOptions { Optimizer = "adam", LearningRate = 0.001, BatchSize = batch, Seed = seed };
+            step = new TrainingStep<T>(Network, options.CreateOptimizer(Network.Parameters), options, data.Count) { Guarded = false };
             order = Enumerable.Range(0, data.Count).ToArray();
             new Rng(seed).Shuffle(order);
-            Network.Reserve(capacity); // only as large as the largest batch run: it sets the memory use
         }
 
         public Network<T> Network { get; }
@@ -197,34 +200,25 @@ internal static class BenchCommand
         private ReadOnlySpan<int> NextBatch(int n)
         {
             if (position + n > order.Length) position = 0;
-            data.CopyBatch<T>(order.AsSpan(position, n), Network.Input(n), labels.AsSpan(0, n));
+            var batch = order.AsSpan(position, n);
             position += n;
-            return labels.AsSpan(0, n);
+            return batch;
         }
 
-        public void TrainStep(int n)
-        {
-            var batch = NextBatch(n);
-            Network.ZeroGradients();
-            Network.Forward(n);
-            Network.Backward(batch, n);
-            optimizer.Step();
-        }
+        public void TrainStep(int n) => Train(NextBatch(n));
+
+        private void Train(ReadOnlySpan<int> batch) => step.Run(data, batch);
 
         /// <summary>Trains one pass over the data; returns the samples seen.</summary>
-        public int Epoch(int n)
+        public int Epoch()
         {
             Network.Training = true;
             position = 0;
             int seen = 0;
-            for (int start = 0; start < order.Length; start += n)
+            for (int start = 0; start < order.Length; start += step.BatchSize)
             {
-                int count = Math.Min(n, order.Length - start);
-                data.CopyBatch<T>(order.AsSpan(start, count), Network.Input(count), labels.AsSpan(0, count));
-                Network.ZeroGradients();
-                Network.Forward(count);
-                Network.Backward(labels.AsSpan(0, count), count);
-                optimizer.Step();
+                int count = Math.Min(step.BatchSize, order.Length - start);
+                Train(order.AsSpan(start, count));
                 seen += count;
             }
             return seen;
@@ -238,14 +232,8 @@ internal static class BenchCommand
 
         public double InferenceSamplesPerSecond(int n, double seconds, int rounds)
         {
-            Network.Training = false;
-            double rate = Best(n, seconds, rounds, () =>
-            {
-                NextBatch(n);
-                Network.Forward(n);
-            });
-            Network.Training = true;
-            return rate;
+            using var inference = new Inference<T>(Network, n);
+            return Best(n, seconds, rounds, () => inference.Run(data, NextBatch(n)));
         }
 
         public double AllocatedBytesPerStep(int n, int steps)

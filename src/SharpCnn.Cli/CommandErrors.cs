@@ -43,9 +43,6 @@ internal static partial class CommandErrors
         return UserError;
     }
 
-    /// <summary>Runs <paramref name="body"/>, writing failures to standard error.</summary>
-    public static int Run(Func<int> body) => Run(Console.Error, body);
-
     /// <summary>Runs <paramref name="body"/>, writing failures to <paramref name="error"/> as one line <c>error: message</c>.</summary>
     public static int Run(TextWriter error, Func<int> body)
     {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using SharpCnn.Model;
+using SharpCnn.Tensors;
 
 namespace SharpCnn.Cli;
 
@@ -22,16 +23,21 @@ internal static class CommonOptions
     /// <summary><c>--data</c>: an MNIST-layout IDX folder instead of the bundled digits.</summary>
     public static Option<string?> Data(string description) => new("--data", "-d") { Description = description, HelpName = "DIR" };
 
-    /// <summary><c>--precision</c>: float or double.</summary>
-    public static Option<string> Precision()
+    /// <summary><c>--precision</c>: float or double (<see cref="PrecisionOption"/> reads it).</summary>
+    public static Option<string> Precision(string description = "Arithmetic: float (32-bit, fast) or double (64-bit)")
     {
         var option = new Option<string>("--precision")
         {
-            Description = "Arithmetic: float (32-bit, fast) or double (64-bit)",
+            Description = description,
             HelpName = "float|double",
-            DefaultValueFactory = _ => "float",
+            DefaultValueFactory = _ => Tensors.Precision.Float32.TypeName(),
         };
-        option.CompletionSources.Add("float", "double");
+        option.CompletionSources.Add(Tensors.Precision.Float32.TypeName(), Tensors.Precision.Float64.TypeName());
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string>() is var text && !Precisions.TryParse(text, out _))
+                result.AddError($"--precision must be float or double, not '{text}'");
+        });
         return option;
     }
 

@@ -21,7 +21,7 @@ internal static class EvalCommand
         {
             ThreadsOption.Apply(r.GetValue(threads));
             var run = new Run(r.GetValue(file)!, data.Selection(r) with { TestLimit = r.GetValue(limit) }, r.Given(data.Size), r.Given(data.Channels), r.InvocationConfiguration.Output, r.InvocationConfiguration.Error);
-            return Precision.Dispatch(r.GetValue(precision)!, run);
+            return PrecisionOption.Dispatch(r.GetValue(precision)!, run);
         }));
         return command;
     }

@@ -27,8 +27,9 @@ internal static class ExportOnnxCommand
         var data = new Option<string?>("--data") { Description = "IDX folder whose test images the reference uses; default: the bundled digits' test images" };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the random reference inputs (models that do not take the data's image shape)", DefaultValueFactory = _ => 1 };
         var command = new Command("export-onnx", "Export a saved model as an ONNX model (opset 13) for ONNX Runtime and other tools") { model, output, reference, data, seed };
-        command.SetAction(r => CommandErrors.Run(() =>
+        command.SetAction(r => CommandErrors.Run(r.InvocationConfiguration.Error, () =>
         {
+            var console = r.InvocationConfiguration.Output;
             string file = r.GetValue(model)!, target = r.GetValue(output)!;
             int count = r.GetValue(reference);
             if (count < 0) throw new ArgumentException($"--reference must be 0 or more, not {count}");
@@ -38,12 +39,12 @@ internal static class ExportOnnxCommand
             foreach (var (key, value) in header.Metadata) metadata[$"sharpcnn.{key}"] = value;
             OnnxExport.Save(network, target, metadata);
             string outputName = OnnxExport.OutputName(network);
-            Console.WriteLine($"wrote {target}: {network.Spec} as ONNX opset {OnnxExport.OpsetVersion}, input '{OnnxExport.InputName}' [N, {network.InputShape.Channels}, {network.InputShape.Height}, {network.InputShape.Width}], output '{outputName}' [N, {network.Classes}]");
+            console.WriteLine($"wrote {target}: {network.Spec} as ONNX opset {OnnxExport.OpsetVersion}, input '{OnnxExport.InputName}' [N, {network.InputShape.Channels}, {network.InputShape.Height}, {network.InputShape.Width}], output '{outputName}' [N, {network.Classes}]");
             if (count > 0)
             {
                 string path = ReferencePath(target);
                 int written = WriteReference(network, target, path, count, r.GetValue(data), r.GetValue(seed));
-                Console.WriteLine($"wrote {path}: {written} inputs and SharpCnn's {outputName}");
+                console.WriteLine($"wrote {path}: {written} inputs and SharpCnn's {outputName}");
             }
             return 0;
         }));
@@ -77,22 +78,19 @@ internal static class ExportOnnxCommand
             source = $"uniform random inputs in [0, 1), seed {seed} (the model takes {shape}, the data are {test.Shape})";
         }
 
-        network.Training = false;
         int classes = network.Classes;
         var outputs = new float[count * classes];
-        const int batch = 256;
-        network.Reserve(Math.Min(batch, count));
         bool softmax = OnnxExport.AppliesSoftmax(network.Loss.Name);
-        for (int start = 0; start < count; start += batch)
+        using (var inference = new Inference<float>(network, batchSize: 256))
         {
-            int n = Math.Min(batch, count - start);
-            var y = network.Forward(inputs.AsSpan(start * shape.Size, n * shape.Size), n);
-            for (int s = 0; s < n; s++)
+            foreach (var batch in inference.Batches(inputs))
             {
-                var row = y.Slice(s * classes, classes);
-                var target = outputs.AsSpan((start + s) * classes, classes);
-                if (softmax) Softmax.Compute(row, target);
-                else row.CopyTo(target);
+                for (int s = 0; s < batch.Count; s++)
+                {
+                    var target = outputs.AsSpan((batch.First + s) * classes, classes);
+                    if (softmax) Softmax.Compute(batch.Output(s), target);
+                    else batch.Output(s).CopyTo(target);
+                }
             }
         }
 

@@ -14,10 +14,10 @@ internal sealed record ModelChoice(string Spec, string Loss, InitScheme Init, st
         if (model.EndsWith(".scnn", StringComparison.OrdinalIgnoreCase) || System.IO.File.Exists(model))
         {
             var header = ModelFile.ReadHeader(model);
-            return new ModelChoice(header.Spec, loss ?? header.Loss, init is null ? InitScheme.He : Initializer.Parse(init), model, model);
+            return new ModelChoice(header.Spec, loss ?? header.Loss, init is null ? ModelFactory.DefaultInit : Initializer.Parse(init), model, model);
         }
         ModelSpec.Parse(model); // fail early with the position and reason
-        return new ModelChoice(model, loss ?? "ce", init is null ? InitScheme.He : Initializer.Parse(init), null, "custom");
+        return new ModelChoice(model, loss ?? ModelFactory.DefaultLoss, init is null ? ModelFactory.DefaultInit : Initializer.Parse(init), null, "custom");
     }
 
     /// <summary>The network in precision T: loaded from the file, or built and initialised from <paramref name="seed"/>.</summary>
@@ -30,9 +30,9 @@ internal sealed record ModelChoice(string Spec, string Loss, InitScheme Init, st
             return loaded;
         }
         var spec = ModelSpec.Parse(Spec);
-        var network = spec.Build<T>(spec.Input ?? input, Loss);
+        // A spec with its own input token keeps it; the sizes must still agree.
+        var network = ModelFactory.FromSpec<T>(spec, spec.Input ?? input, Loss, Init, seed);
         if (network.InputShape.Size != input.Size) throw new ArgumentException($"the model takes inputs of {network.InputShape}, the data are {input}");
-        Initializer.Apply(network.Layers, Init, new Rng(seed));
         return network;
     }
 }

@@ -32,7 +32,7 @@ internal static class PredictCommand
             int k = r.GetValue(top);
             if (k < 1) throw new ArgumentException($"--top must be at least 1, not {k}");
             var run = new Run(r.GetValue(file)!, r.GetValue(images)!, r.GetValue(invert), k, r.GetValue(json), r.InvocationConfiguration.Output, r.InvocationConfiguration.Error);
-            return Precision.Dispatch(r.GetValue(precision)!, run);
+            return PrecisionOption.Dispatch(r.GetValue(precision)!, run);
         }));
         return command;
     }

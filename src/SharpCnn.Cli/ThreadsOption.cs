@@ -3,7 +3,7 @@ using SharpCnn.Kernels;
 
 namespace SharpCnn.Cli;
 
-/// <summary>The <c>--threads</c> option shared by train, eval and bench: sets <see cref="Parallelism.ThreadCount"/>.</summary>
+/// <summary>The <c>--threads</c> option shared by train, eval, bench and experiments: sets <see cref="Parallelism.ThreadCount"/>.</summary>
 internal static class ThreadsOption
 {
     public static Option<int> Create() => new("--threads")

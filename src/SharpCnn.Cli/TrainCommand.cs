@@ -2,6 +2,7 @@ using System.CommandLine;
 using SharpCnn.Formats;
 using SharpCnn.Pictures;
 using SharpCnn.Model;
+using SharpCnn.Tensors;
 using SharpCnn.Training;
 
 namespace SharpCnn.Cli;
@@ -49,7 +50,7 @@ internal static class TrainCommand
             if (r.GetValue(output) is { } outputPath) RunSafety.CheckWritable(outputPath, "--output");
             string? resume = r.GetValue(safety.Resume);
             ModelChoice? choice = null;
-            string precisionName = r.GetValue(precision)!;
+            var chosen = PrecisionOption.Parse(r.GetValue(precision)!);
             TrainingOptions options;
             string? resumed = null;
             if (resume is null)
@@ -74,10 +75,10 @@ internal static class TrainCommand
                 // The checkpoint's model and settings; an option typed here overrides its setting.
                 var header = RunSafety.ReadCheckpoint(r, resume, model, loss, init);
                 var at = header.Training;
-                string stored = header.Model.Precision == "float64" ? "double" : "float";
-                if (r.Given(precision) && Precision.Canonical(precisionName) != stored)
-                    throw new ArgumentException($"--precision {precisionName}: {resume} was trained in {stored}; resume it in {stored}");
-                precisionName = stored;
+                var stored = header.Model.StoredPrecision;
+                if (r.Given(precision) && chosen != stored)
+                    throw new ArgumentException($"--precision {r.GetValue(precision)}: {resume} was trained in {stored.TypeName()}; resume it in {stored.TypeName()}");
+                chosen = stored;
                 var saved = at.Options;
                 options = saved with
                 {
@@ -98,7 +99,7 @@ internal static class TrainCommand
             var (train, test, label) = DataChoice.Load(r.GetValue(data), r.GetValue(limit), r.GetValue(testLimit));
             var report = TrainingReport.Create(r.InvocationConfiguration.Output, r.GetValue(json), r.GetValue(plain));
             var run = new Run(choice, resume, resumed, options, train, test, label, r.GetValue(output), r.GetValue(plots), r.GetValue(confusion), report, r.InvocationConfiguration.Error);
-            return Precision.Dispatch(precisionName, run);
+            return PrecisionOption.Dispatch(chosen, run);
         }));
         return command;
     }
@@ -119,7 +120,7 @@ internal static class TrainCommand
             var network = trainer.Network;
             string init = Choice is null ? "from checkpoint" : Choice.File is null ? Initializer.Name(Choice.Init) : "from file";
             Report.Start(new TrainingStart(Choice?.Label ?? ResumeFrom!, network.Spec, network.ParameterCount, network.ForwardFlops / 1e6, network.Loss.Name,
-                init, typeof(T) == typeof(double) ? "float64" : "float32", DataLabel, Train.Count, Test.Count, Train.Shape, Options, Resumed));
+                init, Precisions.Of<T>().FileName(), DataLabel, Train.Count, Test.Count, Train.Shape, Options, Resumed));
             trainer.CheckpointSaved += Report.Checkpoint;
             var result = Report.Run(Options.Epochs, Train.Count, (onProgress, onEpoch) =>
             {

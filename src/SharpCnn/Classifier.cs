@@ -42,18 +42,14 @@ public static class Classifier
     /// <param name="init">How the initial weights are drawn.</param>
     /// <param name="seed">Seed of the initial weights.</param>
     /// <exception cref="ModelSpecException">The spec is not valid or does not fit the input; the message names the position and reason.</exception>
-    public static Classifier<float> FromSpec(string spec, Shape? input = null, string loss = "ce", InitScheme init = InitScheme.He, ulong seed = 1) =>
+    public static Classifier<float> FromSpec(string spec, Shape? input = null, string loss = ModelFactory.DefaultLoss, InitScheme init = ModelFactory.DefaultInit, ulong seed = 1) =>
         FromSpec<float>(spec, input, loss, init, seed);
 
     /// <summary>Builds and initialises a classifier in precision <typeparamref name="T"/> from a spec string (see <see cref="ModelSpec"/>).</summary>
     /// <inheritdoc cref="FromSpec(string, Shape?, string, InitScheme, ulong)"/>
-    public static Classifier<T> FromSpec<T>(string spec, Shape? input = null, string loss = "ce", InitScheme init = InitScheme.He, ulong seed = 1)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var network = ModelSpec.Parse(spec).Build<T>(input, loss);
-        Initializer.Apply(network.Layers, init, new Rng(seed));
-        return new Classifier<T>(network);
-    }
+    public static Classifier<T> FromSpec<T>(string spec, Shape? input = null, string loss = ModelFactory.DefaultLoss, InitScheme init = ModelFactory.DefaultInit, ulong seed = 1)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        new(ModelFactory.FromSpec<T>(spec, input, loss, init, seed));
 
     /// <summary>Builds and initialises a float classifier from a preset (<see cref="Presets"/>: seed-cnn, seed-fc1, seed-fc2, lenet5) with its own loss and initialiser.</summary>
     /// <param name="name">The preset's name.</param>
@@ -64,12 +60,8 @@ public static class Classifier
 
     /// <summary>Builds and initialises a classifier in precision <typeparamref name="T"/> from a preset, with its own loss and initialiser.</summary>
     /// <inheritdoc cref="FromPreset(string, Shape, ulong)"/>
-    public static Classifier<T> FromPreset<T>(string name, Shape input, ulong seed = 1) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var preset = Presets.Find(name)
-            ?? throw new ArgumentException($"unknown preset '{name}'; expected one of: {string.Join(", ", Presets.All.Select(p => p.Name))}", nameof(name));
-        return FromSpec<T>(preset.Spec, input, preset.Loss, preset.Init, seed);
-    }
+    public static Classifier<T> FromPreset<T>(string name, Shape input, ulong seed = 1) where T : unmanaged, IFloatingPointIeee754<T> =>
+        new(ModelFactory.FromPreset<T>(name, input, seed));
 
     /// <summary>Loads a float classifier saved by <see cref="Classifier{T}.Save"/> (or <c>sharpcnn train --output</c>).</summary>
     /// <exception cref="FileFormatException">The file is damaged or not a model file; the message names the file, offset and problem.</exception>
@@ -111,11 +103,8 @@ public sealed class Classifier<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <param name="init">How the initial weights are drawn.</param>
     /// <param name="seed">Seed of the initial weights.</param>
     /// <exception cref="ModelSpecException">A layer does not fit its input; the message names the layer's position.</exception>
-    public Classifier(Shape input, IEnumerable<Layer<T>> layers, string loss = "ce", InitScheme init = InitScheme.He, ulong seed = 1)
-    {
-        Network = new Network<T>(input, layers, Losses.Losses.Create<T>(loss));
-        Initializer.Apply(Network.Layers, init, new Rng(seed));
-    }
+    public Classifier(Shape input, IEnumerable<Layer<T>> layers, string loss = ModelFactory.DefaultLoss, InitScheme init = ModelFactory.DefaultInit, ulong seed = 1) =>
+        Network = ModelFactory.FromLayers(input, layers, loss, init, seed);
 
     /// <summary>The network: layers, parameters and buffers.</summary>
     public Network<T> Network { get; }
@@ -199,27 +188,9 @@ public sealed class Classifier<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (data.Shape.Size != InputShape.Size)
             throw new ArgumentException($"the data's samples are {data.Shape}, the model takes {InputShape}", nameof(data));
         var predictions = new Prediction[data.Count];
-        int batch = Math.Min(batchSize, Math.Max(1, data.Count));
-        var indices = new int[batch];
-        var labels = new int[batch];
-        bool wasTraining = Network.Training;
-        Network.Training = false;
-        try
-        {
-            Network.Reserve(batch);
-            for (int start = 0; start < data.Count; start += batch)
-            {
-                int n = Math.Min(batch, data.Count - start);
-                for (int i = 0; i < n; i++) indices[i] = start + i;
-                data.CopyBatch<T>(indices.AsSpan(0, n), Network.Input(n), labels.AsSpan(0, n));
-                var output = Network.Forward(n);
-                for (int i = 0; i < n; i++) predictions[start + i] = ToPrediction(output.Slice(i * Classes, Classes));
-            }
-        }
-        finally
-        {
-            Network.Training = wasTraining;
-        }
+        using var inference = new Inference<T>(Network, Math.Min(batchSize, Math.Max(1, data.Count)));
+        foreach (var batch in inference.Batches(data))
+            for (int i = 0; i < batch.Count; i++) predictions[batch.First + i] = ToPrediction(batch.Output(i));
         return predictions;
     }
 
@@ -236,18 +207,8 @@ public sealed class Classifier<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     private Prediction Run(ReadOnlySpan<T> input)
     {
-        bool wasTraining = Network.Training;
-        Network.Training = false;
-        try
-        {
-            Network.Reserve(1);
-            input.CopyTo(Network.Input(1));
-            return ToPrediction(Network.Forward(1));
-        }
-        finally
-        {
-            Network.Training = wasTraining;
-        }
+        using var inference = new Inference<T>(Network, 1);
+        return ToPrediction(inference.Run(input));
     }
 
     private Prediction ToPrediction(ReadOnlySpan<T> output)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using SharpCnn.Pictures;
+using SharpCnn.Tensors;
 using SharpCnn.Training;
 
 namespace SharpCnn.Cli.Experiments;
@@ -75,7 +76,7 @@ public static class ExperimentReport
             foreach (var o in group)
             {
                 var e = o.Experiment;
-                md.AppendLine($"- `{e.Id}` ({e.Name}): `{e.Spec}`, loss {e.Loss}, init {Model.Initializer.Name(e.Init)}, {(e.Double ? "double" : "float")}, "
+                md.AppendLine($"- `{e.Id}` ({e.Name}): `{e.Spec}`, loss {e.Loss}, init {Model.Initializer.Name(e.Init)}, {(e.Double ? Precision.Float64 : Precision.Float32).TypeName()}, "
                     + $"batch {e.Options.BatchSize}, {e.Options.Optimizer} lr {e.Options.LearningRate.ToString("G4", Invariant)}"
                     + (e.Options.Schedule.Kind == ScheduleKind.Constant ? "" : $" ({e.Options.Schedule})")
                     + (e.Options.WeightDecay == 0 ? "" : $", weight decay {e.Options.WeightDecay.ToString("G3", Invariant)}") + ".");

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using SharpCnn.Data;
 using SharpCnn.Model;
-using SharpCnn.Tensors;
 using SharpCnn.Training;
 
 namespace SharpCnn.Cli.Experiments;
@@ -131,8 +130,7 @@ public static class ExperimentRunner
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var clock = Stopwatch.StartNew();
-        var network = ModelSpec.Parse(e.Spec).Build<T>(train.Shape, e.Loss);
-        Initializer.Apply(network.Layers, e.Init, new Rng(seed));
+        var network = ModelFactory.FromSpec<T>(e.Spec, train.Shape, e.Loss, e.Init, seed);
         double initialMax = e.ReportOutputScale ? MaxAbsOutput(network, train) : double.NaN;
 
         int batch = Math.Min(options.BatchSize, train.Count);

@@ -22,8 +22,14 @@ public sealed record ModelHeader
     /// <summary>Input shape [C, H, W].</summary>
     [JsonPropertyName("input")] public required int[] Input { get; init; }
 
-    /// <summary>"float32" or "float64": how the weights are stored.</summary>
+    /// <summary>How the weights are stored: "float32" or "float64" (<see cref="Precisions.FileName"/>).</summary>
     [JsonPropertyName("precision")] public required string Precision { get; init; }
+
+    /// <summary><see cref="Precision"/> as a <see cref="Tensors.Precision"/> (a header read from a file always names one).</summary>
+    /// <exception cref="InvalidOperationException">The header names neither float32 nor float64.</exception>
+    [JsonIgnore]
+    public Tensors.Precision StoredPrecision => Precisions.TryParseFileName(Precision, out var precision) ? precision
+        : throw new InvalidOperationException($"the header names the unknown precision '{Precision}'");
 
     /// <summary>Each parameter's layer position (1-based), name and element count, in storage order.</summary>
     [JsonPropertyName("parameters")] public required ParameterEntry[] Parameters { get; init; }
@@ -120,9 +126,8 @@ public static class ModelFile
     public static Network<T> Load<T>(byte[] content, string name) where T : unmanaged, IFloatingPointIeee754<T> =>
         ModelContent.Parse(content, name).BuildNetwork<T>();
 
-    /// <summary>The precision name stored in a file for <typeparamref name="T"/>: float32 or float64.</summary>
-    public static string PrecisionName<T>() => typeof(T) == typeof(double) ? "float64" : typeof(T) == typeof(float) ? "float32"
-        : throw new NotSupportedException($"model files store float or double, not {typeof(T).Name}");
+    /// <summary>The precision name stored in a file for <typeparamref name="T"/>: float32 or float64 (<see cref="Precisions.FileName"/> of <see cref="Precisions.Of{T}"/>).</summary>
+    public static string PrecisionName<T>() => Precisions.Of<T>().FileName();
 
     /// <summary>
     /// Writes the file atomically: the model, and when <paramref name="training"/> is given, the
@@ -223,7 +228,7 @@ internal sealed class ModelContent
     public int Version { get; }
 
     /// <summary>Bytes per stored weight.</summary>
-    public int ElementSize => Header.Precision == "float64" ? 8 : 4;
+    public int ElementSize => Header.StoredPrecision.Size();
 
     /// <summary>Reads and validates the file at <paramref name="path"/>.</summary>
     public static ModelContent Read(string path)
@@ -302,10 +307,10 @@ internal sealed class ModelContent
             throw Error($"expected the input shape as three positive sizes [C, H, W], found {Describe(header.Input)}");
         if ((long)input[0] * input[1] * input[2] > ModelFile.MaxInputValues)
             throw Error($"expected an input of at most {ModelFile.MaxInputValues} values per sample, found {input[0]}x{input[1]}x{input[2]}");
-        if (header.Precision is not ("float32" or "float64"))
-            throw Error($"expected precision float32 or float64, found '{header.Precision}'");
+        if (!Precisions.TryParseFileName(header.Precision, out var precision))
+            throw Error($"expected precision {Precision.Float32.FileName()} or {Precision.Float64.FileName()}, found '{header.Precision}'");
         if (header.Parameters is null) throw Error("expected a parameter list in the header (\"parameters\"), found none");
-        int elementSize = header.Precision == "float64" ? 8 : 4;
+        int elementSize = precision.Size();
         long bytes = 0;
         for (int i = 0; i < header.Parameters.Length; i++)
         {
@@ -456,19 +461,18 @@ public sealed record StateArrayEntry(
     [property: JsonPropertyName("type")] string Type,
     [property: JsonPropertyName("length")] int Length)
 {
-    /// <summary>Bytes per element of <paramref name="type"/>; 0 for an unknown type.</summary>
-    public static int SizeOf(string? type) => type switch
-    {
-        "float32" or "int32" => 4,
-        "float64" => 8,
-        _ => 0,
-    };
+    /// <summary>Bytes per element of <paramref name="type"/> (a precision's <see cref="Precisions.FileName"/>, or int32); 0 for an unknown type.</summary>
+    public static int SizeOf(string? type) =>
+        type == Int32 ? 4 : Precisions.TryParseFileName(type, out var precision) ? precision.Size() : 0;
+
+    /// <summary>The type name of int arrays.</summary>
+    internal const string Int32 = "int32";
 
     internal static string TypeOf(Array array) => array switch
     {
-        float[] => "float32",
-        double[] => "float64",
-        int[] => "int32",
+        float[] => Precision.Float32.FileName(),
+        double[] => Precision.Float64.FileName(),
+        int[] => Int32,
         _ => throw new ArgumentException($"training arrays are float, double or int, not {array.GetType().Name}"),
     };
 

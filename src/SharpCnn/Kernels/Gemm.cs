@@ -52,8 +52,8 @@
 // The sum over k is always done in the same order for a given shape and vector width (slices in
 // increasing pc, each slice summed in increasing p inside the tile registers, then added to C), so
 // results are bit-identical from call to call. The column loop (jc) is independent per block:
-// MultiplyColumns computes any column range of C on its own, which is how a later multithreaded
-// driver can split the work without changing any arithmetic.
+// MultiplyColumns computes any column range of C on its own, which is how ParallelGemm splits the
+// work across threads without changing any arithmetic.
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;

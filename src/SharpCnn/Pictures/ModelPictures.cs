@@ -143,14 +143,10 @@ public static class ModelPictures
     {
         if (sample.Length != network.InputShape.Size)
             throw new ArgumentException($"the network takes {network.InputShape} = {network.InputShape.Size} values per sample, got {sample.Length}", nameof(sample));
-        bool wasTraining = network.Training;
-        network.Training = false;
         var blocks = new List<(string Label, Tensors.Shape Shape, T[] Values)>();
-        try
+        using (var inference = new Inference<T>(network, 1))
         {
-            network.Reserve(1);
-            sample.CopyTo(network.Input(1));
-            network.Forward(1);
+            inference.Run(sample);
             blocks.Add(($"INPUT {network.InputShape}", network.InputShape, network.Activation(0, 1).ToArray()));
             for (int k = 0; k < network.Layers.Count; k++)
             {
@@ -158,10 +154,6 @@ public static class ModelPictures
                 if (shape.Height > 1 || shape.Width > 1)
                     blocks.Add(($"{k + 1} {network.Layers[k].Token} {shape}", shape, network.Activation(k + 1, 1).ToArray()));
             }
-        }
-        finally
-        {
-            network.Training = wasTraining;
         }
 
         const string title = "FEATURE MAPS OF ONE SAMPLE (EACH MAP: OWN MIN BLACK, MAX WHITE)";

@@ -137,8 +137,9 @@ public static class CheckpointFile
     {
         string path = content.Name;
         var section = RequireTraining(content);
-        if (content.Header.Precision != ModelFile.PrecisionName<T>())
-            throw new ArgumentException($"{path} was trained in {content.Header.Precision}; resume it in the same precision ({(content.Header.Precision == "float64" ? "double" : "float")})");
+        var stored = content.Header.StoredPrecision;
+        if (stored != Precisions.Of<T>())
+            throw new ArgumentException($"{path} was trained in {stored.FileName()}; resume it in the same precision ({stored.TypeName()})");
         var network = content.BuildNetwork<T>();
         const int at = ModelFile.HeaderOffset;
         FileFormatException Error(string problem) => new(path, at, problem);
@@ -161,12 +162,12 @@ public static class CheckpointFile
             throw Error($"expected a finite loss sum and non-negative seconds, found {section.LossSum} and {section.Seconds}");
 
         // The arrays must be exactly what this optimiser keeps, the order, and optionally the snapshot.
-        var optimizer = Optimizers.Create(options.Optimizer, network.Parameters, options.LearningRate, options.Momentum, options.WeightDecay);
+        var optimizer = options.CreateOptimizer(network.Parameters);
         var parameters = optimizer.Parameters.ToArray(); // the stop threshold's snapshot covers what is trained, not batch-norm statistics
-        string precision = ModelFile.PrecisionName<T>();
+        string precision = Precisions.Of<T>().FileName();
         var expected = new List<StateArrayEntry>();
         for (int i = 0; i < optimizer.State.Count; i++) expected.Add(new($"optimizer.{i}", precision, optimizer.State[i].Length));
-        expected.Add(new("order", "int32", section.DataCount));
+        expected.Add(new("order", StateArrayEntry.Int32, section.DataCount));
         bool hasSnapshot = section.Arrays.Length > expected.Count;
         if (hasSnapshot)
             for (int i = 0; i < parameters.Length; i++) expected.Add(new($"snapshot.{i}", precision, parameters[i].Length));

@@ -1,3 +1,4 @@
+using SharpCnn.Kernels;
 using SharpCnn.Model;
 using SharpCnn.Tensors;
 using TP = System.Numerics.Tensors.TensorPrimitives;
@@ -38,12 +39,16 @@ public sealed record Divergence(long Step, int Epoch, int Layer, string Token, s
 ///   after the forward pass, every layer's output  max |a| must be finite and at most the limit;
 ///   after the backward pass, the loss must be finite and at most the limit, and every parameter
 ///     gradient finite and at most the limit (one pass: ‖g‖² per tensor, which also gives the
-///     global norm for clipping; max |g| only when the norm is over the limit);
+///     global norm for clipping; max |g| only when the norm is over the limit). Without clipping
+///     the norm is not needed: one pass of max |g| clears a tensor whose max |g| is within the limit
+///     (a kind the sum of squares never reports), the sum decides the others as before;
 ///   before a checkpoint is written and at each epoch's end, every parameter max |w|.
 /// An exploding or non-finite parameter also shows in the next step's outputs, so checking
 /// the parameters on every step would only double the cost of the guard. Likewise the outputs
 /// of layers that cannot exceed their input's largest magnitude or turn finite values into
 /// NaN (activations, max pooling, flatten, crop) are not scanned: the layer before them was.
+/// The max |x| scans of large tensors run on the kernels' threads (<see cref="Parallelism"/>), each
+/// range's maximum kept apart and the largest taken: a maximum does not depend on the split.
 /// </summary>
 internal sealed class DivergenceGuard<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -51,6 +56,7 @@ internal sealed class DivergenceGuard<T> where T : unmanaged, IFloatingPointIeee
     private readonly Parameter<T>[] parameters;
     private readonly int[] layerOf;
     private readonly int[] scanned;
+    private readonly double[] rangeMaxima = new double[2 * Parallelism.MaxThreads];
 
     public DivergenceGuard(Network<T> network, double limit)
     {
@@ -79,7 +85,37 @@ internal sealed class DivergenceGuard<T> where T : unmanaged, IFloatingPointIeee
     private Divergence Found(long step, int epoch, int layer, string quantity, double value) =>
         new(step, epoch, layer + 1, network.Layers[layer].Token, quantity, value, Limit);
 
-    private static double Magnitude(ReadOnlySpan<T> values) => values.IsEmpty ? 0 : double.CreateChecked(T.Abs(TP.MaxMagnitude(values)));
+    private static double SerialMagnitude(ReadOnlySpan<T> values) => values.IsEmpty ? 0 : double.CreateChecked(T.Abs(TP.MaxMagnitude(values)));
+
+    /// <summary>max |x| over <paramref name="values"/> (NaN when one is NaN), large spans in ranges on several threads (as large as <see cref="Kernels.ElementwiseKernels.Clear"/>'s).</summary>
+    private double Magnitude(ReadOnlySpan<T> values)
+    {
+        int parts = Parallelism.ElementParts(values.Length / 4);
+        if (parts == 1) return SerialMagnitude(values);
+        var work = new MagnitudeWork { Values = values, Parts = parts, Maxima = rangeMaxima };
+        Parallelism.For(parts, ref work);
+        double max = 0;
+        for (int p = 0; p < parts; p++)
+        {
+            double m = rangeMaxima[p];
+            if (double.IsNaN(m)) return m;
+            max = Math.Max(max, m);
+        }
+        return max;
+    }
+
+    private ref struct MagnitudeWork : IPartitionedWork
+    {
+        public ReadOnlySpan<T> Values;
+        public int Parts;
+        public double[] Maxima;
+
+        public readonly void Run(int partition)
+        {
+            var (start, count) = Parallelism.Range(Values.Length, Parts, partition);
+            Maxima[partition] = SerialMagnitude(Values.Slice(start, count));
+        }
+    }
 
     /// <summary>
     /// True for layers whose output is finite and no larger in magnitude than their input whenever
@@ -103,29 +139,52 @@ internal sealed class DivergenceGuard<T> where T : unmanaged, IFloatingPointIeee
     public Divergence? CheckLoss(double loss, long step, int epoch) =>
         Broken(Math.Abs(loss)) ? new Divergence(step, epoch, 0, "", "loss", double.IsNaN(loss) ? loss : Math.Abs(loss), Limit) : null;
 
+    /// <summary>
+    /// Checks every gradient without the global norm (for steps that do not clip), with the verdict of
+    /// <see cref="CheckGradients(long, int, out double)"/>: there a tensor can only be reported when its max |g|
+    /// is NaN, infinite or over the limit, so a tensor whose max |g| is none of these passes here after one
+    /// pass of max |g|; any other goes through ‖g‖² as there.
+    /// </summary>
+    public Divergence? CheckGradients(long step, int epoch)
+    {
+        for (int i = 0; i < parameters.Length; i++)
+        {
+            if (!Broken(Magnitude(parameters[i].Gradient))) continue;
+            if (CheckGradient(i, step, epoch, out _) is { } bad) return bad;
+        }
+        return null;
+    }
+
     /// <summary>Checks every gradient; on success <paramref name="norm"/> is the global L2 norm of all gradients.</summary>
     public Divergence? CheckGradients(long step, int epoch, out double norm)
     {
         double total = 0;
         for (int i = 0; i < parameters.Length; i++)
         {
-            ReadOnlySpan<T> g = parameters[i].Gradient;
-            double squares = double.CreateChecked(TP.SumOfSquares(g));
-            if (!double.IsFinite(squares) || Math.Sqrt(squares) > Limit)
+            if (CheckGradient(i, step, epoch, out double squares) is { } bad)
             {
-                // Rare path: find out whether an element is bad, or only the sum overflowed T.
-                double m = Magnitude(g);
-                if (Broken(m))
-                {
-                    norm = double.NaN;
-                    return Found(step, epoch, layerOf[i], parameters[i].Name + " gradient", m);
-                }
-                squares = 0;
-                foreach (T v in g) squares += double.CreateChecked(v) * double.CreateChecked(v);
+                norm = double.NaN;
+                return bad;
             }
             total += squares;
         }
         norm = Math.Sqrt(total);
+        return null;
+    }
+
+    /// <summary>Checks gradient <paramref name="i"/>; on success <paramref name="squares"/> is its ‖g‖².</summary>
+    private Divergence? CheckGradient(int i, long step, int epoch, out double squares)
+    {
+        ReadOnlySpan<T> g = parameters[i].Gradient;
+        squares = double.CreateChecked(TP.SumOfSquares(g));
+        if (!double.IsFinite(squares) || Math.Sqrt(squares) > Limit)
+        {
+            // Rare path: find out whether an element is bad, or only the sum overflowed T.
+            double m = Magnitude(g);
+            if (Broken(m)) return Found(step, epoch, layerOf[i], parameters[i].Name + " gradient", m);
+            squares = 0;
+            foreach (T v in g) squares += double.CreateChecked(v) * double.CreateChecked(v);
+        }
         return null;
     }
 

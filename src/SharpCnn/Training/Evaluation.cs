@@ -44,33 +44,19 @@ public static class Evaluator
         if (data.Shape.Size != network.InputShape.Size) throw new ArgumentException($"the data's samples are {data.Shape}, the network takes {network.InputShape}");
         int classes = network.Classes;
         var confusion = new int[classes, classes];
-        bool wasTraining = network.Training;
-        network.Training = false;
-        network.Reserve(Math.Min(batchSize, data.Count));
-        var indices = new int[batchSize];
-        var labels = new int[batchSize];
         double lossSum = 0;
         int correct = 0;
-        try
+        using var inference = new Inference<T>(network, batchSize);
+        foreach (var batch in inference.Batches(data))
         {
-            for (int start = 0; start < data.Count; start += batchSize)
+            var labels = batch.Labels;
+            lossSum += double.CreateChecked(network.ComputeLoss(labels, batch.Count)) * batch.Count;
+            for (int s = 0; s < batch.Count; s++)
             {
-                int n = Math.Min(batchSize, data.Count - start);
-                for (int i = 0; i < n; i++) indices[i] = start + i;
-                data.CopyBatch<T>(indices.AsSpan(0, n), network.Input(n), labels.AsSpan(0, n));
-                var output = network.Forward(n);
-                lossSum += double.CreateChecked(network.ComputeLoss(labels.AsSpan(0, n), n)) * n;
-                for (int s = 0; s < n; s++)
-                {
-                    int predicted = ArgMax(output.Slice(s * classes, classes));
-                    if (labels[s] < classes) confusion[labels[s], predicted]++;
-                    if (predicted == labels[s]) correct++;
-                }
+                int predicted = ArgMax(batch.Output(s));
+                if (labels[s] < classes) confusion[labels[s], predicted]++;
+                if (predicted == labels[s]) correct++;
             }
-        }
-        finally
-        {
-            network.Training = wasTraining;
         }
         return new Evaluation((double)correct / data.Count, lossSum / data.Count, confusion, data.Count);
     }

@@ -70,6 +70,10 @@ public sealed record TrainingOptions
     /// <summary>Where checkpoints go (each replaces the previous one atomically).</summary>
     [JsonIgnore] public string? CheckpointPath { get; init; }
 
+    /// <summary>The optimiser these options name (<see cref="Optimizer"/>, <see cref="LearningRate"/>, <see cref="Momentum"/>, <see cref="WeightDecay"/>) over the trained ones of <paramref name="parameters"/>.</summary>
+    public Optim.Optimizer<T> CreateOptimizer<T>(IEnumerable<Parameter<T>> parameters) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Optimizers.Create(Optimizer, parameters, LearningRate, Momentum, WeightDecay);
+
     /// <summary>Why these options cannot be used, naming the option, or null when they can.</summary>
     public string? Problem()
     {
@@ -138,9 +142,9 @@ public sealed record CheckpointSaved(string Path, long Step, int Epoch, int Samp
 /// Trains a network with minibatch gradient descent:
 /// for each epoch, for each batch B (in a shuffled order):  θ ← update(θ, ∂/∂θ mean_{i∈B} L(f(x_i; θ), t_i)).
 ///
-/// One step: copy the batch into the network's input buffer, forward, check every layer's
-/// output, backward, check the loss and every gradient (<see cref="DivergenceGuard{T}"/>),
-/// optionally clip the global gradient norm, update. A step allocates nothing.
+/// Each step is a <see cref="TrainingStep{T}"/>: copy the batch into the network's input buffer, forward,
+/// check every layer's output, backward, check the loss and every gradient, optionally clip the global
+/// gradient norm, set the scheduled learning rate, update. A step allocates nothing.
 /// When the guard finds NaN, infinity or a magnitude above <see cref="TrainingOptions.ExplosionLimit"/>,
 /// training stops before the update and before any checkpoint of that step, so the last
 /// checkpoint is the last good state; the result names the step, the layer and the statistic.
@@ -166,7 +170,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (options.Problem() is { } problem) throw new ArgumentOutOfRangeException(nameof(options), problem);
         this.network = network;
         Options = options;
-        Optimizer = Optimizers.Create(options.Optimizer, network.Parameters, options.LearningRate, options.Momentum, options.WeightDecay);
+        Optimizer = options.CreateOptimizer(network.Parameters);
     }
 
     /// <summary>
@@ -210,6 +214,9 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Raised after every epoch (after the test-set evaluation).</summary>
     public event Action<EpochResult>? EpochCompleted;
 
+    /// <summary>Code run between the phases of every training step (<see cref="TrainingStep{T}.Hooks"/>), in order.</summary>
+    public IList<ITrainingStepHook<T>> StepHooks { get; } = new List<ITrainingStepHook<T>>();
+
     /// <summary>Raised every <see cref="TrainingOptions.ProgressEvery"/> steps.</summary>
     public event Action<TrainingProgress>? Progress;
 
@@ -228,19 +235,15 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (resumedData is { } expected && (fingerprint != expected || train.Count != resumedCount))
             throw new ArgumentException($"{resumedFrom} was trained on {resumedCount} samples with fingerprint {expected:x16}; these {train.Count} samples (fingerprint {fingerprint:x16}) differ: resume on the same training data");
 
-        int batch = Math.Min(Options.BatchSize, train.Count);
-        network.Reserve(batch);
         // What the optimiser trains (not batch-norm running statistics) is what the stop threshold watches.
         var parameters = Optimizer.Parameters.ToArray();
         var run = pending ?? TrainingRun<T>.Start(Options.Seed, train.Count, parameters, Options.StopEpsilon > 0);
         pending = null;
         if (run.Order.Length != train.Count) throw new ArgumentException($"the run's sample order has {run.Order.Length} entries, the data {train.Count}");
-        var guard = new DivergenceGuard<T>(network, Options.ExplosionLimit);
-        var labels = new int[batch];
-        long stepsPerEpoch = (train.Count + batch - 1) / batch;
-        long totalSteps = Options.MaxSteps > 0 ? Math.Min(Options.MaxSteps, Options.Epochs * stepsPerEpoch) : Options.Epochs * stepsPerEpoch;
+        var step = new TrainingStep<T>(network, Optimizer, Options, train.Count);
+        foreach (var hook in StepHooks) step.Hooks.Add(hook);
+        int batch = step.BatchSize;
         int progressEvery = Options.ProgressEvery > 0 ? Options.ProgressEvery : Math.Max(1, train.Count / batch / 100);
-        int classes = network.Classes;
         var epochs = new List<EpochResult>();
         string? lastCheckpoint = resumedFrom;
 
@@ -258,7 +261,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         // Writes a checkpoint unless a parameter went bad; returns what the guard found, if anything.
         Divergence? Checkpoint()
         {
-            if (guard.CheckParameters(Optimizer.StepCount, run.Epoch) is { } bad) return bad;
+            if (step.CheckParameters(run.Epoch) is { } bad) return bad;
             string path = Options.CheckpointPath!;
             CheckpointFile.Save(path, network, Optimizer, Options, run, fingerprint);
             lastCheckpoint = path;
@@ -285,25 +288,11 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             {
                 cancellation.ThrowIfCancellationRequested();
                 int n = Math.Min(batch, train.Count - run.Position);
-                long step = Optimizer.StepCount + 1;
-                train.CopyBatch<T>(run.Order.AsSpan(run.Position, n), network.Input(n), labels.AsSpan(0, n));
-                network.ZeroGradients();
-                network.SetStep(Options.Seed, Optimizer.StepCount);
-                var output = network.Forward(n);
-                if (guard.CheckOutputs(n, step, run.Epoch) is { } exploded) return Diverge(exploded, clock);
-                int correct = 0;
-                for (int s = 0; s < n; s++)
-                    if (Evaluator.ArgMax(output.Slice(s * classes, classes)) == labels[s]) correct++;
-                double loss = double.CreateChecked(network.Backward(labels.AsSpan(0, n), n));
-                if (guard.CheckLoss(loss, step, run.Epoch) is { } badLoss) return Diverge(badLoss, clock);
-                if (guard.CheckGradients(step, run.Epoch, out double norm) is { } badGradient) return Diverge(badGradient, clock);
-                if (Options.ClipNorm > 0) guard.Clip(norm, Options.ClipNorm);
-                if (Options.Schedule.Kind != ScheduleKind.Constant) // a constant schedule leaves a rate set by hand alone
-                    Optimizer.LearningRate = Options.Schedule.Rate(Options.LearningRate, Optimizer.StepCount, stepsPerEpoch, totalSteps);
-                Optimizer.Step();
+                var done = step.Run(train, run.Order.AsSpan(run.Position, n), run.Epoch);
+                if (done.Divergence is { } found) return Diverge(found, clock);
                 run.Position += n;
-                run.LossSum += loss * n;
-                run.Correct += correct;
+                run.LossSum += done.Loss * n;
+                run.Correct += done.Correct;
                 run.Seen += n;
                 run.EpochSteps++;
                 if (checkpoints && Optimizer.StepCount % Options.CheckpointEvery == 0)
@@ -316,7 +305,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
                     Progress?.Invoke(new TrainingProgress(run.Epoch, run.Seen, train.Count, run.LossSum / run.Seen, (double)run.Correct / run.Seen, run.Seen / Seconds(run, clock)));
             }
             clock.Stop();
-            if (guard.CheckParameters(Optimizer.StepCount, run.Epoch) is { } badEnd) return Diverge(badEnd, clock);
+            if (step.CheckParameters(run.Epoch) is { } badEnd) return Diverge(badEnd, clock);
             bool complete = run.Position >= train.Count;
             // An epoch cut short by the step cap keeps its start snapshot, for a resumed run that finishes it.
             double change = run.Snapshot is null ? double.NaN : MaxChange(parameters, run.Snapshot, takeSnapshot: complete);

@@ -15,17 +15,14 @@ public sealed class CliTests(TrainedDigitModel trained) : IClassFixture<TrainedD
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    private static RootCommand Root() => new("sharpcnn")
-    {
-        TrainCommand.Create(), PredictCommand.Create(), EvalCommand.Create(), GradcheckCommand.Create(), SummaryCommand.Create(),
-        ExportOnnxCommand.Create(), ImportOnnxCommand.Create(),
-    };
+    /// <summary>The command tree that ships.</summary>
+    private static RootCommand Root() => CommandLine.Create();
 
     private static (int Exit, string Output, string Error) Run(params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int exit = CommandErrors.Invoke(Root(), args, new InvocationConfiguration { Output = output, Error = error });
+        int exit = CommandLine.Run(args, new InvocationConfiguration { Output = output, Error = error });
         return (exit, output.ToString(), error.ToString());
     }
 

@@ -1,0 +1,189 @@
+using SharpCnn.Data;
+using SharpCnn.Model;
+using SharpCnn.Optim;
+
+namespace SharpCnn.Training;
+
+/// <summary>What one training step did.</summary>
+/// <param name="Count">Samples in the batch.</param>
+/// <param name="Loss">Mean loss of the batch (before the update); NaN when the guard stopped the step before the backward pass.</param>
+/// <param name="Correct">Samples of the batch whose arg-max output was the label (before the update).</param>
+/// <param name="Divergence">What the divergence guard found, or null: when set, the parameters were not updated.</param>
+public readonly record struct StepResult(int Count, double Loss, int Correct, Divergence? Divergence)
+{
+    /// <summary>True when the guard stopped the step (see <see cref="Divergence"/>).</summary>
+    public bool Diverged => Divergence is not null;
+}
+
+/// <summary>
+/// Code run at fixed points of every <see cref="TrainingStep{T}"/>: where augmenting the batch, gathering
+/// per-layer statistics or reducing gradients across processes go, without changing the step. Every method does
+/// nothing unless overridden. They run on the training thread and, like the step, should allocate nothing.
+/// </summary>
+public interface ITrainingStepHook<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>
+    /// The batch of <paramref name="n"/> samples is in <see cref="Network{T}.Input"/> and its labels in
+    /// <see cref="TrainingStep{T}.Labels"/>, before the forward pass: the inputs may be changed here.
+    /// </summary>
+    void BatchLoaded(TrainingStep<T> step, int n)
+    {
+    }
+
+    /// <summary>The forward pass ran and the guard passed every layer's output (<see cref="Network{T}.Activation"/>).</summary>
+    void Forwarded(TrainingStep<T> step, int n)
+    {
+    }
+
+    /// <summary>
+    /// The backward pass ran: every parameter's gradient holds ∂L/∂θ of this batch (and the activations are
+    /// still those of its forward pass). Runs before the guard checks the loss and gradients, before clipping
+    /// and before the update, so the gradients may be changed here.
+    /// </summary>
+    void BackwardDone(TrainingStep<T> step, int n, double loss)
+    {
+    }
+
+    /// <summary>The optimiser updated the parameters (<see cref="Optimizer{T}.StepCount"/> counts this step).</summary>
+    void Updated(TrainingStep<T> step, in StepResult result)
+    {
+    }
+}
+
+/// <summary>
+/// One step of minibatch gradient descent, the one every trainer, benchmark and profiler runs:
+/// <list type="number">
+/// <item>load: copy the batch's samples into the network's input buffer and their labels into <see cref="Labels"/>;</item>
+/// <item>zero every gradient and fix the step's random choices (<see cref="Network{T}.SetStep"/> with
+///   <see cref="TrainingOptions.Seed"/> and the optimiser's step count);</item>
+/// <item>forward, then the divergence guard on every layer's output; count the samples classified right;</item>
+/// <item>backward, then the guard on the loss and on every gradient (which also gives the global gradient norm);</item>
+/// <item>clip the gradients to <see cref="TrainingOptions.ClipNorm"/>, set the learning rate of the step from
+///   <see cref="TrainingOptions.Schedule"/> (a constant schedule leaves a rate set by hand alone), and update.</item>
+/// </list>
+/// When the guard finds NaN, infinity or a magnitude above <see cref="TrainingOptions.ExplosionLimit"/> the step
+/// stops there, before the update, and says what it found (a benchmark of the arithmetic alone may turn the
+/// guard off, see <see cref="Guarded"/>). Hooks (<see cref="Hooks"/>) run between the phases.
+/// A step allocates nothing: the buffers are reserved for <see cref="BatchSize"/> samples when it is made.
+/// </summary>
+public sealed class TrainingStep<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly DivergenceGuard<T> guard;
+    private readonly int[] labels;
+    private readonly List<ITrainingStepHook<T>> hooks = [];
+
+    /// <summary>
+    /// Makes the step for <paramref name="network"/> (parameters initialised) and <paramref name="optimizer"/> (over its
+    /// parameters), for a training set of <paramref name="samples"/> samples: batches hold up to
+    /// min(<see cref="TrainingOptions.BatchSize"/>, <paramref name="samples"/>) of them, and the learning-rate schedule
+    /// spans <see cref="TrainingOptions.Epochs"/> passes over them (or <see cref="TrainingOptions.MaxSteps"/> steps).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The options cannot be used (<see cref="TrainingOptions.Problem"/> says why), or <paramref name="samples"/> is not positive.</exception>
+    public TrainingStep(Network<T> network, Optimizer<T> optimizer, TrainingOptions options, int samples)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Problem() is { } problem) throw new ArgumentOutOfRangeException(nameof(options), problem);
+        if (samples <= 0) throw new ArgumentOutOfRangeException(nameof(samples), samples, "a training set needs at least one sample");
+        Network = network;
+        Optimizer = optimizer;
+        Options = options;
+        BatchSize = Math.Min(options.BatchSize, samples);
+        StepsPerEpoch = (samples + BatchSize - 1) / BatchSize;
+        TotalSteps = options.MaxSteps > 0 ? Math.Min(options.MaxSteps, options.Epochs * StepsPerEpoch) : options.Epochs * StepsPerEpoch;
+        network.Reserve(BatchSize);
+        labels = new int[BatchSize];
+        guard = new DivergenceGuard<T>(network, options.ExplosionLimit);
+    }
+
+    /// <summary>The network trained.</summary>
+    public Network<T> Network { get; }
+
+    /// <summary>The optimiser that updates it; its step count numbers the steps.</summary>
+    public Optimizer<T> Optimizer { get; }
+
+    /// <summary>The settings the step uses: seed, explosion limit, clipping, learning rate and schedule.</summary>
+    public TrainingOptions Options { get; }
+
+    /// <summary>
+    /// Whether the divergence guard checks the step (true unless set otherwise). Only a measurement of the
+    /// arithmetic alone (<c>sharpcnn bench</c>, to compare with earlier figures and with frameworks that have no
+    /// guard) turns it off: then no output, loss or gradient is checked and a diverging step updates the
+    /// parameters with what it computed, except that clipping (<see cref="TrainingOptions.ClipNorm"/>) still
+    /// computes the gradients' norm and with it reports a gradient that is not finite or over the limit.
+    /// </summary>
+    public bool Guarded { get; init; } = true;
+
+    /// <summary>The largest batch a step takes.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>Steps per pass over the training set (the schedule's epoch).</summary>
+    public long StepsPerEpoch { get; }
+
+    /// <summary>Steps of the whole run (the schedule's horizon).</summary>
+    public long TotalSteps { get; }
+
+    /// <summary>Code run between the phases of every step, in order (empty by default).</summary>
+    public IList<ITrainingStepHook<T>> Hooks => hooks;
+
+    /// <summary>The labels of the last batch loaded (its first <paramref name="n"/>).</summary>
+    public ReadOnlySpan<int> Labels(int n) => labels.AsSpan(0, n);
+
+    /// <summary>
+    /// Trains one step on the samples of <paramref name="data"/> at <paramref name="indices"/> (a batch of
+    /// 1 to <see cref="BatchSize"/>); <paramref name="epoch"/> only dates what the guard reports.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The batch is empty or larger than <see cref="BatchSize"/>.</exception>
+    public StepResult Run(ImageDataSet data, ReadOnlySpan<int> indices, int epoch = 1)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        int n = indices.Length;
+        if (n < 1 || n > BatchSize) throw new ArgumentOutOfRangeException(nameof(indices), n, $"a step takes 1 to {BatchSize} samples");
+        data.CopyBatch<T>(indices, Network.Input(n), labels.AsSpan(0, n));
+        for (int i = 0; i < hooks.Count; i++) hooks[i].BatchLoaded(this, n);
+        return Train(n, epoch);
+    }
+
+    /// <summary>Everything after the load: forward, backward, the guard's checks, clipping, schedule, update.</summary>
+    private StepResult Train(int n, int epoch)
+    {
+        var network = Network;
+        var optimizer = Optimizer;
+        long step = optimizer.StepCount + 1;
+        network.ZeroGradients();
+        network.SetStep(Options.Seed, optimizer.StepCount);
+        var output = network.Forward(n);
+        if (Guarded && guard.CheckOutputs(n, step, epoch) is { } exploded) return new StepResult(n, double.NaN, 0, exploded);
+        int classes = network.Classes;
+        int correct = 0;
+        for (int s = 0; s < n; s++)
+            if (Evaluator.ArgMax(output.Slice(s * classes, classes)) == labels[s]) correct++;
+        for (int i = 0; i < hooks.Count; i++) hooks[i].Forwarded(this, n);
+
+        double loss = double.CreateChecked(network.Backward(labels.AsSpan(0, n), n));
+        for (int i = 0; i < hooks.Count; i++) hooks[i].BackwardDone(this, n, loss);
+        if (Guarded && guard.CheckLoss(loss, step, epoch) is { } badLoss) return new StepResult(n, loss, correct, badLoss);
+        if (Options.ClipNorm > 0)
+        {
+            if (guard.CheckGradients(step, epoch, out double norm) is { } badGradient) return new StepResult(n, loss, correct, badGradient);
+            guard.Clip(norm, Options.ClipNorm);
+        }
+        else if (Guarded && guard.CheckGradients(step, epoch) is { } badGradient)
+        {
+            return new StepResult(n, loss, correct, badGradient);
+        }
+        if (Options.Schedule.Kind != ScheduleKind.Constant) // a constant schedule leaves a rate set by hand alone
+            optimizer.LearningRate = Options.Schedule.Rate(Options.LearningRate, optimizer.StepCount, StepsPerEpoch, TotalSteps);
+        optimizer.Step();
+        var result = new StepResult(n, loss, correct, null);
+        for (int i = 0; i < hooks.Count; i++) hooks[i].Updated(this, result);
+        return result;
+    }
+
+    /// <summary>
+    /// Checks every parameter's values (before a checkpoint is written, at an epoch's end); <paramref name="epoch"/>
+    /// dates the report. Null when all are finite and within the limit.
+    /// </summary>
+    public Divergence? CheckParameters(int epoch) => guard.CheckParameters(Optimizer.StepCount, epoch);
+}
