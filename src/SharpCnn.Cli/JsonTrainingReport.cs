@@ -23,7 +23,9 @@ internal sealed class JsonTrainingReport(TextWriter output) : TrainingReport
         s.Precision,
         Data = s.DataLabel,
         TrainSamples = s.TrainCount,
+        ValidationSamples = s.ValidationCount,
         TestSamples = s.TestCount,
+        s.ClassNames,
         Input = new[] { s.SampleShape.Channels, s.SampleShape.Height, s.SampleShape.Width },
         s.Options.Epochs,
         s.Options.BatchSize,
@@ -59,6 +61,8 @@ internal sealed class JsonTrainingReport(TextWriter output) : TrainingReport
             TrainAccuracy = Terminal.Finite(e.TrainAccuracy),
             TestLoss = e.Test is null ? null : Terminal.Finite(e.Test.Loss),
             TestAccuracy = e.Test?.Accuracy,
+            ValidationLoss = e.Validation is null ? null : Terminal.Finite(e.Validation.Loss),
+            ValidationAccuracy = e.Validation?.Accuracy,
             Seconds = Terminal.Finite(e.Seconds),
             SamplesPerSecond = Terminal.Finite(e.SamplesPerSecond),
             MaxParameterChange = Terminal.Finite(e.MaxParameterChange),
@@ -82,6 +86,7 @@ internal sealed class JsonTrainingReport(TextWriter output) : TrainingReport
             TestSamples = f?.Count,
             Confusion = confusion,
             end.ModelFile,
+            end.BestEpoch,
             end.Pictures,
         });
     }

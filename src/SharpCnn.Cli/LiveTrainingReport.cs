@@ -18,7 +18,7 @@ internal sealed class LiveTrainingReport(IAnsiConsole console) : TrainingReport
         if (s.Resumed is not null) grid.AddRow("[bold]resumed[/]", Markup.Escape(s.Resumed));
         grid.AddRow("[bold]model[/]", $"{Markup.Escape(s.ModelLabel)}: {Markup.Escape(s.Spec)}");
         grid.AddRow("", $"{s.Parameters:N0} parameters, {s.ForwardMegaflops:F1} MFLOP forward per sample; loss {Markup.Escape(s.Loss)}, init {Markup.Escape(s.Init)}, {s.Precision}");
-        grid.AddRow("[bold]data[/]", $"{Markup.Escape(s.DataLabel)}: {s.TrainCount:N0} training, {s.TestCount:N0} test images of {s.SampleShape}");
+        grid.AddRow("[bold]data[/]", Markup.Escape(s.DataLine));
         grid.AddRow("[bold]training[/]", $"{s.Options.Epochs} epoch(s), batch {s.Options.BatchSize}, {Markup.Escape(s.Options.Optimizer)} {Markup.Escape(s.Rate)}, seed {s.Options.Seed}{Markup.Escape(s.Safety)}");
         console.Write(grid);
     }
@@ -27,9 +27,9 @@ internal sealed class LiveTrainingReport(IAnsiConsole console) : TrainingReport
     {
         // Fit one bar per line in the terminal: long labels from 110 columns on, compact ones in 80.
         bool wide = console.Profile.Width >= 110;
-        string Label(int epoch, double loss, double accuracy, Evaluation? test) =>
+        string Label(int epoch, double loss, double accuracy, Evaluation? test, string name = "test") =>
             (wide ? $"epoch {epoch}/{epochs}  loss {loss:F4}  acc {100 * accuracy:F1}%" : $"{epoch}/{epochs} loss {loss:F4} acc {100 * accuracy:F1}%")
-            + (test is null ? "" : wide ? $"  [green]test {100 * test.Accuracy:F2}%[/]" : $" [green]test {100 * test.Accuracy:F1}%[/]");
+            + (test is null ? "" : wide ? $"  [green]{name} {100 * test.Accuracy:F2}%[/]" : $" [green]{name} {100 * test.Accuracy:F1}%[/]");
         var speed = new SamplesPerSecondColumn(wide ? "samples/s" : "img/s");
         return console.Progress()
             .AutoClear(false)
@@ -56,7 +56,7 @@ internal sealed class LiveTrainingReport(IAnsiConsole console) : TrainingReport
                     e =>
                     {
                         var task = For(e.Epoch);
-                        task.Description = Label(e.Epoch, e.TrainLoss, e.TrainAccuracy, e.Test);
+                        task.Description = Label(e.Epoch, e.TrainLoss, e.TrainAccuracy, e.Validation ?? e.Test, e.Validation is null ? "test" : "val");
                         speed.Set(task.Id, e.SamplesPerSecond);
                         task.Value = task.MaxValue;
                         task.StopTask();
@@ -75,19 +75,21 @@ internal sealed class LiveTrainingReport(IAnsiConsole console) : TrainingReport
     public override void End(TrainingEnd end)
     {
         var table = new Table().Border(TableBorder.Rounded).Title("[bold]training summary[/]");
-        foreach (string column in (string[])["epoch", "train loss", "train acc", "test loss", "test acc", "time", "samples/s"])
+        string held = end.Result.Epochs.Any(e => e.Validation is not null) ? "val" : "test";
+        foreach (string column in (string[])["epoch", "train loss", "train acc", $"{held} loss", $"{held} acc", "time", "samples/s"])
             table.AddColumn(new TableColumn(column).RightAligned());
         foreach (var e in end.Result.Epochs)
             table.AddRow(
                 e.Epoch.ToString(),
                 $"{e.TrainLoss:F4}",
                 $"{e.TrainAccuracy:P2}",
-                e.Test is null ? "-" : $"{e.Test.Loss:F4}",
-                e.Test is null ? "-" : $"{e.Test.Accuracy:P2}",
+                (e.Validation ?? e.Test) is { } h1 ? $"{h1.Loss:F4}" : "-",
+                (e.Validation ?? e.Test) is { } h2 ? $"{h2.Accuracy:P2}" : "-",
                 $"{e.Seconds:F1}s",
                 $"{e.SamplesPerSecond:N0}");
         console.Write(table);
         console.MarkupLine($"stopped: {Markup.Escape(end.Result.StopReason)}");
+        if (end.Best is { } best) console.MarkupLine(Markup.Escape(best));
         if (end.Final is { } f)
         {
             console.MarkupLine($"[bold green]test accuracy {f.Accuracy:P2}[/] ({(int)Math.Round(f.Accuracy * f.Count)}/{f.Count}), test loss {f.Loss:F4}");

@@ -7,6 +7,9 @@ namespace SharpCnn.Cli;
 /// <summary>What <c>--model</c> names: a preset, a spec string, or a saved model file.</summary>
 internal sealed record ModelChoice(string Spec, string Loss, InitScheme Init, string? File, string Label)
 {
+    /// <summary>What <c>train</c> changed in the spec (a resized last layer), for the report; null when nothing.</summary>
+    public string? Note { get; init; }
+
     public static ModelChoice Resolve(string model, string? loss, string? init)
     {
         if (Presets.Find(model) is { } preset)

@@ -10,7 +10,7 @@ internal sealed class PlainTrainingReport(TextWriter output) : TrainingReport
         if (s.Resumed is not null) output.WriteLine($"resumed  {s.Resumed}");
         output.WriteLine($"model    {s.ModelLabel}: {s.Spec}");
         output.WriteLine($"         {s.Parameters:N0} parameters, {s.ForwardMegaflops:F1} MFLOP forward per sample; loss {s.Loss}, init {s.Init}, {s.Precision}");
-        output.WriteLine($"data     {s.DataLabel}: {s.TrainCount:N0} training, {s.TestCount:N0} test images of {s.SampleShape}");
+        output.WriteLine($"data     {s.DataLine}");
         output.WriteLine($"training {s.Options.Epochs} epoch(s), batch {s.Options.BatchSize}, {s.Options.Optimizer} {s.Rate}, seed {s.Options.Seed}{s.Safety}");
         output.Flush();
     }
@@ -31,6 +31,7 @@ internal sealed class PlainTrainingReport(TextWriter output) : TrainingReport
     public override void End(TrainingEnd end)
     {
         output.WriteLine($"stopped: {end.Result.StopReason}");
+        if (end.Best is { } best) output.WriteLine(best);
         if (end.Final is { } f)
         {
             output.WriteLine($"test accuracy {f.Accuracy:P2} ({(int)Math.Round(f.Accuracy * f.Count)}/{f.Count}), test loss {f.Loss:F4}");

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using SharpCnn.Data;
 using SharpCnn.Formats;
 using SharpCnn.Pictures;
 using SharpCnn.Model;
@@ -12,7 +13,7 @@ internal static class TrainCommand
 {
     public static Command Create()
     {
-        var data = CommonOptions.Data("Folder with MNIST-format IDX files (train-/t10k-images/labels, gzip or raw); default: the bundled 10,000 MNIST digits");
+        var data = new DataChoice("Data folder: MNIST-format IDX files (train-/t10k-images/labels, gzip or raw), CIFAR-10 or CIFAR-100 binary files, or an image folder (one subfolder of JPEG/PNG/WebP/BMP/GIF files per class, optionally under train/ and test/); default: the bundled 10,000 MNIST digits");
         var model = CommonOptions.Model("A preset (seed-cnn, seed-fc1, seed-fc2, lenet5), a spec string such as 'conv5x5x8:same,relu,maxpool2,dense10', or a saved .scnn model to continue training");
         var loss = CommonOptions.Loss();
         var init = CommonOptions.Init();
@@ -28,7 +29,11 @@ internal static class TrainCommand
         var output = new Option<string?>("--output", "-o") { Description = "Save the trained model to this file (.scnn), for eval and predict", HelpName = "FILE" };
         var stop = new Option<double>("--stop-epsilon") { Description = "Stop when no parameter moved by this much over an epoch (seed 001's threshold; 0 = off)", HelpName = "EPS" }.ZeroOrPositive();
         var maxSteps = new Option<long>("--max-steps") { Description = "Stop after this many steps (0 = no cap)", HelpName = "N" }.AtLeast(0);
-        var limit = new Option<int>("--limit") { Description = "Use only the first N training samples (0 = all)", HelpName = "N" }.AtLeast(0);
+        var limit = new Option<int>("--limit") { Description = "Use only the first N training samples (0 = all), before the validation split", HelpName = "N" }.AtLeast(0);
+        var validation = new Option<double>("--validation") { Description = "Hold out this fraction of each class of the training set (seeded by --seed) and report validation loss and accuracy after each epoch; the test set is then used only for the final figure", HelpName = "FRACTION" }.InRange(0, 1);
+        var keepBest = new Option<bool>("--keep-best") { Description = "Save to --output the epoch with the best validation accuracy (needs --validation), and give the test figure of that model" };
+        var augment = new Option<string?>("--augment") { Description = $"Augment the training batches on the fly, as layers in front of a new model: a comma-separated list of {Preprocessing.AugmentHelp}, e.g. crop4,flip", HelpName = "LIST" };
+        var normalize = new Option<string?>("--normalize") { Description = "Per-channel normalisation as the new model's first layer, saved with it: auto (mean and std measured on the training set), MEANS/STDS (e.g. 0.49,0.48,0.45/0.25,0.24,0.26) or none; default: none, or auto for a spec with a normalize layer", HelpName = "none|auto|M/S" };
         var testLimit = new Option<int>("--test-limit") { Description = "Use only the first N test samples (0 = all)", HelpName = "N" }.AtLeast(0);
         var schedule = new Option<string>("--lr-schedule") { Description = "Learning-rate schedule: constant, cosine (to 0 over the run) or step:E:f (times f every E epochs)", DefaultValueFactory = _ => "constant", HelpName = "constant|cosine|step:E:f" };
         var weightDecay = new Option<double>("--weight-decay") { Description = "L2 weight decay λ on weights (not biases, batch-norm β or running statistics)", HelpName = "LAMBDA" }.ZeroOrPositive();
@@ -41,13 +46,19 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a model and report test accuracy after each epoch. With no options: the seed CNN (seed 000 Table 3) on the bundled digits, 3 epochs of Adam.")
         {
-            data, model, loss, init, epochs, batch, lr, optimizer, momentum, schedule, weightDecay, precision, seed, output, stop, maxSteps, limit, testLimit, confusion, plots, json, plain, threads,
+            model, loss, init, epochs, batch, lr, optimizer, momentum, schedule, weightDecay, precision, seed, output, stop, maxSteps, limit, testLimit,
+            validation, keepBest, augment, normalize, confusion, plots, json, plain, threads,
         };
+        foreach (var option in data.All) command.Add(option);
         foreach (var option in safety.All) command.Add(option);
         command.SetAction(r => CommandErrors.Run(r.InvocationConfiguration.Error, () =>
         {
             ThreadsOption.Apply(r.GetValue(threads));
             if (r.GetValue(output) is { } outputPath) RunSafety.CheckWritable(outputPath, "--output");
+            if (r.GetValue(keepBest) && r.GetValue(validation) == 0) throw new ArgumentException("--keep-best needs a validation set to choose the epoch by: give --validation FRACTION");
+            if (r.GetValue(keepBest) && r.GetValue(output) is null) throw new ArgumentException("--keep-best saves the best epoch to --output: give --output FILE");
+            var augmentations = Preprocessing.Augmentations(r.GetValue(augment));
+            var normalization = Preprocessing.ParseNormalize(r.GetValue(normalize));
             string? resume = r.GetValue(safety.Resume);
             ModelChoice? choice = null;
             var chosen = PrecisionOption.Parse(r.GetValue(precision)!);
@@ -73,7 +84,7 @@ internal static class TrainCommand
             else
             {
                 // The checkpoint's model and settings; an option typed here overrides its setting.
-                var header = RunSafety.ReadCheckpoint(r, resume, model, loss, init);
+                var header = RunSafety.ReadCheckpoint(r, resume, model, loss, init, augment, normalize);
                 var at = header.Training;
                 var stored = header.Model.StoredPrecision;
                 if (r.Given(precision) && chosen != stored)
@@ -96,9 +107,29 @@ internal static class TrainCommand
                 resumed = $"{resume}: step {at.Steps}, epoch {at.Epoch}, sample {at.Position} of {at.DataCount}";
             }
             options = safety.Apply(r, options, resume is not null);
-            var (train, test, label) = DataChoice.Load(r.GetValue(data), r.GetValue(limit), r.GetValue(testLimit));
+            var selection = data.Selection(r) with
+            {
+                TrainLimit = r.GetValue(limit),
+                TestLimit = r.GetValue(testLimit),
+                ValidationFraction = r.GetValue(validation),
+                ValidationSeed = options.Seed,
+            };
+            var loaded = DataChoice.Load(selection, Images.DataParts.All, r.InvocationConfiguration.Error);
+            var train = loaded.Train!;
+            if (choice is not null && choice.File is null)
+            {
+                // A new model: augmentation and normalisation in front, the last dense layer fitted to the data's classes.
+                bool addNormalize = normalization?.Add ?? false;
+                string spec = Preprocessing.Prepare(choice.Spec, augmentations, addNormalize, train.Classes, out string? note);
+                choice = choice with { Spec = spec, Note = note };
+            }
+            else if (augmentations.Count > 0 || normalization is { Add: true })
+            {
+                throw new ArgumentException($"--augment and --normalize shape a new model; {(resume is null ? choice!.File : resume)} already has its layers");
+            }
             var report = TrainingReport.Create(r.InvocationConfiguration.Output, r.GetValue(json), r.GetValue(plain));
-            var run = new Run(choice, resume, resumed, options, train, test, label, r.GetValue(output), r.GetValue(plots), r.GetValue(confusion), report, r.InvocationConfiguration.Error);
+            var run = new Run(choice, resume, resumed, options, train, loaded.Validation, loaded.Test, loaded.Label, normalization, r.GetValue(keepBest),
+                r.GetValue(output), r.GetValue(plots), r.GetValue(confusion), report, r.InvocationConfiguration.Error);
             return PrecisionOption.Dispatch(chosen, run);
         }));
         return command;
@@ -109,8 +140,8 @@ internal static class TrainCommand
         "try a lower --lr, --init normal or he (rand()-style uniform init makes the outputs grow layer by layer), " +
         "--clip-norm, or a '-max' (minusmax) layer before the loss; --resume the last checkpoint with the new settings";
 
-    private sealed record Run(ModelChoice? Choice, string? ResumeFrom, string? Resumed, TrainingOptions Options, Data.ImageDataSet Train, Data.ImageDataSet Test, string DataLabel,
-        string? Output, string? Plots, bool Confusion, TrainingReport Report, TextWriter Error) : IPrecisionAction
+    private sealed record Run(ModelChoice? Choice, string? ResumeFrom, string? Resumed, TrainingOptions Options, ImageDataSet Train, ImageDataSet? Validation, ImageDataSet? Test,
+        string DataLabel, Preprocessing.NormalizeChoice? Normalization, bool KeepBest, string? Output, string? Plots, bool Confusion, TrainingReport Report, TextWriter Error) : IPrecisionAction
     {
         public int Invoke<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
@@ -118,15 +149,45 @@ internal static class TrainCommand
                 ? new Trainer<T>(Choice!.Create<T>(Train.Shape, Options.Seed), Options)
                 : Trainer<T>.Resume(ResumeFrom, _ => Options);
             var network = trainer.Network;
+            string? normalized = null;
+            if (ResumeFrom is null && Choice!.File is null)
+            {
+                normalized = Preprocessing.SetStatistics(network, Train, Normalization);
+                if (Train.ClassNames is { } names && names.Count == network.Classes) network.ClassNames = names;
+            }
+            else if (network.ClassNames is null && Train.ClassNames is { } names && names.Count == network.Classes)
+            {
+                network.ClassNames = names;
+            }
             string init = Choice is null ? "from checkpoint" : Choice.File is null ? Initializer.Name(Choice.Init) : "from file";
-            Report.Start(new TrainingStart(Choice?.Label ?? ResumeFrom!, network.Spec, network.ParameterCount, network.ForwardFlops / 1e6, network.Loss.Name,
-                init, Precisions.Of<T>().FileName(), DataLabel, Train.Count, Test.Count, Train.Shape, Options, Resumed));
+            string label = Choice?.Label ?? ResumeFrom!;
+            if (Choice?.Note is { } note) label += $" ({note})";
+            if (normalized is not null) label += $"; normalisation {normalized}";
+            Report.Start(new TrainingStart(label, network.Spec, network.ParameterCount, network.ForwardFlops / 1e6, network.Loss.Name,
+                init, Precisions.Of<T>().FileName(), DataLabel, Train.Count, Test?.Count ?? 0, Train.Shape, Options, Resumed)
+            {
+                ValidationCount = Validation?.Count ?? 0,
+                ClassNames = network.ClassNames,
+            });
             trainer.CheckpointSaved += Report.Checkpoint;
+
+            // --keep-best: the output holds the best epoch so far (a resumed run continues from the accuracy it records).
+            double best = KeepBest && ResumeFrom is not null ? BestSoFar(Output!) : double.NegativeInfinity;
+            int bestEpoch = 0;
             var result = Report.Run(Options.Epochs, Train.Count, (onProgress, onEpoch) =>
             {
                 trainer.Progress += onProgress;
-                trainer.EpochCompleted += onEpoch;
-                return trainer.Fit(Train, Test);
+                trainer.EpochCompleted += e =>
+                {
+                    if (KeepBest && e.Validation is { } v && v.Accuracy > best)
+                    {
+                        best = v.Accuracy;
+                        bestEpoch = e.Epoch;
+                        ModelFile.Save(network, Output!, Metadata(v, e.Epoch));
+                    }
+                    onEpoch(e);
+                };
+                return trainer.Fit(Train, Validation, Validation is null ? Test : null);
             });
             if (result.Diverged)
             {
@@ -138,26 +199,68 @@ internal static class TrainCommand
                     : "  no checkpoint was written (--checkpoint-every N keeps one); --output was not saved");
                 return 1;
             }
-            var final = result.Epochs.Count > 0 && result.Epochs[^1].Test is { } last ? last : Evaluator.Evaluate(network, Test);
-            if (Output is not null)
+            string? bestLine = null;
+            var kept = network;
+            if (KeepBest)
             {
-                ModelFile.Save(network, Output, new Dictionary<string, string>
+                if (bestEpoch > 0 || File.Exists(Output))
                 {
-                    ["trained"] = DateTime.UtcNow.ToString("O"),
-                    ["data"] = DataLabel,
-                    ["test_accuracy"] = final.Accuracy.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
-                    ["command"] = "sharpcnn " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
-                });
+                    kept = ModelFile.Load<T>(Output!);
+                    var meta = ModelFile.ReadHeader(Output!).Metadata;
+                    bestLine = $"kept     epoch {meta.GetValueOrDefault("epoch", "?")} of {Output}: the best validation accuracy, {double.Parse(meta.GetValueOrDefault("validation_accuracy", "NaN"), System.Globalization.CultureInfo.InvariantCulture):P2}";
+                }
+            }
+            // The final figure is the test set's, looked at once here when a validation set guided the run.
+            var final = Test is null ? null
+                : !KeepBest && Validation is null && result.Epochs.Count > 0 && result.Epochs[^1].Test is { } last ? last
+                : Evaluator.Evaluate(kept, Test);
+            if (Output is not null && !KeepBest)
+            {
+                var lastValidation = result.Epochs.Count > 0 ? result.Epochs[^1].Validation : null;
+                ModelFile.Save(network, Output, Metadata(lastValidation, result.Epochs.Count > 0 ? result.Epochs[^1].Epoch : 0, final));
+            }
+            else if (Output is not null && final is not null && File.Exists(Output))
+            {
+                // The kept model's file gets the test figure measured on it.
+                var meta = new Dictionary<string, string>(ModelFile.ReadHeader(Output).Metadata) { ["test_accuracy"] = Invariant(final.Accuracy) };
+                ModelFile.Save(kept, Output, meta);
             }
             IReadOnlyList<string> pictures = [];
+            var pictureData = Test ?? Validation ?? Train;
+            var summary = final ?? Evaluator.Evaluate(kept, pictureData);
             if (Plots is not null)
             {
-                var sample = new T[Test.Shape.Size];
-                Test.CopyBatch<T>([0], sample, new int[1]);
-                pictures = ModelPictures.SaveAll(Plots, network, result, final, sample);
+                var sample = new T[pictureData.Shape.Size];
+                pictureData.CopyBatch<T>([0], sample, new int[1]);
+                pictures = ModelPictures.SaveAll(Plots, kept, result, summary, sample);
             }
-            Report.End(new TrainingEnd(result, final, Output, pictures, Confusion));
+            Report.End(new TrainingEnd(result, final, Output, pictures, Confusion) { Best = bestLine, BestEpoch = KeepBest ? bestEpoch : null });
             return 0;
+        }
+
+        private Dictionary<string, string> Metadata(Evaluation? validation, int epoch, Evaluation? test = null)
+        {
+            var metadata = new Dictionary<string, string>
+            {
+                ["trained"] = DateTime.UtcNow.ToString("O"),
+                ["data"] = DataLabel,
+                ["epoch"] = epoch.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["command"] = "sharpcnn " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+            };
+            if (validation is not null) metadata["validation_accuracy"] = Invariant(validation.Accuracy);
+            if (test is not null) metadata["test_accuracy"] = Invariant(test.Accuracy);
+            return metadata;
+        }
+
+        private static string Invariant(double value) => value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+
+        /// <summary>The validation accuracy the output file of an earlier part of the run records, or -∞.</summary>
+        private static double BestSoFar(string path)
+        {
+            if (!File.Exists(path)) return double.NegativeInfinity;
+            var meta = ModelFile.ReadHeader(path).Metadata;
+            return meta.TryGetValue("validation_accuracy", out string? text) && double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double v)
+                ? v : double.NegativeInfinity;
         }
     }
 }

@@ -7,6 +7,18 @@ internal sealed record TrainingStart(
     string ModelLabel, string Spec, long Parameters, double ForwardMegaflops, string Loss, string Init, string Precision,
     string DataLabel, int TrainCount, int TestCount, Tensors.Shape SampleShape, TrainingOptions Options, string? Resumed = null)
 {
+    /// <summary>Images split off the training set for validation (0 = none).</summary>
+    public int ValidationCount { get; init; }
+
+    /// <summary>The classes' names, when the data name them.</summary>
+    public IReadOnlyList<string>? ClassNames { get; init; }
+
+    /// <summary>The data line of the plain and live forms: where from, how many of each set, their shape, the classes.</summary>
+    public string DataLine =>
+        $"{DataLabel}: {TrainCount:N0} training, " + (ValidationCount > 0 ? $"{ValidationCount:N0} validation, " : "") +
+        (TestCount > 0 ? $"{TestCount:N0} test" : "no test") + $" images of {SampleShape}" +
+        (ClassNames is { } names ? $"; classes {string.Join(", ", names.Take(10))}{(names.Count > 10 ? $", ... ({names.Count})" : "")}" : "");
+
     /// <summary>The learning rate with its schedule and weight decay, e.g. "lr 0.05 (cosine), weight decay 0.0005".</summary>
     public string Rate =>
         $"lr {Options.LearningRate:G4}" + (Options.Schedule.Kind == ScheduleKind.Constant ? "" : $" ({Options.Schedule})") +
@@ -19,7 +31,14 @@ internal sealed record TrainingStart(
 }
 
 /// <summary>How <c>sharpcnn train</c> ended.</summary>
-internal sealed record TrainingEnd(TrainingResult Result, Evaluation? Final, string? ModelFile, IReadOnlyList<string> Pictures, bool ShowConfusion);
+internal sealed record TrainingEnd(TrainingResult Result, Evaluation? Final, string? ModelFile, IReadOnlyList<string> Pictures, bool ShowConfusion)
+{
+    /// <summary>With <c>--keep-best</c>: which epoch was kept and its validation figures, as one line.</summary>
+    public string? Best { get; init; }
+
+    /// <summary>With <c>--keep-best</c>: the epoch kept.</summary>
+    public int? BestEpoch { get; init; }
+}
 
 /// <summary>
 /// The train command's output, in one of three forms: live progress bars in a terminal
@@ -60,6 +79,7 @@ internal abstract class TrainingReport
     public static string Describe(EpochResult e, int epochs)
     {
         string test = e.Test is null ? "" : $"  test acc {e.Test.Accuracy:P2}  test loss {e.Test.Loss:F4}";
+        if (e.Validation is { } v) test += $"  val acc {v.Accuracy:P2}  val loss {v.Loss:F4}";
         string change = double.IsNaN(e.MaxParameterChange) ? "" : $"  max |Δθ| {e.MaxParameterChange:G3}";
         return $"epoch {e.Epoch}/{epochs}  loss {e.TrainLoss:F4}  train acc {e.TrainAccuracy:P2}{test}  {e.Seconds:F1}s ({e.SamplesPerSecond:F0} samples/s){change}";
     }

@@ -173,7 +173,7 @@ public static class ImageDecoder
                 throw new FileFormatException(name, -1, $"starts like a {known} image, but its header does not read: {(result == SKCodecResult.IncompleteInput ? "the file ends before the header does" : Reason(result))}");
             throw new FileFormatException(name, -1, result == SKCodecResult.IncompleteInput
                 ? $"expected a JPEG, PNG, WebP, BMP or GIF image, found {Start(data)}: not an image of these formats, or one cut short before its header ends"
-                : $"expected a JPEG, PNG, WebP, BMP or GIF image, found {Start(data)}: {Reason(result)}");
+                : $"expected a JPEG, PNG, WebP, BMP or GIF image, found {Start(data)}: not an image of these formats");
         }
         if (Format(codec.EncodedFormat) is null)
         {

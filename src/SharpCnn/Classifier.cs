@@ -118,6 +118,9 @@ public sealed class Classifier<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The spec string that rebuilds this network's layers.</summary>
     public string Spec => Network.Spec;
 
+    /// <summary>The classes' names by output index, or null (see <see cref="Network{T}.ClassNames"/>); <see cref="Fit"/> takes the training data's.</summary>
+    public IReadOnlyList<string>? ClassNames => Network.ClassNames;
+
     /// <summary>
     /// Trains on <paramref name="train"/>, evaluating on <paramref name="test"/> (if given) after every epoch.
     /// Each call starts a fresh optimiser (its moments are not carried over from an earlier call).
@@ -133,6 +136,7 @@ public sealed class Classifier<T> where T : unmanaged, IFloatingPointIeee754<T>
         Action<TrainingProgress>? onProgress = null, Action<EpochResult>? onEpoch = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(train);
+        if (train.ClassNames is { } names && names.Count == Network.Classes) Network.ClassNames = names;
         var trainer = new Trainer<T>(Network, options ?? Classifier.DefaultTrainingOptions);
         if (onProgress is not null) trainer.Progress += onProgress;
         if (onEpoch is not null) trainer.EpochCompleted += onEpoch;
@@ -178,6 +182,20 @@ public sealed class Classifier<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (InputShape.Channels != 1)
             throw new ArgumentException($"the model takes {InputShape.Channels}-channel inputs ({InputShape}); a grey image has one channel", nameof(image));
         return Predict(image.Resize(InputShape.Width, InputShape.Height).Pixels);
+    }
+
+    /// <summary>
+    /// Classifies a grey or colour picture of any size (from SharpCnn.Images' decoder, <see cref="PixelImage.LoadPng"/>
+    /// or a data set): it is converted to the model's channels (colour to grey by luma, grey repeated) and resized to
+    /// its input (area averaging when shrinking, bilinear when enlarging), then scaled to pixel / 255.
+    /// </summary>
+    /// <exception cref="ArgumentException">The model does not take 1- or 3-channel images.</exception>
+    public Prediction Predict(PixelImage image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (InputShape.Channels is not (1 or 3))
+            throw new ArgumentException($"the model takes {InputShape.Channels}-channel inputs ({InputShape}); a picture has 1 or 3 channels", nameof(image));
+        return Predict(image.ToChannels(InputShape.Channels).Resize(InputShape.Width, InputShape.Height).Pixels);
     }
 
     /// <summary>Classifies every image of <paramref name="data"/>, in batches; element i is image i's prediction.</summary>

@@ -113,7 +113,11 @@ public sealed record TrainingProgress(int Epoch, int Samples, int EpochSamples, 
 /// <param name="Seconds">Wall time of the epoch's training steps.</param>
 /// <param name="SamplesPerSecond">Training throughput.</param>
 /// <param name="MaxParameterChange">Largest |Δθ| of any parameter over the epoch.</param>
-public sealed record EpochResult(int Epoch, long Steps, double TrainLoss, double TrainAccuracy, Evaluation? Test, double Seconds, double SamplesPerSecond, double MaxParameterChange);
+public sealed record EpochResult(int Epoch, long Steps, double TrainLoss, double TrainAccuracy, Evaluation? Test, double Seconds, double SamplesPerSecond, double MaxParameterChange)
+{
+    /// <summary>Evaluation on the validation set, when one was given (then <see cref="Test"/> is null: the test set is kept for the final figure).</summary>
+    public Evaluation? Validation { get; init; }
+}
 
 /// <summary>The whole run.</summary>
 /// <param name="Epochs">Every epoch's result (after a resume: from the resumed epoch on).</param>
@@ -177,7 +181,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// Continues the run saved in the checkpoint at <paramref name="path"/>: its network (in precision
     /// <typeparamref name="T"/>, which must be the one it was trained in), optimiser state, position
     /// and statistics. <paramref name="adjust"/> may change the saved options (more epochs, a lower
-    /// learning rate, ...); with none changed, <see cref="Fit"/> ends bit for bit where the
+    /// learning rate, ...); with none changed, <see cref="Fit(ImageDataSet, ImageDataSet?, CancellationToken)"/> ends bit for bit where the
     /// uninterrupted run would have. The optimiser cannot change.
     /// </summary>
     /// <exception cref="FileFormatException">The file is not a valid checkpoint.</exception>
@@ -211,7 +215,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The optimiser (its learning rate may be changed between epochs).</summary>
     public Optimizer<T> Optimizer { get; }
 
-    /// <summary>Raised after every epoch (after the test-set evaluation).</summary>
+    /// <summary>Raised after every epoch (after the validation or test-set evaluation).</summary>
     public event Action<EpochResult>? EpochCompleted;
 
     /// <summary>Code run between the phases of every training step (<see cref="TrainingStep{T}.Hooks"/>), in order.</summary>
@@ -225,11 +229,23 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>Trains on <paramref name="train"/>, evaluating on <paramref name="test"/> after each epoch.</summary>
     /// <exception cref="ArgumentException">The data do not fit the network, or are not the data a resumed run was trained on.</exception>
-    public TrainingResult Fit(ImageDataSet train, ImageDataSet? test = null, CancellationToken cancellation = default)
+    public TrainingResult Fit(ImageDataSet train, ImageDataSet? test = null, CancellationToken cancellation = default) =>
+        Fit(train, validation: null, test, cancellation);
+
+    /// <summary>
+    /// Trains on <paramref name="train"/>, evaluating on <paramref name="validation"/> after each epoch
+    /// (<see cref="EpochResult.Validation"/>) when it is given, and otherwise on <paramref name="test"/>
+    /// (<see cref="EpochResult.Test"/>): with a validation set the test set is not looked at during training, so
+    /// that choices made on the epochs' figures (an epoch to keep, a setting) leave the final test figure honest.
+    /// </summary>
+    /// <exception cref="ArgumentException">The data do not fit the network, or are not the data a resumed run was trained on.</exception>
+    public TrainingResult Fit(ImageDataSet train, ImageDataSet? validation, ImageDataSet? test, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(train);
         CheckData(train, "training");
+        if (validation is not null) CheckData(validation, "validation");
         if (test is not null) CheckData(test, "test");
+        var perEpoch = validation ?? test;
         bool checkpoints = Options.CheckpointEvery > 0;
         ulong fingerprint = checkpoints || resumedData is not null ? train.Fingerprint() : 0;
         if (resumedData is { } expected && (fingerprint != expected || train.Count != resumedCount))
@@ -309,8 +325,8 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             bool complete = run.Position >= train.Count;
             // An epoch cut short by the step cap keeps its start snapshot, for a resumed run that finishes it.
             double change = run.Snapshot is null ? double.NaN : MaxChange(parameters, run.Snapshot, takeSnapshot: complete);
-            var evaluation = test is null ? null : Evaluator.Evaluate(network, test, Options.EvaluationBatchSize);
-            var result = Finish(run, evaluation, clock, change);
+            var evaluation = perEpoch is null ? null : Evaluator.Evaluate(network, perEpoch, Options.EvaluationBatchSize);
+            var result = validation is null ? Finish(run, evaluation, clock, change) : Finish(run, null, clock, change) with { Validation = evaluation };
             epochs.Add(result);
             EpochCompleted?.Invoke(result);
             string? reason = Capped() ? $"step cap ({Options.MaxSteps} steps)"
