@@ -32,8 +32,10 @@ internal static class EvalCommand
         {
             var network = SavedModel.Load<T>(File, out string kind);
             var input = network.InputShape;
-            // The images are brought to what the model takes, unless the command line says otherwise.
-            var selection = Selection with
+            // An image folder's pictures are brought to what the model takes, unless the command line says otherwise;
+            // IDX and CIFAR data have their fixed shape, which must be the model's.
+            bool pictures = Selection.Source is not null && DataFolder.Detect(Selection.Source) == DataSourceKind.ImageFolder;
+            var selection = !pictures ? Selection : Selection with
             {
                 Width = SizeGiven ? Selection.Width : input.Width,
                 Height = SizeGiven ? Selection.Height : input.Height,

@@ -77,7 +77,7 @@ internal static class Preprocessing
     /// layer fitted to <paramref name="classes"/> when it gives another number of outputs; <paramref name="note"/> says
     /// what was changed, for the report.
     /// </summary>
-    public static string Prepare(string spec, IReadOnlyList<LayerSpec> augment, bool normalize, int classes, out string? note)
+    public static string Prepare(string spec, IReadOnlyList<LayerSpec> augment, bool normalize, int classes, bool fitClasses, IReadOnlyList<string>? names, out string? note)
     {
         var parsed = ModelSpec.Parse(spec);
         var layers = parsed.Layers.ToList();
@@ -87,10 +87,17 @@ internal static class Preprocessing
         // The last layer that sets the output's size (what follows it keeps the size: activations, -max, norm).
         if (layers.LastOrDefault(l => l.Kind.Traits.HasFlag(LayerTraits.ChangesShape)) is DenseSpec dense && dense.Outputs != classes && classes >= 2)
         {
+            // A preset is fitted; a spec written by hand is the user's, but a named set of classes it does not fit is a mistake worth a message.
+            if (!fitClasses)
+            {
+                if (names is null) goto done;
+                throw new ArgumentException($"--model: the spec's last layer {dense.Token} gives {dense.Outputs} outputs, the data have {classes} classes ({string.Join(", ", names.Take(5))}{(names.Count > 5 ? ", ..." : "")}): end the spec in dense{classes}");
+            }
             int at = layers.LastIndexOf(dense);
             layers[at] = dense with { Outputs = classes };
             notes.Add($"last layer {dense.Token} → {layers[at].Token} for the data's {classes} classes");
         }
+    done:
         note = notes.Count == 0 ? null : string.Join("; ", notes);
         return new ModelSpec(layers, parsed.Input).Text;
     }

@@ -7,14 +7,19 @@ namespace SharpCnn.Cli;
 /// <summary>A model file as <c>predict</c> and <c>eval</c> take it: a SharpCnn <c>.scnn</c> file, or an ONNX model imported on the fly.</summary>
 internal static class SavedModel
 {
-    /// <summary>True when the file at <paramref name="path"/> is not a SharpCnn model file (it does not start with its magic), so it is read as ONNX.</summary>
+    /// <summary>
+    /// True when the file at <paramref name="path"/> is read as ONNX: it is called <c>.onnx</c>, or it does not start
+    /// with a SharpCnn model file's magic but with the byte an ONNX model starts with (0x08, the tag of its
+    /// <c>ir_version</c>). Anything else is read as a model file, whose reader says what is wrong with it.
+    /// </summary>
     public static bool IsOnnx(string path)
     {
         if (!File.Exists(path)) return false;
+        if (path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) return true;
         Span<byte> magic = stackalloc byte[8];
         using var file = File.OpenRead(path);
         int n = file.ReadAtLeast(magic, 8, throwOnEndOfStream: false);
-        return !(n == 8 && magic.SequenceEqual("SCNNMODL"u8));
+        return n > 0 && magic[0] == 0x08 && !(n == 8 && magic.SequenceEqual("SCNNMODL"u8));
     }
 
     /// <summary>

@@ -120,7 +120,8 @@ internal static class TrainCommand
             {
                 // A new model: augmentation and normalisation in front, the last dense layer fitted to the data's classes.
                 bool addNormalize = normalization?.Add ?? false;
-                string spec = Preprocessing.Prepare(choice.Spec, augmentations, addNormalize, train.Classes, out string? note);
+                bool preset = Model.Presets.Find(choice.Label) is not null;
+                string spec = Preprocessing.Prepare(choice.Spec, augmentations, addNormalize, train.Classes, preset, train.ClassNames, out string? note);
                 choice = choice with { Spec = spec, Note = note };
             }
             else if (augmentations.Count > 0 || normalization is { Add: true })

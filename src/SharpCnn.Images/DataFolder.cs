@@ -68,11 +68,13 @@ public static class DataFolder
         if (CifarFolder.FindCifar10(folder) is not null) return DataSourceKind.Cifar10;
         if (CifarFolder.FindCifar100(folder) is not null) return DataSourceKind.Cifar100;
         if (ImageFolder.Looks(folder)) return DataSourceKind.ImageFolder;
-        throw new FileNotFoundException(
-            $"{folder}: found no data: expected MNIST-format IDX files (train-images-idx3-ubyte[.gz], ...), CIFAR-10 (data_batch_1.bin ... test_batch.bin), " +
-            $"CIFAR-100 (train.bin, test.bin) or an image folder (one subfolder of {string.Join("/", ImageDecoder.Extensions)} files per class, optionally under train/ and test/)",
-            folder);
+        throw new FileNotFoundException(NoData(folder), folder);
     }
+
+    /// <summary>What a folder holding no data of any kind lacks, in words.</summary>
+    private static string NoData(string folder) =>
+        $"{folder}: found no data: expected MNIST-format IDX files (no train-images file; looked for {string.Join(", ", MnistFolder.CandidateNames("train-images", 3))}), " +
+        $"CIFAR-10 (data_batch_1.bin ... test_batch.bin), CIFAR-100 (train.bin, test.bin) or an image folder (one subfolder of {string.Join("/", ImageDecoder.Extensions)} files per class, optionally under train/ and test/)";
 
     /// <summary>
     /// Loads what <paramref name="selection"/> names: the sets of its source (or the bundled digits), shaped to its size and

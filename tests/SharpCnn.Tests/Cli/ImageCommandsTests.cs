@@ -106,9 +106,10 @@ public sealed class ImageCommandsTests : IDisposable
         Assert.Contains("loaded 20 images of 3x16x16", error); // only test/ is read
         Assert.Contains("20 resized", error);
 
-        // A CIFAR-10 folder of 32x32 colour images.
+        // A CIFAR-10 folder of 32x32 colour images: its fixed shape must be the model's, or resized with --size.
         CifarFolderTests.WriteCifar10(Path.Combine(dir, "cifar"));
-        var cifar = Run("eval", model, "--data", Path.Combine(dir, "cifar"));
+        Assert.Contains("takes inputs of 3x16x16, the data are 3x32x32", Run("eval", model, "--data", Path.Combine(dir, "cifar")).Error);
+        var cifar = Run("eval", model, "--data", Path.Combine(dir, "cifar"), "--size", "16x16");
         Assert.True(cifar.Exit == 0, cifar.Error);
         Assert.Contains("4 test images", cifar.Output);
 
@@ -130,5 +131,69 @@ public sealed class ImageCommandsTests : IDisposable
         Assert.Contains("--channels must be 1 or 3, not 2", Run("eval", "m.scnn", "--channels", "2").Error);
         Assert.Contains("--size must be WIDTHxHEIGHT", Run("eval", Path.Combine(dir, "none.scnn"), "--size", "32").Error);
         Assert.Contains("'medium'", Run("eval", "m.scnn", "--label", "medium").Error);
+    }
+
+    [Fact]
+    public void TrainOnAnImageFolderWithValidationAugmentationNormalisationAndKeepBest()
+    {
+        // Three colours of the colour task as a folder of PNG files without test/: the model's dense10 becomes dense3.
+        var images = ColourTask.Make(240, 12, seed: 21);
+        int written = 0;
+        for (int i = 0; i < images.Count; i++)
+        {
+            if (images.Label(i) >= 3) continue;
+            string folder = Path.Combine(dir, "three", images.ClassNames![images.Label(i)]);
+            Directory.CreateDirectory(folder);
+            File.WriteAllBytes(Path.Combine(folder, $"{i:D3}.png"), ImageEncoder.Encode(PixelImage.FromDataSet(images, i), ImageFormat.Png));
+            written++;
+        }
+        string model = Path.Combine(dir, "three.scnn");
+        var (exit, output, error) = Run("train", "--data", Path.Combine(dir, "three"), "--model", "seed-fc2",
+            "--validation", "0.25", "--keep-best", "--augment", "crop1,flip", "--normalize", "auto", "--epochs", "3", "--lr", "0.01", "-o", model, "--json");
+        Assert.True(exit == 0, error);
+        Assert.Contains($"loaded {written} images of 3x12x12", error);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        var start = lines[0];
+        Assert.Equal("randcrop1,randflip,normalize,flatten,dense300,sigmoid,dense3,minusmax", start.GetProperty("spec").GetString()); // the preset fitted to 3 classes
+        Assert.Equal(0, start.GetProperty("test_samples").GetInt32());
+        Assert.True(start.GetProperty("validation_samples").GetInt32() > 0);
+        Assert.Equal(["blue", "green", "red"], start.GetProperty("class_names").EnumerateArray().Select(e => e.GetString()));
+        var epochs = lines.Where(l => l.GetProperty("event").GetString() == "epoch").ToArray();
+        Assert.Equal(3, epochs.Length);
+        Assert.All(epochs, e => Assert.Equal(JsonValueKind.Null, e.GetProperty("test_accuracy").ValueKind));
+        double best = epochs.Max(e => e.GetProperty("validation_accuracy").GetDouble());
+        var end = lines[^1];
+        Assert.Equal(JsonValueKind.Null, end.GetProperty("test_accuracy").ValueKind); // no test set
+        int bestEpoch = end.GetProperty("best_epoch").GetInt32();
+        Assert.Equal(best, epochs[bestEpoch - 1].GetProperty("validation_accuracy").GetDouble());
+        // The kept file: the best epoch, its names and its measured normalisation.
+        var header = ModelFile.ReadHeader(model);
+        Assert.Equal(bestEpoch.ToString(), header.Metadata["epoch"]);
+        Assert.Equal(["blue", "green", "red"], header.ClassNames!);
+        var normalize = (Normalize<float>)ModelFile.Load<float>(model).Layers[2];
+        Assert.NotEqual(0f, normalize.Mean.Value[0]);
+        Assert.NotEqual(1f, normalize.Std.Value[0]);
+        // eval on the same folder (no test/: all of it) and predict print class names.
+        var eval = Run("eval", model, "--data", Path.Combine(dir, "three"));
+        Assert.True(eval.Exit == 0, eval.Error);
+        Assert.Contains($"{written} images (the folder has no test/: all of it)", eval.Output);
+        // A spec written by hand must give one output per named class.
+        var mismatch = Run("train", "--data", Path.Combine(dir, "three"), "--model", "flatten,dense10", "--epochs", "1");
+        Assert.Equal(2, mismatch.Exit);
+        Assert.Contains("the spec's last layer dense10 gives 10 outputs, the data have 3 classes (blue, green, red): end the spec in dense3", mismatch.Error);
+    }
+
+    [Theory]
+    [InlineData("--keep-best needs a validation set", "train", "--keep-best", "-o", "m.scnn")]
+    [InlineData("--keep-best saves the best epoch to --output", "train", "--keep-best", "--validation", "0.1")]
+    [InlineData("--augment: unknown augmentation 'rotate'", "train", "--augment", "crop2,rotate")]
+    [InlineData("--augment: 'crop0'", "train", "--augment", "crop0")]
+    [InlineData("--normalize must be none, auto, or MEANS/STDS", "train", "--normalize", "0.5")]
+    [InlineData("--validation must be at least 0 and below 1, not 1", "train", "--validation", "1")]
+    public void BadTrainingDataOptionsAreOneLine(string expected, params string[] args)
+    {
+        var (exit, _, error) = Run(args);
+        Assert.Equal(2, exit);
+        Assert.Contains(expected, error);
     }
 }

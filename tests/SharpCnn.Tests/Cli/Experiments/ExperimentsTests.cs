@@ -150,3 +150,18 @@ public sealed class ExperimentsTests : IDisposable
         Assert.True(File.Exists(Path.Combine(dir, "fashion.svg")));
     }
 }
+
+public sealed class AugmentedFashionRowTests
+{
+    [Fact]
+    public void TheAugmentedFashionRowPutsCropsAndFlipsInFrontOfTheRecipe()
+    {
+        var row = ExperimentCatalog.All.Single(e => e.Id == "augment-fashion");
+        Assert.Equal("randcrop2,randflip," + ExperimentCatalog.FashionSpec, row.Spec);
+        Assert.True(row.RequiresFashion);
+        Assert.Equal(0.940, row.Target);
+        Assert.Equal(40, row.Options.Epochs);
+        Assert.Equal(ExperimentCatalog.FashionOptions with { Epochs = 40 }, row.Options);
+        Assert.Equal(["augment-fashion"], ExperimentCatalog.Select("augment").Select(e => e.Id));
+    }
+}
