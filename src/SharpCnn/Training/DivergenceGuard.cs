@@ -112,7 +112,7 @@ internal sealed class DivergenceGuard<T> where T : unmanaged, IFloatingPointIeee
         for (int i = 0; i < parameters.Length; i++)
         {
             ReadOnlySpan<T> g = parameters[i].Gradient;
-            double squares = double.CreateChecked(TP.SumOfSquares(g));
+            double squares = double.CreateChecked(Kernels.Reductions.SumOfSquares(g));
             if (!double.IsFinite(squares) || Math.Sqrt(squares) > Limit)
             {
                 // Rare path: find out whether an element is bad, or only the sum overflowed T.
