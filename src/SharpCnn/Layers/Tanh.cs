@@ -1,5 +1,5 @@
+using SharpCnn.Kernels;
 using SharpCnn.Tensors;
-using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace SharpCnn.Layers;
 
@@ -25,7 +25,7 @@ public sealed class Tanh<T> : Layer<T> where T : unmanaged, IFloatingPointIeee75
     {
         CheckForward(x, y, n);
         int len = n * InputShape.Size;
-        TP.Tanh(x[..len], y[..len]);
+        MathKernels.Tanh(x[..len], y[..len]); // one algorithm on every width (docs/DETERMINISM.md)
     }
 
     /// <inheritdoc />
