@@ -188,7 +188,7 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
                 TP.Subtract(x.Slice(offset, plane), mu, d);
                 TP.Multiply(d, p, d);
                 TP.Add(d, q, d);
-                TP.MultiplyAdd(dy.Slice(offset, plane), k, d, d);
+                ElementwiseKernels.MultiplyAdd(dy.Slice(offset, plane), k, d, d);
             }
         }
     }
