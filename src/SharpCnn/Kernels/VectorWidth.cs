@@ -13,8 +13,9 @@
 // fused (a * b + c rounded once): Vector*.FusedMultiplyAdd on the vector widths and
 // T.FusedMultiplyAdd (Math.FusedMultiplyAdd, correctly rounded) on the scalar one. Where the hardware
 // has FMA (every x86-64 with AVX2, every ARM64) that is one instruction; where it has none (x86-64
-// below AVX2, or DOTNET_EnableAVX2=0) the runtime computes it per lane in software, slower but with
-// the same bits. Min and Max are IEEE 754-2019 minimum and maximum (NaN wins, -0 < +0) on every
+// below AVX2, or DOTNET_EnableAVX2=0) Vector128 floats compute it exactly through doubles rounded to
+// odd (Width128.FusedWithoutFma), and doubles and the scalar path call the runtime's software fma:
+// slower, the same bits. Min and Max are IEEE 754-2019 minimum and maximum (NaN wins, -0 < +0) on every
 // width. The integer operations reinterpret a lane as the signed integer of the same size (int for
 // float, long for double); the kernels use them only on bit patterns (exponent fields).
 using System.Numerics;
