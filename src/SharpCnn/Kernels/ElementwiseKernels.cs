@@ -3,11 +3,14 @@
 // each with the plain loop it is held to in the tests right beside it. They are memory-bound, so the
 // 256-bit Vector<T> is as fast as 512-bit registers would be.
 //
-// None of them uses a fused multiply-add or reorders an expression: a vector lane computes exactly
-// what the scalar loop computes for that element, so the fast kernels are bit-identical to their
-// references (the tests check equality, not closeness), on every vector width.
+// None of them uses a fused multiply-add or reorders an expression: each operation is rounded on its
+// own, as written, so a vector lane computes exactly what the scalar loop computes for that element and
+// the fast kernels are bit-identical to their references (the tests check equality, not closeness), on
+// every vector width (docs/DETERMINISM.md: element-wise updates are unfused everywhere; they are memory-
+// bound, so FMA would buy nothing, and a machine without FMA pays nothing for them).
 //
 //   Adam:         m ← β1·m + (1-β1)·g;  v ← β2·v + (1-β2)·g·g;  w ← w - η_t·m / (sqrt(v) + ε_t)
+//   MultiplyAdd:  d = x·s + a   (the product rounded, then the sum: SGD, momentum, weight decay, batch norm)
 //   ReluBackward: dx = x > 0 ? dy : 0
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -70,6 +73,38 @@ internal static class ElementwiseKernels
             (Vector.LoadUnsafe(ref wr, i) - eta * mi / (Vector.SquareRoot(vi) + eps)).StoreUnsafe(ref wr, i);
         }
         return end;
+    }
+
+    /// <summary>
+    /// destination = x · <paramref name="scale"/> + addend, element by element, the product rounded before the
+    /// sum (never fused); <paramref name="destination"/> may be <paramref name="x"/> or <paramref name="addend"/>.
+    /// </summary>
+    public static void MultiplyAdd<T>(ReadOnlySpan<T> x, T scale, ReadOnlySpan<T> addend, Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int length = destination.Length;
+        if (x.Length != length || addend.Length != length) throw new ArgumentException("MultiplyAdd: x, addend and destination must be equally long");
+        int i = 0;
+        if (Accelerated<T>())
+        {
+            int count = Vector<T>.Count, end = length - length % count;
+            Vector<T> s = new(scale);
+            ref T xr = ref MemoryMarshal.GetReference(x), ar = ref MemoryMarshal.GetReference(addend), dr = ref MemoryMarshal.GetReference(destination);
+            for (; i < end; i += count)
+                (Vector.LoadUnsafe(ref xr, (nuint)i) * s + Vector.LoadUnsafe(ref ar, (nuint)i)).StoreUnsafe(ref dr, (nuint)i);
+        }
+        MultiplyAddReference(x[i..], scale, addend[i..], destination[i..]);
+    }
+
+    /// <summary>The plain loop <see cref="MultiplyAdd{T}"/> is held to.</summary>
+    public static void MultiplyAddReference<T>(ReadOnlySpan<T> x, T scale, ReadOnlySpan<T> addend, Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < destination.Length; i++)
+        {
+            T product = x[i] * scale;
+            destination[i] = product + addend[i];
+        }
     }
 
     /// <summary>dx = x &gt; 0 ? dy : 0, element by element.</summary>

@@ -49,9 +49,13 @@
 // batch it is in (a prediction for one image equals its prediction within a batch). That is why there
 // is no separate path for very few rows, tempting as it is for a dense layer at batch 1.
 //
-// The sum over k is always done in the same order for a given shape and vector width (slices in
-// increasing pc, each slice summed in increasing p inside the tile registers, then added to C), so
-// results are bit-identical from call to call. The column loop (jc) is independent per block:
+// The canonical order (docs/DETERMINISM.md), the same on every width, so the bits do not depend on the
+// vector width, the tile, the blocking in m and n, or the thread count: vectorised only across the
+// columns of C (a lane is one C[i, j], never a part of the sum over k); k cut into slices of
+// kc = DepthSlice(k) (<= 256, from k alone); each slice summed from zero with one FUSED multiply-add
+// per p in increasing p (MultiplyAdd is fused on every width, the scalar one included); the first slice
+// stored to C (or added to C when accumulating), each later slice added to C, in increasing pc.
+// GemmReference.Multiply is that order as a plain loop, and the tests compare bits. The column loop (jc) is independent per block:
 // MultiplyColumns computes any column range of C on its own, which is how ParallelGemm splits the
 // work across threads without changing any arithmetic.
 using System.Numerics;
@@ -86,7 +90,8 @@ public static class Gemm
     /// <paramref name="ldb"/> &gt;= n) or, when <paramref name="transB"/>, B^T (B stored n x k, ldb &gt;= k).
     /// <paramref name="ldc"/> &gt;= n. Only the m x n region of C (row stride ldc) is written.
     /// Single-threaded, allocation-free after the calling thread's first use of a block size,
-    /// and deterministic: the same inputs always give bit-identical output on a given machine.
+    /// and deterministic: the same inputs give bit-identical output on every machine and SIMD width (the canonical
+    /// order of docs/DETERMINISM.md).
     /// </summary>
     /// <exception cref="ArgumentException">
     /// A size is negative, a leading dimension is smaller than its row length, a span is too short
@@ -208,7 +213,7 @@ public static class Gemm
         int size = Unsafe.SizeOf<T>();
         int columns = columnEnd - columnStart;
 
-        int kc = EqualBlock(k, MaxDepth, 1);
+        int kc = DepthSlice(k);
         int nc = EqualBlock(columns, Math.Max(nr, PackedBBytes / (kc * size) / nr * nr), nr);
         int mc = EqualBlock(m, Math.Max(mr, PackedABytes / (kc * size) / mr * mr), mr);
 
@@ -279,6 +284,12 @@ public static class Gemm
             }
         }
     }
+
+    /// <summary>
+    /// The depth slice kc for a product of depth <paramref name="k"/>: k cut into the fewest equal slices of at
+    /// most 256 (k = 800 -> 4 x 200). Part of the canonical order: the same on every width and machine.
+    /// </summary>
+    internal static int DepthSlice(int k) => EqualBlock(k, MaxDepth, 1);
 
     /// <summary>
     /// Splits <paramref name="total"/> into the fewest blocks of at most <paramref name="max"/>, all of

@@ -6,7 +6,11 @@
 //   op(A)[i, p] = transA ? a[p * lda + i] : a[i * lda + p]
 //   op(B)[p, j] = transB ? b[j * ldb + p] : b[p * ldb + j]
 //   C[i, j]     = c[i * ldc + j]
-// Plain triple loop, summing over p in increasing order; no validation beyond span indexing.
+// Plain triple loop in the canonical order every width of Gemm.Multiply follows (docs/DETERMINISM.md):
+// the depth k is cut into slices of kc = Gemm.DepthSlice(k) (at most 256, equal sizes, the same on
+// every width); each slice's sum starts at zero and takes one fused multiply-add per p in increasing
+// p; the first slice's sum is C (or C + sum when accumulating), each later slice's is added to C.
+// No validation beyond span indexing.
 using System.Numerics;
 
 namespace SharpCnn.Kernels;
@@ -23,18 +27,27 @@ internal static class GemmReference
         Span<T> c, int ldc, bool accumulate)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        int kc = k == 0 ? 1 : Gemm.DepthSlice(k);
         for (int i = 0; i < m; i++)
         {
             for (int j = 0; j < n; j++)
             {
-                T sum = T.Zero;
-                for (int p = 0; p < k; p++)
+                if (k == 0)
                 {
-                    T aip = transA ? a[p * lda + i] : a[i * lda + p];
-                    T bpj = transB ? b[j * ldb + p] : b[p * ldb + j];
-                    sum += aip * bpj;
+                    if (!accumulate) c[i * ldc + j] = T.Zero;
+                    continue;
                 }
-                c[i * ldc + j] = accumulate ? c[i * ldc + j] + sum : sum;
+                for (int pc = 0; pc < k; pc += kc)
+                {
+                    T sum = T.Zero;
+                    for (int p = pc; p < Math.Min(k, pc + kc); p++)
+                    {
+                        T aip = transA ? a[p * lda + i] : a[i * lda + p];
+                        T bpj = transB ? b[j * ldb + p] : b[p * ldb + j];
+                        sum = T.FusedMultiplyAdd(aip, bpj, sum);
+                    }
+                    c[i * ldc + j] = accumulate || pc > 0 ? c[i * ldc + j] + sum : sum;
+                }
             }
         }
     }

@@ -67,14 +67,14 @@ public static class PeakFlops
         TVector c8 = c0, c9 = c0, c10 = c0, c11 = c0, c12 = c0, c13 = c0, c14 = c0, c15 = c0;
         for (long i = 0; i < iterations; i++)
         {
-            c0 = TWidth.MultiplyAdd(c0, a, b); c1 = TWidth.MultiplyAdd(c1, a, b);
-            c2 = TWidth.MultiplyAdd(c2, a, b); c3 = TWidth.MultiplyAdd(c3, a, b);
-            c4 = TWidth.MultiplyAdd(c4, a, b); c5 = TWidth.MultiplyAdd(c5, a, b);
-            c6 = TWidth.MultiplyAdd(c6, a, b); c7 = TWidth.MultiplyAdd(c7, a, b);
-            c8 = TWidth.MultiplyAdd(c8, a, b); c9 = TWidth.MultiplyAdd(c9, a, b);
-            c10 = TWidth.MultiplyAdd(c10, a, b); c11 = TWidth.MultiplyAdd(c11, a, b);
-            c12 = TWidth.MultiplyAdd(c12, a, b); c13 = TWidth.MultiplyAdd(c13, a, b);
-            c14 = TWidth.MultiplyAdd(c14, a, b); c15 = TWidth.MultiplyAdd(c15, a, b);
+            c0 = TWidth.MultiplyAddEstimate(c0, a, b); c1 = TWidth.MultiplyAddEstimate(c1, a, b);
+            c2 = TWidth.MultiplyAddEstimate(c2, a, b); c3 = TWidth.MultiplyAddEstimate(c3, a, b);
+            c4 = TWidth.MultiplyAddEstimate(c4, a, b); c5 = TWidth.MultiplyAddEstimate(c5, a, b);
+            c6 = TWidth.MultiplyAddEstimate(c6, a, b); c7 = TWidth.MultiplyAddEstimate(c7, a, b);
+            c8 = TWidth.MultiplyAddEstimate(c8, a, b); c9 = TWidth.MultiplyAddEstimate(c9, a, b);
+            c10 = TWidth.MultiplyAddEstimate(c10, a, b); c11 = TWidth.MultiplyAddEstimate(c11, a, b);
+            c12 = TWidth.MultiplyAddEstimate(c12, a, b); c13 = TWidth.MultiplyAddEstimate(c13, a, b);
+            c14 = TWidth.MultiplyAddEstimate(c14, a, b); c15 = TWidth.MultiplyAddEstimate(c15, a, b);
         }
         TVector sum = TWidth.Add(TWidth.Add(TWidth.Add(c0, c1), TWidth.Add(c2, c3)), TWidth.Add(TWidth.Add(c4, c5), TWidth.Add(c6, c7)));
         sum = TWidth.Add(sum, TWidth.Add(TWidth.Add(TWidth.Add(c8, c9), TWidth.Add(c10, c11)), TWidth.Add(TWidth.Add(c12, c13), TWidth.Add(c14, c15))));

@@ -1,6 +1,7 @@
 using System.Globalization;
 using SharpCnn.Formats.Onnx;
 using SharpCnn.Formats.Onnx.Proto;
+using SharpCnn.Kernels;
 using SharpCnn.Tensors;
 using TP = System.Numerics.Tensors.TensorPrimitives;
 
@@ -113,18 +114,12 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
             {
                 int m = n * plane;
                 T sum = T.Zero;
-                for (int s = 0; s < n; s++) sum += TP.Sum(x.Slice(s * size + c * plane, plane));
+                // Canonical order (docs/DETERMINISM.md): each sample's plane reduced in the 16-lane order, the
+                // planes' sums added in sample order.
+                for (int s = 0; s < n; s++) sum += Reductions.Sum<T>(x.Slice(s * size + c * plane, plane));
                 mu = sum / T.CreateChecked(m);
                 T squares = T.Zero;
-                for (int s = 0; s < n; s++)
-                {
-                    ReadOnlySpan<T> xs = x.Slice(s * size + c * plane, plane);
-                    for (int i = 0; i < xs.Length; i++)
-                    {
-                        T d = xs[i] - mu;
-                        squares += d * d;
-                    }
-                }
+                for (int s = 0; s < n; s++) squares += Reductions.SumOfSquaredDeviations<T>(x.Slice(s * size + c * plane, plane), mu);
                 variance = squares / T.CreateChecked(m);
                 T rho = T.CreateChecked(Momentum), keep = T.One - rho;
                 T unbiased = m > 1 ? squares / T.CreateChecked(m - 1) : variance;
@@ -169,8 +164,8 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
             {
                 int offset = s * size + c * plane;
                 ReadOnlySpan<T> xs = x.Slice(offset, plane), g = dy.Slice(offset, plane);
-                sumDy += TP.Sum(g);
-                for (int i = 0; i < xs.Length; i++) sumDyCentered += g[i] * (xs[i] - mu);
+                sumDy += Reductions.Sum<T>(g);
+                sumDyCentered += Reductions.DotWithDeviations<T>(g, xs, mu);
             }
             T sumDyXhat = sumDyCentered * inv;
             dBeta[c] += sumDy;
@@ -189,7 +184,7 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
                 TP.Subtract(x.Slice(offset, plane), mu, d);
                 TP.Multiply(d, p, d);
                 TP.Add(d, q, d);
-                TP.MultiplyAdd(dy.Slice(offset, plane), k, d, d);
+                ElementwiseKernels.MultiplyAdd(dy.Slice(offset, plane), k, d, d);
             }
         }
     }

@@ -324,7 +324,7 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
             if (part != 0) continue;
             for (int o = 0; o < cout; o++)
             {
-                T sum = TensorPrimitives.Sum(dys.Slice(o * p, p));
+                T sum = Reductions.Sum<T>(dys.Slice(o * p, p));
                 db[o] = accumulate ? db[o] + sum : sum;
             }
         }

@@ -1,4 +1,5 @@
 using SharpCnn.Formats.Onnx;
+using SharpCnn.Kernels;
 using SharpCnn.Tensors;
 
 namespace SharpCnn.Layers;
@@ -40,7 +41,7 @@ public sealed class DivideByNorm<T> : Layer<T> where T : unmanaged, IFloatingPoi
         {
             ReadOnlySpan<T> xs = x.Slice(s * d, d);
             Span<T> ys = y.Slice(s * d, d);
-            T r = System.Numerics.Tensors.TensorPrimitives.Norm(xs);
+            T r = T.Sqrt(Reductions.SumOfSquares<T>(xs));
             norms[s] = r;
             if (r == T.Zero)
             {
@@ -68,8 +69,7 @@ public sealed class DivideByNorm<T> : Layer<T> where T : unmanaged, IFloatingPoi
                 dxs.Clear();
                 continue;
             }
-            T dot = T.Zero;
-            for (int i = 0; i < d; i++) dot += ys[i] * g[i];
+            T dot = Reductions.Dot<T>(ys, g);
             T inv = T.One / r;
             for (int i = 0; i < d; i++) dxs[i] = (g[i] - ys[i] * dot) * inv;
         }

@@ -1,7 +1,7 @@
 using SharpCnn.Formats.Onnx;
 using SharpCnn.Formats.Onnx.Proto;
+using SharpCnn.Kernels;
 using SharpCnn.Tensors;
-using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace SharpCnn.Layers;
 
@@ -27,7 +27,7 @@ public sealed class Sigmoid<T> : Layer<T> where T : unmanaged, IFloatingPointIee
     {
         CheckForward(x, y, n);
         int len = n * InputShape.Size;
-        TP.Sigmoid(x[..len], y[..len]);
+        MathKernels.Sigmoid(x[..len], y[..len]); // one algorithm on every width (docs/DETERMINISM.md)
     }
 
     /// <inheritdoc />

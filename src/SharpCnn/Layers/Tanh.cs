@@ -1,7 +1,7 @@
 using SharpCnn.Formats.Onnx;
 using SharpCnn.Formats.Onnx.Proto;
+using SharpCnn.Kernels;
 using SharpCnn.Tensors;
-using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace SharpCnn.Layers;
 
@@ -27,7 +27,7 @@ public sealed class Tanh<T> : Layer<T> where T : unmanaged, IFloatingPointIeee75
     {
         CheckForward(x, y, n);
         int len = n * InputShape.Size;
-        TP.Tanh(x[..len], y[..len]);
+        MathKernels.Tanh(x[..len], y[..len]); // one algorithm on every width (docs/DETERMINISM.md)
     }
 
     /// <inheritdoc />

@@ -1,9 +1,14 @@
+using SharpCnn.Kernels;
+
 namespace SharpCnn.Losses;
 
 /// <summary>
 /// Numerically stable softmax of one vector:
 ///   softmax(x)_j = exp(x_j - max x) / Σ_i exp(x_i - max x)
 /// (subtracting the max changes nothing mathematically and keeps exp() finite).
+/// The canonical order (docs/DETERMINISM.md), the same bits on every SIMD width and machine: the
+/// differences x_j - max, exp by <c>MathKernels.Exp</c>, their sum in the 16-lane order of
+/// <c>Reductions.Sum</c>, p_j = e_j · (1 / sum), and log-sum-exp = max + <c>MathKernels.Log</c>(sum).
 /// </summary>
 public static class Softmax
 {
@@ -12,15 +17,12 @@ public static class Softmax
     {
         T max = x[0];
         for (int i = 1; i < x.Length; i++) if (x[i] > max || T.IsNaN(x[i])) max = x[i];
-        T sum = T.Zero;
-        for (int i = 0; i < x.Length; i++)
-        {
-            T e = T.Exp(x[i] - max);
-            p[i] = e;
-            sum += e;
-        }
+        for (int i = 0; i < x.Length; i++) p[i] = x[i] - max;
+        p = p[..x.Length];
+        MathKernels.Exp<T>(p, p);
+        T sum = Reductions.Sum<T>(p);
         T inv = T.One / sum;
-        for (int i = 0; i < x.Length; i++) p[i] *= inv;
-        return max + T.Log(sum);
+        for (int i = 0; i < p.Length; i++) p[i] *= inv;
+        return max + MathKernels.Log(sum);
     }
 }

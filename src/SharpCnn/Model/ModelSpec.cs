@@ -77,8 +77,8 @@ public sealed partial class ModelSpec
     /// <summary>
     /// Builds the network in precision <typeparamref name="T"/> for inputs of <paramref name="input"/>
     /// (or the spec's own input token when <paramref name="input"/> is null), with the named loss.
-    /// Parameters are zero: initialise them with <see cref="Initializer"/> (or build and initialise
-    /// in one call).
+    /// Parameters are zero: initialise them with <see cref="Initializer"/>, or build and initialise
+    /// in one call with <see cref="ModelFactory.FromSpec{T}(ModelSpec, Shape?, string, InitScheme, ulong)"/>.
     /// </summary>
     public Network<T> Build<T>(Shape? input, string loss = "ce") where T : unmanaged, IFloatingPointIeee754<T>
     {

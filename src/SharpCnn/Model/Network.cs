@@ -127,7 +127,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// Fixes the random choices (dropout masks) of the next training passes to those of step
     /// <paramref name="step"/> of a run seeded with <paramref name="seed"/>: every
     /// <see cref="IStepSeeded"/> layer gets the seed mixed with its position, so two dropout
-    /// layers draw different masks. The trainer calls this with the optimiser's step count.
+    /// layers draw different masks. The training step (<see cref="Training.TrainingStep{T}"/>) calls this with the optimiser's step count.
     /// </summary>
     public void SetStep(ulong seed, long step)
     {

@@ -44,9 +44,8 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
     {
         T b1 = T.CreateChecked(Beta1), b2 = T.CreateChecked(Beta2), eps = T.CreateChecked(Epsilon);
         // Fold the bias corrections into the step: η_t = η · sqrt(1 - β2^t) / (1 - β1^t), ε_t = ε · sqrt(1 - β2^t).
-        double t = StepCount;
-        double corr2 = Math.Sqrt(1 - Math.Pow(Beta2, t));
-        T step = T.CreateChecked(LearningRate * corr2 / (1 - Math.Pow(Beta1, t)));
+        double corr2 = Math.Sqrt(1 - Power(Beta2, StepCount));
+        T step = T.CreateChecked(LearningRate * corr2 / (1 - Power(Beta1, StepCount)));
         T epsT = eps * T.CreateChecked(corr2);
         // One fused, vectorised pass (ElementwiseKernels.Adam), element ranges on several threads.
         var work = new UpdateWork
@@ -55,6 +54,31 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
             Beta1 = b1, Beta2 = b2, Step = step, Epsilon = epsT, Parts = Parallelism.ElementParts(w.Length),
         };
         Parallelism.For(work.Parts, ref work);
+    }
+
+    /// <summary>
+    /// β^t by repeated squaring in double-double arithmetic (each product's rounding error kept by a fused
+    /// multiply-add, which is correctly rounded everywhere): the same bits on every machine, unlike Math.Pow
+    /// (the C library's, which differs between platforms), and within an ulp or two of the exact power.
+    /// </summary>
+    internal static double Power(double beta, long t)
+    {
+        double resultHigh = 1, resultLow = 0, squareHigh = beta, squareLow = 0;
+        for (long e = t; e > 0; e >>= 1)
+        {
+            if ((e & 1) != 0) (resultHigh, resultLow) = Product(resultHigh, resultLow, squareHigh, squareLow);
+            if (e > 1) (squareHigh, squareLow) = Product(squareHigh, squareLow, squareHigh, squareLow);
+        }
+        return resultHigh + resultLow;
+    }
+
+    /// <summary>(ah + al)(bh + bl) as an unevaluated sum high + low.</summary>
+    private static (double High, double Low) Product(double ah, double al, double bh, double bl)
+    {
+        double p = ah * bh;
+        double error = Math.FusedMultiplyAdd(ah, bh, -p) + (ah * bl + al * bh);
+        double high = p + error;
+        return (high, error - (high - p));
     }
 
     private ref struct UpdateWork : IPartitionedWork

@@ -1,5 +1,5 @@
+using SharpCnn.Kernels;
 using SharpCnn.Tensors;
-using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace SharpCnn.Optim;
 
@@ -32,7 +32,7 @@ public sealed class Momentum<T> : Optimizer<T> where T : unmanaged, IFloatingPoi
     protected override void Update(int index, Span<T> w, ReadOnlySpan<T> g)
     {
         Span<T> v = velocity[index];
-        TP.MultiplyAdd(v, T.CreateChecked(Mu), g, v);
-        TP.MultiplyAdd(v, T.CreateChecked(-LearningRate), w, w);
+        ElementwiseKernels.MultiplyAdd(v, T.CreateChecked(Mu), g, v);
+        ElementwiseKernels.MultiplyAdd(v, T.CreateChecked(-LearningRate), w, w);
     }
 }

@@ -43,7 +43,7 @@ public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             var p = Parameters[i];
             if (WeightDecay != 0 && p.Role == ParameterRole.Weight)
-                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(p.Value, T.CreateChecked(WeightDecay), p.Gradient, p.Gradient);
+                Kernels.ElementwiseKernels.MultiplyAdd(p.Value, T.CreateChecked(WeightDecay), p.Gradient, p.Gradient);
             Update(i, p.Value, p.Gradient);
         }
     }

@@ -1,5 +1,5 @@
+using SharpCnn.Kernels;
 using SharpCnn.Tensors;
-using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace SharpCnn.Optim;
 
@@ -18,5 +18,5 @@ public sealed class Sgd<T>(IEnumerable<Parameter<T>> parameters, double learning
 
     /// <inheritdoc />
     protected override void Update(int index, Span<T> w, ReadOnlySpan<T> g) =>
-        TP.MultiplyAdd(g, T.CreateChecked(-LearningRate), w, w);
+        ElementwiseKernels.MultiplyAdd(g, T.CreateChecked(-LearningRate), w, w);
 }

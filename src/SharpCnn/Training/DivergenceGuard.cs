@@ -176,7 +176,7 @@ internal sealed class DivergenceGuard<T> where T : unmanaged, IFloatingPointIeee
     private Divergence? CheckGradient(int i, long step, int epoch, out double squares)
     {
         ReadOnlySpan<T> g = parameters[i].Gradient;
-        squares = double.CreateChecked(TP.SumOfSquares(g));
+        squares = double.CreateChecked(Kernels.Reductions.SumOfSquares(g)); // the canonical order: the same norm on every width
         if (!double.IsFinite(squares) || Math.Sqrt(squares) > Limit)
         {
             // Rare path: find out whether an element is bad, or only the sum overflowed T.

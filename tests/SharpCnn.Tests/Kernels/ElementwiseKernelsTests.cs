@@ -10,7 +10,14 @@ namespace SharpCnn.Tests.Kernels;
 
 public class ElementwiseKernelsTests
 {
-    public static TheoryData<int> Lengths() => new() { 0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 1001 };
+    /// <summary>Every length from 0 to 40 (every tail of the widest register, 16 floats, twice over, and more), then longer ones.</summary>
+    public static TheoryData<int> Lengths()
+    {
+        var lengths = new TheoryData<int>();
+        for (int n = 0; n <= 40; n++) lengths.Add(n);
+        foreach (int n in new[] { 63, 64, 65, 1001 }) lengths.Add(n);
+        return lengths;
+    }
 
     [Fact]
     public void ReportsTheVectorWidthsThisProcessHas()
@@ -48,6 +55,49 @@ public class ElementwiseKernelsTests
         AssertBits(w2, w);
         AssertBits(m2, m);
         AssertBits(v2, v);
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void MultiplyAddIsBitIdenticalToItsReferenceAndNotFused(int length)
+    {
+        MultiplyAdd<float>(length);
+        MultiplyAdd<double>(length);
+    }
+
+    private static void MultiplyAdd<T>(int length) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var random = new Random(length + 77);
+        T[] x = Enumerable.Range(0, length).Select(_ => T.CreateTruncating(random.NextDouble() * 2 - 1)).ToArray();
+        T[] a = Enumerable.Range(0, length).Select(_ => T.CreateTruncating(random.NextDouble() * 2 - 1)).ToArray();
+        if (length > 4) x[4] = T.NaN;
+        T scale = T.CreateTruncating(0.9 + random.NextDouble() * 0.01);
+        T[] fast = new T[length], reference = new T[length], inPlace = (T[])a.Clone();
+        ElementwiseKernels.MultiplyAdd<T>(x, scale, a, fast);
+        ElementwiseKernels.MultiplyAddReference<T>(x, scale, a, reference);
+        ElementwiseKernels.MultiplyAdd<T>(x, scale, inPlace, inPlace);
+        AssertBits(reference, fast);
+        AssertBits(reference, inPlace);
+        // Unfused: the product is rounded before the sum (a fused one differs on some of these values).
+        for (int i = 0; i < length; i++)
+        {
+            T product = x[i] * scale;
+            AssertBits([product + a[i]], [fast[i]]);
+        }
+    }
+
+    [Fact]
+    public void AFusedMultiplyAddWouldGiveOtherBitsOnTheseValues()
+    {
+        // So that the test above can tell fused from unfused: on 1,000 random values some differ.
+        var random = new Random(78);
+        int differ = 0;
+        for (int i = 0; i < 1000; i++)
+        {
+            float x = (float)(random.NextDouble() * 2 - 1), a = (float)(random.NextDouble() * 2 - 1), s = 0.905f;
+            if (MathF.FusedMultiplyAdd(x, s, a) != x * s + a) differ++;
+        }
+        Assert.True(differ > 10, $"{differ} of 1000 differ");
     }
 
     [Theory]

@@ -126,4 +126,20 @@ public class OptimizerTests
         var e = Assert.Throws<ArgumentException>(() => Optimizers.Create<double>("rmsprop", [p], 0.1));
         Assert.Contains("sgd, momentum, adam", e.Message);
     }
+
+    [Theory]
+    [InlineData(0.9)]
+    [InlineData(0.999)]
+    public void AdamsBiasCorrectionPowersAreWithinTwoUlpOfMathPow(double beta)
+    {
+        // β^t by double-double repeated squaring (the same bits everywhere) stays within 2 ulp of the C library's pow.
+        foreach (long t in new long[] { 0, 1, 2, 3, 7, 100, 1234, 14070, 1_000_000 })
+        {
+            double exact = Math.Pow(beta, t), power = Adam<double>.Power(beta, t);
+            double ulp = Math.BitIncrement(exact) - exact;
+            Assert.True(Math.Abs(power - exact) <= 2 * ulp, $"{beta}^{t}: {power} vs {exact}");
+        }
+        Assert.Equal(1.0, Adam<double>.Power(beta, 0));
+        Assert.Equal(beta, Adam<double>.Power(beta, 1));
+    }
 }

@@ -3,8 +3,10 @@
 // checkpoint to its end), once per SIMD width. Run from this folder with the build of dfa091c:
 //   dotnet run make-fixtures.cs -- .                         (and again under DOTNET_EnableAVX512=0,
 //   DOTNET_EnableAVX2=0 and DOTNET_EnableHWIntrinsic=0 for the other widths)
-// Kept for the record: later builds must load these files and reproduce those figures
-// (CompatibilityFixtureTests); this script is not part of the build.
+// Kept for the record: later builds must load these files (CompatibilityFixtureTests); this script is not
+// part of the build. Since the canonical arithmetic order (docs/DETERMINISM.md) the expected figures are the
+// width-free {name}.txt files, which that build computed once for every width; the per-width files written
+// here stay as the record the tests compare them with (rounding only).
 #:project ../../../../src/SharpCnn/SharpCnn.csproj
 using System.Runtime.Intrinsics;
 using SharpCnn.Data;
