@@ -108,7 +108,8 @@ public static class ImageDecoder
     /// <exception cref="FileFormatException">The bytes are not an image of the five formats, or declare a size over the limits.</exception>
     public static ImageHeader ReadHeader(ReadOnlySpan<byte> data, string name)
     {
-        using var codec = Open(data, name);
+        using var bytes = Copy(data, name);
+        using var codec = Open(bytes, data, name);
         return Header(codec, data.Length, name);
     }
 
@@ -121,7 +122,8 @@ public static class ImageDecoder
     public static PixelImage Decode(ReadOnlySpan<byte> data, string name, int channels = 0)
     {
         if (channels is not (0 or 1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "images decode to 1 (grey) or 3 (colour) channels, or 0 for the file's own");
-        using var codec = Open(data, name);
+        using var bytes = Copy(data, name);
+        using var codec = Open(bytes, data, name);
         var header = Header(codec, data.Length, name);
         int width = header.Width, height = header.Height;
         int plane = width * height;
@@ -156,12 +158,19 @@ public static class ImageDecoder
             throw new FileFormatException(name, -1, $"the {Describe(codec.EncodedFormat)} data of this {codec.Info.Width}x{codec.Info.Height} image do not decode: {Reason(result)}");
     }
 
-    private static SKCodec Open(ReadOnlySpan<byte> data, string name)
+    /// <summary>Skia's copy of the bytes (native memory), checked for size first. Disposed by the caller: every SkiaSharp object is, so
+    /// SkiaSharp's table of live objects stays small and decoding allocates nothing that grows with the number of files read.</summary>
+    private static SKData Copy(ReadOnlySpan<byte> data, string name)
     {
         if (data.IsEmpty) throw new FileFormatException(name, -1, "the file is empty: expected a JPEG, PNG, WebP, BMP or GIF image");
         if (data.Length > MaxFileBytes) throw new FileFormatException(name, -1, $"expected an image of at most {MaxFileBytes} bytes, this one has {data.Length}");
-        // The codec owns the stream, and the stream its copy of the bytes.
-        var stream = new SKMemoryStream(SKData.CreateCopy(data));
+        return SKData.CreateCopy(data);
+    }
+
+    private static SKCodec Open(SKData bytes, ReadOnlySpan<byte> data, string name)
+    {
+        // The codec owns the stream (and disposes it); the stream holds a reference to the bytes.
+        var stream = new SKMemoryStream(bytes);
         var codec = SKCodec.Create(stream, out var result);
         if (codec is null)
         {
