@@ -88,7 +88,7 @@ public static class ModelPictures
         return written;
     }
 
-    /// <summary>The weights drawn as kernels: those of the first layer with parameters, when they are pictures of the input image (<see cref="Layer{T}.FiltersOver"/>).</summary>
+    /// <summary>The weights drawn as kernels: those of the first layer with trained parameters (augmentation and normalisation in front of it are passed over), when they are pictures of the input image (<see cref="Layer{T}.FiltersOver"/>).</summary>
     internal static (int Layer, string Token, T[] Values, int Outputs, int Channels, int Height, int Width)? FirstWeights<T>(Network<T> network)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -96,7 +96,7 @@ public static class ModelPictures
         {
             var layer = network.Layers[k];
             if (layer.FiltersOver(network.InputShape) is { } f) return (k + 1, layer.Token, f.Values, f.Count, f.Channels, f.Height, f.Width);
-            if (layer.Parameters.Count > 0) return null;
+            if (layer.Parameters.Any(p => p.IsTrained)) return null; // a normalisation's state is no obstacle: the kernels still look at the image
         }
         return null;
     }
