@@ -47,4 +47,25 @@ public sealed class ColourTrainingTests : IDisposable
         Assert.Equal(train.ClassNames, imported.Network.ClassNames);
         Assert.Equal(accuracy, Evaluator.Evaluate(imported.Network, test).Accuracy);
     }
+
+    [Fact]
+    public void WithAValidationSetEachEpochReportsItAndLeavesTheTestSetAlone()
+    {
+        var (all, test) = BundledDigits.Load();
+        var (train, validation) = all.Take(600).SplitValidation(0.2, seed: 3);
+        var net = ModelFactory.FromSpec<float>("flatten,dense10", train.Shape, seed: 2);
+        var result = new Trainer<float>(net, new TrainingOptions { Epochs = 2, BatchSize = 32, Optimizer = "adam", LearningRate = 0.01 })
+            .Fit(train, validation, test.Take(100), TestContext.Current.CancellationToken);
+        Assert.All(result.Epochs, e =>
+        {
+            Assert.Null(e.Test);
+            Assert.Equal(validation.Count, e.Validation!.Count);
+        });
+        Assert.Equal(Evaluator.Evaluate(net, validation).Accuracy, result.Epochs[^1].Validation!.Accuracy);
+        // Without one, the test set is evaluated each epoch as before.
+        var plain = new Trainer<float>(ModelFactory.FromSpec<float>("flatten,dense10", train.Shape, seed: 2), new TrainingOptions { Epochs = 1, BatchSize = 32, Optimizer = "adam", LearningRate = 0.01 })
+            .Fit(train, test.Take(100), TestContext.Current.CancellationToken);
+        Assert.Equal(100, plain.Epochs[0].Test!.Count);
+        Assert.Null(plain.Epochs[0].Validation);
+    }
 }
