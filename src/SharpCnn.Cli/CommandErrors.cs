@@ -83,7 +83,8 @@ internal static partial class CommandErrors
             int cut = message.IndexOf($" (Parameter '{parameter}')", StringComparison.Ordinal);
             if (cut >= 0) message = message[..cut];
         }
-        if (e is OutOfMemoryException) message = "out of memory: " + message + " (try a smaller --batch or model)";
+        if (e is MemoryBudgetException) message += "; try a smaller --batch or model";
+        else if (e is OutOfMemoryException) message = "out of memory: " + message + " (try a smaller --batch or model)";
         return Whitespace().Replace(message, " ").Trim();
     }
 

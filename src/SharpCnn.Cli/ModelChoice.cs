@@ -23,6 +23,17 @@ internal sealed record ModelChoice(string Spec, string Loss, InitScheme Init, st
         return new ModelChoice(model, loss ?? ModelFactory.DefaultLoss, init is null ? ModelFactory.DefaultInit : Initializer.Parse(init), null, "custom");
     }
 
+    /// <summary>
+    /// For a spec (not a file): refuses, before anything is allocated, a network that would not fit in memory when trained
+    /// with buffers for <paramref name="batch"/> samples by <paramref name="optimizer"/> (<see cref="MemoryEstimate"/>).
+    /// </summary>
+    public void CheckMemory<T>(Shape input, int batch, string optimizer) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (File is not null) return; // a file's network is bounded by the file; the trainer checks the batch
+        var spec = ModelSpec.Parse(Spec);
+        MemoryEstimate.ForSpec<T>(spec, spec.Input ?? input, batch, optimizer).EnsureFits();
+    }
+
     /// <summary>The network in precision T: loaded from the file, or built and initialised from <paramref name="seed"/>.</summary>
     public Network<T> Create<T>(Shape input, ulong seed) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -146,6 +146,12 @@ internal static class TrainCommand
     {
         public int Invoke<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
+            if (ResumeFrom is null)
+            {
+                // Sized before anything is allocated: a model or batch that cannot fit is refused here, in well under a second.
+                int evaluated = Math.Max(Validation?.Count ?? 0, Test?.Count ?? 0);
+                Choice!.CheckMemory<T>(Train.Shape, MemoryEstimate.RunBatch(Options.BatchSize, Train.Count, Options.EvaluationBatchSize, evaluated), Options.Optimizer);
+            }
             var trainer = ResumeFrom is null
                 ? new Trainer<T>(Choice!.Create<T>(Train.Shape, Options.Seed), Options)
                 : Trainer<T>.Resume(ResumeFrom, _ => Options);

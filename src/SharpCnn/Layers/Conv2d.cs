@@ -114,6 +114,9 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
             throw new LayerShapeException($"kernel {KernelHeight}x{KernelWidth} is larger than its {(ph == input.Height && pw == input.Width ? "" : "padded ")}input {ph}x{pw}");
         outH = (ph - KernelHeight) / Stride + 1;
         outW = (pw - KernelWidth) / Stride + 1;
+        long columns = (long)input.Channels * KernelHeight * KernelWidth * ((long)outH * outW) + Im2Col.Slack;
+        if (columns > Array.MaxLength || (long)input.Channels * ph * pw + Im2Col.Slack > Array.MaxLength)
+            throw new LayerShapeException($"its column matrix ({input.Channels}x{KernelHeight}x{KernelWidth} by {outH}x{outW} = {columns - Im2Col.Slack} values) has more values than an array holds");
         return new Shape(OutChannels, outH, outW);
     }
 
@@ -155,6 +158,8 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         int chunks = (batch + GradientChunk - 1) / GradientChunk;
         if (chunks > 1)
         {
+            if ((long)chunks * Weight.Length > Array.MaxLength)
+                throw new ArgumentOutOfRangeException(nameof(batch), batch, $"{Token}: the partial gradients of a batch of {batch} ({chunks} x {Weight.Length} values) have more values than an array holds");
             partialWeight = new T[chunks * Weight.Length];
             partialBias = new T[chunks * OutChannels];
         }
@@ -168,6 +173,25 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     internal const int GradientChunk = 8;
 
     private T[] partialWeight = [];
+
+    /// <inheritdoc />
+    internal override long ScratchBytes(int batch)
+    {
+        long chunks = ((long)batch + GradientChunk - 1) / GradientChunk;
+        return chunks > 1 ? MemoryMath.Bytes<T>(chunks, Weight.PlannedLength + OutChannels) : 0;
+    }
+
+    /// <inheritdoc />
+    internal override long ThreadScratchBytes
+    {
+        get
+        {
+            if (IsPointwise) return 0;
+            long columns = (long)K * P;
+            long padded = (long)InputShape.Channels * (InputShape.Height + padTop + padBottom) * (InputShape.Width + padLeft + padRight);
+            return MemoryMath.Bytes<T>(1, 2 * columns + padded + 2 * Im2Col.Slack);
+        }
+    }
     private T[] partialBias = [];
 
     /// <inheritdoc />

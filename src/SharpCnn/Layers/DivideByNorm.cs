@@ -30,6 +30,9 @@ public sealed class DivideByNorm<T> : Layer<T> where T : unmanaged, IFloatingPoi
     protected override void ReserveScratch(int batch) => norms = new T[batch];
 
     /// <inheritdoc />
+    internal override long ScratchBytes(int batch) => MemoryMath.Bytes<T>(batch, 1);
+
+    /// <inheritdoc />
     public override long ForwardFlops => 3L * InputShape.Size;
 
     /// <inheritdoc />

@@ -89,6 +89,19 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Allocates per-batch scratch (arg-max indices, column buffers, ...).</summary>
     protected virtual void ReserveScratch(int batch) { }
 
+    /// <summary>
+    /// Bytes of scratch memory this layer holds for batches of <paramref name="batch"/> samples (what
+    /// <see cref="ReserveScratch"/> allocates), for the memory estimate made before anything is allocated
+    /// (<see cref="Model.MemoryEstimate"/>). Saturates at <see cref="long.MaxValue"/> instead of overflowing.
+    /// </summary>
+    internal virtual long ScratchBytes(int batch) => 0;
+
+    /// <summary>
+    /// Bytes of per-thread scratch (column matrices and the like, <c>Kernels.ThreadScratch</c>) each kernel thread
+    /// keeps for this layer; the threads' buffers are shared by all layers, so a network needs the largest.
+    /// </summary>
+    internal virtual long ThreadScratchBytes => 0;
+
     /// <summary>Forward pass: writes y (n * OutputShape.Size values) from x (n * InputShape.Size values).</summary>
     public abstract void Forward(ReadOnlySpan<T> x, Span<T> y, int n);
 

@@ -52,6 +52,9 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
     protected override void ReserveScratch(int batch) => argmax = new int[batch * OutputShape.Size];
 
     /// <inheritdoc />
+    internal override long ScratchBytes(int batch) => MemoryMath.Bytes<int>(batch, OutputShape.Size);
+
+    /// <inheritdoc />
     public override long ForwardFlops => (long)OutputShape.Size * Window.Height * Window.Width;
 
     /// <inheritdoc />

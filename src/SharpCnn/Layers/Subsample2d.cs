@@ -59,6 +59,9 @@ public sealed class Subsample2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
     protected override void ReserveScratch(int batch) => sums = new T[batch * OutputShape.Size];
 
     /// <inheritdoc />
+    internal override long ScratchBytes(int batch) => MemoryMath.Bytes<T>(batch, OutputShape.Size);
+
+    /// <inheritdoc />
     public override long ForwardFlops => (long)OutputShape.Size * (Window.Height * Window.Width + 2);
 
     /// <inheritdoc />

@@ -28,6 +28,9 @@ public sealed class SubtractMax<T> : Layer<T> where T : unmanaged, IFloatingPoin
     protected override void ReserveScratch(int batch) => argmax = new int[batch];
 
     /// <inheritdoc />
+    internal override long ScratchBytes(int batch) => MemoryMath.Bytes<int>(batch, 1);
+
+    /// <inheritdoc />
     public override long ForwardFlops => 2L * InputShape.Size;
 
     /// <inheritdoc />

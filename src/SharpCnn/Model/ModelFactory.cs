@@ -24,16 +24,22 @@ public static class ModelFactory
     /// <param name="init">How the initial weights are drawn.</param>
     /// <param name="seed">Seed of the initial weights.</param>
     /// <exception cref="ModelSpecException">The spec is not valid or does not fit the input; the message names the position and reason.</exception>
+    /// <exception cref="MemoryBudgetException">The network would not fit in the memory the process may use; nothing was allocated.</exception>
     public static Network<T> FromSpec<T>(string spec, Shape? input, string loss = DefaultLoss, InitScheme init = DefaultInit, ulong seed = 1)
         where T : unmanaged, IFloatingPointIeee754<T> =>
         FromSpec<T>(ModelSpec.Parse(spec), input, loss, init, seed);
 
-    /// <summary>Builds the network of a parsed <paramref name="spec"/> and initialises it.</summary>
+    /// <summary>
+    /// Builds the network of a parsed <paramref name="spec"/> and initialises it, after checking (<see cref="MemoryEstimate"/>,
+    /// for one sample, before anything is allocated) that it fits in the memory the process may use; a network that does not
+    /// is refused with <see cref="MemoryBudgetException"/>.
+    /// </summary>
     /// <inheritdoc cref="FromSpec{T}(string, Shape?, string, InitScheme, ulong)"/>
     public static Network<T> FromSpec<T>(ModelSpec spec, Shape? input, string loss = DefaultLoss, InitScheme init = DefaultInit, ulong seed = 1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(spec);
+        MemoryEstimate.ForSpec<T>(spec, input, batch: 1).EnsureFits(); // sized before anything is allocated
         var network = spec.Build<T>(input, loss);
         Initialize(network, init, seed);
         return network;

@@ -140,6 +140,9 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (batch <= 0) throw new ArgumentOutOfRangeException(nameof(batch), batch, "batch size must be at least 1");
         if (batch <= Capacity) return;
+        long largest = Math.Max(InputShape.Size, layers.Max(l => (long)l.OutputShape.Size));
+        if (batch * largest > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(batch), batch, $"a batch of {batch} samples of {largest} values in a layer's output has more values than an array holds");
         activations[0] = new T[batch * InputShape.Size];
         gradients[0] = new T[batch * InputShape.Size];
         for (int k = 0; k < layers.Length; k++)

@@ -64,6 +64,16 @@ public static class Optimizers
     /// <summary>The CLI names.</summary>
     public static IReadOnlyList<string> Names { get; } = ["sgd", "momentum", "adam"];
 
+    /// <summary>How many arrays of state, each as long as the parameter, the optimiser called <paramref name="name"/> keeps per trained parameter (sgd 0, momentum 1, adam 2).</summary>
+    /// <exception cref="ArgumentException">There is no optimiser of that name.</exception>
+    public static int StateArrays(string name) => name?.ToLowerInvariant() switch
+    {
+        "sgd" => 0,
+        "momentum" => 1,
+        "adam" => 2,
+        _ => throw new ArgumentException($"unknown optimiser '{name}'; expected one of: {string.Join(", ", Names)}", nameof(name)),
+    };
+
     /// <summary>Creates the optimiser called <paramref name="name"/>.</summary>
     public static Optimizer<T> Create<T>(string name, IEnumerable<Parameter<T>> parameters, double learningRate, double momentum = 0.9, double weightDecay = 0)
         where T : unmanaged, IFloatingPointIeee754<T> => name.ToLowerInvariant() switch

@@ -24,7 +24,15 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
         foreach (int d in shape)
         {
             if (d <= 0) throw new ArgumentException($"parameter {name}: every dimension must be positive, got [{string.Join(", ", shape)}]");
-            length *= d;
+            length = length > long.MaxValue / d ? long.MaxValue : length * d; // a plan may describe more than memory holds
+        }
+        PlannedLength = length;
+        if (ParameterBudget.Planning)
+        {
+            // A plan of the network (MemoryEstimate): the size is all that is wanted, and it may be more than an array holds.
+            Value = Gradient = [];
+            TrainableCount = role == ParameterRole.State ? 0 : (int)Math.Min(length, int.MaxValue);
+            return;
         }
         if (length > Array.MaxLength) throw new ArgumentException($"parameter {name}: {length} elements is too many");
         ParameterBudget.Take(length, $"{name}[{string.Join("x", shape)}]");
@@ -34,6 +42,9 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
         Mask = mask;
         TrainableCount = role == ParameterRole.State ? 0 : mask is null ? (int)length : mask.Count(m => m);
     }
+
+    /// <summary>Number of elements the shape asks for (equal to <see cref="Length"/> except in a plan, where nothing is allocated).</summary>
+    internal long PlannedLength { get; }
 
     /// <summary>Short name within its layer.</summary>
     public string Name { get; }

@@ -15,6 +15,28 @@ internal static class ParameterBudget
 {
     [ThreadStatic] private static long remaining;
     [ThreadStatic] private static string? source;
+    [ThreadStatic] private static bool planning;
+
+    /// <summary>
+    /// True inside a <see cref="Plan"/> scope: parameters record their size but allocate nothing (see
+    /// <see cref="Model.MemoryEstimate"/>, which builds layers this way to learn their sizes before anything is allocated).
+    /// </summary>
+    public static bool Planning => planning;
+
+    /// <summary>Until disposed, parameters made on this thread are hollow: sized, not allocated.</summary>
+    public static PlanScope Plan()
+    {
+        var scope = new PlanScope(planning);
+        planning = true;
+        return scope;
+    }
+
+    /// <summary>Ends a <see cref="Plan"/> scope.</summary>
+    public readonly struct PlanScope(bool previous) : IDisposable
+    {
+        /// <inheritdoc />
+        public void Dispose() => planning = previous;
+    }
 
     /// <summary>Allows <paramref name="values"/> parameter values, which <paramref name="holder"/> holds (e.g. "the model file"), until the scope is disposed.</summary>
     public static Scope Limit(long values, string holder)

@@ -239,6 +239,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// that choices made on the epochs' figures (an epoch to keep, a setting) leave the final test figure honest.
     /// </summary>
     /// <exception cref="ArgumentException">The data do not fit the network, or are not the data a resumed run was trained on.</exception>
+    /// <exception cref="MemoryBudgetException">The buffers for the batch would not fit in the memory the process may use (<see cref="MemoryEstimate"/>); nothing was allocated.</exception>
     public TrainingResult Fit(ImageDataSet train, ImageDataSet? validation, ImageDataSet? test, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(train);
@@ -256,6 +257,14 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         var run = pending ?? TrainingRun<T>.Start(Options.Seed, train.Count, parameters, Options.StopEpsilon > 0);
         pending = null;
         if (run.Order.Length != train.Count) throw new ArgumentException($"the run's sample order has {run.Order.Length} entries, the data {train.Count}");
+        // The batch's buffers are sized before they are allocated (the parameters and the optimiser's state already exist).
+        int evaluated = Math.Max(validation?.Count ?? 0, test?.Count ?? 0);
+        int buffers = MemoryEstimate.RunBatch(Options.BatchSize, train.Count, Options.EvaluationBatchSize, evaluated);
+        if (buffers > network.Capacity)
+        {
+            var estimate = MemoryEstimate.ForNetwork(network, buffers, Options.Optimizer);
+            estimate.EnsureFits(allocated: MemoryMath.Add(estimate.ParameterBytes, estimate.OptimizerBytes));
+        }
         var step = new TrainingStep<T>(network, Optimizer, Options, train.Count);
         foreach (var hook in StepHooks) step.Hooks.Add(hook);
         int batch = step.BatchSize;
