@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.RegularExpressions;
+using SharpCnn.Formats;
 using SharpCnn.Layers;
 using SharpCnn.Model;
 
@@ -8,7 +9,8 @@ namespace SharpCnn.Cli;
 /// <summary>
 /// Turns every failure into one line on standard error and a non-zero exit code, never a stack
 /// trace: a command line that does not parse, or an error the user can fix (a bad option value,
-/// spec or path, a missing or damaged file), gives <c>error: ...</c> and exit code 2; anything
+/// spec or path, a missing or damaged file), gives <c>error: ...</c> and exit code 2; a save the file system
+/// refused (<see cref="SaveFailedException"/>: a full disk, a read-only folder) exit code 74; anything
 /// else (a bug) gives one line naming the exception and exit code 70, with the stack trace only
 /// when the environment variable SHARPCNN_DEBUG is set.
 /// </summary>
@@ -16,6 +18,9 @@ internal static partial class CommandErrors
 {
     /// <summary>Exit code of a command the user got wrong (a bad option value, a missing or damaged file).</summary>
     public const int UserError = 2;
+
+    /// <summary>Exit code of a save the file system refused (full, read-only): EX_IOERR. The previous file is intact.</summary>
+    public const int SaveError = 74;
 
     /// <summary>Exit code of an unexpected failure (a bug): EX_SOFTWARE.</summary>
     public const int InternalError = 70;
@@ -49,6 +54,11 @@ internal static partial class CommandErrors
         try
         {
             return body();
+        }
+        catch (SaveFailedException e)
+        {
+            error.WriteLine($"error: {OneLine(e)}");
+            return SaveError;
         }
         catch (Exception e) when (IsUserError(e))
         {

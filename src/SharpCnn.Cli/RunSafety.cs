@@ -81,7 +81,10 @@ internal sealed class RunSafety
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ArgumentException($"{option} {path}: cannot write in {dir} ({e.Message})");
+            string cause = e.Message;
+            int quote = cause.IndexOf(" : '", StringComparison.Ordinal);
+            if (quote > 0) cause = cause[..quote]; // the probe's temporary name means nothing to the user
+            throw new ArgumentException($"{option} {path}: cannot write in {dir} ({cause.TrimEnd('.')})");
         }
     }
 

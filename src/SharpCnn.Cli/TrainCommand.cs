@@ -181,7 +181,7 @@ internal static class TrainCommand
             // --keep-best: the output holds the best epoch so far (a resumed run continues from the accuracy it records).
             double best = KeepBest && ResumeFrom is not null ? BestSoFar(Output!) : double.NegativeInfinity;
             int bestEpoch = 0;
-            var result = Report.Run(Options.Epochs, Train.Count, (onProgress, onEpoch) =>
+            TrainingResult Fit() => Report.Run(Options.Epochs, Train.Count, (onProgress, onEpoch) =>
             {
                 trainer.Progress += onProgress;
                 trainer.EpochCompleted += e =>
@@ -196,6 +196,15 @@ internal static class TrainCommand
                 };
                 return trainer.Fit(Train, Validation, Validation is null ? Test : null);
             });
+            TrainingResult result;
+            try
+            {
+                result = Fit();
+            }
+            catch (SaveFailedException e) when (e.FilePath == Options.CheckpointPath && File.Exists(e.FilePath))
+            {
+                throw new SaveFailedException(e.FilePath, $"{e.Message}; once it can be written, continue with: sharpcnn train --resume {e.FilePath}", e);
+            }
             if (result.Diverged)
             {
                 Report.End(new TrainingEnd(result, null, null, [], false));

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Serialization;
 using SharpCnn.Data;
+using SharpCnn.Formats;
 using SharpCnn.Model;
 using SharpCnn.Optim;
 using SharpCnn.Tensors;
@@ -155,7 +156,9 @@ public sealed record CheckpointSaved(string Path, long Step, int Epoch, int Samp
 ///
 /// Checkpoints (<see cref="TrainingOptions.CheckpointEvery"/>) hold the weights, the optimiser
 /// state and step count, the shuffling generator, the epoch's sample order and position, and
-/// the epoch's running statistics, so <see cref="Resume"/> continues bit for bit.
+/// the epoch's running statistics, so <see cref="Resume"/> continues bit for bit. A checkpoint that cannot be
+/// written (a full disk, a read-only folder) stops training with <see cref="SaveFailedException"/>: the previous
+/// checkpoint is intact, and the message says which step it holds.
 /// </summary>
 public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -239,6 +242,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// that choices made on the epochs' figures (an epoch to keep, a setting) leave the final test figure honest.
     /// </summary>
     /// <exception cref="ArgumentException">The data do not fit the network, or are not the data a resumed run was trained on.</exception>
+    /// <exception cref="SaveFailedException">A checkpoint could not be written; training stopped, the previous checkpoint is intact.</exception>
     /// <exception cref="MemoryBudgetException">The buffers for the batch would not fit in the memory the process may use (<see cref="MemoryEstimate"/>); nothing was allocated.</exception>
     public TrainingResult Fit(ImageDataSet train, ImageDataSet? validation, ImageDataSet? test, CancellationToken cancellation = default)
     {
@@ -288,7 +292,16 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             if (step.CheckParameters(run.Epoch) is { } bad) return bad;
             string path = Options.CheckpointPath!;
-            CheckpointFile.Save(path, network, Optimizer, Options, run, fingerprint);
+            try
+            {
+                CheckpointFile.Save(path, network, Optimizer, Options, run, fingerprint);
+            }
+            catch (SaveFailedException e)
+            {
+                // A checkpoint that cannot be written stops the run: going on would train past the last state that can be resumed.
+                throw new SaveFailedException(path, $"{e.Message} (the checkpoint of step {Optimizer.StepCount}: training stopped there; " +
+                    (lastCheckpoint is null ? "no checkpoint of this run was written before)" : $"{lastCheckpoint} holds the last one written)"), e);
+            }
             lastCheckpoint = path;
             CheckpointSaved?.Invoke(new CheckpointSaved(path, Optimizer.StepCount, run.Epoch, run.Seen));
             return null;
