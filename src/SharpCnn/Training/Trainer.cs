@@ -122,7 +122,7 @@ public sealed record EpochResult(int Epoch, long Steps, double TrainLoss, double
 
 /// <summary>The whole run.</summary>
 /// <param name="Epochs">Every epoch's result (after a resume: from the resumed epoch on).</param>
-/// <param name="StopReason">Why training ended: "epochs", "step cap", "converged (...)" or "diverged (...)".</param>
+/// <param name="StopReason">Why training ended: "epochs", "step cap", "converged (...)", "diverged (...)" or "stopped (...)".</param>
 /// <param name="Diverged">True when the divergence guard stopped training.</param>
 public sealed record TrainingResult(IReadOnlyList<EpochResult> Epochs, string StopReason, bool Diverged)
 {
@@ -134,6 +134,9 @@ public sealed record TrainingResult(IReadOnlyList<EpochResult> Epochs, string St
 
     /// <summary>The last checkpoint written (or resumed from), if any: after a divergence, the last good state.</summary>
     public string? LastCheckpoint { get; init; }
+
+    /// <summary>True when training ended early because <see cref="Trainer{T}.Stopping"/> was requested; the run resumes from <see cref="LastCheckpoint"/>.</summary>
+    public bool Stopped { get; init; }
 }
 
 /// <summary>A checkpoint was written.</summary>
@@ -230,6 +233,13 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Raised after each checkpoint is written.</summary>
     public event Action<CheckpointSaved>? CheckpointSaved;
 
+    /// <summary>
+    /// Request a clean stop here, from any thread: training ends after the step in progress, writing a
+    /// checkpoint to <see cref="TrainingOptions.CheckpointPath"/> when one is set (see <see cref="TrainingStop"/>).
+    /// May be replaced before <see cref="Fit(ImageDataSet, ImageDataSet?, ImageDataSet?, CancellationToken)"/> by a stop shared with other code.
+    /// </summary>
+    public TrainingStop Stopping { get; set; } = new();
+
     /// <summary>Trains on <paramref name="train"/>, evaluating on <paramref name="test"/> after each epoch.</summary>
     /// <exception cref="ArgumentException">The data do not fit the network, or are not the data a resumed run was trained on.</exception>
     public TrainingResult Fit(ImageDataSet train, ImageDataSet? test = null, CancellationToken cancellation = default) =>
@@ -252,7 +262,9 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (test is not null) CheckData(test, "test");
         var perEpoch = validation ?? test;
         bool checkpoints = Options.CheckpointEvery > 0;
-        ulong fingerprint = checkpoints || resumedData is not null ? train.Fingerprint() : 0;
+        bool canCheckpoint = !string.IsNullOrWhiteSpace(Options.CheckpointPath);
+        var stopping = Stopping ?? throw new InvalidOperationException("Stopping must not be null");
+        ulong fingerprint = canCheckpoint || resumedData is not null ? train.Fingerprint() : 0;
         if (resumedData is { } expected && (fingerprint != expected || train.Count != resumedCount))
             throw new ArgumentException($"{resumedFrom} was trained on {resumedCount} samples with fingerprint {expected:x16}; these {train.Count} samples (fingerprint {fingerprint:x16}) differ: resume on the same training data");
 
@@ -278,6 +290,19 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
         TrainingResult Stop(string reason, bool diverged = false, Divergence? divergence = null) =>
             new(epochs, reason, diverged) { Divergence = divergence, Steps = Optimizer.StepCount, LastCheckpoint = lastCheckpoint };
+
+        // A requested stop: the state after the last finished step goes to the checkpoint (unless this
+        // very step's was just written), so a resumed run continues from exactly here.
+        TrainingResult StopOnRequest(Stopwatch? clock, bool written)
+        {
+            if (clock is not null)
+            {
+                run.Seconds += clock.Elapsed.TotalSeconds;
+                clock.Restart();
+            }
+            if (canCheckpoint && !written && Checkpoint() is { } bad) return Stop($"diverged ({bad.Describe()})", true, bad);
+            return Stop($"stopped ({stopping.Reason})") with { Stopped = true };
+        }
 
         TrainingResult Diverge(Divergence found, Stopwatch clock)
         {
@@ -315,6 +340,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         for (; run.Epoch <= Options.Epochs; run.NextEpoch())
         {
             if (Capped() && !run.Shuffled) return Stop($"step cap ({Options.MaxSteps} steps)");
+            if (stopping.IsRequested) return StopOnRequest(null, written: false);
             if (!run.Shuffled)
             {
                 if (Options.Shuffle) run.Rng.Shuffle(run.Order);
@@ -333,14 +359,18 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 run.Correct += done.Correct;
                 run.Seen += n;
                 run.EpochSteps++;
+                bool written = false;
                 if (checkpoints && Optimizer.StepCount % Options.CheckpointEvery == 0)
                 {
                     run.Seconds += clock.Elapsed.TotalSeconds;
                     clock.Restart();
                     if (Checkpoint() is { } badParameter) return Diverge(badParameter, clock);
+                    written = true;
                 }
                 if (run.EpochSteps % progressEvery == 0)
                     Progress?.Invoke(new TrainingProgress(run.Epoch, run.Seen, train.Count, run.LossSum / run.Seen, (double)run.Correct / run.Seen, run.Seen / Seconds(run, clock)));
+                // Not at an epoch's last step: that one ends with the epoch's evaluation and is checked below.
+                if (stopping.IsRequested && run.Position < train.Count) return StopOnRequest(clock, written);
             }
             clock.Stop();
             if (step.CheckParameters(run.Epoch) is { } badEnd) return Diverge(badEnd, clock);
@@ -354,6 +384,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             string? reason = Capped() ? $"step cap ({Options.MaxSteps} steps)"
                 : run.Snapshot is not null && change < Options.StopEpsilon ? $"converged (no parameter moved by {Options.StopEpsilon:G3} or more in epoch {run.Epoch}; largest change {change:G3})"
                 : run.Epoch == Options.Epochs ? $"epochs ({Options.Epochs})"
+                : stopping.IsRequested ? $"stopped ({stopping.Reason})"
                 : null;
             if (reason is null) continue;
             if (checkpoints)
@@ -363,7 +394,13 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 if (complete) run.NextEpoch();
                 if (Checkpoint() is { } bad) return Stop($"diverged ({bad.Describe()})", true, bad);
             }
-            return Stop(reason);
+            else if (stopping.IsRequested && canCheckpoint)
+            {
+                run.Seconds += clock.Elapsed.TotalSeconds;
+                if (complete) run.NextEpoch();
+                if (Checkpoint() is { } bad) return Stop($"diverged ({bad.Describe()})", true, bad);
+            }
+            return Stop(reason) with { Stopped = reason.StartsWith("stopped", StringComparison.Ordinal) };
         }
         return Stop($"epochs ({Options.Epochs})");
     }
