@@ -24,7 +24,7 @@ internal sealed class RunSafety
 
     public Option<string?> Resume { get; } = new("--resume")
     {
-        Description = "Continue the run saved in this checkpoint (same data); the model, optimiser and settings come from it, options given here override",
+        Description = "Continue the run saved in this checkpoint: the model, optimiser, settings and data come from it (no other option needed); options given here override, with a warning when they change the data",
     };
 
     public Option<double> ExplosionLimit { get; } = new Option<double>("--explosion-limit")

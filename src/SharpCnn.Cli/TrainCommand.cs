@@ -64,6 +64,7 @@ internal static class TrainCommand
             var chosen = PrecisionOption.Parse(r.GetValue(precision)!);
             TrainingOptions options;
             string? resumed = null;
+            DataSelection? storedData = null;
             if (resume is null)
             {
                 choice = ModelChoice.Resolve(r.GetValue(model)!, r.GetValue(loss), r.GetValue(init));
@@ -85,6 +86,7 @@ internal static class TrainCommand
             {
                 // The checkpoint's model and settings; an option typed here overrides its setting.
                 var header = RunSafety.ReadCheckpoint(r, resume, model, loss, init, augment, normalize);
+                storedData = header.Training.Data; // null in a checkpoint written before the data were stored: the options given say
                 var at = header.Training;
                 var stored = header.Model.StoredPrecision;
                 if (r.Given(precision) && chosen != stored)
@@ -114,6 +116,9 @@ internal static class TrainCommand
                 ValidationFraction = r.GetValue(validation),
                 ValidationSeed = options.Seed,
             };
+            if (storedData is not null)
+                selection = ResumeData(r, storedData, selection, data, limit, testLimit, validation, seed, r.InvocationConfiguration.Error);
+            selection = selection with { Source = selection.Source is { } folder ? Path.GetFullPath(folder) : null }; // the checkpoint works from any folder
             var loaded = DataChoice.Load(selection, Images.DataParts.All, r.InvocationConfiguration.Error);
             var train = loaded.Train!;
             if (choice is not null && choice.File is null)
@@ -129,11 +134,45 @@ internal static class TrainCommand
                 throw new ArgumentException($"--augment and --normalize shape a new model; {(resume is null ? choice!.File : resume)} already has its layers");
             }
             var report = TrainingReport.Create(r.InvocationConfiguration.Output, r.GetValue(json), r.GetValue(plain));
-            var run = new Run(choice, resume, resumed, options, train, loaded.Validation, loaded.Test, loaded.Label, normalization, r.GetValue(keepBest),
+            var run = new Run(choice, resume, resumed, options, selection, train, loaded.Validation, loaded.Test, loaded.Label, normalization, r.GetValue(keepBest),
                 r.GetValue(output), r.GetValue(plots), r.GetValue(confusion), report, r.InvocationConfiguration.Error);
             return PrecisionOption.Dispatch(chosen, run);
         }));
         return command;
+    }
+
+    /// <summary>
+    /// The data of a resumed run: the checkpoint's selection, with each data option given on the command line
+    /// overriding its part, and a warning for each that changes it (the training data must still have the
+    /// checkpoint's fingerprint; a moved folder, another test limit or more images elsewhere are the usual reasons).
+    /// </summary>
+    private static DataSelection ResumeData(ParseResult r, DataSelection stored, DataSelection given, DataChoice data,
+        Option<int> limit, Option<int> testLimit, Option<double> validation, Option<ulong> seed, TextWriter error)
+    {
+        var result = stored;
+        void Take(Option option, bool changes, Func<DataSelection, DataSelection> apply, string was)
+        {
+            if (!r.Given(option)) return;
+            if (changes) error.WriteLine($"warning: {option.Name} overrides the data the checkpoint was trained on ({was})");
+            result = apply(result);
+        }
+        string Full(string? folder) => folder is null ? "" : Path.GetFullPath(folder);
+        Take(data.Data, Full(given.Source) != Full(stored.Source), d => d with { Source = given.Source }, stored.Source ?? "the bundled digits");
+        Take(data.Size, (given.Width, given.Height) != (stored.Width, stored.Height), d => d with { Width = given.Width, Height = given.Height },
+            stored.Width == 0 ? "the images' own size" : $"{stored.Width}x{stored.Height}");
+        Take(data.Channels, given.Channels != stored.Channels, d => d with { Channels = given.Channels }, stored.Channels == 0 ? "channels as they come" : $"{stored.Channels} channels");
+        Take(data.Label, given.Label != stored.Label, d => d with { Label = given.Label }, $"{stored.Label.ToString().ToLowerInvariant()} labels");
+        Take(data.SkipUnreadable, given.SkipUnreadable != stored.SkipUnreadable, d => d with { SkipUnreadable = given.SkipUnreadable }, stored.SkipUnreadable ? "skipping unreadable images" : "stopping at an unreadable image");
+        Take(limit, given.TrainLimit != stored.TrainLimit, d => d with { TrainLimit = given.TrainLimit }, stored.TrainLimit == 0 ? "all training images" : $"--limit {stored.TrainLimit}");
+        Take(testLimit, given.TestLimit != stored.TestLimit, d => d with { TestLimit = given.TestLimit }, stored.TestLimit == 0 ? "all test images" : $"--test-limit {stored.TestLimit}");
+        Take(validation, given.ValidationFraction != stored.ValidationFraction, d => d with { ValidationFraction = given.ValidationFraction },
+            stored.ValidationFraction == 0 ? "no validation set" : $"--validation {stored.ValidationFraction}");
+        if (stored.ValidationFraction > 0 && r.Given(seed) && given.ValidationSeed != stored.ValidationSeed)
+        {
+            error.WriteLine($"warning: --seed also reseeds the validation split the checkpoint was trained with (seed {stored.ValidationSeed})");
+            result = result with { ValidationSeed = given.ValidationSeed };
+        }
+        return result;
     }
 
     /// <summary>The usual remedies for a run the divergence guard stopped.</summary>
@@ -141,7 +180,7 @@ internal static class TrainCommand
         "try a lower --lr, --init normal or he (rand()-style uniform init makes the outputs grow layer by layer), " +
         "--clip-norm, or a '-max' (minusmax) layer before the loss; --resume the last checkpoint with the new settings";
 
-    private sealed record Run(ModelChoice? Choice, string? ResumeFrom, string? Resumed, TrainingOptions Options, ImageDataSet Train, ImageDataSet? Validation, ImageDataSet? Test,
+    private sealed record Run(ModelChoice? Choice, string? ResumeFrom, string? Resumed, TrainingOptions Options, DataSelection Selection, ImageDataSet Train, ImageDataSet? Validation, ImageDataSet? Test,
         string DataLabel, Preprocessing.NormalizeChoice? Normalization, bool KeepBest, string? Output, string? Plots, bool Confusion, TrainingReport Report, TextWriter Error) : IPrecisionAction
     {
         public int Invoke<T>() where T : unmanaged, IFloatingPointIeee754<T>
@@ -177,6 +216,7 @@ internal static class TrainCommand
                 ClassNames = network.ClassNames,
             });
             trainer.CheckpointSaved += Report.Checkpoint;
+            trainer.Data = Selection; // stored in every checkpoint: --resume alone loads these data again
 
             // --keep-best: the output holds the best epoch so far (a resumed run continues from the accuracy it records).
             double best = KeepBest && ResumeFrom is not null ? BestSoFar(Output!) : double.NegativeInfinity;

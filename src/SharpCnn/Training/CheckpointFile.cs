@@ -59,6 +59,12 @@ public sealed record TrainingSection
     /// <summary><see cref="Data.ImageDataSet.Fingerprint"/> of the training data.</summary>
     [JsonPropertyName("data_fingerprint")] public ulong DataFingerprint { get; init; }
 
+    /// <summary>
+    /// Which data the run trains on (source folder, limits, validation split, image shaping), when the trainer was told
+    /// (<see cref="Trainer{T}.Data"/>), so that a resumed run can load the same data again without being told; null otherwise.
+    /// </summary>
+    [JsonPropertyName("data"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public Data.DataSelection? Data { get; init; }
+
     /// <summary>The arrays after the weights: <c>optimizer.i</c> (the optimiser's state arrays, in the
     /// network's precision), <c>order</c> (int32, the epoch's sample order), and, when the stop threshold
     /// is on, <c>snapshot.i</c> (each parameter at the epoch's start).</summary>
@@ -85,7 +91,7 @@ public static class CheckpointFile
         return new CheckpointHeader(content.Header, RequireTraining(content));
     }
 
-    internal static void Save<T>(string path, Network<T> network, Optimizer<T> optimizer, TrainingOptions options, TrainingRun<T> run, ulong fingerprint)
+    internal static void Save<T>(string path, Network<T> network, Optimizer<T> optimizer, TrainingOptions options, TrainingRun<T> run, ulong fingerprint, Data.DataSelection? data = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var arrays = new List<Array>();
@@ -116,6 +122,7 @@ public static class CheckpointFile
             Seconds = run.Seconds,
             DataCount = run.Order.Length,
             DataFingerprint = fingerprint,
+            Data = data,
             Arrays = [.. entries],
         };
         var metadata = new Dictionary<string, string>
@@ -158,6 +165,7 @@ public static class CheckpointFile
             throw Error($"expected a position from 0 to {section.DataCount} (0 before the epoch's order is drawn), found {section.Position}");
         if (section.Seen != section.Position || section.Correct < 0 || section.Correct > section.Seen || section.EpochSteps < 0 || section.EpochSteps > section.Seen)
             throw Error($"expected epoch counters with correct <= seen = position and steps <= seen, found correct {section.Correct}, seen {section.Seen}, steps {section.EpochSteps}, position {section.Position}");
+        if (section.Data?.Problem() is { } dataProblem) throw Error($"expected a usable data selection, found: {dataProblem}");
         if (!double.IsFinite(section.LossSum) || !double.IsFinite(section.Seconds) || section.Seconds < 0)
             throw Error($"expected a finite loss sum and non-negative seconds, found {section.LossSum} and {section.Seconds}");
 
@@ -213,7 +221,7 @@ public static class CheckpointFile
             Seen = section.Seen,
             Seconds = section.Seconds,
         };
-        return new LoadedCheckpoint<T>(network, options, run, state, section.Steps, section.LearningRate, section.DataFingerprint, section.DataCount);
+        return new LoadedCheckpoint<T>(network, options, run, state, section.Steps, section.LearningRate, section.DataFingerprint, section.DataCount) { Data = section.Data };
     }
 
     private static TrainingSection RequireTraining(ModelContent content) =>
@@ -240,7 +248,11 @@ public sealed record CheckpointHeader(ModelHeader Model, TrainingSection Trainin
 /// <summary>A checkpoint read back: the network and everything a trainer needs to continue.</summary>
 internal sealed record LoadedCheckpoint<T>(Network<T> Network, TrainingOptions Options, TrainingRun<T> Run, T[][] OptimizerState,
     long Steps, double LearningRate, ulong DataFingerprint, int DataCount)
-    where T : unmanaged, IFloatingPointIeee754<T>;
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>The data selection stored with the run, if any.</summary>
+    public Data.DataSelection? Data { get; init; }
+}
 
 [JsonSourceGenerationOptions(WriteIndented = false, NumberHandling = JsonNumberHandling.Strict, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(TrainingSection))]

@@ -209,6 +209,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         trainer.resumedFrom = path;
         trainer.resumedData = checkpoint.DataFingerprint;
         trainer.resumedCount = checkpoint.DataCount;
+        trainer.Data = checkpoint.Data;
         return trainer;
     }
 
@@ -229,6 +230,14 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>Raised every <see cref="TrainingOptions.ProgressEvery"/> steps.</summary>
     public event Action<TrainingProgress>? Progress;
+
+    /// <summary>
+    /// Which data this run trains on, written into every checkpoint so that a resumed run can load the same data
+    /// without being told (null: not recorded; the data are still checked by their fingerprint). <see cref="Resume"/>
+    /// sets it from the checkpoint. It only describes the data; <see cref="Fit(ImageDataSet, ImageDataSet?, ImageDataSet?, CancellationToken)"/>
+    /// trains on the sets it is given.
+    /// </summary>
+    public DataSelection? Data { get; set; }
 
     /// <summary>Raised after each checkpoint is written.</summary>
     public event Action<CheckpointSaved>? CheckpointSaved;
@@ -319,7 +328,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             string path = Options.CheckpointPath!;
             try
             {
-                CheckpointFile.Save(path, network, Optimizer, Options, run, fingerprint);
+                CheckpointFile.Save(path, network, Optimizer, Options, run, fingerprint, Data);
             }
             catch (SaveFailedException e)
             {

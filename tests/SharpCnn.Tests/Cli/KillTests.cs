@@ -73,6 +73,60 @@ public sealed partial class KillTests : IDisposable
             rest.Stdout.Where(l => l.StartsWith("epoch 2/", StringComparison.Ordinal)).Select(WithoutTimes));
     }
 
+    [Fact]
+    public void ResumeAloneContinuesAKilledRunOnItsOwnData()
+    {
+        // The case: --limit 3000 and checkpoints every 20 steps, killed with SIGKILL, then --resume CHECKPOINT with
+        // no other option. The data selection (limit, test limit) comes from the checkpoint.
+        string[] run = ["train", "--model", "conv5x5x4,relu,maxpool2,flatten,dense10", "--limit", "3000", "--test-limit", "100",
+            "--batch", "32", "--epochs", "2", "--seed", "3", "--checkpoint-every", "20"];
+        string full = Path.Combine(dir, "full.ckpt"), checkpoint = Path.Combine(dir, "run.ckpt");
+        var uninterrupted = CliChildProcess.Run(dir, TimeSpan.FromMinutes(5), [.. run, "--checkpoint", full]);
+        Assert.True(uninterrupted.ExitCode == 0, string.Join("\n", uninterrupted.Stderr));
+
+        using (var victim = CliChildProcess.Start(dir, [.. run, "--checkpoint", checkpoint]))
+        {
+            string? line = victim.WaitForLine(l => Checkpoint(l) is { Step: >= 40 }, TimeSpan.FromMinutes(5));
+            Assert.True(line is not null, "no checkpoint was announced: " + string.Join("\n", victim.Stdout.Concat(victim.Stderr)));
+            Assert.False(victim.HasExited, "the run ended before it could be killed");
+            victim.Kill();
+            output.WriteLine($"killed after: {line}");
+        }
+        var at = CheckpointFile.ReadHeader(checkpoint).Training!;
+        Assert.InRange(at.Steps, 40, 187); // 94 steps an epoch: killed before the end
+        Assert.Equal(3000, at.Data!.TrainLimit);
+        Assert.Equal(100, at.Data.TestLimit);
+
+        var rest = CliChildProcess.Run(dir, TimeSpan.FromMinutes(5), "train", "--resume", checkpoint);
+        Assert.True(rest.ExitCode == 0, string.Join("\n", rest.Stderr));
+        Assert.DoesNotContain(rest.Stderr, l => l.StartsWith("warning:", StringComparison.Ordinal));
+        Assert.Contains(rest.Stdout, l => l.StartsWith($"resumed  {checkpoint}: step {at.Steps}, epoch {at.Epoch}, sample {at.Position} of 3000", StringComparison.Ordinal));
+        // Both runs end with a final checkpoint: the same steps, the same weights, bit for bit.
+        Assert.Equal(CheckpointFile.ReadHeader(full).Training.Steps, CheckpointFile.ReadHeader(checkpoint).Training.Steps);
+        AssertSameWeights(full, checkpoint);
+    }
+
+    [Fact]
+    public void DataOptionsGivenWithResumeOverrideWithAWarning()
+    {
+        string checkpoint = Path.Combine(dir, "short.ckpt");
+        var first = CliInProcess.Run(["train", "--model", "flatten,dense10", "--limit", "300", "--test-limit", "50", "--epochs", "1", "--max-steps", "3",
+            "--checkpoint-every", "3", "--checkpoint", checkpoint]);
+        Assert.True(first.ExitCode == 0, string.Join("\n", first.Stderr));
+
+        // Another test limit: the training data are the same, so the run continues, with a warning.
+        var other = CliInProcess.Run(["train", "--resume", checkpoint, "--test-limit", "20", "--max-steps", "5"]);
+        Assert.True(other.ExitCode == 0, string.Join("\n", other.Stderr));
+        Assert.Contains("warning: --test-limit overrides the data the checkpoint was trained on (--test-limit 50)", other.Stderr);
+        Assert.Contains(other.Stdout, l => l.Contains("20 test images", StringComparison.Ordinal));
+
+        // Another training limit: warned, then refused by the data's fingerprint.
+        var wrong = CliInProcess.Run(["train", "--resume", checkpoint, "--limit", "200"]);
+        Assert.Equal(2, wrong.ExitCode);
+        Assert.Contains("warning: --limit overrides the data the checkpoint was trained on (--limit 300)", wrong.Stderr);
+        Assert.Contains(wrong.Stderr, l => l.StartsWith("error: ", StringComparison.Ordinal) && l.Contains("resume on the same training data", StringComparison.Ordinal));
+    }
+
     private static string WithoutTimes(string epochLine) => epochLine[..epochLine.IndexOf("  test loss", StringComparison.Ordinal)];
 
     [Fact]
