@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using SharpCnn.Data;
 using SharpCnn.Formats;
 using SharpCnn.Layers;
@@ -80,11 +81,24 @@ public static class Classifier
 /// (<see cref="Network"/> is the very network trained and saved).
 ///
 /// Inputs follow the training data's convention: pixel bytes are scaled to pixel / 255, as
-/// <see cref="ImageDataSet"/> does. A classifier is not thread-safe: it reuses the network's buffers.
+/// <see cref="ImageDataSet"/> does.
 /// </summary>
+/// <remarks>
+/// <para><b>Threads.</b> Every <c>Predict</c> overload, <see cref="Evaluate"/>, <see cref="Save"/>, <see cref="Summary"/>,
+/// <see cref="ToString"/> and the properties may be called from any number of threads at once (a model server's
+/// requests): each call runs on an inference copy of the network of its own, which shares the weights (nothing is
+/// copied, so it always sees the current ones) and has its own buffers; copies are kept in a pool and reused, so
+/// after warm-up a prediction allocates only its result. With 8 threads at once the answers are the same, bit for
+/// bit, as one after another (<c>ClassifierThreadTests</c>).</para>
+/// <para><see cref="Fit"/> changes the weights and must not run while any other member is called; nor may
+/// <see cref="Network"/> be changed meanwhile. A network with a layer written in code (that cannot be recreated
+/// from its description) has no copies: its calls take turns on the network itself, still safe, one at a time.</para>
+/// </remarks>
 public sealed class Classifier<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private T[] sample = [];
+    private readonly ConcurrentBag<Network<T>> idle = [];
+    private readonly Lock shared = new(); // for a network that cannot be copied
+    private int copyable; // 0 unknown, 1 yes, -1 no
 
     /// <summary>Wraps an existing network (its parameters are used as they are).</summary>
     public Classifier(Network<T> network)
@@ -144,7 +158,7 @@ public sealed class Classifier<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>Accuracy, mean loss and confusion matrix on <paramref name="data"/>.</summary>
-    public Evaluation Evaluate(ImageDataSet data, int batchSize = 256) => Evaluator.Evaluate(Network, data, batchSize);
+    public Evaluation Evaluate(ImageDataSet data, int batchSize = 256) => OnCopy(network => Evaluator.Evaluate(network, data, batchSize));
 
     /// <summary>Classifies one sample given as values in the network's input layout (C x H x W, row-major).</summary>
     /// <exception cref="ArgumentException"><paramref name="input"/> does not have <see cref="InputShape"/>.Size values.</exception>
@@ -164,7 +178,7 @@ public sealed class Classifier<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (pixels.Length != InputShape.Size)
             throw new ArgumentException($"the model takes {InputShape} = {InputShape.Size} pixels per image, got {pixels.Length}", nameof(pixels));
-        if (sample.Length != pixels.Length) sample = new T[pixels.Length];
+        var sample = new T[pixels.Length]; // per call: calls may come from several threads at once
         T scale = T.CreateChecked(255);
         for (int i = 0; i < pixels.Length; i++) sample[i] = T.CreateChecked(pixels[i]) / scale;
         return Run(sample);
@@ -205,11 +219,14 @@ public sealed class Classifier<T> where T : unmanaged, IFloatingPointIeee754<T>
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         if (data.Shape.Size != InputShape.Size)
             throw new ArgumentException($"the data's samples are {data.Shape}, the model takes {InputShape}", nameof(data));
-        var predictions = new Prediction[data.Count];
-        using var inference = new Inference<T>(Network, Math.Min(batchSize, Math.Max(1, data.Count)));
-        foreach (var batch in inference.Batches(data))
-            for (int i = 0; i < batch.Count; i++) predictions[batch.First + i] = ToPrediction(batch.Output(i));
-        return predictions;
+        return OnCopy(network =>
+        {
+            var predictions = new Prediction[data.Count];
+            using var inference = new Inference<T>(network, Math.Min(batchSize, Math.Max(1, data.Count)));
+            foreach (var batch in inference.Batches(data))
+                for (int i = 0; i < batch.Count; i++) predictions[batch.First + i] = ToPrediction(batch.Output(i));
+            return predictions;
+        });
     }
 
     /// <summary>Saves the model (architecture and weights) to <paramref name="path"/>, atomically (see <see cref="ModelFile"/>).</summary>
@@ -225,8 +242,63 @@ public sealed class Classifier<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     private Prediction Run(ReadOnlySpan<T> input)
     {
-        using var inference = new Inference<T>(Network, 1);
-        return ToPrediction(inference.Run(input));
+        var network = Rent(out bool copy);
+        try
+        {
+            using var inference = new Inference<T>(network, 1);
+            return ToPrediction(inference.Run(input));
+        }
+        finally
+        {
+            Return(network, copy);
+        }
+    }
+
+    /// <summary>Runs <paramref name="body"/> on an inference copy of the network of this call's own.</summary>
+    private TResult OnCopy<TResult>(Func<Network<T>, TResult> body)
+    {
+        var network = Rent(out bool copy);
+        try
+        {
+            return body(network);
+        }
+        finally
+        {
+            Return(network, copy);
+        }
+    }
+
+    /// <summary>An idle copy, a new one, or (for a network that cannot be copied) the network itself, held under a lock.</summary>
+    private Network<T> Rent(out bool copy)
+    {
+        if (Volatile.Read(ref copyable) >= 0)
+        {
+            if (idle.TryTake(out var network))
+            {
+                copy = true;
+                return network;
+            }
+            try
+            {
+                network = Network.CloneSharingParameters();
+                Volatile.Write(ref copyable, 1);
+                copy = true;
+                return network;
+            }
+            catch (NotSupportedException)
+            {
+                Volatile.Write(ref copyable, -1);
+            }
+        }
+        shared.Enter();
+        copy = false;
+        return Network;
+    }
+
+    private void Return(Network<T> network, bool copy)
+    {
+        if (copy) idle.Add(network);
+        else shared.Exit();
     }
 
     private Prediction ToPrediction(ReadOnlySpan<T> output)

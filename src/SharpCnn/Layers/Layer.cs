@@ -71,6 +71,23 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
         return OutputShape;
     }
 
+    /// <summary>
+    /// A second layer of this kind and shape whose parameters are this layer's own (the same <see cref="Parameter{T}"/>
+    /// objects, so it always computes with the current weights) and whose scratch is its own, for running inference
+    /// on another thread. Its own parameters are made hollow (<see cref="ParameterBudget.Plan"/>) and never allocated.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The layer's description cannot make another (a layer written in code).</exception>
+    internal Layer<T> CloneSharingParameters()
+    {
+        if (!IsBuilt) throw new InvalidOperationException($"{Token}: Build before cloning");
+        var copy = Spec.Create<T>();
+        using (ParameterBudget.Plan()) copy.Build(InputShape);
+        if (copy.parameters.Length != parameters.Length) throw new NotSupportedException($"{Token}: its description makes a layer with other parameters");
+        copy.parameters = parameters;
+        copy.Training = Training;
+        return copy;
+    }
+
     /// <summary>Checks the input and returns the output shape.</summary>
     protected abstract Shape Configure(Shape input);
 

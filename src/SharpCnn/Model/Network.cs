@@ -60,6 +60,14 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
     }
 
+    /// <summary>
+    /// A network of the same layers that shares this one's parameters (so it always sees the current weights) and has
+    /// buffers and layer scratch of its own: another thread can run it forward while this one is used. Nothing is
+    /// allocated for parameters; buffers are allocated when the clone is first run.
+    /// </summary>
+    /// <exception cref="NotSupportedException">A layer cannot be recreated from its description (a layer written in code).</exception>
+    internal Network<T> CloneSharingParameters() => new(InputShape, layers.Select(l => l.CloneSharingParameters()), Loss);
+
     /// <summary>Per-sample input shape.</summary>
     public Shape InputShape { get; }
 
