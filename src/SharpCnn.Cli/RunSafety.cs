@@ -19,7 +19,7 @@ internal sealed class RunSafety
 
     public Option<string?> Checkpoint { get; } = new("--checkpoint")
     {
-        Description = "Checkpoint file, replaced atomically each time (default: checkpoint.scnn, or the --resume file)",
+        Description = "Checkpoint file, replaced atomically each time, and where Ctrl-C or SIGTERM saves the run (default: NAME.checkpoint.scnn beside --output NAME.scnn, else checkpoint.scnn; the --resume file when resuming)",
     };
 
     public Option<string?> Resume { get; } = new("--resume")
@@ -40,14 +40,22 @@ internal sealed class RunSafety
 
     public IEnumerable<Option> All => [CheckpointEvery, Checkpoint, Resume, ExplosionLimit, ClipNorm];
 
+    /// <summary>
+    /// Where checkpoints go when <c>--checkpoint</c> is not given (and not resuming, which keeps the resumed file):
+    /// beside <paramref name="output"/> as <c>NAME.checkpoint.scnn</c>, or <c>checkpoint.scnn</c> without an output. A run
+    /// stopped by a signal writes its checkpoint there even without <c>--checkpoint-every</c>.
+    /// </summary>
+    public static string DefaultCheckpoint(string? output) =>
+        output is null ? "checkpoint.scnn" : Path.Combine(Path.GetDirectoryName(output) ?? "", Path.GetFileNameWithoutExtension(output) + ".checkpoint.scnn");
+
     /// <summary>Adds the checkpoint, guard and clipping settings the user gave to <paramref name="options"/>.</summary>
-    public TrainingOptions Apply(ParseResult r, TrainingOptions options, bool resuming)
+    public TrainingOptions Apply(ParseResult r, TrainingOptions options, bool resuming, string? output)
     {
         string? resume = r.GetValue(Resume);
         options = options with
         {
             CheckpointEvery = r.Given(CheckpointEvery) || !resuming ? r.GetValue(CheckpointEvery) : options.CheckpointEvery,
-            CheckpointPath = r.GetValue(Checkpoint) ?? (resuming ? resume : "checkpoint.scnn"),
+            CheckpointPath = r.GetValue(Checkpoint) ?? (resuming ? resume : DefaultCheckpoint(output)),
             ExplosionLimit = r.Given(ExplosionLimit) || !resuming ? r.GetValue(ExplosionLimit) : options.ExplosionLimit,
             ClipNorm = r.Given(ClipNorm) || !resuming ? r.GetValue(ClipNorm) : options.ClipNorm,
         };

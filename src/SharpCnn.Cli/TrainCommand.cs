@@ -108,7 +108,7 @@ internal static class TrainCommand
                 };
                 resumed = $"{resume}: step {at.Steps}, epoch {at.Epoch}, sample {at.Position} of {at.DataCount}";
             }
-            options = safety.Apply(r, options, resume is not null);
+            options = safety.Apply(r, options, resume is not null, r.GetValue(output));
             var selection = data.Selection(r) with
             {
                 TrainLimit = r.GetValue(limit),
@@ -237,6 +237,7 @@ internal static class TrainCommand
                 return trainer.Fit(Train, Validation, Validation is null ? Test : null);
             });
             TrainingResult result;
+            using var signals = new StopSignals(trainer.Stopping, Error);
             try
             {
                 result = Fit();
@@ -244,6 +245,15 @@ internal static class TrainCommand
             catch (SaveFailedException e) when (e.FilePath == Options.CheckpointPath && File.Exists(e.FilePath))
             {
                 throw new SaveFailedException(e.FilePath, $"{e.Message}; once it can be written, continue with: sharpcnn train --resume {e.FilePath}", e);
+            }
+            if (result.Stopped && signals.ExitCode is { } signalled)
+            {
+                // Stopped by a signal: the state after the last step is in the checkpoint; the model is not finished, so --output waits for the resumed run.
+                Report.End(new TrainingEnd(result, null, null, [], false));
+                var at = CheckpointFile.ReadHeader(result.LastCheckpoint!).Training;
+                Error.WriteLine($"stopped by {signals.Name} at step {at.Steps} (epoch {at.Epoch}, sample {at.Position} of {at.DataCount}); checkpoint: {result.LastCheckpoint}");
+                Error.WriteLine($"  resume with: {ResumeCommand(result.LastCheckpoint!)}");
+                return signalled;
             }
             if (result.Diverged)
             {
@@ -293,6 +303,20 @@ internal static class TrainCommand
             Report.End(new TrainingEnd(result, final, Output, pictures, Confusion) { Best = bestLine, BestEpoch = KeepBest ? bestEpoch : null });
             return 0;
         }
+
+        /// <summary>The command that continues this run: the checkpoint, and what the checkpoint does not hold (where the results go).</summary>
+        private string ResumeCommand(string checkpoint)
+        {
+            var words = new List<string> { "sharpcnn", "train", "--resume", checkpoint };
+            if (Output is not null) words.AddRange(["--output", Output]);
+            if (KeepBest) words.Add("--keep-best");
+            if (Plots is not null) words.AddRange(["--plots", Plots]);
+            if (Confusion) words.Add("--confusion");
+            return string.Join(' ', words.Select(Quote));
+        }
+
+        private static string Quote(string word) =>
+            word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || "-_./:=+,@%".Contains(c)) ? word : "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
         private Dictionary<string, string> Metadata(Evaluation? validation, int epoch, Evaluation? test = null)
         {
