@@ -114,9 +114,6 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
             throw new LayerShapeException($"kernel {KernelHeight}x{KernelWidth} is larger than its {(ph == input.Height && pw == input.Width ? "" : "padded ")}input {ph}x{pw}");
         outH = (ph - KernelHeight) / Stride + 1;
         outW = (pw - KernelWidth) / Stride + 1;
-        long columns = (long)input.Channels * KernelHeight * KernelWidth * ((long)outH * outW) + Im2Col.Slack;
-        if (columns > Array.MaxLength || (long)input.Channels * ph * pw + Im2Col.Slack > Array.MaxLength)
-            throw new LayerShapeException($"its column matrix ({input.Channels}x{KernelHeight}x{KernelWidth} by {outH}x{outW} = {columns - Im2Col.Slack} values) has more values than an array holds");
         return new Shape(OutChannels, outH, outW);
     }
 
@@ -147,6 +144,11 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
             FanOut = connectedPerInput * area,
         };
         var bias = new Parameter<T>("bias", [OutChannels], ParameterRole.Bias) { FanIn = connectedPerOutput * area, FanOut = connectedPerInput * area };
+        // The kernels' column matrix (im2col) and padded input must fit in arrays too (checked after the output and the weights, whose messages come first).
+        int ph = InputShape.Height + padTop + padBottom, pw = InputShape.Width + padLeft + padRight;
+        long columns = (long)cin * area * ((long)outH * outW) + Im2Col.Slack;
+        if (columns > Array.MaxLength || (long)cin * ph * pw + Im2Col.Slack > Array.MaxLength)
+            throw new LayerShapeException($"its column matrix ({cin}x{KernelHeight}x{KernelWidth} by {outH}x{outW} = {columns - Im2Col.Slack} values) has more values than an array holds");
         return [weight, bias];
     }
 
