@@ -78,7 +78,7 @@ for f in avx512f avx512vl avx512_bf16 avx2 fma sse4_2; do has_flag "$f" && cpu_f
 # Runs PyTorch with the arguments given; on failure prints what it said and stops the script.
 pytorch() {
   local out status=0
-  out=$(LD_LIBRARY_PATH="$openblas_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" ${coretype:+OPENBLAS_CORETYPE=$coretype} \
+  out=$(env LD_LIBRARY_PATH="$openblas_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" ${coretype:+OPENBLAS_CORETYPE=$coretype} \
     OMP_NUM_THREADS="$threads" "$python" bench/pytorch_seed_cnn.py --threads "$threads" "$@" 2>&1) || status=$?
   if [[ $status -ne 0 ]]; then
     echo "PyTorch failed (exit $status$([[ $status -eq 132 ]] && echo ': SIGILL, an instruction this CPU lacks')) running: bench/pytorch_seed_cnn.py $*" >&2
@@ -122,21 +122,28 @@ collect() { # collect SIDE [PREFIX] <<< tsv lines
 
 for measure in train64 train1 infer256 scaling; do
   echo "measuring $measure: PyTorch, then SharpCnn (Adam)"
-  collect torch <<< "$(pytorch --only "$measure" --seconds "$seconds" --rounds "$rounds")"
-  collect sharp <<< "$(sharpcnn --only "$measure" --seconds "$seconds" --rounds "$rounds")"
+  out=$(pytorch --only "$measure" --seconds "$seconds" --rounds "$rounds") || exit 1
+  collect torch <<< "$out"
+  out=$(sharpcnn --only "$measure" --seconds "$seconds" --rounds "$rounds") || exit 1
+  collect sharp <<< "$out"
 done
 for measure in train64 train1; do
   echo "measuring $measure: PyTorch, then SharpCnn (plain SGD)"
-  collect torch sgd_ <<< "$(pytorch --optimizer sgd --only "$measure" --seconds "$seconds" --rounds "$rounds")"
-  collect sharp sgd_ <<< "$(sharpcnn --optimizer sgd --only "$measure" --seconds "$seconds" --rounds "$rounds")"
+  out=$(pytorch --optimizer sgd --only "$measure" --seconds "$seconds" --rounds "$rounds") || exit 1
+  collect torch sgd_ <<< "$out"
+  out=$(sharpcnn --optimizer sgd --only "$measure" --seconds "$seconds" --rounds "$rounds") || exit 1
+  collect sharp sgd_ <<< "$out"
 done
-collect sharp <<< "$(sharpcnn --only alloc,identical --seconds "$seconds" --rounds 1)"
+out=$(sharpcnn --only alloc,identical --seconds "$seconds" --rounds 1) || exit 1
+collect sharp <<< "$out"
 torch_rss_epoch=""
 if [[ $epoch -eq 1 ]]; then
   echo "one Fashion-MNIST epoch (60,000 images, batch 64) in each, for peak RSS"
   unset 'torch_value[peak_rss]' 'sharp_value[peak_rss]'
-  collect torch <<< "$(pytorch --epoch-data "$fashion_dir")"
-  collect sharp <<< "$(sharpcnn --epoch-data "$fashion_dir")"
+  out=$(pytorch --epoch-data "$fashion_dir") || exit 1
+  collect torch <<< "$out"
+  out=$(sharpcnn --epoch-data "$fashion_dir") || exit 1
+  collect sharp <<< "$out"
   torch_rss_epoch=1
 fi
 
