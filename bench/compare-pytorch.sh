@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# SharpCnn against PyTorch on the same machine, the same network, batch sizes and thread count, in one run.
+# SharpCnn against its strongest peers on the same machine, the same network, batch sizes and thread count, in
+# one run: PyTorch for training, ONNX Runtime (C#, bench/OnnxRuntimePeer, on the model export-onnx writes) for
+# inference.
 #
 #   bash bench/compare-pytorch.sh [--threads N] [--seconds S] [--rounds R] [--no-epoch]
 #
@@ -38,7 +40,7 @@ while [[ $# -gt 0 ]]; do
     --seconds) seconds="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --no-epoch) epoch=0; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#'; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -89,8 +91,24 @@ pytorch() {
 }
 
 # 3. SharpCnn.
-echo "building SharpCnn (Release)"
+echo "building SharpCnn and the ONNX Runtime peer (Release)"
 dotnet build -c Release src/SharpCnn.Cli -v quiet -nologo >/dev/null
+dotnet build -c Release bench/OnnxRuntimePeer -v quiet -nologo >/dev/null
+# The inference peer's model: the seed CNN as `sharpcnn export-onnx` writes it (the weights do not change the speed).
+onnx_dir=$(mktemp -d)
+trap 'rm -rf "$onnx_dir"' EXIT
+dotnet src/SharpCnn.Cli/bin/Release/net10.0/SharpCnn.Cli.dll train --epochs 1 --limit 256 --plain --output "$onnx_dir/seed-cnn.scnn" >/dev/null
+dotnet src/SharpCnn.Cli/bin/Release/net10.0/SharpCnn.Cli.dll export-onnx "$onnx_dir/seed-cnn.scnn" "$onnx_dir/seed-cnn.onnx" >/dev/null
+onnxruntime() {
+  local out status=0
+  out=$(dotnet bench/OnnxRuntimePeer/bin/Release/net10.0/OnnxRuntimePeer.dll "$onnx_dir/seed-cnn.onnx" --threads "$threads" "$@" 2>&1) || status=$?
+  if [[ $status -ne 0 ]]; then
+    echo "ONNX Runtime failed (exit $status) running: OnnxRuntimePeer $*" >&2
+    echo "$out" | tail -n 20 >&2
+    exit 1
+  fi
+  echo "$out" | grep -v '^#' || true
+}
 sharpcnn() {
   local out status=0
   out=$(dotnet src/SharpCnn.Cli/bin/Release/net10.0/SharpCnn.Cli.dll bench --threads "$threads" --tsv "$@" 2>&1) || status=$?
@@ -134,6 +152,12 @@ for measure in train64 train1; do
   out=$(sharpcnn --optimizer sgd --only "$measure" --seconds "$seconds" --rounds "$rounds") || exit 1
   collect sharp sgd_ <<< "$out"
 done
+echo "measuring inference at batch 256 and 1: ONNX Runtime, then SharpCnn"
+declare -A ort_value
+out=$(onnxruntime --batch 256,1 --seconds "$seconds" --rounds "$rounds") || exit 1
+while IFS=$'\t' read -r key value unit; do [[ -n "$key" ]] && ort_value[$key]=$value; done <<< "$out"
+out=$(sharpcnn --only infer256,infer1 --seconds "$seconds" --rounds "$rounds") || exit 1
+collect sharp <<< "$out"
 out=$(sharpcnn --only alloc,identical --seconds "$seconds" --rounds 1) || exit 1
 collect sharp <<< "$out"
 torch_rss_epoch=""
@@ -171,6 +195,19 @@ if [[ -n "$torch_rss_epoch" ]]; then
   row "Fashion-MNIST epoch, batch 64 (samples/s)" epoch_rate "/s" ""
   row "peak RSS over that epoch (MiB)" peak_rss "MiB" "<= 0.5x"
 fi
+echo
+printf '%-44s %14s %14s %9s   %s\n' "measure" "ONNX Runtime" "SharpCnn" "ratio" "target"
+ortrow() { # ortrow LABEL KEY TARGET
+  local t="${ort_value[$2]:-}" s="${sharp_value[$2]:-}"
+  if [[ -z "$t" || -z "$s" ]]; then
+    echo "no figure for '$2' from $([[ -z "$t" ]] && echo 'ONNX Runtime' || echo SharpCnn): a measure did not report" >&2
+    exit 1
+  fi
+  printf '%-44s %14s %14s %9s   %s\n' "$1" "$(fmt "$t" /s)" "$(fmt "$s" /s)" "$(awk -v a="$s" -v b="$t" 'BEGIN { printf "%.2fx", a / b }')" "$3"
+}
+ortrow "inference, batch 256, $threads threads (samples/s)" infer_b256 ">= 1.1x (issue 13)"
+ortrow "inference, batch 1, $threads threads (samples/s)" infer_b1 ">= 1.0x (issue 13)"
+echo
 printf '%-44s %14s %14s\n' "bytes allocated per training step" "-" "${sharp_value[alloc_per_step]:--}"
 identical="${sharp_value[identical]:-}"
 printf '%-44s %14s %14s\n' "1 vs $threads threads: bit-identical weights" "not promised" "$([[ "$identical" == 1 ]] && echo yes || echo no)"

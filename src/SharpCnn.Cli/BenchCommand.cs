@@ -18,7 +18,7 @@ namespace SharpCnn.Cli;
 internal static class BenchCommand
 {
     /// <summary>Every measure, in the order printed.</summary>
-    internal static readonly string[] Measures = ["train64", "train1", "infer256", "scaling", "alloc", "identical"];
+    internal static readonly string[] Measures = ["train64", "train1", "infer256", "infer1", "scaling", "alloc", "identical"];
 
     public static Command Create()
     {
@@ -97,6 +97,8 @@ internal static class BenchCommand
                 Report("train_b1", steps.TrainingSamplesPerSecond(1, Seconds, Rounds), "samples/s", $"training, batch 1, {Threads} thread(s), {OptimizerText}");
             if (Selected.Contains("infer256"))
                 Report("infer_b256", steps.InferenceSamplesPerSecond(256, Seconds, Rounds), "samples/s", $"inference, batch 256, {Threads} thread(s)");
+            if (Selected.Contains("infer1"))
+                Report("infer_b1", steps.InferenceSamplesPerSecond(1, Seconds, Rounds), "samples/s", $"inference, batch 1, {Threads} thread(s)");
             if (Selected.Contains("scaling"))
             {
                 Parallelism.ThreadCount = 1;
