@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# SharpCnn against PyTorch on the same machine, the same network, batch sizes and thread count, in one run.
+# SharpCnn against its strongest peers on the same machine, the same network, batch sizes and thread count, in
+# one run: PyTorch for training, ONNX Runtime (C#, bench/OnnxRuntimePeer, on the model export-onnx writes) for
+# inference.
 #
 #   bash bench/compare-pytorch.sh [--threads N] [--seconds S] [--rounds R] [--no-epoch]
 #
@@ -8,14 +10,20 @@
 #      apt-get when they are missing (needs root or sudo).
 #   2. Configures PyTorch at its best on this kind of machine: oneDNN for the convolutions (built in), and
 #      OpenBLAS with OpenMP for the matrix products, loaded ahead of the reference BLAS by putting its library
-#      folder (from `dpkg -L libopenblas0-openmp`) first on LD_LIBRARY_PATH, with OPENBLAS_CORETYPE=SkylakeX
-#      (OpenBLAS 0.3.21 does not recognise newer AVX-512 CPUs and would otherwise fall back to SSE3 kernels),
-#      and torch.set_num_threads(N). Debian's own /usr/bin/python3 runs it (a pyenv python3 earlier on PATH
+#      folder (from `dpkg -L libopenblas0-openmp`) first on LD_LIBRARY_PATH, and torch.set_num_threads(N).
+#      OpenBLAS's kernels are chosen from the CPU flags: OPENBLAS_CORETYPE=SkylakeX only where /proc/cpuinfo
+#      lists avx512f (OpenBLAS 0.3.21 does not recognise newer AVX-512 CPUs and would otherwise fall back to
+#      SSE3 kernels), Haswell (AVX2 + FMA) where only avx2 and fma are listed (an AMD Zen 3 is not always
+#      recognised either), and OpenBLAS's own detection otherwise. Forcing SkylakeX on a CPU without AVX-512
+#      kills PyTorch with SIGILL. Debian's own /usr/bin/python3 runs it (a pyenv python3 earlier on PATH
 #      does not see Debian's packages).
 #   3. Builds SharpCnn (Release) and, measure by measure, runs PyTorch (bench/pytorch_seed_cnn.py) and then
 #      `sharpcnn bench` with the same settings, one after the other, never both at once.
 #   4. Runs one full Fashion-MNIST training epoch (batch 64) in each, in a fresh process, for peak RSS.
-#   5. Prints one line per measure: PyTorch, SharpCnn, and the ratio SharpCnn / PyTorch.
+#   5. Prints one line per measure: PyTorch, SharpCnn, and the ratio SharpCnn / PyTorch. Training is
+#      measured with Adam against Adam and with plain SGD against plain SGD.
+#   A peer that fails (a crash, a missing package) stops the script with its exit status and its last
+#   lines of output: never a blank in the table.
 #
 # Run it on an otherwise idle machine: two benchmarks at once on two cores ruin both (the script warns when
 # the load average says something else is running). Figures drift with the machine; compare the ratios.
@@ -32,7 +40,7 @@ while [[ $# -gt 0 ]]; do
     --seconds) seconds="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --no-epoch) epoch=0; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#'; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -61,69 +69,145 @@ fi
 openblas_dir=$(dirname "$openblas_lib")
 fashion_dir=$(dirname "$fashion_images")
 python=/usr/bin/python3
+flags=$(grep -m1 '^flags' /proc/cpuinfo)
+has_flag() { [[ " $flags " == *" $1 "* ]]; }
+coretype=""
+if has_flag avx512f; then coretype=SkylakeX
+elif has_flag avx2 && has_flag fma; then coretype=Haswell
+fi
+cpu_flags=""
+for f in avx512f avx512vl avx512_bf16 avx2 fma sse4_2; do has_flag "$f" && cpu_flags+="$f "; done
+# Runs PyTorch with the arguments given; on failure prints what it said and stops the script.
 pytorch() {
-  LD_LIBRARY_PATH="$openblas_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" OPENBLAS_CORETYPE=SkylakeX \
-    OMP_NUM_THREADS="$threads" "$python" bench/pytorch_seed_cnn.py --threads "$threads" "$@"
+  local out status=0
+  out=$(env LD_LIBRARY_PATH="$openblas_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" ${coretype:+OPENBLAS_CORETYPE=$coretype} \
+    OMP_NUM_THREADS="$threads" "$python" bench/pytorch_seed_cnn.py --threads "$threads" "$@" 2>&1) || status=$?
+  if [[ $status -ne 0 ]]; then
+    echo "PyTorch failed (exit $status$([[ $status -eq 132 ]] && echo ': SIGILL, an instruction this CPU lacks')) running: bench/pytorch_seed_cnn.py $*" >&2
+    echo "$out" | tail -n 20 >&2
+    exit 1
+  fi
+  echo "$out" | grep -v '^#' || true
 }
 
 # 3. SharpCnn.
-echo "building SharpCnn (Release)"
+echo "building SharpCnn and the ONNX Runtime peer (Release)"
 dotnet build -c Release src/SharpCnn.Cli -v quiet -nologo >/dev/null
+dotnet build -c Release bench/OnnxRuntimePeer -v quiet -nologo >/dev/null
+# The inference peer's model: the seed CNN as `sharpcnn export-onnx` writes it (the weights do not change the speed).
+onnx_dir=$(mktemp -d)
+trap 'rm -rf "$onnx_dir"' EXIT
+dotnet src/SharpCnn.Cli/bin/Release/net10.0/SharpCnn.Cli.dll train --epochs 1 --limit 256 --plain --output "$onnx_dir/seed-cnn.scnn" >/dev/null
+dotnet src/SharpCnn.Cli/bin/Release/net10.0/SharpCnn.Cli.dll export-onnx "$onnx_dir/seed-cnn.scnn" "$onnx_dir/seed-cnn.onnx" >/dev/null
+onnxruntime() {
+  local out status=0
+  out=$(dotnet bench/OnnxRuntimePeer/bin/Release/net10.0/OnnxRuntimePeer.dll "$onnx_dir/seed-cnn.onnx" --threads "$threads" "$@" 2>&1) || status=$?
+  if [[ $status -ne 0 ]]; then
+    echo "ONNX Runtime failed (exit $status) running: OnnxRuntimePeer $*" >&2
+    echo "$out" | tail -n 20 >&2
+    exit 1
+  fi
+  echo "$out" | grep -v '^#' || true
+}
 sharpcnn() {
-  dotnet src/SharpCnn.Cli/bin/Release/net10.0/SharpCnn.Cli.dll bench --threads "$threads" --tsv "$@"
+  local out status=0
+  out=$(dotnet src/SharpCnn.Cli/bin/Release/net10.0/SharpCnn.Cli.dll bench --threads "$threads" --tsv "$@" 2>&1) || status=$?
+  if [[ $status -ne 0 ]]; then
+    echo "sharpcnn bench failed (exit $status) running: bench $*" >&2
+    echo "$out" | tail -n 20 >&2
+    exit 1
+  fi
+  echo "$out"
 }
 
 load=$(cut -d' ' -f1 /proc/loadavg)
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load average $load"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), flags: ${cpu_flags:-none of avx512f avx2 fma}, load average $load"
 if awk -v l="$load" 'BEGIN { exit !(l > 0.7) }'; then
   echo "warning: the load average is $load: something else is running, and the figures will be noisy" >&2
 fi
-echo "PyTorch: $("$python" -c 'import torch; print(torch.__version__)'), OpenBLAS from $openblas_dir, OPENBLAS_CORETYPE=SkylakeX, $threads threads"
+echo "PyTorch: $("$python" -c 'import torch; print(torch.__version__)'), OpenBLAS from $openblas_dir, OPENBLAS_CORETYPE=${coretype:-(OpenBLAS detects)}, $threads threads"
 echo "SharpCnn: $(git rev-parse --short HEAD 2>/dev/null || echo 'unknown commit'), $threads threads; each figure is the best of $rounds rounds of $seconds s"
 echo
 
 declare -A torch_value sharp_value
-collect() { # collect NAME < tsv lines
-  local side="$1" key value unit
+collect() { # collect SIDE [PREFIX] <<< tsv lines
+  local side="$1" prefix="${2:-}" key value unit
   while IFS=$'\t' read -r key value unit; do
     [[ -z "$key" || "$key" == \#* ]] && continue
-    if [[ "$side" == torch ]]; then torch_value[$key]=$value; else sharp_value[$key]=$value; fi
+    if [[ "$side" == torch ]]; then torch_value[$prefix$key]=$value; else sharp_value[$prefix$key]=$value; fi
   done
 }
 
 for measure in train64 train1 infer256 scaling; do
-  echo "measuring $measure: PyTorch, then SharpCnn"
-  collect torch < <(pytorch --only "$measure" --seconds "$seconds" --rounds "$rounds" 2>/dev/null)
-  collect sharp < <(sharpcnn --only "$measure" --seconds "$seconds" --rounds "$rounds")
+  echo "measuring $measure: PyTorch, then SharpCnn (Adam)"
+  out=$(pytorch --only "$measure" --seconds "$seconds" --rounds "$rounds") || exit 1
+  collect torch <<< "$out"
+  out=$(sharpcnn --only "$measure" --seconds "$seconds" --rounds "$rounds") || exit 1
+  collect sharp <<< "$out"
 done
-collect sharp < <(sharpcnn --only alloc,identical --seconds "$seconds" --rounds 1)
+for measure in train64 train1; do
+  echo "measuring $measure: PyTorch, then SharpCnn (plain SGD)"
+  out=$(pytorch --optimizer sgd --only "$measure" --seconds "$seconds" --rounds "$rounds") || exit 1
+  collect torch sgd_ <<< "$out"
+  out=$(sharpcnn --optimizer sgd --only "$measure" --seconds "$seconds" --rounds "$rounds") || exit 1
+  collect sharp sgd_ <<< "$out"
+done
+echo "measuring inference at batch 256 and 1: ONNX Runtime, then SharpCnn"
+declare -A ort_value
+out=$(onnxruntime --batch 256,1 --seconds "$seconds" --rounds "$rounds") || exit 1
+while IFS=$'\t' read -r key value unit; do [[ -n "$key" ]] && ort_value[$key]=$value; done <<< "$out"
+out=$(sharpcnn --only infer256,infer1 --seconds "$seconds" --rounds "$rounds") || exit 1
+collect sharp <<< "$out"
+out=$(sharpcnn --only alloc,identical --seconds "$seconds" --rounds 1) || exit 1
+collect sharp <<< "$out"
 torch_rss_epoch=""
 if [[ $epoch -eq 1 ]]; then
   echo "one Fashion-MNIST epoch (60,000 images, batch 64) in each, for peak RSS"
   unset 'torch_value[peak_rss]' 'sharp_value[peak_rss]'
-  collect torch < <(pytorch --epoch-data "$fashion_dir" 2>/dev/null)
-  collect sharp < <(sharpcnn --epoch-data "$fashion_dir")
+  out=$(pytorch --epoch-data "$fashion_dir") || exit 1
+  collect torch <<< "$out"
+  out=$(sharpcnn --epoch-data "$fashion_dir") || exit 1
+  collect sharp <<< "$out"
   torch_rss_epoch=1
 fi
 
 # 5. The table.
 echo
-printf '%-44s %14s %14s %9s   %s\n' "measure" "PyTorch" "SharpCnn" "ratio" "target (issue 4)"
+printf '%-44s %14s %14s %9s   %s\n' "measure" "PyTorch" "SharpCnn" "ratio" "target"
 row() { # row LABEL KEY UNIT TARGET
   local t="${torch_value[$2]:-}" s="${sharp_value[$2]:-}" ratio="-"
+  if [[ -z "$t" || -z "$s" ]]; then
+    echo "no figure for '$2' from $([[ -z "$t" ]] && echo PyTorch || echo SharpCnn): a measure did not report" >&2
+    exit 1
+  fi
   if [[ -n "$t" && -n "$s" ]]; then ratio=$(awk -v a="$s" -v b="$t" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'); fi
   printf '%-44s %14s %14s %9s   %s\n' "$1" "$(fmt "$t" "$3")" "$(fmt "$s" "$3")" "$ratio" "$4"
 }
 fmt() { [[ -z "$1" ]] && { echo "-"; return; }; awk -v v="$1" -v u="$2" 'BEGIN { if (u == "x") printf "%.2fx", v; else printf "%.0f %s", v, u }'; }
-row "training, batch 64, $threads threads (samples/s)" train_b64 "/s" ">= 1.3x"
-row "training, batch 1, $threads threads (samples/s)" train_b1 "/s" ">= 5x"
-row "inference, batch 256, $threads threads (samples/s)" infer_b256 "/s" ">= 1.5x"
+row "training, batch 64, Adam, $threads threads (samples/s)" train_b64 "/s" ">= 1.6x (issue 13)"
+row "training, batch 1, Adam, $threads threads (samples/s)" train_b1 "/s" ""
+row "training, batch 64, plain SGD (samples/s)" sgd_train_b64 "/s" ""
+row "training, batch 1, plain SGD (samples/s)" sgd_train_b1 "/s" ">= 3x (issue 13)"
+row "inference, batch 256, $threads threads (samples/s)" infer_b256 "/s" ""
 row "training, batch 64, 1 thread (samples/s)" train_b64_1thread "/s" ""
 row "speed-up 1 -> $threads threads (batch 64)" scaling "x" "SharpCnn >= 1.85x"
 if [[ -n "$torch_rss_epoch" ]]; then
   row "Fashion-MNIST epoch, batch 64 (samples/s)" epoch_rate "/s" ""
   row "peak RSS over that epoch (MiB)" peak_rss "MiB" "<= 0.5x"
 fi
+echo
+printf '%-44s %14s %14s %9s   %s\n' "measure" "ONNX Runtime" "SharpCnn" "ratio" "target"
+ortrow() { # ortrow LABEL KEY TARGET
+  local t="${ort_value[$2]:-}" s="${sharp_value[$2]:-}"
+  if [[ -z "$t" || -z "$s" ]]; then
+    echo "no figure for '$2' from $([[ -z "$t" ]] && echo 'ONNX Runtime' || echo SharpCnn): a measure did not report" >&2
+    exit 1
+  fi
+  printf '%-44s %14s %14s %9s   %s\n' "$1" "$(fmt "$t" /s)" "$(fmt "$s" /s)" "$(awk -v a="$s" -v b="$t" 'BEGIN { printf "%.2fx", a / b }')" "$3"
+}
+ortrow "inference, batch 256, $threads threads (samples/s)" infer_b256 ">= 1.1x (issue 13)"
+ortrow "inference, batch 1, $threads threads (samples/s)" infer_b1 ">= 1.0x (issue 13)"
+echo
 printf '%-44s %14s %14s\n' "bytes allocated per training step" "-" "${sharp_value[alloc_per_step]:--}"
 identical="${sharp_value[identical]:-}"
 printf '%-44s %14s %14s\n' "1 vs $threads threads: bit-identical weights" "not promised" "$([[ "$identical" == 1 ]] && echo yes || echo no)"

@@ -52,11 +52,14 @@ def seed_cnn():
 class Runner:
     """The network, Adam and the data, stepping through shuffled batches like SharpCnn's bench."""
 
-    def __init__(self, images, labels, seed=1):
+    def __init__(self, images, labels, seed=1, optimizer="adam"):
         torch.manual_seed(seed)
         self.images, self.labels = images, labels
         self.model = seed_cnn()
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=0.001)
+        if optimizer == "sgd":  # plain SGD, as `sharpcnn bench --optimizer sgd`: no momentum
+            self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0)
+        else:
+            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=0.001)
         self.order = torch.randperm(len(images))
         self.position = 0
 
@@ -129,6 +132,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", default="train64,train1,infer256,scaling")
+    parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
     parser.add_argument("--data", default=os.path.join(here, "..", "data", "mnist-10k"))
     parser.add_argument("--epoch-data", help="instead: train one full epoch (batch 64) on this IDX folder, report samples/s and peak RSS")
     args = parser.parse_args()
@@ -139,7 +143,7 @@ def main():
 
     if args.epoch_data:
         images, labels = load_training_set(args.epoch_data)
-        runner = Runner(images, labels)
+        runner = Runner(images, labels, optimizer=args.optimizer)
         start = time.perf_counter()
         samples = runner.epoch(64)
         elapsed = time.perf_counter() - start
@@ -149,7 +153,7 @@ def main():
         return
 
     images, labels = load_training_set(args.data)
-    runner = Runner(images, labels)
+    runner = Runner(images, labels, optimizer=args.optimizer)
     measures = args.only.split(",")
     train_n = None
     if "train64" in measures or "scaling" in measures:
