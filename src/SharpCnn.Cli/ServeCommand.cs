@@ -1,4 +1,6 @@
 using System.CommandLine;
+using SharpCnn.Data;
+using SharpCnn.Images;
 using SharpCnn.Web.Serving;
 
 namespace SharpCnn.Cli;
@@ -16,13 +18,14 @@ internal static class ServeCommand
         var maxQueue = new Option<int>("--max-queue") { Description = "The most requests waiting for the model; more are answered 503 with Retry-After", DefaultValueFactory = _ => defaults.MaxQueue, HelpName = "N" };
         var maxBody = new Option<int>("--max-body-mb") { Description = "The largest request body accepted, in MiB (larger: 413)", DefaultValueFactory = _ => (int)(defaults.MaxBodyBytes >> 20), HelpName = "MB" };
         var timeout = new Option<double>("--timeout") { Description = "Seconds a request may wait for the model before it is answered 503", DefaultValueFactory = _ => defaults.RequestTimeout.TotalSeconds, HelpName = "S" };
+        var check = new Option<bool>("--check") { Description = "Start, classify one bundled test digit through POST /predict over HTTP, print the answer and stop: checks that the model serves" };
         var threads = ThreadsOption.Create();
         var command = new Command("serve",
             "Serve a saved model over HTTP until Ctrl-C or SIGTERM: POST /predict takes an image (JPEG, PNG, WebP, BMP, GIF; the raw body or the form field 'image'; ?top=k) and answers " +
             "the top classes as JSON, preprocessed as 'predict' does; GET / is a page with the model's summary and a canvas to draw a digit on; GET /health and GET /metrics. " +
             "Concurrent requests are batched into one forward pass. See docs/SERVING.md.")
         {
-            file, port, host, maxBatch, maxQueue, maxBody, timeout, threads,
+            file, port, host, maxBatch, maxQueue, maxBody, timeout, threads, check,
         };
         command.SetAction(r => CommandErrors.Run(r.InvocationConfiguration.Error, () =>
         {
@@ -59,6 +62,11 @@ internal static class ServeCommand
                 output.WriteLine($"model {path}{(kind == "model file" ? "" : $" ({kind})")}: {model.Spec} (input {model.InputShape}, {model.Classes} classes; batches of up to {options.MaxBatch}, {count} threads)");
                 foreach (string url in server.Urls) output.WriteLine($"serving on {url}  (POST {url}/predict; Ctrl-C to stop)");
                 output.Flush();
+                if (r.GetValue(check))
+                {
+                    output.WriteLine(Check(server.Urls[0], model).GetAwaiter().GetResult());
+                    return 0;
+                }
                 server.RunAsync().GetAwaiter().GetResult();
             }
             finally
@@ -69,5 +77,19 @@ internal static class ServeCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>Posts the first bundled test digit (as a PNG, at the model's channels) to the server at <paramref name="url"/>; the answer, or an error when it is not 200.</summary>
+    private static async Task<string> Check(string url, Classifier<float> model)
+    {
+        var (_, test) = BundledDigits.Load();
+        var image = PixelImage.FromDataSet(test, 0).ToChannels(model.InputShape.Channels);
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+        using var content = new ByteArrayContent(ImageEncoder.Encode(image, ImageFormat.Png));
+        content.Headers.ContentType = new("image/png");
+        using var response = await client.PostAsync(url + "/predict?top=1", content);
+        string body = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode) throw new IOException($"POST {url}/predict answered {(int)response.StatusCode}: {body}");
+        return $"check: a bundled test digit labelled {test.Labels[0]} -> {body}";
     }
 }

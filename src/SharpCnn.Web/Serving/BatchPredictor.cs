@@ -21,6 +21,7 @@ internal sealed class BatchPredictor : IDisposable
     private readonly int maxBatch;
     private readonly ServeMetrics metrics;
     private readonly Thread worker;
+    private readonly ManualResetEventSlim running = new(initialState: true);
     private int queued;
 
     public BatchPredictor(Classifier<float> model, int maxBatch, int maxQueue, ServeMetrics metrics)
@@ -35,6 +36,17 @@ internal sealed class BatchPredictor : IDisposable
         queue = Channel.CreateBounded<Job>(new BoundedChannelOptions(maxQueue) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         worker = new Thread(Work) { IsBackground = true, Name = "sharpcnn serve batches" };
         worker.Start();
+    }
+
+    /// <summary>For tests: while false, the worker takes no request (so a full queue and a missed deadline can be made to happen).</summary>
+    internal bool Running
+    {
+        get => running.IsSet;
+        set
+        {
+            if (value) running.Set();
+            else running.Reset();
+        }
     }
 
     /// <summary>Requests waiting for a forward pass.</summary>
@@ -64,6 +76,7 @@ internal sealed class BatchPredictor : IDisposable
             var wait = queue.Reader.WaitToReadAsync();
             bool more = wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
             if (!more) return;
+            running.Wait();
             int n = 0;
             while (n < maxBatch && queue.Reader.TryRead(out var job))
             {
@@ -92,7 +105,9 @@ internal sealed class BatchPredictor : IDisposable
     public void Dispose()
     {
         queue.Writer.TryComplete();
+        running.Set();
         if (!worker.Join(TimeSpan.FromSeconds(30))) Debug.Fail("the batch worker did not stop");
         inference.Dispose();
+        running.Dispose();
     }
 }

@@ -76,6 +76,13 @@ public sealed class ModelServer : IAsyncDisposable
             : Results.Json(Metrics.Snapshot(predictor.QueueLength)));
     }
 
+    /// <summary>For tests: pauses (false) or resumes (true) the batch worker.</summary>
+    internal bool BatchingRunning
+    {
+        get => predictor.Running;
+        set => predictor.Running = value;
+    }
+
     /// <summary>What the server has counted so far.</summary>
     public ServeMetrics Metrics { get; }
 
