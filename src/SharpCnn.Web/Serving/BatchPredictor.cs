@@ -23,6 +23,7 @@ internal sealed class BatchPredictor : IDisposable
     private readonly Thread worker;
     private readonly ManualResetEventSlim running = new(initialState: true);
     private int queued;
+    private long forwardBytes;
 
     public BatchPredictor(Classifier<float> model, int maxBatch, int maxQueue, ServeMetrics metrics)
     {
@@ -49,6 +50,12 @@ internal sealed class BatchPredictor : IDisposable
         }
     }
 
+    /// <summary>
+    /// Bytes the worker thread allocated inside forward passes (after the warm-up at construction):
+    /// 0 is the promise that a pass allocates nothing per request (tested).
+    /// </summary>
+    internal long ForwardPassAllocatedBytes => Interlocked.Read(ref forwardBytes);
+
     /// <summary>Requests waiting for a forward pass.</summary>
     public int QueueLength => Volatile.Read(ref queued);
 
@@ -71,6 +78,10 @@ internal sealed class BatchPredictor : IDisposable
     private void Work()
     {
         int size = model.InputShape.Size;
+        // Warm-up, on this thread (some scratch space is per thread): a pass at the largest batch and one of a single image
+        // size every buffer the layers grow on first use (and compile the code), so no request pays for it and later passes allocate nothing.
+        inference.Run(batch);
+        inference.Run(batch.AsSpan(0, size));
         while (true)
         {
             var wait = queue.Reader.WaitToReadAsync();
@@ -88,7 +99,9 @@ internal sealed class BatchPredictor : IDisposable
             if (n == 0) continue;
             try
             {
+                long before = GC.GetAllocatedBytesForCurrentThread();
                 var outputs = inference.Run(batch.AsSpan(0, n * size));
+                Interlocked.Add(ref forwardBytes, GC.GetAllocatedBytesForCurrentThread() - before);
                 metrics.Batch(n);
                 int classes = model.Classes;
                 for (int i = 0; i < n; i++) jobs[i].Answer.TrySetResult(model.Interpret(outputs.Slice(i * classes, classes)));

@@ -83,6 +83,9 @@ public sealed class ModelServer : IAsyncDisposable
         set => predictor.Running = value;
     }
 
+    /// <summary>For tests: bytes the batch worker allocated inside forward passes (see <see cref="BatchPredictor.ForwardPassAllocatedBytes"/>).</summary>
+    internal long ForwardPassAllocatedBytes => predictor.ForwardPassAllocatedBytes;
+
     /// <summary>What the server has counted so far.</summary>
     public ServeMetrics Metrics { get; }
 

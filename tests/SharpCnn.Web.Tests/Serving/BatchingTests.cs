@@ -57,6 +57,8 @@ public sealed class BatchingTests(ServedModel served)
         Assert.True(metrics.GetProperty("largestBatch").GetInt64() > 1, $"no batch larger than 1: {metrics}");
         Assert.True(batches < images.Length, $"{images.Length} concurrent requests took {batches} forward passes: no batching");
         Assert.True(metrics.GetProperty("largestBatch").GetInt64() <= ServedModel.Options.MaxBatch);
+        // Batches of every size from 1 to 32 have run by now: none of their forward passes allocated (buffers sized once, at the largest batch).
+        Assert.Equal(0, served.Server.ForwardPassAllocatedBytes);
     }
 
     [Fact]

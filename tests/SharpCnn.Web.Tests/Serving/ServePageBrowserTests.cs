@@ -31,7 +31,7 @@ public sealed class ServePageBrowserTests(ServedModel served)
             await page.Mouse.UpAsync();
             await page.WaitForSelectorAsync("#best", new PageWaitForSelectorOptions { Timeout = 30_000 });
             string best = await page.InnerTextAsync("#best");
-            Assert.Matches("^[0-9]$", best);
+            Assert.Equal("1", best); // the fixture's model is trained with a fixed seed; a vertical stroke is a 1 to it (95 %)
             Assert.Equal(3, await page.Locator("#prediction tbody tr").CountAsync());
             Assert.True(served.Server.Metrics.Predictions > before, "the page's prediction did not come from POST /predict");
             Assert.Empty(errors);
