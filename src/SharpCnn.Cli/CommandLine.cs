@@ -10,6 +10,7 @@ internal static class CommandLine
     {
         TrainCommand.Create(),
         PredictCommand.Create(),
+        ServeCommand.Create(),
         EvalCommand.Create(),
         GradcheckCommand.Create(),
         SummaryCommand.Create(),

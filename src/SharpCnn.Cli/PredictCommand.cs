@@ -56,9 +56,7 @@ internal static class PredictCommand
                 Prediction prediction;
                 try
                 {
-                    var image = ImageDecoder.Load(path, input.Channels).Resize(input.Width, input.Height);
-                    if (Invert) image = image.Invert();
-                    prediction = model.Predict(image.Pixels);
+                    prediction = model.Predict(ModelImage.Decode(ImageDecoder.ReadFile(path), path, input, Invert).Pixels);
                 }
                 catch (Exception e) when (CommandErrors.IsUserError(e))
                 {

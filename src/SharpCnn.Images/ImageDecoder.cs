@@ -114,6 +114,28 @@ public static class ImageDecoder
     }
 
     /// <summary>
+    /// The width and height the header of the image in <paramref name="data"/> declares, without checking them
+    /// against any limit and without decoding a pixel; false when the bytes do not start an image of the five formats.
+    /// For callers that must tell an image refused for its declared size from one that is not an image at all.
+    /// </summary>
+    public static bool TryReadDeclaredSize(ReadOnlySpan<byte> data, out int width, out int height)
+    {
+        width = height = 0;
+        if (data.IsEmpty || data.Length > MaxFileBytes) return false;
+        using var bytes = SKData.CreateCopy(data);
+        var stream = new SKMemoryStream(bytes); // owned by the codec once it exists
+        using var codec = SKCodec.Create(stream);
+        if (codec is null)
+        {
+            stream.Dispose();
+            return false;
+        }
+        if (Format(codec.EncodedFormat) is null) return false;
+        (width, height) = (codec.Info.Width, codec.Info.Height);
+        return true;
+    }
+
+    /// <summary>
     /// Decodes an image held in <paramref name="data"/> (<paramref name="name"/> names it in errors) into
     /// <paramref name="channels"/> channels: 1 (grey; colour by luma), 3 (colour; grey repeated), or 0 for the
     /// file's own (1 for a grey file without transparency, else 3). The declared size is checked before decoding.

@@ -179,9 +179,33 @@ public sealed class Classifier<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (pixels.Length != InputShape.Size)
             throw new ArgumentException($"the model takes {InputShape} = {InputShape.Size} pixels per image, got {pixels.Length}", nameof(pixels));
         var sample = new T[pixels.Length]; // per call: calls may come from several threads at once
-        T scale = T.CreateChecked(255);
-        for (int i = 0; i < pixels.Length; i++) sample[i] = T.CreateChecked(pixels[i]) / scale;
+        ScalePixels(pixels, sample);
         return Run(sample);
+    }
+
+    /// <summary>
+    /// Scales pixel bytes (0-255) to the values a network takes, pixel / 255, as the training data are
+    /// (<see cref="Predict(ReadOnlySpan{byte})"/> does this; a server batching many images does it into its own batch buffer).
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="values"/> is shorter than <paramref name="pixels"/>.</exception>
+    public static void ScalePixels(ReadOnlySpan<byte> pixels, Span<T> values)
+    {
+        if (values.Length < pixels.Length)
+            throw new ArgumentException($"expected room for {pixels.Length} values, got {values.Length}", nameof(values));
+        T scale = T.CreateChecked(255);
+        for (int i = 0; i < pixels.Length; i++) values[i] = T.CreateChecked(pixels[i]) / scale;
+    }
+
+    /// <summary>
+    /// The prediction for one sample's raw network outputs (e.g. one sample of a batch run by <see cref="Inference{T}"/>):
+    /// probabilities as <see cref="Predict(ReadOnlySpan{T})"/> gives them.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="output"/> does not have <see cref="Classes"/> values.</exception>
+    public Prediction Interpret(ReadOnlySpan<T> output)
+    {
+        if (output.Length != Classes)
+            throw new ArgumentException($"the model gives {Classes} outputs per sample, got {output.Length}", nameof(output));
+        return ToPrediction(output);
     }
 
     /// <summary>

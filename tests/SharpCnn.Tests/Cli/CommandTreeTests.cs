@@ -41,6 +41,7 @@ public sealed class CommandTreeTests(TrainedDigitModel trained) : IClassFixture<
     {
         ["train"] = () => (["train", "--model", "flatten,dense10", "--epochs", "1", "--limit", "300", "--test-limit", "100", "--plain"], "test accuracy"),
         ["predict"] = () => (["predict", SavedModel(), TrainedDigitModel.SampleDigit("7-grey.png")], "7-grey.png  7  ("),
+        ["serve"] = () => (["serve", SavedModel(), "--port", "0", "--check"], "check: a bundled test digit labelled 9 -> {\"classes\":[{\"label\":"),
         ["eval"] = () => (["eval", SavedModel(), "--limit", "100", "--precision", "double"], "accuracy "),
         ["gradcheck"] = () => (["gradcheck", "--model", "conv3x3x2,tanh,flatten,dense3", "--input", "1x6x6", "--samples", "10"], "PASS"),
         ["summary"] = () => (["summary", "--model", "lenet5"], "conv5x5x16:table=lenet5"),
