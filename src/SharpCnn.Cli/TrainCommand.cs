@@ -41,13 +41,15 @@ internal static class TrainCommand
         var plots = new Option<string?>("--plots") { Description = "Write pictures into this folder: loss.svg and accuracy.svg (learning curves), kernels.png (first layer), feature-maps.png (of the first test image), confusion.png and an index.html showing them", HelpName = "DIR" };
         var json = CommonOptions.Json("Write JSON Lines to standard output instead of text: a 'start' object, one 'epoch' object per epoch and an 'end' object");
         var plain = new Option<bool>("--plain") { Description = "Plain text, one line per epoch, even in a terminal (the default when the output is redirected or CI is set)" };
+        var live = new Option<bool>("--live") { Description = "Serve a page on 127.0.0.1 that shows the run as it trains (loss and accuracy per step and epoch, per-layer activation and gradient statistics, kernels, feature maps, confusion matrix; pause and stop buttons) and print its URL; stop writes the checkpoint (default: beside --output)" };
+        var port = new Option<int>("--port") { Description = "The live page's port (0 = any free one)", HelpName = "N" }.AtLeast(0);
         var safety = new RunSafety();
         var threads = ThreadsOption.Create();
 
         var command = new Command("train", "Train a model and report test accuracy after each epoch. With no options: the seed CNN (seed 000 Table 3) on the bundled digits, 3 epochs of Adam.")
         {
             model, loss, init, epochs, batch, lr, optimizer, momentum, schedule, weightDecay, precision, seed, output, stop, maxSteps, limit, testLimit,
-            validation, keepBest, augment, normalize, confusion, plots, json, plain, threads,
+            validation, keepBest, augment, normalize, confusion, plots, json, plain, threads, live, port,
         };
         foreach (var option in data.All) command.Add(option);
         foreach (var option in safety.All) command.Add(option);
@@ -107,6 +109,14 @@ internal static class TrainCommand
                 resumed = $"{resume}: step {at.Steps}, epoch {at.Epoch}, sample {at.Position} of {at.DataCount}";
             }
             options = safety.Apply(r, options, resume is not null);
+            if (r.Given(port) && !r.GetValue(live)) throw new ArgumentException("--port is the live page's: give --live too");
+            if (r.GetValue(port) > 65535) throw new ArgumentException($"--port must be 0 to 65535, not {r.GetValue(port)}");
+            if (r.GetValue(live) && !r.Given(safety.Checkpoint) && resume is null && r.GetValue(output) is { } beside)
+            {
+                // The stop button writes a checkpoint: beside the model, not in whatever folder the run started in.
+                options = options with { CheckpointPath = Path.ChangeExtension(beside, ".checkpoint.scnn") };
+            }
+            if (r.GetValue(live)) RunSafety.CheckWritable(options.CheckpointPath!, "--checkpoint");
             var selection = data.Selection(r) with
             {
                 TrainLimit = r.GetValue(limit),
@@ -130,7 +140,10 @@ internal static class TrainCommand
             }
             var report = TrainingReport.Create(r.InvocationConfiguration.Output, r.GetValue(json), r.GetValue(plain));
             var run = new Run(choice, resume, resumed, options, train, loaded.Validation, loaded.Test, loaded.Label, normalization, r.GetValue(keepBest),
-                r.GetValue(output), r.GetValue(plots), r.GetValue(confusion), report, r.InvocationConfiguration.Error);
+                r.GetValue(output), r.GetValue(plots), r.GetValue(confusion), report, r.InvocationConfiguration.Error)
+            {
+                LivePort = r.GetValue(live) ? r.GetValue(port) : null,
+            };
             return PrecisionOption.Dispatch(chosen, run);
         }));
         return command;
@@ -144,6 +157,9 @@ internal static class TrainCommand
     private sealed record Run(ModelChoice? Choice, string? ResumeFrom, string? Resumed, TrainingOptions Options, ImageDataSet Train, ImageDataSet? Validation, ImageDataSet? Test,
         string DataLabel, Preprocessing.NormalizeChoice? Normalization, bool KeepBest, string? Output, string? Plots, bool Confusion, TrainingReport Report, TextWriter Error) : IPrecisionAction
     {
+        /// <summary>With <c>--live</c>: the page's port (0 = any free one).</summary>
+        public int? LivePort { get; init; }
+
         public int Invoke<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
             var trainer = ResumeFrom is null
@@ -164,12 +180,14 @@ internal static class TrainCommand
             string label = Choice?.Label ?? ResumeFrom!;
             if (Choice?.Note is { } note) label += $" ({note})";
             if (normalized is not null) label += $"; normalisation {normalized}";
-            Report.Start(new TrainingStart(label, network.Spec, network.ParameterCount, network.ForwardFlops / 1e6, network.Loss.Name,
+            var start = new TrainingStart(label, network.Spec, network.ParameterCount, network.ForwardFlops / 1e6, network.Loss.Name,
                 init, Precisions.Of<T>().FileName(), DataLabel, Train.Count, Test?.Count ?? 0, Train.Shape, Options, Resumed)
             {
                 ValidationCount = Validation?.Count ?? 0,
                 ClassNames = network.ClassNames,
-            });
+            };
+            using var live = LivePort is { } livePort ? LiveTrainingPage<T>.Start(trainer, Test ?? Validation ?? Train, livePort, start, Error) : null;
+            Report.Start(start);
             trainer.CheckpointSaved += Report.Checkpoint;
 
             // --keep-best: the output holds the best epoch so far (a resumed run continues from the accuracy it records).
@@ -192,6 +210,7 @@ internal static class TrainCommand
             });
             if (result.Diverged)
             {
+                live?.Finish(result, null, DivergenceAdvice);
                 Report.End(new TrainingEnd(result, null, null, [], false));
                 Error.WriteLine($"error: training diverged: {result.Divergence?.Describe() ?? result.StopReason}");
                 Error.WriteLine($"  {DivergenceAdvice}");
@@ -235,6 +254,7 @@ internal static class TrainCommand
                 pictureData.CopyBatch<T>([0], sample, new int[1]);
                 pictures = ModelPictures.SaveAll(Plots, kept, result, summary, sample);
             }
+            live?.Finish(result, final, null);
             Report.End(new TrainingEnd(result, final, Output, pictures, Confusion) { Best = bestLine, BestEpoch = KeepBest ? bestEpoch : null });
             return 0;
         }
