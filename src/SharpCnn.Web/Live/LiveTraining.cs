@@ -194,6 +194,10 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl where T
             accuracy = (double)correct / samples,
             coalesced = trainer.Optimizer.StepCount - lastStepCount,
         });
+        lastStepCount = trainer.Optimizer.StepCount;
+        lastStep = clock.Elapsed;
+        lossSum = 0;
+        correct = 0;
         samples = 0;
     }
 
