@@ -39,7 +39,7 @@ internal static class TrainCommand
         var weightDecay = new Option<double>("--weight-decay") { Description = "L2 weight decay λ on weights (not biases, batch-norm β or running statistics)", HelpName = "LAMBDA" }.ZeroOrPositive();
         var confusion = new Option<bool>("--confusion") { Description = "Print the confusion matrix at the end" };
         var plots = new Option<string?>("--plots") { Description = "Write pictures into this folder: loss.svg and accuracy.svg (learning curves), kernels.png (first layer), feature-maps.png (of the first test image), confusion.png and an index.html showing them", HelpName = "DIR" };
-        var json = CommonOptions.Json("Write JSON Lines to standard output instead of text: a 'start' object, one 'epoch' object per epoch and an 'end' object");
+        var json = CommonOptions.Json("Write JSON Lines to standard output instead of text: a 'start' object, 'step' objects (at most one a second) and 'layers' objects (per-layer statistics, every 5 s), one 'epoch' object per epoch and an 'end' object; view replays it");
         var plain = new Option<bool>("--plain") { Description = "Plain text, one line per epoch, even in a terminal (the default when the output is redirected or CI is set)" };
         var live = new Option<bool>("--live") { Description = "Serve a page on 127.0.0.1 that shows the run as it trains (loss and accuracy per step and epoch, per-layer activation and gradient statistics, kernels, feature maps, confusion matrix; pause and stop buttons) and print its URL; stop writes the checkpoint (default: beside --output)" };
         var port = new Option<int>("--port") { Description = "The live page's port (0 = any free one)", HelpName = "N" }.AtLeast(0);
@@ -143,6 +143,7 @@ internal static class TrainCommand
                 r.GetValue(output), r.GetValue(plots), r.GetValue(confusion), report, r.InvocationConfiguration.Error)
             {
                 LivePort = r.GetValue(live) ? r.GetValue(port) : null,
+                Json = r.GetValue(json) ? r.InvocationConfiguration.Output : null,
             };
             return PrecisionOption.Dispatch(chosen, run);
         }));
@@ -159,6 +160,9 @@ internal static class TrainCommand
     {
         /// <summary>With <c>--live</c>: the page's port (0 = any free one).</summary>
         public int? LivePort { get; init; }
+
+        /// <summary>With <c>--json</c>: standard output, where step and layers events go too.</summary>
+        public TextWriter? Json { get; init; }
 
         public int Invoke<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
@@ -186,7 +190,7 @@ internal static class TrainCommand
                 ValidationCount = Validation?.Count ?? 0,
                 ClassNames = network.ClassNames,
             };
-            using var live = LivePort is { } livePort ? LiveTrainingPage<T>.Start(trainer, Test ?? Validation ?? Train, livePort, start, Error) : null;
+            using var live = LivePort is not null || Json is not null ? LiveTrainingPage<T>.Start(trainer, Test ?? Validation ?? Train, LivePort, start, Error, Json) : null;
             Report.Start(start);
             trainer.CheckpointSaved += Report.Checkpoint;
 

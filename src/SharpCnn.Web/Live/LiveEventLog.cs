@@ -38,6 +38,9 @@ public sealed class LiveEventLog
     private readonly List<Channel<string>> clients = [];
     private bool closed;
 
+    /// <summary>Also given every event published, as its type and JSON data (e.g. to write a log), on the publishing thread.</summary>
+    public Action<string, string>? Mirror { get; init; }
+
     /// <summary>Events published so far.</summary>
     public long Published { get; private set; }
 
@@ -57,7 +60,9 @@ public sealed class LiveEventLog
     public void Publish(string type, object data)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(type);
-        string text = $"event: {type}\ndata: {JsonSerializer.Serialize(data, Json)}\n\n";
+        string json = JsonSerializer.Serialize(data, Json);
+        Mirror?.Invoke(type, json);
+        string text = $"event: {type}\ndata: {json}\n\n";
         lock (gate)
         {
             if (closed) return;

@@ -41,7 +41,7 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl where T
     private TimeSpan lastStep, lastLayers, lastPictures = TimeSpan.FromDays(-1), paused;
     private double lossSum;
     private int correct, samples;
-    private long stepsDone, firstStep = -1;
+    private long stepsDone;
 
     /// <summary>Watches <paramref name="trainer"/> (adds its hooks and handlers) and publishes to <paramref name="events"/>.</summary>
     /// <param name="trainer">The run.</param>
@@ -133,7 +133,8 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl where T
 
     void ITrainingStepHook<T>.Updated(TrainingStep<T> step, in StepResult result)
     {
-        if (firstStep < 0) firstStep = step.Optimizer.StepCount - 1;
+        lastEpochSteps = step.StepsPerEpoch;
+        totalSteps = step.TotalSteps;
         lossSum += result.Loss * result.Count;
         correct += result.Correct;
         samples += result.Count;
@@ -159,8 +160,6 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl where T
     private void PublishStep(TrainingStep<T> step, TimeSpan now)
     {
         long count = step.Optimizer.StepCount;
-        lastEpochSteps = step.StepsPerEpoch;
-        totalSteps = step.TotalSteps;
         double seconds = (now - lastStep).TotalSeconds;
         double active = Math.Max((now - paused).TotalSeconds, 1e-9);
         long left = Math.Max(0, step.TotalSteps - count);

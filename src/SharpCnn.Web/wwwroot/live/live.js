@@ -156,6 +156,7 @@
     el.textContent = "done: " + d.stop_reason + " after " + d.steps + " steps" + (d.test_accuracy !== undefined ? "; test accuracy " + fmt(100 * d.test_accuracy, 4) + " %" : "") +
       (d.checkpoint ? "; checkpoint " + d.checkpoint : "");
     $("pause").disabled = true; $("stop").disabled = true;
+    if (d.confusion) confusion(d.confusion, "final, test set: rows true class, columns predicted");
     document.body.dataset.done = "true";
   });
 
