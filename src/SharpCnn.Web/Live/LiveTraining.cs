@@ -12,9 +12,9 @@ public sealed record LiveSettings
     public TimeSpan StepInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Least time between two per-layer statistics events.</summary>
-    public TimeSpan LayersInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan LayersInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Least time between two pictures of the kernels and feature maps.</summary>
+    /// <summary>Least time between two pictures of the kernels and feature maps (longer when drawing them takes over 2 % of the time).</summary>
     public TimeSpan PicturesInterval { get; init; } = TimeSpan.FromSeconds(3);
 
     /// <summary>Steps between two per-layer measurements (<see cref="LayerStatistics{T}.Every"/>).</summary>
@@ -38,7 +38,7 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl where T
     private readonly LiveSettings settings;
     private readonly ManualResetEventSlim running = new(true);
     private readonly Stopwatch clock = Stopwatch.StartNew();
-    private TimeSpan lastStep, lastLayers, lastPictures = TimeSpan.FromDays(-1), paused;
+    private TimeSpan lastStep, lastLayers, lastPictures = TimeSpan.FromDays(-1), paused, picturesWait;
     private double lossSum;
     private int correct, samples;
     private long stepsDone;
@@ -141,10 +141,12 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl where T
         stepsDone++;
         var now = clock.Elapsed;
         if (now - lastStep >= settings.StepInterval) PublishStep(step, now);
-        if (sample is not null && now - lastPictures >= settings.PicturesInterval)
+        if (sample is not null && now - lastPictures >= picturesWait)
         {
             lastPictures = now;
             PublishPictures(step.Optimizer.StepCount);
+            // Drawing and encoding the pictures runs on the training thread: keep it under 2 % of the time.
+            picturesWait = TimeSpan.FromTicks(Math.Max(settings.PicturesInterval.Ticks, 50 * (clock.Elapsed - now).Ticks));
         }
         if (!running.IsSet)
         {

@@ -37,18 +37,38 @@
     epochAcc: chart("epoch-accuracy-chart", ["epoch", { label: "training", stroke: "#1f77b4", width: 2, points: { show: true } }, { label: "held out", stroke: "#d62728", width: 2, points: { show: true } }], "accuracy (%)"),
   };
 
-  let pending = false;
-  function redraw() {
-    if (pending) return;
-    pending = true;
-    requestAnimationFrame(() => {
-      pending = false;
-      charts.loss.setData([state.steps, state.loss, state.lossSmooth]);
-      charts.acc.setData([state.steps, state.acc, state.accSmooth]);
+  // Charts are redrawn at most twice a second whatever the event rate: the browser usually shares the
+  // training machine's cores, and the page must cost training little (docs/LIVE.md).
+  const REDRAW_MS = 500;
+  let pending = false, epochsChanged = true, lastDraw = 0;
+  function draw() {
+    pending = false;
+    lastDraw = performance.now();
+    charts.loss.setData([state.steps, state.loss, state.lossSmooth]);
+    charts.acc.setData([state.steps, state.acc, state.accSmooth]);
+    if (epochsChanged) {
       charts.epochLoss.setData([state.epochs, state.trainLoss, state.heldLoss]);
       charts.epochAcc.setData([state.epochs, state.trainAcc, state.heldAcc]);
-      document.body.dataset.stepPoints = String(state.steps.length);
-    });
+      epochsChanged = false;
+    }
+    const s = state.last;
+    if (s) {
+      $("step").textContent = s.step;
+      $("total-steps").textContent = s.total_steps || "-";
+      $("epoch").textContent = s.epoch || "-";
+      $("loss").textContent = fmt(s.loss);
+      $("accuracy").textContent = fmt(100 * s.accuracy, 3) + " %";
+      if (s.samples_per_second !== undefined) $("speed").textContent = fmt(s.samples_per_second, 4);
+      if (s.seconds_left !== undefined) $("left").textContent = duration(s.seconds_left);
+      state.last = null;
+    }
+    document.body.dataset.stepPoints = String(state.steps.length);
+  }
+  function redraw(epochs) {
+    if (epochs) epochsChanged = true;
+    if (pending) return;
+    pending = true;
+    setTimeout(() => requestAnimationFrame(draw), Math.max(0, REDRAW_MS - (performance.now() - lastDraw)));
   }
 
   function smooth(series, raw, value) {
@@ -63,7 +83,7 @@
     state.lossSmooth.ema = 0; state.accSmooth.ema = 0;
     state.done = false; state.layerRows = 0;
     $("guard").hidden = true;
-    redraw();
+    redraw(true);
   }
 
   const source = new EventSource("/events");
@@ -87,13 +107,7 @@
     state.lossSmooth.push(smooth(state.lossSmooth, state.loss, s.loss));
     state.acc.push(100 * s.accuracy);
     state.accSmooth.push(smooth(state.accSmooth, state.acc, 100 * s.accuracy));
-    $("step").textContent = s.step;
-    $("total-steps").textContent = s.total_steps || "-";
-    $("epoch").textContent = s.epoch || "-";
-    $("loss").textContent = fmt(s.loss);
-    $("accuracy").textContent = fmt(100 * s.accuracy, 3) + " %";
-    if (s.samples_per_second !== undefined) $("speed").textContent = fmt(s.samples_per_second, 4);
-    if (s.seconds_left !== undefined) $("left").textContent = duration(s.seconds_left);
+    state.last = s;
     redraw();
   });
   on("layers", (l) => {
@@ -132,7 +146,7 @@
     state.heldAcc.push(e.held_accuracy === undefined ? null : 100 * e.held_accuracy);
     $("epoch").textContent = e.epoch + " / " + e.epochs;
     if (e.confusion) confusion(e.confusion, "epoch " + e.epoch + ", " + (e.held_out || "held-out") + " set: rows true class, columns predicted");
-    redraw();
+    redraw(true);
   });
   on("pictures", (p) => {
     if (p.kernels) $("kernels").src = p.kernels;
