@@ -15,7 +15,8 @@ internal static class ViewCommand
     {
         var file = new Argument<string>("FILE") { Description = "A JSON Lines log of train --json, or a checkpoint (.scnn)" };
         var port = new Option<int>("--port") { Description = "The page's port (0 = any free one)", HelpName = "N" }.AtLeast(0);
-        var command = new Command("view", "Serve the live training page replaying a finished run from its train --json log or a checkpoint, until interrupted") { file, port };
+        var seconds = new Option<double>("--for") { Description = "Serve for this many seconds, then exit (0 = until Ctrl-C)", HelpName = "SECONDS" }.ZeroOrPositive();
+        var command = new Command("view", "Serve the live training page replaying a finished run from its train --json log or a checkpoint, until interrupted") { file, port, seconds };
         command.SetAction((r, cancellation) => Task.FromResult(CommandErrors.Run(r.InvocationConfiguration.Error, () =>
         {
             if (r.GetValue(port) > 65535) throw new ArgumentException($"--port must be 0 to 65535, not {r.GetValue(port)}");
@@ -34,9 +35,11 @@ internal static class ViewCommand
             try
             {
                 r.InvocationConfiguration.Output.WriteLine($"{path}: {what}");
-                r.InvocationConfiguration.Output.WriteLine($"live page: {server.Url} (Ctrl-C to stop)");
+                double serve = r.GetValue(seconds);
+                r.InvocationConfiguration.Output.WriteLine($"live page: {server.Url} ({(serve > 0 ? $"for {serve:G4} s" : "Ctrl-C to stop")})");
                 r.InvocationConfiguration.Output.Flush();
-                cancellation.WaitHandle.WaitOne();
+                if (serve > 0) cancellation.WaitHandle.WaitOne(TimeSpan.FromSeconds(Math.Min(serve, int.MaxValue / 1000.0)));
+                else cancellation.WaitHandle.WaitOne();
             }
             finally
             {
