@@ -18,6 +18,7 @@ internal static class CommandLine
         ImportOnnxCommand.Create(),
         BenchCommand.Create(),
         ExperimentsCommand.Create(),
+        ViewCommand.Create(),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>; every failure is one line on standard error and a non-zero exit code.</summary>

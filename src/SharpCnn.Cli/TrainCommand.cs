@@ -39,15 +39,17 @@ internal static class TrainCommand
         var weightDecay = new Option<double>("--weight-decay") { Description = "L2 weight decay λ on weights (not biases, batch-norm β or running statistics)", HelpName = "LAMBDA" }.ZeroOrPositive();
         var confusion = new Option<bool>("--confusion") { Description = "Print the confusion matrix at the end" };
         var plots = new Option<string?>("--plots") { Description = "Write pictures into this folder: loss.svg and accuracy.svg (learning curves), kernels.png (first layer), feature-maps.png (of the first test image), confusion.png and an index.html showing them", HelpName = "DIR" };
-        var json = CommonOptions.Json("Write JSON Lines to standard output instead of text: a 'start' object, one 'epoch' object per epoch and an 'end' object");
+        var json = CommonOptions.Json("Write JSON Lines to standard output instead of text: a 'start' object, 'step' objects (at most one a second) and 'layers' objects (per-layer statistics, every 5 s), one 'epoch' object per epoch and an 'end' object; view replays it");
         var plain = new Option<bool>("--plain") { Description = "Plain text, one line per epoch, even in a terminal (the default when the output is redirected or CI is set)" };
+        var live = new Option<bool>("--live") { Description = "Serve a page on 127.0.0.1 that shows the run as it trains (loss and accuracy per step and epoch, per-layer activation and gradient statistics, kernels, feature maps, confusion matrix; pause and stop buttons) and print its URL; stop writes the checkpoint (default: beside --output)" };
+        var port = new Option<int>("--port") { Description = "The live page's port (0 = any free one)", HelpName = "N" }.AtLeast(0);
         var safety = new RunSafety();
         var threads = ThreadsOption.Create();
 
         var command = new Command("train", "Train a model and report test accuracy after each epoch. With no options: the seed CNN (seed 000 Table 3) on the bundled digits, 3 epochs of Adam.")
         {
             model, loss, init, epochs, batch, lr, optimizer, momentum, schedule, weightDecay, precision, seed, output, stop, maxSteps, limit, testLimit,
-            validation, keepBest, augment, normalize, confusion, plots, json, plain, threads,
+            validation, keepBest, augment, normalize, confusion, plots, json, plain, threads, live, port,
         };
         foreach (var option in data.All) command.Add(option);
         foreach (var option in safety.All) command.Add(option);
@@ -109,6 +111,10 @@ internal static class TrainCommand
                 resumed = $"{resume}: step {at.Steps}, epoch {at.Epoch}, sample {at.Position} of {at.DataCount}";
             }
             options = safety.Apply(r, options, resume is not null, r.GetValue(output));
+            if (r.Given(port) && !r.GetValue(live)) throw new ArgumentException("--port is the live page's: give --live too");
+            if (r.GetValue(port) > 65535) throw new ArgumentException($"--port must be 0 to 65535, not {r.GetValue(port)}");
+            // The stop button writes a checkpoint (by default beside --output, as a signal's does).
+            if (r.GetValue(live)) RunSafety.CheckWritable(options.CheckpointPath!, "--checkpoint");
             var selection = data.Selection(r) with
             {
                 TrainLimit = r.GetValue(limit),
@@ -135,7 +141,11 @@ internal static class TrainCommand
             }
             var report = TrainingReport.Create(r.InvocationConfiguration.Output, r.GetValue(json), r.GetValue(plain));
             var run = new Run(choice, resume, resumed, options, selection, train, loaded.Validation, loaded.Test, loaded.Label, normalization, r.GetValue(keepBest),
-                r.GetValue(output), r.GetValue(plots), r.GetValue(confusion), report, r.InvocationConfiguration.Error);
+                r.GetValue(output), r.GetValue(plots), r.GetValue(confusion), report, r.InvocationConfiguration.Error)
+            {
+                LivePort = r.GetValue(live) ? r.GetValue(port) : null,
+                Json = r.GetValue(json) ? r.InvocationConfiguration.Output : null,
+            };
             return PrecisionOption.Dispatch(chosen, run);
         }));
         return command;
@@ -183,6 +193,12 @@ internal static class TrainCommand
     private sealed record Run(ModelChoice? Choice, string? ResumeFrom, string? Resumed, TrainingOptions Options, DataSelection Selection, ImageDataSet Train, ImageDataSet? Validation, ImageDataSet? Test,
         string DataLabel, Preprocessing.NormalizeChoice? Normalization, bool KeepBest, string? Output, string? Plots, bool Confusion, TrainingReport Report, TextWriter Error) : IPrecisionAction
     {
+        /// <summary>With <c>--live</c>: the page's port (0 = any free one).</summary>
+        public int? LivePort { get; init; }
+
+        /// <summary>With <c>--json</c>: standard output, where step and layers events go too.</summary>
+        public TextWriter? Json { get; init; }
+
         public int Invoke<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
             if (ResumeFrom is null)
@@ -209,12 +225,14 @@ internal static class TrainCommand
             string label = Choice?.Label ?? ResumeFrom!;
             if (Choice?.Note is { } note) label += $" ({note})";
             if (normalized is not null) label += $"; normalisation {normalized}";
-            Report.Start(new TrainingStart(label, network.Spec, network.ParameterCount, network.ForwardFlops / 1e6, network.Loss.Name,
+            var start = new TrainingStart(label, network.Spec, network.ParameterCount, network.ForwardFlops / 1e6, network.Loss.Name,
                 init, Precisions.Of<T>().FileName(), DataLabel, Train.Count, Test?.Count ?? 0, Train.Shape, Options, Resumed)
             {
                 ValidationCount = Validation?.Count ?? 0,
                 ClassNames = network.ClassNames,
-            });
+            };
+            using var live = LivePort is not null || Json is not null ? LiveTrainingPage<T>.Start(trainer, Test ?? Validation ?? Train, LivePort, start, Error, Json) : null;
+            Report.Start(start);
             trainer.CheckpointSaved += Report.Checkpoint;
             trainer.Data = Selection; // stored in every checkpoint: --resume alone loads these data again
 
@@ -257,6 +275,7 @@ internal static class TrainCommand
             }
             if (result.Diverged)
             {
+                live?.Finish(result, null, DivergenceAdvice);
                 Report.End(new TrainingEnd(result, null, null, [], false));
                 Error.WriteLine($"error: training diverged: {result.Divergence?.Describe() ?? result.StopReason}");
                 Error.WriteLine($"  {DivergenceAdvice}");
@@ -300,6 +319,7 @@ internal static class TrainCommand
                 pictureData.CopyBatch<T>([0], sample, new int[1]);
                 pictures = ModelPictures.SaveAll(Plots, kept, result, summary, sample);
             }
+            live?.Finish(result, final, null);
             Report.End(new TrainingEnd(result, final, Output, pictures, Confusion) { Best = bestLine, BestEpoch = KeepBest ? bestEpoch : null });
             return 0;
         }

@@ -51,6 +51,19 @@ public static class ModelPictures
     public static void SaveFeatureMaps<T>(Network<T> network, ReadOnlySpan<T> sample, string path) where T : unmanaged, IFloatingPointIeee754<T> =>
         DrawFeatureMaps(network, sample).Save(path);
 
+    /// <summary>The first layer's kernels (see <see cref="SaveKernels{T}(Network{T}, string)"/>) as PNG bytes, or null when the network has no first convolution or dense layer on its input image.</summary>
+    public static byte[]? KernelsPng<T>(Network<T> network) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        return FirstWeights(network) is null ? null : Png(DrawKernels(network));
+    }
+
+    /// <summary>The feature maps of <paramref name="sample"/> (see <see cref="SaveFeatureMaps{T}(Network{T}, ReadOnlySpan{T}, string)"/>) as PNG bytes; runs the network in evaluation mode and puts its mode back.</summary>
+    public static byte[] FeatureMapsPng<T>(Network<T> network, ReadOnlySpan<T> sample) where T : unmanaged, IFloatingPointIeee754<T> =>
+        Png(DrawFeatureMaps(network, sample));
+
+    private static byte[] Png(PixelCanvas canvas) => PngWriter.Encode(canvas.Rgb, canvas.Width, canvas.Height, Data.PngColorType.Rgb);
+
     /// <summary>Draws the confusion matrix of <paramref name="evaluation"/> to a PNG file.</summary>
     public static void SaveConfusion(Evaluation evaluation, string path) => DrawConfusion(evaluation).Save(path);
 

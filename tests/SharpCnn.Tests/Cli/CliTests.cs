@@ -40,7 +40,11 @@ public sealed class CliTests(TrainedDigitModel trained) : IClassFixture<TrainedD
         var (exit, output, error) = Run("train", "--model", "flatten,dense10", "--epochs", "2", "--limit", "600", "--test-limit", "200",
             "--lr", "0.01", "--output", model, "--plots", plots, "--json");
         Assert.True(exit == 0, error);
-        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        var all = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        // Step and layers objects (for view) come between, at most one a second and every 5 s; each epoch ends with its last steps.
+        Assert.Contains(all, l => l.GetProperty("event").GetString() == "step");
+        Assert.Contains(all, l => l.GetProperty("event").GetString() == "layers");
+        var lines = all.Where(l => l.GetProperty("event").GetString() is not ("step" or "layers")).ToArray();
         Assert.Equal(["start", "epoch", "epoch", "end"], lines.Select(l => l.GetProperty("event").GetString()));
         Assert.Equal("flatten,dense10", lines[0].GetProperty("spec").GetString());
         Assert.Equal(600, lines[0].GetProperty("train_samples").GetInt32());

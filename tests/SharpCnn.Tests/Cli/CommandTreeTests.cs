@@ -49,7 +49,16 @@ public sealed class CommandTreeTests(TrainedDigitModel trained) : IClassFixture<
         ["import-onnx"] = () => (["import-onnx", Path.Combine(AppContext.BaseDirectory, "Formats", "Onnx", "Fixtures", "pytorch-lenet.onnx"), Path.Combine(dir, "lenet.scnn"), "--precision", "double"], "(loss ce, double)"),
         ["bench"] = () => (["bench", "--only", "train1,infer256", "--seconds", "0.05", "--rounds", "1"], "inference, batch 256"),
         ["experiments"] = () => (["experiments", "--quick", "--only", "t1-softmax-ce", "--out", Path.Combine(dir, "experiments")], "wrote "),
+        ["view"] = () => (["view", JsonLog(), "--for", "0.2"], "live page: http://127.0.0.1:"),
     };
+
+    /// <summary>The smallest training log view replays: a start and an end.</summary>
+    private string JsonLog()
+    {
+        string path = Path.Combine(dir, "run.jsonl");
+        File.WriteAllText(path, "{\"event\":\"start\",\"spec\":\"flatten,dense10\",\"parameters\":7850,\"epochs\":1}\n{\"event\":\"end\",\"stop_reason\":\"epochs (1)\",\"diverged\":false}\n");
+        return path;
+    }
 
     [Fact]
     public void TheRunsCoverEveryCommandOfTheTreeThatShips() =>

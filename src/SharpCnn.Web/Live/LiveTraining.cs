@@ -1,0 +1,271 @@
+using System.Diagnostics;
+using SharpCnn.Model;
+using SharpCnn.Pictures;
+using SharpCnn.Training;
+
+namespace SharpCnn.Web.Live;
+
+/// <summary>How often the live page hears of a run.</summary>
+public sealed record LiveSettings
+{
+    /// <summary>Least time between two step events; the steps in between are coalesced into one (their mean loss and accuracy).</summary>
+    public TimeSpan StepInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Least time between two per-layer statistics events.</summary>
+    public TimeSpan LayersInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Least time between two pictures of the kernels and feature maps (longer when drawing them takes over 2 % of the time).</summary>
+    public TimeSpan PicturesInterval { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Steps between two per-layer measurements (<see cref="LayerStatistics{T}.Every"/>).</summary>
+    public int StatisticsEvery { get; init; } = 10;
+}
+
+/// <summary>
+/// Feeds a <see cref="LiveEventLog"/> from a <see cref="Trainer{T}"/> and carries out the page's buttons. Events:
+/// <c>step</c> (at most one per <see cref="LiveSettings.StepInterval"/>: step, epoch, mean loss and accuracy of the
+/// steps since the last event, samples/s over them, seconds left), <c>layers</c> (<see cref="LayerStatistics{T}"/>),
+/// <c>epoch</c> (losses, accuracies, confusion matrix), <c>pictures</c> (the first layer's kernels and the feature maps
+/// of one fixed image, PNG data URLs), <c>paused</c>, <c>stopping</c>; <see cref="PublishRun"/> and <see cref="Finish"/>
+/// add <c>run</c>, <c>guard</c> and <c>done</c>. Pausing holds the training thread after its step on a gate (no busy wait);
+/// stop asks the trainer's <see cref="Trainer{T}.Stopping"/> to end after the step, which writes its checkpoint.
+/// </summary>
+public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly Trainer<T> trainer;
+    private readonly LiveEventLog events;
+    private readonly T[]? sample;
+    private readonly LiveSettings settings;
+    private readonly ManualResetEventSlim running = new(true);
+    private readonly Stopwatch clock = Stopwatch.StartNew();
+    private TimeSpan lastStep, lastLayers, lastPictures = TimeSpan.FromDays(-1), paused, picturesWait;
+    private double lossSum;
+    private int correct, samples;
+    private long stepsDone;
+
+    /// <summary>Watches <paramref name="trainer"/> (adds its hooks and handlers) and publishes to <paramref name="events"/>.</summary>
+    /// <param name="trainer">The run.</param>
+    /// <param name="events">Where the events go.</param>
+    /// <param name="sample">One input (the network's input shape) whose feature maps are drawn, or null for none.</param>
+    /// <param name="settings">How often to publish (default: <see cref="LiveSettings"/>'s).</param>
+    public LiveTraining(Trainer<T> trainer, LiveEventLog events, T[]? sample = null, LiveSettings? settings = null)
+    {
+        ArgumentNullException.ThrowIfNull(trainer);
+        ArgumentNullException.ThrowIfNull(events);
+        if (sample is not null && sample.Length != trainer.Network.InputShape.Size)
+            throw new ArgumentException($"the network takes {trainer.Network.InputShape} = {trainer.Network.InputShape.Size} values per sample, the picture's sample has {sample.Length}", nameof(sample));
+        this.trainer = trainer;
+        this.events = events;
+        this.sample = sample;
+        this.settings = settings ?? new LiveSettings();
+        Statistics = new LayerStatistics<T>(trainer.Network, this.settings.StatisticsEvery);
+        Statistics.Measured += OnMeasured;
+        trainer.StepHooks.Add(Statistics);
+        trainer.StepHooks.Add(this);
+        trainer.EpochCompleted += OnEpoch;
+    }
+
+    /// <summary>The per-layer statistics published.</summary>
+    public LayerStatistics<T> Statistics { get; }
+
+    /// <summary>True while the page's pause button holds training.</summary>
+    public bool Paused => !running.IsSet;
+
+    /// <summary>Publishes the <c>run</c> event: the model's layers and whatever else describes the run (<paramref name="info"/>, serialised as JSON: its properties join the event's).</summary>
+    public void PublishRun(IReadOnlyDictionary<string, object?> info)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        var network = trainer.Network;
+        var data = new Dictionary<string, object?>(info)
+        {
+            ["spec"] = network.Spec,
+            ["parameters"] = network.ParameterCount,
+            ["classes"] = network.Classes,
+            ["class_names"] = network.ClassNames,
+            ["layers"] = ModelSummary.Rows(network).Select(r => new { r.Index, r.Token, Output = r.Output.ToString(), r.Parameters }).ToArray(),
+            ["statistics_every"] = Statistics.Every,
+            ["started"] = DateTime.UtcNow.ToString("O"),
+        };
+        events.Publish("run", data);
+    }
+
+    /// <summary>Publishes how the run ended: <c>guard</c> (what the divergence guard found, with <paramref name="advice"/>) when it stopped training, then <c>done</c>.</summary>
+    public void Finish(TrainingResult result, Evaluation? final = null, string? advice = null)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        FlushSteps();
+        if (result.Diverged)
+            events.Publish("guard", new { step = result.Divergence?.Step, divergence = result.Divergence?.Describe() ?? result.StopReason, advice, last_checkpoint = result.LastCheckpoint });
+        events.Publish("done", new
+        {
+            stop_reason = result.StopReason,
+            result.Stopped,
+            result.Diverged,
+            result.Steps,
+            checkpoint = result.LastCheckpoint,
+            test_accuracy = final?.Accuracy,
+            test_loss = final is null ? null : LiveEventLog.Finite(final.Loss),
+        });
+    }
+
+    /// <inheritdoc/>
+    public string Apply(string action)
+    {
+        switch (action?.Trim().ToLowerInvariant())
+        {
+            case "pause":
+                running.Reset();
+                events.Publish("paused", new { paused = true });
+                return "paused";
+            case "resume":
+                running.Set();
+                events.Publish("paused", new { paused = false });
+                return "running";
+            case "stop":
+                trainer.Stopping.Request("stop button");
+                running.Set();
+                events.Publish("stopping", new { reason = "stop button" });
+                return "stopping";
+            default:
+                throw new ArgumentException($"unknown action '{action}': expected pause, resume or stop");
+        }
+    }
+
+    void ITrainingStepHook<T>.Updated(TrainingStep<T> step, in StepResult result)
+    {
+        lastEpochSteps = step.StepsPerEpoch;
+        totalSteps = step.TotalSteps;
+        lossSum += result.Loss * result.Count;
+        correct += result.Correct;
+        samples += result.Count;
+        stepsDone++;
+        var now = clock.Elapsed;
+        if (now - lastStep >= settings.StepInterval) PublishStep(step, now);
+        if (sample is not null && now - lastPictures >= picturesWait)
+        {
+            lastPictures = now;
+            PublishPictures(step.Optimizer.StepCount);
+            // Drawing and encoding the pictures runs on the training thread: keep it under 2 % of the time.
+            picturesWait = TimeSpan.FromTicks(Math.Max(settings.PicturesInterval.Ticks, 50 * (clock.Elapsed - now).Ticks));
+        }
+        if (!running.IsSet)
+        {
+            var held = Stopwatch.StartNew();
+            running.Wait();
+            paused += held.Elapsed;
+            lastStep = clock.Elapsed;
+        }
+    }
+
+    private long lastStepCount, lastEpochSteps = 1, totalSteps;
+
+    private void PublishStep(TrainingStep<T> step, TimeSpan now)
+    {
+        long count = step.Optimizer.StepCount;
+        double seconds = (now - lastStep).TotalSeconds;
+        double active = Math.Max((now - paused).TotalSeconds, 1e-9);
+        long left = Math.Max(0, step.TotalSteps - count);
+        events.Publish("step", new
+        {
+            step = count,
+            epoch = (count - 1) / step.StepsPerEpoch + 1,
+            total_steps = step.TotalSteps,
+            loss = LiveEventLog.Finite(lossSum / Math.Max(samples, 1)),
+            accuracy = (double)correct / Math.Max(samples, 1),
+            samples_per_second = LiveEventLog.Finite(samples / Math.Max(seconds, 1e-9)),
+            seconds_left = LiveEventLog.Finite(left * active / Math.Max(stepsDone, 1)),
+            coalesced = count - lastStepCount,
+        });
+        lastStepCount = count;
+        lastStep = now;
+        lossSum = 0;
+        correct = 0;
+        samples = 0;
+    }
+
+    private void FlushSteps()
+    {
+        if (samples == 0) return;
+        events.Publish("step", new
+        {
+            step = trainer.Optimizer.StepCount,
+            epoch = (trainer.Optimizer.StepCount - 1) / lastEpochSteps + 1,
+            total_steps = totalSteps,
+            loss = LiveEventLog.Finite(lossSum / samples),
+            accuracy = (double)correct / samples,
+            coalesced = trainer.Optimizer.StepCount - lastStepCount,
+        });
+        lastStepCount = trainer.Optimizer.StepCount;
+        lastStep = clock.Elapsed;
+        lossSum = 0;
+        correct = 0;
+        samples = 0;
+    }
+
+    private void PublishPictures(long step)
+    {
+        var network = trainer.Network;
+        byte[]? kernels = ModelPictures.KernelsPng(network);
+        byte[] maps = ModelPictures.FeatureMapsPng<T>(network, sample!);
+        events.Publish("pictures", new
+        {
+            step,
+            kernels = kernels is null ? null : "data:image/png;base64," + Convert.ToBase64String(kernels),
+            feature_maps = "data:image/png;base64," + Convert.ToBase64String(maps),
+        });
+    }
+
+    private void OnMeasured(LayerStatistics<T> s)
+    {
+        var now = clock.Elapsed;
+        if (now - lastLayers < settings.LayersInterval && lastLayers != TimeSpan.Zero) return;
+        lastLayers = now;
+        events.Publish("layers", Describe(s));
+    }
+
+    /// <summary>The <c>layers</c> event's data for <paramref name="s"/>.</summary>
+    public static object Describe(LayerStatistics<T> s)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        return new
+        {
+            step = s.Step,
+            layers = s.LayerNames.Select((name, k) => new
+            {
+                name,
+                mean_abs = LiveEventLog.Finite(s.MeanAbsActivation[k]),
+                max_abs = LiveEventLog.Finite(s.MaxAbsActivation[k]),
+                zero_fraction = LiveEventLog.Finite(s.ZeroFraction[k]),
+            }).ToArray(),
+            parameters = s.Parameters.Select((name, i) => new
+            {
+                name,
+                layer = s.ParameterLayer[i] + 1,
+                gradient_norm = LiveEventLog.Finite(s.GradientNorm[i]),
+                update_ratio = LiveEventLog.Finite(s.UpdateRatio[i]),
+            }).ToArray(),
+        };
+    }
+
+    private void OnEpoch(EpochResult e)
+    {
+        FlushSteps();
+        var held = e.Validation ?? e.Test;
+        int[][]? confusion = held is null ? null
+            : Enumerable.Range(0, held.Confusion.GetLength(0)).Select(i => Enumerable.Range(0, held.Confusion.GetLength(1)).Select(j => held.Confusion[i, j]).ToArray()).ToArray();
+        events.Publish("epoch", new
+        {
+            e.Epoch,
+            epochs = trainer.Options.Epochs,
+            e.Steps,
+            train_loss = LiveEventLog.Finite(e.TrainLoss),
+            train_accuracy = LiveEventLog.Finite(e.TrainAccuracy),
+            held_out = held is null ? null : e.Validation is null ? "test" : "validation",
+            held_loss = held is null ? null : LiveEventLog.Finite(held.Loss),
+            held_accuracy = held?.Accuracy,
+            seconds = LiveEventLog.Finite(e.Seconds),
+            samples_per_second = LiveEventLog.Finite(e.SamplesPerSecond),
+            confusion,
+        });
+    }
+}

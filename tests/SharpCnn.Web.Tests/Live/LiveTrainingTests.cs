@@ -1,0 +1,99 @@
+using SharpCnn.Data;
+using SharpCnn.Model;
+using SharpCnn.Tensors;
+using SharpCnn.Training;
+using SharpCnn.Web.Live;
+
+namespace SharpCnn.Web.Tests.Live;
+
+/// <summary>LiveTraining without a browser: the events of a run, the guard's stop, and stop while paused.</summary>
+public sealed class LiveTrainingTests
+{
+    private static ImageDataSet Data(int count)
+    {
+        var pixels = new byte[count * 64];
+        var labels = new byte[count];
+        for (int i = 0; i < count; i++)
+        {
+            labels[i] = (byte)(i % 3);
+            for (int p = 0; p < 64; p++) pixels[i * 64 + p] = (byte)((i * 31 + p * 7) % 128 + (p % 8 / 3 == labels[i] ? 100 : 0));
+        }
+        return new ImageDataSet(pixels, labels, 8, 8, 3);
+    }
+
+    private static Network<float> Network() => ModelFactory.FromSpec<float>("conv3x3x4,relu,maxpool2,flatten,dense3", new Shape(1, 8, 8), seed: 3);
+
+    private static int Count(string history, string type) => history.Split($"event: {type}\n").Length - 1;
+
+    [Fact]
+    public void ARunPublishesItsStepsLayersEpochsPicturesAndEnd()
+    {
+        var trainer = new Trainer<float>(Network(), new TrainingOptions { BatchSize = 4, Epochs = 2, LearningRate = 0.01 });
+        var events = new LiveEventLog();
+        var data = Data(40);
+        var sample = new float[64];
+        data.CopyBatch<float>([0], sample, new int[1]);
+        var live = new LiveTraining<float>(trainer, events, sample, new LiveSettings { StepInterval = TimeSpan.Zero, LayersInterval = TimeSpan.Zero, StatisticsEvery = 5 });
+        live.PublishRun(new Dictionary<string, object?> { ["live"] = true });
+        var result = trainer.Fit(data, Data(12), TestContext.Current.CancellationToken);
+        live.Finish(result);
+        var (history, _) = events.Subscribe();
+        Assert.Equal(1, Count(history, "run"));
+        Assert.Equal(20, Count(history, "step")); // with no interval, every step
+        Assert.Equal(2, Count(history, "epoch"));
+        Assert.Equal(1, Count(history, "layers")); // the latest only
+        Assert.Contains("\"step\":16,\"layers\"", history);
+        Assert.Equal(1, Count(history, "pictures"));
+        Assert.Contains("\"confusion\":[[", history);
+        Assert.Contains("\"stop_reason\":\"epochs (2)\"", history);
+        Assert.Equal(0, Count(history, "guard"));
+    }
+
+    [Fact]
+    public void TheGuardsStopIsPublished()
+    {
+        var network = Network();
+        network.Layers[0].Parameters[0].Value[4] = float.NaN;
+        var trainer = new Trainer<float>(network, new TrainingOptions { BatchSize = 4 });
+        var events = new LiveEventLog();
+        var live = new LiveTraining<float>(trainer, events);
+        var result = trainer.Fit(Data(40), cancellation: TestContext.Current.CancellationToken);
+        live.Finish(result, advice: "try a lower learning rate");
+        var (history, _) = events.Subscribe();
+        // The default JSON encoder writes ' as \u0027, which JSON.parse reads back.
+        Assert.Contains("event: guard\ndata: {\"step\":1,\"divergence\":\"layer 1 \\u0027conv3x3x4\\u0027 output contains NaN at step 1, epoch 1\",\"advice\":\"try a lower learning rate\"}", history);
+        Assert.Contains("\"diverged\":true", history);
+    }
+
+    [Fact]
+    public async Task StopWhilePausedEndsTheRunWithACheckpoint()
+    {
+        string checkpoint = Path.Combine(Path.GetTempPath(), $"sharpcnn-live-{Guid.NewGuid():N}.ckpt");
+        try
+        {
+            var trainer = new Trainer<float>(Network(), new TrainingOptions { BatchSize = 4, Epochs = 100_000, LearningRate = 0.01, CheckpointPath = checkpoint });
+            var events = new LiveEventLog();
+            var live = new LiveTraining<float>(trainer, events, settings: new LiveSettings { StepInterval = TimeSpan.Zero });
+            Assert.Equal("paused", live.Apply("pause")); // holds the first step's end
+            Assert.True(live.Paused);
+            var fit = Task.Run(() => trainer.Fit(Data(40), cancellation: TestContext.Current.CancellationToken), TestContext.Current.CancellationToken);
+            // Once the first update is counted the training thread is at the gate (or on its way): it cannot pass it.
+            var patience = System.Diagnostics.Stopwatch.StartNew();
+            while (trainer.Optimizer.StepCount < 1 && patience.Elapsed < TimeSpan.FromMinutes(2))
+                await Task.Delay(10, TestContext.Current.CancellationToken);
+            Assert.Equal(1, trainer.Optimizer.StepCount);
+            Assert.False(fit.IsCompleted);
+            Assert.Equal("stopping", live.Apply("stop"));
+            var result = await fit.WaitAsync(TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken);
+            Assert.True(result.Stopped);
+            Assert.Equal("stopped (stop button)", result.StopReason);
+            Assert.Equal(1, result.Steps);
+            Assert.Equal(1, Trainer<float>.Resume(checkpoint).Optimizer.StepCount);
+            Assert.Throws<ArgumentException>(() => live.Apply("explode"));
+        }
+        finally
+        {
+            File.Delete(checkpoint);
+        }
+    }
+}
