@@ -1,5 +1,6 @@
 using System.CommandLine;
 using SharpCnn.Data;
+using SharpCnn.Distributed;
 using SharpCnn.Formats;
 using SharpCnn.Pictures;
 using SharpCnn.Model;
@@ -43,15 +44,47 @@ internal static class TrainCommand
         var plain = new Option<bool>("--plain") { Description = "Plain text, one line per epoch, even in a terminal (the default when the output is redirected or CI is set)" };
         var safety = new RunSafety();
         var threads = ThreadsOption.Create();
+        var distributed = new Option<bool>("--distributed") { Description = "Train as one of the processes of an mpirun job (MPICH): each computes its share of every batch and all end with the weights of a one-process run; rank 0 alone prints, writes checkpoints and saves the model. Start with: mpirun -np N sharpcnn train --distributed --threads T ..." };
 
         var command = new Command("train", "Train a model and report test accuracy after each epoch. With no options: the seed CNN (seed 000 Table 3) on the bundled digits, 3 epochs of Adam.")
         {
             model, loss, init, epochs, batch, lr, optimizer, momentum, schedule, weightDecay, precision, seed, output, stop, maxSteps, limit, testLimit,
-            validation, keepBest, augment, normalize, confusion, plots, json, plain, threads,
+            validation, keepBest, augment, normalize, confusion, plots, json, plain, threads, distributed,
         };
         foreach (var option in data.All) command.Add(option);
         foreach (var option in safety.All) command.Add(option);
         command.SetAction(r => CommandErrors.Run(r.InvocationConfiguration.Error, () =>
+        {
+            if (!r.GetValue(distributed)) return Body(r, null);
+            MpiReducer mpi;
+            try
+            {
+                mpi = MpiReducer.Start();
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new ArgumentException($"--distributed: {e.Message}");
+            }
+            int code;
+            try
+            {
+                code = Body(r, mpi);
+            }
+            catch (Exception e)
+            {
+                // The other ranks would wait for this one forever: name it, then end the whole job.
+                var error = r.InvocationConfiguration.Error;
+                error.WriteLine($"error: rank {mpi.Rank} of {mpi.Ranks}: {CommandErrors.OneLine(e)}");
+                error.Flush();
+                MpiReducer.AbortJob(CommandErrors.IsUserError(e) ? CommandErrors.UserError : CommandErrors.InternalError);
+                throw;
+            }
+            mpi.Dispose();
+            return code;
+        }));
+        return command;
+
+        int Body(ParseResult r, MpiReducer? mpi)
         {
             ThreadsOption.Apply(r.GetValue(threads));
             if (r.GetValue(output) is { } outputPath) RunSafety.CheckWritable(outputPath, "--output");
@@ -128,12 +161,12 @@ internal static class TrainCommand
             {
                 throw new ArgumentException($"--augment and --normalize shape a new model; {(resume is null ? choice!.File : resume)} already has its layers");
             }
-            var report = TrainingReport.Create(r.InvocationConfiguration.Output, r.GetValue(json), r.GetValue(plain));
+            // Rank 0 alone prints; the others train silently.
+            var report = TrainingReport.Create(mpi is { Rank: > 0 } ? TextWriter.Null : r.InvocationConfiguration.Output, r.GetValue(json), r.GetValue(plain));
             var run = new Run(choice, resume, resumed, options, train, loaded.Validation, loaded.Test, loaded.Label, normalization, r.GetValue(keepBest),
-                r.GetValue(output), r.GetValue(plots), r.GetValue(confusion), report, r.InvocationConfiguration.Error);
+                r.GetValue(output), r.GetValue(plots), r.GetValue(confusion), report, r.InvocationConfiguration.Error) { Mpi = mpi };
             return PrecisionOption.Dispatch(chosen, run);
-        }));
-        return command;
+        }
     }
 
     /// <summary>The usual remedies for a run the divergence guard stopped.</summary>
@@ -144,11 +177,16 @@ internal static class TrainCommand
     private sealed record Run(ModelChoice? Choice, string? ResumeFrom, string? Resumed, TrainingOptions Options, ImageDataSet Train, ImageDataSet? Validation, ImageDataSet? Test,
         string DataLabel, Preprocessing.NormalizeChoice? Normalization, bool KeepBest, string? Output, string? Plots, bool Confusion, TrainingReport Report, TextWriter Error) : IPrecisionAction
     {
+        /// <summary>The MPI job this process is a rank of (--distributed), or null.</summary>
+        public MpiReducer? Mpi { get; init; }
+
         public int Invoke<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
             var trainer = ResumeFrom is null
                 ? new Trainer<T>(Choice!.Create<T>(Train.Shape, Options.Seed), Options)
                 : Trainer<T>.Resume(ResumeFrom, _ => Options);
+            trainer.Reducer = Mpi;
+            bool writer = Mpi is not { Rank: > 0 }; // rank 0 (or the only process) writes files
             var network = trainer.Network;
             string? normalized = null;
             if (ResumeFrom is null && Choice!.File is null)
@@ -180,7 +218,7 @@ internal static class TrainCommand
                 trainer.Progress += onProgress;
                 trainer.EpochCompleted += e =>
                 {
-                    if (KeepBest && e.Validation is { } v && v.Accuracy > best)
+                    if (KeepBest && writer && e.Validation is { } v && v.Accuracy > best)
                     {
                         best = v.Accuracy;
                         bestEpoch = e.Epoch;
@@ -200,6 +238,7 @@ internal static class TrainCommand
                     : "  no checkpoint was written (--checkpoint-every N keeps one); --output was not saved");
                 return 1;
             }
+            if (!writer) return 0; // the other ranks have the same weights; rank 0 saves, evaluates and reports them
             string? bestLine = null;
             var kept = network;
             if (KeepBest)

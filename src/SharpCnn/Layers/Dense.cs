@@ -72,17 +72,66 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
         for (int s = 0; s < n; s++) TensorPrimitives.Add(y.Slice(s * m, m), b, y.Slice(s * m, m));
     }
 
+    private T[] partialWeight = [];
+    private T[] partialBias = [];
+
+    /// <inheritdoc />
+    protected override void ReserveScratch(int batch)
+    {
+        // Partial weight and bias gradients of each block of samples (see Backward).
+        int blocks = BatchTree.Blocks(batch);
+        partialWeight = new T[checked(blocks * Weight.Length)];
+        partialBias = new T[blocks * Outputs];
+    }
+
     /// <inheritdoc />
     public override void Backward(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, int n)
     {
         CheckBackward(x, y, dy, dx, n);
         int d = InputShape.Size, m = Outputs;
-        // Each product splits its output columns over threads (bit-identical for any split); the
-        // batch sums are the depth of ∂W's product and a sample-ordered loop for ∂b.
-        ParallelGemm.Multiply(true, false, m, d, n, dy, m, x, d, Weight.Gradient, d, accumulate: true);
-        Span<T> db = Bias.Gradient;
-        for (int s = 0; s < n; s++) TensorPrimitives.Add(db, dy.Slice(s * m, m), db);
+        int blocks = BatchTree.Blocks(n);
+        if (blocks == 1 && !SplitBatch)
+        {
+            // One block: its product (depth n ≤ BlockSize) straight into ∂W, its columns split over threads.
+            ParallelGemm.Multiply(true, false, m, d, n, dy, m, x, d, Weight.Gradient, d, accumulate: true);
+            Span<T> db = Bias.Gradient;
+            for (int s = 0; s < n; s++) TensorPrimitives.Add(db, dy.Slice(s * m, m), db);
+        }
+        else
+        {
+            // ∂W = Σ_s δ_sᵀ x_s and ∂b = Σ_s δ_s by BatchTree's order: per block of samples a product of depth
+            // BlockSize (its columns split over threads) and a sample-ordered sum, then the fixed tree over the blocks.
+            int threads = Parallelism.ThreadCount;
+            int columnParts = threads == 1 ? 1 : Math.Clamp((8 * threads + blocks - 1) / blocks, 1, Math.Max(1, d / 48));
+            var work = new WeightGradientWork { Layer = this, X = x, Dy = dy, N = n, ColumnParts = columnParts };
+            Parallelism.For(blocks * columnParts, ref work);
+            BatchTree.Combine<T>(Share, partialWeight.AsSpan(0, blocks * Weight.Length), Weight.Length, blocks, Weight.Gradient);
+            BatchTree.Combine<T>(Share, partialBias.AsSpan(0, blocks * m), m, blocks, Bias.Gradient);
+        }
         if (!dx.IsEmpty) ParallelGemm.Multiply(false, false, n, d, m, dy, m, Weight.Value, d, dx, d, accumulate: false);
+    }
+
+    private ref struct WeightGradientWork : IPartitionedWork
+    {
+        public Dense<T> Layer;
+        public ReadOnlySpan<T> X, Dy;
+        public int N, ColumnParts;
+
+        public readonly void Run(int partition) => Layer.WeightGradientBlock(X, Dy, N, partition / ColumnParts, partition % ColumnParts, ColumnParts);
+    }
+
+    private void WeightGradientBlock(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, int block, int part, int parts)
+    {
+        int d = InputShape.Size, m = Outputs;
+        var (d0, count) = Parallelism.AlignedRange(d, parts, part, 48);
+        if (count == 0) return;
+        int first = block * BatchTree.BlockSize, samples = Math.Min(n, first + BatchTree.BlockSize) - first;
+        Span<T> dw = partialWeight.AsSpan(block * Weight.Length, Weight.Length);
+        Gemm.Multiply(true, false, m, count, samples, dy[(first * m)..], m, x[(first * d + d0)..], d, dw[d0..], d, accumulate: false);
+        if (part != 0) return;
+        Span<T> db = partialBias.AsSpan(block * m, m);
+        dy.Slice(first * m, m).CopyTo(db);
+        for (int s = first + 1; s < first + samples; s++) TensorPrimitives.Add(db, dy.Slice(s * m, m), db);
     }
 }
 

@@ -209,6 +209,14 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The network trained.</summary>
     public Network<T> Network => network;
 
+    /// <summary>
+    /// The processes that share every batch (<see cref="TrainingStep{T}.Reducer"/>), or null for one process. Every
+    /// rank runs the same <see cref="Fit(ImageDataSet, ImageDataSet?, CancellationToken)"/> on the same data and
+    /// options; each computes its share of each batch and all end with the weights one process would have.
+    /// Only rank 0 writes checkpoints.
+    /// </summary>
+    public IBatchReducer? Reducer { get; set; }
+
     /// <summary>The settings.</summary>
     public TrainingOptions Options { get; }
 
@@ -256,7 +264,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         var run = pending ?? TrainingRun<T>.Start(Options.Seed, train.Count, parameters, Options.StopEpsilon > 0);
         pending = null;
         if (run.Order.Length != train.Count) throw new ArgumentException($"the run's sample order has {run.Order.Length} entries, the data {train.Count}");
-        var step = new TrainingStep<T>(network, Optimizer, Options, train.Count);
+        var step = new TrainingStep<T>(network, Optimizer, Options, train.Count) { Reducer = Reducer };
         foreach (var hook in StepHooks) step.Hooks.Add(hook);
         int batch = step.BatchSize;
         int progressEvery = Options.ProgressEvery > 0 ? Options.ProgressEvery : Math.Max(1, train.Count / batch / 100);
@@ -279,7 +287,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             if (step.CheckParameters(run.Epoch) is { } bad) return bad;
             string path = Options.CheckpointPath!;
-            CheckpointFile.Save(path, network, Optimizer, Options, run, fingerprint);
+            if (Reducer is not { Rank: > 0 }) CheckpointFile.Save(path, network, Optimizer, Options, run, fingerprint); // rank 0 alone writes
             lastCheckpoint = path;
             CheckpointSaved?.Invoke(new CheckpointSaved(path, Optimizer.StepCount, run.Epoch, run.Seen));
             return null;
