@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+using SharpCnn.Formats;
+
+namespace SharpCnn.Tests.Distributed;
+
+/// <summary>
+/// The promise of <c>mpirun -np N sharpcnn train --distributed</c> (README, "More than one machine"), with real
+/// processes and MPICH on localhost: the model saved by 2 and by 3 ranks has exactly the weights (and batch-norm
+/// running statistics) of a one-process run with the same batch, seed and data, and a run checkpointed under 2
+/// ranks and resumed under 3 ends there too. The model has batch norm, dropout, random crops and flips; batches
+/// of 24 (one block of 8 per rank for N = 3) over 157 samples, so each epoch ends with a short batch of 13.
+/// Needs MPICH's <c>mpirun.mpich</c>: .ci/run installs it, and under CI a missing one fails the test.
+/// </summary>
+public sealed class MpirunTrainingTests : IDisposable
+{
+    private const string Spec = "conv3x3x4:same,batchnorm,relu,maxpool2,dropout0.2,conv3x3x6,relu,maxpool2,flatten,dense16,batchnorm,relu,dropout0.3,dense10";
+
+    /// <summary>The data and settings of every run; a new model adds <see cref="NewModel"/> (a resumed one has its own).</summary>
+    private static string[] Common(int threads = 1, int epochs = 2) =>
+        ["train", "--limit", "157", "--test-limit", "40", "--batch", "24", "--epochs", $"{epochs}", "--seed", "4", "--plain", "--threads", $"{threads}"];
+
+    private static readonly string[] NewModel = ["--model", Spec, "--augment", "crop2,flip"];
+
+    private readonly string dir = Directory.CreateTempSubdirectory("sharpcnn-mpi-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    private static string? Mpirun()
+    {
+        string? found = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
+            .Select(p => Path.Combine(p, "mpirun.mpich")).FirstOrDefault(File.Exists);
+        if (found is null)
+        {
+            Assert.False(Environment.GetEnvironmentVariable("CI") == "true", "mpirun.mpich is missing: CI must install MPICH (apt-get install mpich), .ci/run does");
+            Assert.Skip("mpirun.mpich (Debian's mpich) is not installed here");
+        }
+        return found;
+    }
+
+    private static string Dotnet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+
+    private (int Code, string Out, string Err) Run(int ranks, params string[] args)
+    {
+        var start = new ProcessStartInfo(ranks == 0 ? Dotnet : Mpirun()!)
+        {
+            WorkingDirectory = dir,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        if (ranks > 0)
+        {
+            start.ArgumentList.Add("-np");
+            start.ArgumentList.Add(ranks.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            start.ArgumentList.Add(Dotnet);
+        }
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "SharpCnn.Cli.dll"));
+        foreach (string a in args) start.ArgumentList.Add(a);
+        if (ranks > 0) start.ArgumentList.Add("--distributed");
+        start.Environment.Remove("SHARPCNN_DEBUG");
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(4)))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"{(ranks > 0 ? $"mpirun -np {ranks} " : "")}sharpcnn {string.Join(' ', args)} did not finish in 4 minutes");
+        }
+        return (process.ExitCode, output.Result, error.Result);
+    }
+
+    private string Train(int ranks, string name, string[] args)
+    {
+        var (code, output, error) = Run(ranks, [.. args, "--output", name]);
+        Assert.True(code == 0, $"{ranks} rank(s): exit {code}\n{output}\n{error}");
+        return Path.Combine(dir, name);
+    }
+
+    private static string WeightsHash(string model)
+    {
+        var network = ModelFile.Load<float>(model);
+        var hash = new XxHash64();
+        foreach (var p in network.Parameters) hash.Append(MemoryMarshal.AsBytes(p.Value.AsSpan()));
+        return hash.GetCurrentHashAsUInt64().ToString("x16");
+    }
+
+    [Fact]
+    public void TwoAndThreeRanksSaveTheWeightsOfOneProcessAndResumeAcrossRankCounts()
+    {
+        Mpirun();
+        string alone = WeightsHash(Train(0, "one.scnn", [.. Common(threads: 2), .. NewModel]));
+        Assert.Equal(alone, WeightsHash(Train(1, "np1.scnn", [.. Common(), .. NewModel])));
+        Assert.Equal(alone, WeightsHash(Train(2, "np2.scnn", [.. Common(), .. NewModel])));
+        Assert.Equal(alone, WeightsHash(Train(3, "np3.scnn", [.. Common(), .. NewModel])));
+
+        // 8 steps under 2 ranks with a checkpoint every 4, then the rest of the run under 3 ranks.
+        var (code, output, error) = Run(2, [.. Common(), .. NewModel, "--max-steps", "8", "--checkpoint-every", "4", "--checkpoint", "run.ckpt"]);
+        Assert.True(code == 0, $"exit {code}\n{output}\n{error}");
+        string resumed = Train(3, "resumed.scnn", [.. Common(), "--resume", "run.ckpt", "--max-steps", "0"]);
+        Assert.Equal(alone, WeightsHash(resumed));
+    }
+
+    [Fact]
+    public void OnlyRankZeroPrints()
+    {
+        Mpirun();
+        var (code, output, error) = Run(2, [.. Common(epochs: 1), .. NewModel]);
+        Assert.True(code == 0, $"exit {code}\n{output}\n{error}");
+        Assert.Single(output.Split('\n'), line => line.StartsWith("epoch 1/1", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void DistributedOutsideMpirunFailsClearly()
+    {
+        var (code, output, error) = Run(0, [.. Common(), .. NewModel, "--distributed"]);
+        Assert.Equal(2, code);
+        Assert.Contains("--distributed", error);
+        Assert.Contains("mpirun", error);
+        Assert.DoesNotContain("epoch", output);
+    }
+}
