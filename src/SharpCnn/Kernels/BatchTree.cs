@@ -18,7 +18,7 @@ namespace SharpCnn.Kernels;
 internal static class BatchTree
 {
     /// <summary>Samples per block.</summary>
-    public const int BlockSize = 8;
+    public const int BlockSize = 16;
 
     /// <summary>Blocks of a batch of <paramref name="samples"/>.</summary>
     public static int Blocks(int samples) => (samples + BlockSize - 1) / BlockSize;

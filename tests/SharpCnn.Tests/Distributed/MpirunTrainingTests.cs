@@ -10,7 +10,7 @@ namespace SharpCnn.Tests.Distributed;
 /// processes and MPICH on localhost: the model saved by 2 and by 3 ranks has exactly the weights (and batch-norm
 /// running statistics) of a one-process run with the same batch, seed and data, and a run checkpointed under 2
 /// ranks and resumed under 3 ends there too. The model has batch norm, dropout, random crops and flips; batches
-/// of 24 (one block of 8 per rank for N = 3) over 157 samples, so each epoch ends with a short batch of 13.
+/// of 48 (one block of 16 per rank for N = 3) over 173 samples, so each epoch ends with a short batch of 29.
 /// Needs MPICH's <c>mpirun.mpich</c>: .ci/run installs it, and under CI a missing one fails the test.
 /// </summary>
 public sealed class MpirunTrainingTests : IDisposable
@@ -19,7 +19,7 @@ public sealed class MpirunTrainingTests : IDisposable
 
     /// <summary>The data and settings of every run; a new model adds <see cref="NewModel"/> (a resumed one has its own).</summary>
     private static string[] Common(int threads = 1, int epochs = 2) =>
-        ["train", "--limit", "157", "--test-limit", "40", "--batch", "24", "--epochs", $"{epochs}", "--seed", "4", "--plain", "--threads", $"{threads}"];
+        ["train", "--limit", "173", "--test-limit", "40", "--batch", "48", "--epochs", $"{epochs}", "--seed", "4", "--plain", "--threads", $"{threads}"];
 
     private static readonly string[] NewModel = ["--model", Spec, "--augment", "crop2,flip"];
 
@@ -94,8 +94,8 @@ public sealed class MpirunTrainingTests : IDisposable
         Assert.Equal(alone, WeightsHash(Train(2, "np2.scnn", [.. Common(), .. NewModel])));
         Assert.Equal(alone, WeightsHash(Train(3, "np3.scnn", [.. Common(), .. NewModel])));
 
-        // 8 steps under 2 ranks with a checkpoint every 4, then the rest of the run under 3 ranks.
-        var (code, output, error) = Run(2, [.. Common(), .. NewModel, "--max-steps", "8", "--checkpoint-every", "4", "--checkpoint", "run.ckpt"]);
+        // 5 steps under 2 ranks with a checkpoint every 3 (and at the cap), then the rest of the run under 3 ranks.
+        var (code, output, error) = Run(2, [.. Common(), .. NewModel, "--max-steps", "5", "--checkpoint-every", "3", "--checkpoint", "run.ckpt"]);
         Assert.True(code == 0, $"exit {code}\n{output}\n{error}");
         string resumed = Train(3, "resumed.scnn", [.. Common(), "--resume", "run.ckpt", "--max-steps", "0"]);
         Assert.Equal(alone, WeightsHash(resumed));

@@ -85,9 +85,10 @@ public class BatchTreeTests
     public void RankSharesAreWholeBlocksInOrder()
     {
         var group = new ThreadRanks(3);
-        // 24 samples = 3 blocks: one block each; 61 samples = 8 blocks (the last of 5): 2, 3 and 3 blocks.
-        Assert.Equal([(0, 8), (8, 8), (16, 8)], group.Run(r => new BatchShare(24, group.Rank(r))).Select(s => (s.FirstSample, s.Count)));
-        Assert.Equal([(0, 16), (16, 24), (40, 21)], group.Run(r => new BatchShare(61, group.Rank(r))).Select(s => (s.FirstSample, s.Count)));
-        Assert.All(group.Run(r => new BatchShare(9, group.Rank(r))), s => Assert.True(!s.Split && s.FirstSample == 0 && s.Count == 9));
+        // 48 samples = 3 blocks: one block each; 122 samples = 8 blocks (the last of 10): 2, 3 and 3 blocks.
+        Assert.Equal(16, BatchTree.BlockSize);
+        Assert.Equal([(0, 16), (16, 16), (32, 16)], group.Run(r => new BatchShare(48, group.Rank(r))).Select(s => (s.FirstSample, s.Count)));
+        Assert.Equal([(0, 32), (32, 48), (80, 42)], group.Run(r => new BatchShare(122, group.Rank(r))).Select(s => (s.FirstSample, s.Count)));
+        Assert.All(group.Run(r => new BatchShare(17, group.Rank(r))), s => Assert.True(!s.Split && s.FirstSample == 0 && s.Count == 17));
     }
 }

@@ -11,8 +11,8 @@ namespace SharpCnn.Tests.Training;
 /// The core proof of data-parallel training (docs/DETERMINISM.md, "More than one process"): N ranks that each
 /// compute their share of every batch and exchange their subtrees end with exactly the weights of one process
 /// training on whole batches, for N = 1, 2, 3. The ranks are simulated in this process, one thread each, with an
-/// all-gather between threads in place of MPI's (<see cref="ThreadRanks"/>). Batches of 24 (three blocks of 8: one
-/// per rank for N = 3) over 205 samples, so each epoch ends with a batch of 13 (two blocks: fewer than three ranks,
+/// all-gather between threads in place of MPI's (<see cref="ThreadRanks"/>). Batches of 48 (three blocks of 16: one
+/// per rank for N = 3) over 221 samples, so each epoch ends with a batch of 29 (two blocks: fewer than three ranks,
 /// which then each compute the whole batch). The second model has everything whose sums or random draws depend on
 /// the sample's place in the batch: batch norm (statistics and backward sums), dropout, random crops and flips.
 /// </summary>
@@ -26,7 +26,7 @@ public class SharedBatchTrainingTests
 
     private static readonly TrainingOptions Options = new()
     {
-        BatchSize = 24, Epochs = 3, Optimizer = "momentum", Momentum = 0.9, LearningRate = 0.05, WeightDecay = 1e-4, Seed = 5,
+        BatchSize = 48, Epochs = 3, Optimizer = "momentum", Momentum = 0.9, LearningRate = 0.05, WeightDecay = 1e-4, Seed = 5,
     };
 
     [Theory]
@@ -38,7 +38,7 @@ public class SharedBatchTrainingTests
     [InlineData(Full, 3)]
     public void RanksEndWithTheWeightsOfOneProcess(string spec, int ranks)
     {
-        var data = BundledDigits.Load().Train.Take(24 * 8 + 13);
+        var data = BundledDigits.Load().Train.Take(48 * 4 + 29);
         var (alone, aloneLoss) = Train(spec, data, reducer: null);
         var group = new ThreadRanks(ranks);
         var results = group.Run(r => Train(spec, data, group.Rank(r)));
@@ -54,7 +54,7 @@ public class SharedBatchTrainingTests
     {
         // A rank that computed its share and skipped the exchange would hold another gradient: without the
         // other ranks' subtrees, a lone rank 1 of 3 trains to different weights.
-        var data = BundledDigits.Load().Train.Take(48);
+        var data = BundledDigits.Load().Train.Take(96);
         var (alone, _) = Train(Tiny, data, reducer: null);
         var (partOnly, _) = Train(Tiny, data, new LoneRank());
         Assert.NotEqual(alone, partOnly);
