@@ -111,6 +111,56 @@ public sealed class MpirunTrainingTests : IDisposable
     }
 
     [Fact]
+    public async Task AKilledRankEndsTheJobWithinThirtySecondsNamingIt()
+    {
+        string mpirun = Mpirun()!;
+        var start = new ProcessStartInfo(mpirun) { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in (string[])["-np", "2", Dotnet, Path.Combine(AppContext.BaseDirectory, "SharpCnn.Cli.dll"), .. Common(epochs: 1000), .. NewModel, "--distributed"])
+            start.ArgumentList.Add(a);
+        using var job = Process.Start(start)!;
+        var output = job.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var error = job.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            // Rank 1 is the process MPICH started with PMI_RANK=1 in its environment.
+            int victim = 0;
+            var clock = Stopwatch.StartNew();
+            while (victim == 0 && clock.Elapsed < TimeSpan.FromMinutes(2) && !job.HasExited)
+            {
+                Thread.Sleep(200);
+                foreach (string proc in Directory.GetDirectories("/proc"))
+                {
+                    if (!int.TryParse(Path.GetFileName(proc), out int pid)) continue;
+                    try
+                    {
+                        if (new DirectoryInfo(Path.Combine(proc, "cwd")).LinkTarget?.TrimEnd('/') != dir.TrimEnd('/')) continue;
+                        if (File.ReadAllText(Path.Combine(proc, "environ")).Split('\0').Contains("PMI_RANK=1")) victim = pid;
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                    {
+                        // a process that ended or is not ours
+                    }
+                }
+            }
+            Assert.True(victim != 0, "rank 1 did not start");
+            Thread.Sleep(3000); // well into training
+            Process.GetProcessById(victim).Kill();
+            var killed = Stopwatch.StartNew();
+            Assert.True(job.WaitForExit(TimeSpan.FromSeconds(30)), "the job went on for 30 s after a rank was killed");
+            job.WaitForExit();
+            Assert.NotEqual(0, job.ExitCode);
+            string all = await output + await error;
+            Assert.Contains("BAD TERMINATION", all);
+            Assert.Contains($"PID {victim}", all);
+            TestContext.Current.TestOutputHelper?.WriteLine($"the job ended {killed.Elapsed.TotalSeconds:F2} s after rank 1 (pid {victim}) was killed");
+        }
+        finally
+        {
+            if (!job.HasExited) job.Kill(entireProcessTree: true);
+        }
+    }
+
+    [Fact]
     public void DistributedOutsideMpirunFailsClearly()
     {
         var (code, output, error) = Run(0, [.. Common(), .. NewModel, "--distributed"]);
