@@ -1,5 +1,6 @@
 using System.CommandLine;
 using SharpCnn.Data;
+using SharpCnn.Distributed;
 using SharpCnn.Formats;
 using SharpCnn.Pictures;
 using SharpCnn.Model;
@@ -45,15 +46,47 @@ internal static class TrainCommand
         var port = new Option<int>("--port") { Description = "The live page's port (0 = any free one)", HelpName = "N" }.AtLeast(0);
         var safety = new RunSafety();
         var threads = ThreadsOption.Create();
+        var distributed = new Option<bool>("--distributed") { Description = "Train as one of the processes of an mpirun job (MPICH): each computes its share of every batch and all end with the weights of a one-process run; rank 0 alone prints, writes checkpoints and saves the model. Start with: mpirun -np N sharpcnn train --distributed --threads T ..." };
 
         var command = new Command("train", "Train a model and report test accuracy after each epoch. With no options: the seed CNN (seed 000 Table 3) on the bundled digits, 3 epochs of Adam.")
         {
             model, loss, init, epochs, batch, lr, optimizer, momentum, schedule, weightDecay, precision, seed, output, stop, maxSteps, limit, testLimit,
-            validation, keepBest, augment, normalize, confusion, plots, json, plain, threads, live, port,
+            validation, keepBest, augment, normalize, confusion, plots, json, plain, threads, live, port, distributed,
         };
         foreach (var option in data.All) command.Add(option);
         foreach (var option in safety.All) command.Add(option);
         command.SetAction(r => CommandErrors.Run(r.InvocationConfiguration.Error, () =>
+        {
+            if (!r.GetValue(distributed)) return Body(r, null);
+            MpiReducer mpi;
+            try
+            {
+                mpi = MpiReducer.Start();
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new ArgumentException($"--distributed: {e.Message}");
+            }
+            int code;
+            try
+            {
+                code = Body(r, mpi);
+            }
+            catch (Exception e)
+            {
+                // The other ranks would wait for this one forever: name it, then end the whole job.
+                var error = r.InvocationConfiguration.Error;
+                error.WriteLine($"error: rank {mpi.Rank} of {mpi.Ranks}: {CommandErrors.OneLine(e)}");
+                error.Flush();
+                MpiReducer.AbortJob(CommandErrors.IsUserError(e) ? CommandErrors.UserError : CommandErrors.InternalError);
+                throw;
+            }
+            mpi.Dispose();
+            return code;
+        }));
+        return command;
+
+        int Body(ParseResult r, MpiReducer? mpi)
         {
             ThreadsOption.Apply(r.GetValue(threads));
             if (r.GetValue(output) is { } outputPath) RunSafety.CheckWritable(outputPath, "--output");
@@ -139,16 +172,18 @@ internal static class TrainCommand
             {
                 throw new ArgumentException($"--augment and --normalize shape a new model; {(resume is null ? choice!.File : resume)} already has its layers");
             }
-            var report = TrainingReport.Create(r.InvocationConfiguration.Output, r.GetValue(json), r.GetValue(plain));
+            if (mpi is not null && r.GetValue(live)) throw new ArgumentException("--live serves a page from one process; with --distributed, follow rank 0's output (or --json) instead");
+            // Rank 0 alone prints; the others train silently.
+            var report = TrainingReport.Create(mpi is { Rank: > 0 } ? TextWriter.Null : r.InvocationConfiguration.Output, r.GetValue(json), r.GetValue(plain));
             var run = new Run(choice, resume, resumed, options, selection, train, loaded.Validation, loaded.Test, loaded.Label, normalization, r.GetValue(keepBest),
                 r.GetValue(output), r.GetValue(plots), r.GetValue(confusion), report, r.InvocationConfiguration.Error)
             {
                 LivePort = r.GetValue(live) ? r.GetValue(port) : null,
-                Json = r.GetValue(json) ? r.InvocationConfiguration.Output : null,
+                Json = r.GetValue(json) && mpi is not { Rank: > 0 } ? r.InvocationConfiguration.Output : null,
+                Mpi = mpi,
             };
             return PrecisionOption.Dispatch(chosen, run);
-        }));
-        return command;
+        }
     }
 
     /// <summary>
@@ -199,6 +234,9 @@ internal static class TrainCommand
         /// <summary>With <c>--json</c>: standard output, where step and layers events go too.</summary>
         public TextWriter? Json { get; init; }
 
+        /// <summary>The MPI job this process is a rank of (--distributed), or null.</summary>
+        public MpiReducer? Mpi { get; init; }
+
         public int Invoke<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
             if (ResumeFrom is null)
@@ -210,6 +248,8 @@ internal static class TrainCommand
             var trainer = ResumeFrom is null
                 ? new Trainer<T>(Choice!.Create<T>(Train.Shape, Options.Seed), Options)
                 : Trainer<T>.Resume(ResumeFrom, _ => Options);
+            trainer.Reducer = Mpi;
+            bool writer = Mpi is not { Rank: > 0 }; // rank 0 (or the only process) writes files
             var network = trainer.Network;
             string? normalized = null;
             if (ResumeFrom is null && Choice!.File is null)
@@ -244,7 +284,7 @@ internal static class TrainCommand
                 trainer.Progress += onProgress;
                 trainer.EpochCompleted += e =>
                 {
-                    if (KeepBest && e.Validation is { } v && v.Accuracy > best)
+                    if (KeepBest && writer && e.Validation is { } v && v.Accuracy > best)
                     {
                         best = v.Accuracy;
                         bestEpoch = e.Epoch;
@@ -255,7 +295,9 @@ internal static class TrainCommand
                 return trainer.Fit(Train, Validation, Validation is null ? Test : null);
             });
             TrainingResult result;
-            using var signals = new StopSignals(trainer.Stopping, Error);
+            // Under --distributed a signal keeps its default effect (the job ends; resume from the last
+            // --checkpoint-every checkpoint): ranks stopping on their own could stop at different steps.
+            using var signals = Mpi is null ? new StopSignals(trainer.Stopping, Error) : null;
             try
             {
                 result = Fit();
@@ -264,12 +306,12 @@ internal static class TrainCommand
             {
                 throw new SaveFailedException(e.FilePath, $"{e.Message}; once it can be written, continue with: sharpcnn train --resume {e.FilePath}", e);
             }
-            if (result.Stopped && signals.ExitCode is { } signalled)
+            if (result.Stopped && signals?.ExitCode is { } signalled)
             {
                 // Stopped by a signal: the state after the last step is in the checkpoint; the model is not finished, so --output waits for the resumed run.
                 Report.End(new TrainingEnd(result, null, null, [], false));
                 var at = CheckpointFile.ReadHeader(result.LastCheckpoint!).Training;
-                Error.WriteLine($"stopped by {signals.Name} at step {at.Steps} (epoch {at.Epoch}, sample {at.Position} of {at.DataCount}); checkpoint: {result.LastCheckpoint}");
+                Error.WriteLine($"stopped by {signals!.Name} at step {at.Steps} (epoch {at.Epoch}, sample {at.Position} of {at.DataCount}); checkpoint: {result.LastCheckpoint}");
                 Error.WriteLine($"  resume with: {ResumeCommand(result.LastCheckpoint!)}");
                 return signalled;
             }
@@ -284,6 +326,7 @@ internal static class TrainCommand
                     : "  no checkpoint was written (--checkpoint-every N keeps one); --output was not saved");
                 return 1;
             }
+            if (!writer) return 0; // the other ranks have the same weights; rank 0 saves, evaluates and reports them
             string? bestLine = null;
             var kept = network;
             if (KeepBest)

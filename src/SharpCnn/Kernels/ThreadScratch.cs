@@ -35,6 +35,9 @@ internal enum ScratchSlot
     /// <summary>Input maps copied with their zero border (im2col's fast path).</summary>
     PaddedInput,
 
+    /// <summary>A dense layer's stack of per-block weight-gradient tiles (BatchTree's tree, built left to right).</summary>
+    TreeTiles,
+
     /// <summary>Count of slots (not a slot).</summary>
     Count,
 }

@@ -99,6 +99,73 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
     /// <inheritdoc />
     public override long ForwardFlops => 4L * InputShape.Size;
 
+    private T[] partials = [];
+
+    /// <inheritdoc />
+    protected override void ReserveScratch(int batch) => partials = new T[BatchTree.Blocks(batch) * 2 * InputShape.Channels];
+
+    /// <summary>
+    /// Per channel c (and value v &lt; <paramref name="values"/>), <paramref name="sums"/>[v·C + c] = the batch sum of
+    /// what <paramref name="sum"/> reduces from each sample's plane, in BatchTree's order: per block the samples'
+    /// plane reductions added in sample order from zero, then the fixed tree over the blocks (with the other
+    /// processes' blocks when the batch is shared).
+    /// </summary>
+    private void BatchSums<TSum>(int n, Span<T> sums, ref TSum sum, int values)
+        where TSum : struct, IPlaneSums, allows ref struct
+    {
+        int channels = InputShape.Channels, blocks = BatchTree.Blocks(n), width = values * channels;
+        Span<T> part = partials.AsSpan(0, blocks * width);
+        part.Clear();
+        for (int b = 0; b < blocks; b++)
+        {
+            int first = b * BatchTree.BlockSize, end = Math.Min(n, first + BatchTree.BlockSize);
+            Span<T> pb = part.Slice(b * width, width);
+            for (int s = first; s < end; s++)
+                for (int c = 0; c < channels; c++) sum.Add(s, c, pb, channels);
+        }
+        sums[..width].Clear();
+        BatchTree.Combine<T>(Share, part, width, blocks, sums[..width]);
+    }
+
+    /// <summary>What <see cref="BatchSums"/> adds per (sample, channel).</summary>
+    private interface IPlaneSums
+    {
+        void Add(int s, int c, Span<T> block, int channels);
+    }
+
+    private ref struct MeanSums : IPlaneSums
+    {
+        public ReadOnlySpan<T> X;
+        public int Size, Plane;
+
+        public readonly void Add(int s, int c, Span<T> block, int channels) => block[c] += Reductions.Sum<T>(X.Slice(s * Size + c * Plane, Plane));
+    }
+
+    private ref struct DeviationSums : IPlaneSums
+    {
+        public ReadOnlySpan<T> X, Mean;
+        public int Size, Plane;
+
+        public readonly void Add(int s, int c, Span<T> block, int channels) =>
+            block[c] += Reductions.SumOfSquaredDeviations<T>(X.Slice(s * Size + c * Plane, Plane), Mean[c]);
+    }
+
+    private ref struct BackwardSums : IPlaneSums
+    {
+        public ReadOnlySpan<T> X, Dy, Mean;
+        public int Size, Plane;
+
+        public readonly void Add(int s, int c, Span<T> block, int channels)
+        {
+            int offset = s * Size + c * Plane;
+            ReadOnlySpan<T> g = Dy.Slice(offset, Plane);
+            block[c] += Reductions.Sum<T>(g);
+            block[channels + c] += Reductions.DotWithDeviations<T>(g, X.Slice(offset, Plane), Mean[c]);
+        }
+    }
+
+    private T[] statistics = [];
+
     /// <inheritdoc />
     public override void Forward(ReadOnlySpan<T> x, Span<T> y, int n)
     {
@@ -107,22 +174,28 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
         T eps = T.CreateChecked(Epsilon);
         usedBatchStatistics = Training;
         Span<T> gamma = Gamma.Value, beta = Beta.Value, runningMean = RunningMean.Value, runningVar = RunningVariance.Value;
+        if (statistics.Length < 2 * channels) statistics = new T[2 * channels];
+        Span<T> sums = statistics, squares = statistics.AsSpan(channels);
+        int m = GlobalCount(n) * plane;
+        if (Training)
+        {
+            // Canonical order (docs/DETERMINISM.md): each sample's plane reduced in the 16-lane order, the
+            // planes' sums added in sample order within a block, the blocks by BatchTree's tree.
+            var meanSums = new MeanSums { X = x, Size = size, Plane = plane };
+            BatchSums(n, sums, ref meanSums, 1);
+            for (int c = 0; c < channels; c++) mean[c] = sums[c] / T.CreateChecked(m);
+            var deviations = new DeviationSums { X = x, Mean = mean, Size = size, Plane = plane };
+            BatchSums(n, squares, ref deviations, 1);
+        }
         for (int c = 0; c < channels; c++)
         {
             T mu, variance;
             if (Training)
             {
-                int m = n * plane;
-                T sum = T.Zero;
-                // Canonical order (docs/DETERMINISM.md): each sample's plane reduced in the 16-lane order, the
-                // planes' sums added in sample order.
-                for (int s = 0; s < n; s++) sum += Reductions.Sum<T>(x.Slice(s * size + c * plane, plane));
-                mu = sum / T.CreateChecked(m);
-                T squares = T.Zero;
-                for (int s = 0; s < n; s++) squares += Reductions.SumOfSquaredDeviations<T>(x.Slice(s * size + c * plane, plane), mu);
-                variance = squares / T.CreateChecked(m);
+                mu = mean[c];
+                variance = squares[c] / T.CreateChecked(m);
                 T rho = T.CreateChecked(Momentum), keep = T.One - rho;
-                T unbiased = m > 1 ? squares / T.CreateChecked(m - 1) : variance;
+                T unbiased = m > 1 ? squares[c] / T.CreateChecked(m - 1) : variance;
                 runningMean[c] = keep * runningMean[c] + rho * mu;
                 runningVar[c] = keep * runningVar[c] + rho * unbiased;
             }
@@ -154,19 +227,15 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
         CheckBackward(x, y, dy, dx, n);
         int channels = InputShape.Channels, plane = InputShape.Height * InputShape.Width, size = InputShape.Size;
         Span<T> gamma = Gamma.Value, dGamma = Gamma.Gradient, dBeta = Beta.Gradient;
-        T m = T.CreateChecked(n * plane);
+        T m = T.CreateChecked(GlobalCount(n) * plane);
+        if (statistics.Length < 2 * channels) statistics = new T[2 * channels];
+        // Σ δ and Σ δ x̂ = (1/σ) Σ δ (x - μ) over the channel (of the whole batch).
+        var backward = new BackwardSums { X = x, Dy = dy, Mean = mean, Size = size, Plane = plane };
+        BatchSums(n, statistics, ref backward, 2);
         for (int c = 0; c < channels; c++)
         {
             T mu = mean[c], inv = inverseStd[c];
-            // Σ δ and Σ δ x̂ = (1/σ) Σ δ (x - μ) over the channel.
-            T sumDy = T.Zero, sumDyCentered = T.Zero;
-            for (int s = 0; s < n; s++)
-            {
-                int offset = s * size + c * plane;
-                ReadOnlySpan<T> xs = x.Slice(offset, plane), g = dy.Slice(offset, plane);
-                sumDy += Reductions.Sum<T>(g);
-                sumDyCentered += Reductions.DotWithDeviations<T>(g, xs, mu);
-            }
+            T sumDy = statistics[c], sumDyCentered = statistics[channels + c];
             T sumDyXhat = sumDyCentered * inv;
             dBeta[c] += sumDy;
             dGamma[c] += sumDyXhat;

@@ -158,7 +158,7 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         // Partial weight and bias gradients of each fixed chunk of samples (see Backward); the
         // column matrices are per-thread scratch (ThreadScratch) and do not grow with the batch.
         int chunks = (batch + GradientChunk - 1) / GradientChunk;
-        if (chunks > 1)
+        if (chunks >= 1)
         {
             if ((long)chunks * Weight.Length > Array.MaxLength)
                 throw new ArgumentOutOfRangeException(nameof(batch), batch, $"{Token}: the partial gradients of a batch of {batch} ({chunks} x {Weight.Length} values) have more values than an array holds");
@@ -172,7 +172,7 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     /// gradients are summed separately (in parallel) and then added in chunk order. It never depends on
     /// the thread count, so neither do the sums.
     /// </summary>
-    internal const int GradientChunk = 8;
+    internal const int GradientChunk = BatchTree.BlockSize;
 
     private T[] partialWeight = [];
 
@@ -265,21 +265,22 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         }
 
         // ∂W[Cout, K] += Σ_s δ_s[Cout, P] · cols_sᵀ[P, K] and ∂b[o] += Σ_{s,p} δ_s[o, p]: fixed chunks of
-        // GradientChunk samples, each summed in sample order into its own partial (or straight into ∂W
-        // when there is only one chunk), the weight columns of a chunk split over threads; then the
-        // partials are added to ∂W in chunk order.
+        // GradientChunk samples (BatchTree's blocks), each summed in sample order into its own partial (or
+        // straight into ∂W when the whole batch is one chunk), the weight columns of a chunk split over threads;
+        // then the partials are combined by BatchTree's fixed tree (with the other processes' when the batch is shared).
         int chunks = (n + GradientChunk - 1) / GradientChunk;
+        bool direct = chunks == 1 && !SplitBatch;
         int threads = Parallelism.ThreadCount;
         // At least 8 partitions per thread where the columns allow: a partition costs nothing extra (each
         // gathers only its own im2col rows), and small ones keep a thread that was descheduled mid-partition
         // from holding up the step on a busy machine.
         int columnParts = threads == 1 ? 1 : Math.Clamp((8 * threads + chunks - 1) / chunks, 1, Math.Max(1, K / 48));
-        var weights = new WeightGradientWork { Layer = this, X = x, Dy = dy, N = n, Chunks = chunks, ColumnParts = columnParts };
+        var weights = new WeightGradientWork { Layer = this, X = x, Dy = dy, N = n, Chunks = chunks, ColumnParts = columnParts, Direct = direct };
         Parallelism.For(chunks * columnParts, ref weights);
-        if (chunks > 1)
+        if (!direct)
         {
-            var reduce = new ReduceWork { Layer = this, Chunks = chunks, Parts = Math.Min(2 * threads, Math.Max(1, Weight.Length / 4096)) };
-            Parallelism.For(reduce.Parts, ref reduce);
+            BatchTree.Combine<T>(Share, partialWeight.AsSpan(0, chunks * Weight.Length), Weight.Length, chunks, Weight.Gradient);
+            BatchTree.Combine<T>(Share, partialBias.AsSpan(0, chunks * OutChannels), OutChannels, chunks, Bias.Gradient);
         }
         if (ConnectionTable is not null) Weight.ApplyMask();
     }
@@ -319,16 +320,16 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         public Conv2d<T> Layer;
         public ReadOnlySpan<T> X, Dy;
         public int N, Chunks, ColumnParts;
+        public bool Direct;
 
-        public readonly void Run(int partition) => Layer.WeightGradientBlock(X, Dy, N, partition / ColumnParts, Chunks, partition % ColumnParts, ColumnParts);
+        public readonly void Run(int partition) => Layer.WeightGradientBlock(X, Dy, N, partition / ColumnParts, Direct, partition % ColumnParts, ColumnParts);
     }
 
-    private void WeightGradientBlock(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, int chunk, int chunks, int part, int parts)
+    private void WeightGradientBlock(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, int chunk, bool direct, int part, int parts)
     {
         int inSize = InputShape.Size, outSize = OutputShape.Size, p = P, k = K, cout = OutChannels;
         var (k0, count) = Parallelism.AlignedRange(k, parts, part, 48);
         if (count == 0) return;
-        bool direct = chunks == 1;
         Span<T> dw = direct ? Weight.Gradient : partialWeight.AsSpan(chunk * Weight.Length, Weight.Length);
         Span<T> db = direct ? Bias.Gradient : partialBias.AsSpan(chunk * cout, cout);
         int first = chunk * GradientChunk, end = Math.Min(n, first + GradientChunk);
@@ -353,20 +354,6 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
                 T sum = Reductions.Sum<T>(dys.Slice(o * p, p));
                 db[o] = accumulate ? db[o] + sum : sum;
             }
-        }
-    }
-
-    private ref struct ReduceWork : IPartitionedWork
-    {
-        public Conv2d<T> Layer;
-        public int Chunks, Parts;
-
-        public readonly void Run(int partition)
-        {
-            int length = Layer.Weight.Length;
-            var (start, count) = Parallelism.Range(length, Parts, partition);
-            GradientChunks.AddInOrder<T>(Layer.partialWeight, length, Chunks, Layer.Weight.Gradient.AsSpan(start, count), start);
-            if (partition == 0) GradientChunks.AddInOrder<T>(Layer.partialBias, Layer.OutChannels, Chunks, Layer.Bias.Gradient, 0);
         }
     }
 

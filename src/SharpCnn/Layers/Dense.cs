@@ -72,17 +72,126 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
         for (int s = 0; s < n; s++) TensorPrimitives.Add(y.Slice(s * m, m), b, y.Slice(s * m, m));
     }
 
+    private T[] partialWeight = [];
+    private T[] partialBias = [];
+
+    /// <inheritdoc />
+    protected override void ReserveScratch(int batch) => partialBias = new T[BatchTree.Blocks(batch) * Outputs];
+
+    /// <summary>Weight-gradient columns per tile of the in-cache tree: about 1 M values (4 MB of floats) per tile, whole 48-column panels: fewer, larger products, whose fixed costs (packing the block of δ) weigh less.</summary>
+    private int TileColumns => Math.Max(48, 1048576 / Outputs / 48 * 48);
+
     /// <inheritdoc />
     public override void Backward(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, int n)
     {
         CheckBackward(x, y, dy, dx, n);
         int d = InputShape.Size, m = Outputs;
-        // Each product splits its output columns over threads (bit-identical for any split); the
-        // batch sums are the depth of ∂W's product and a sample-ordered loop for ∂b.
-        ParallelGemm.Multiply(true, false, m, d, n, dy, m, x, d, Weight.Gradient, d, accumulate: true);
-        Span<T> db = Bias.Gradient;
-        for (int s = 0; s < n; s++) TensorPrimitives.Add(db, dy.Slice(s * m, m), db);
+        int blocks = BatchTree.Blocks(n);
+        if (blocks == 1 && !SplitBatch)
+        {
+            // One block: its product (depth n ≤ BlockSize) straight into ∂W, its columns split over threads.
+            ParallelGemm.Multiply(true, false, m, d, n, dy, m, x, d, Weight.Gradient, d, accumulate: true);
+            Span<T> db = Bias.Gradient;
+            for (int s = 0; s < n; s++) TensorPrimitives.Add(db, dy.Slice(s * m, m), db);
+        }
+        else
+        {
+            // ∂W = Σ_s δ_sᵀ x_s and ∂b = Σ_s δ_s by BatchTree's order: per block of samples a product of depth
+            // BlockSize and a sample-ordered sum, then the fixed tree over the blocks. In one process the tree runs
+            // tile by tile of ∂W's columns, in cache (a stack of per-block tiles, merged left to right); when the
+            // batch is shared, whole per-block partials go to BatchTree.Combine, which exchanges subtrees.
+            int threads = Parallelism.ThreadCount;
+            bool split = SplitBatch;
+            if (split && partialWeight.Length < blocks * Weight.Length) partialWeight = new T[checked(BatchTree.Blocks(Capacity) * Weight.Length)];
+            int columnParts = split
+                ? (threads == 1 ? 1 : Math.Clamp((8 * threads + blocks - 1) / blocks, 1, Math.Max(1, d / 48)))
+                : Math.Max(threads == 1 ? 1 : Math.Min(8 * threads, Math.Max(1, d / 48)), (d + TileColumns - 1) / TileColumns);
+            var work = new WeightGradientWork { Layer = this, X = x, Dy = dy, N = n, ColumnParts = columnParts, Split = split };
+            Parallelism.For((split ? blocks : 1) * columnParts, ref work);
+            if (split) BatchTree.Combine<T>(Share, partialWeight.AsSpan(0, blocks * Weight.Length), Weight.Length, blocks, Weight.Gradient);
+            BatchTree.Combine<T>(Share, partialBias.AsSpan(0, blocks * m), m, blocks, Bias.Gradient);
+        }
         if (!dx.IsEmpty) ParallelGemm.Multiply(false, false, n, d, m, dy, m, Weight.Value, d, dx, d, accumulate: false);
+    }
+
+    private ref struct WeightGradientWork : IPartitionedWork
+    {
+        public Dense<T> Layer;
+        public ReadOnlySpan<T> X, Dy;
+        public int N, ColumnParts;
+        public bool Split;
+
+        public readonly void Run(int partition)
+        {
+            if (Split) Layer.WeightGradientBlock(X, Dy, N, partition / ColumnParts, partition % ColumnParts, ColumnParts);
+            else Layer.WeightGradientTree(X, Dy, N, partition, ColumnParts);
+        }
+    }
+
+    /// <summary>Block <paramref name="block"/>'s partial ∂W (its columns of part <paramref name="part"/>) and, in part 0, its ∂b.</summary>
+    private void WeightGradientBlock(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, int block, int part, int parts)
+    {
+        int d = InputShape.Size, m = Outputs;
+        var (d0, count) = Parallelism.AlignedRange(d, parts, part, 48);
+        if (part == 0) BiasBlock(dy, n, block);
+        if (count == 0) return;
+        int first = block * BatchTree.BlockSize, samples = Math.Min(n, first + BatchTree.BlockSize) - first;
+        Span<T> dw = partialWeight.AsSpan(block * Weight.Length, Weight.Length);
+        Gemm.Multiply(true, false, m, count, samples, dy[(first * m)..], m, x[(first * d + d0)..], d, dw[d0..], d, accumulate: false);
+    }
+
+    /// <summary>Block <paramref name="block"/>'s ∂b: its samples' δ added in sample order.</summary>
+    private void BiasBlock(ReadOnlySpan<T> dy, int n, int block)
+    {
+        int m = Outputs, first = block * BatchTree.BlockSize, end = Math.Min(n, first + BatchTree.BlockSize);
+        Span<T> db = partialBias.AsSpan(block * m, m);
+        dy.Slice(first * m, m).CopyTo(db);
+        for (int s = first + 1; s < end; s++) TensorPrimitives.Add(db, dy.Slice(s * m, m), db);
+    }
+
+    /// <summary>
+    /// ∂W's columns of part <paramref name="part"/> += BatchTree's tree over every block's product, in cache: each
+    /// block's tile is pushed on a stack and equal-sized subtrees are merged as they complete (a binary counter),
+    /// then the stack is folded from the right: tree(lo, hi) = tree(lo, lo + p) + tree(lo + p, hi), p the largest
+    /// power of two below hi - lo, exactly as <see cref="BatchTree.Combine"/> computes it. Part 0 also writes the
+    /// blocks' ∂b partials.
+    /// </summary>
+    private void WeightGradientTree(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, int part, int parts)
+    {
+        int d = InputShape.Size, m = Outputs, blocks = BatchTree.Blocks(n);
+        if (part == 0)
+            for (int b = 0; b < blocks; b++) BiasBlock(dy, n, b);
+        var (d0, count) = Parallelism.AlignedRange(d, parts, part, 48);
+        if (count == 0) return;
+        int tile = m * count, depth = 33 - int.LeadingZeroCount(blocks);
+        Span<T> stack = ThreadScratch<T>.Get(ScratchSlot.TreeTiles, (depth + 1) * m * Math.Max(count, TileColumns))[..((depth + 1) * tile)];
+        Span<int> sizes = stackalloc int[33];
+        int top = 0;
+        for (int b = 0; b < blocks; b++)
+        {
+            int first = b * BatchTree.BlockSize, samples = Math.Min(n, first + BatchTree.BlockSize) - first;
+            Gemm.Multiply(true, false, m, count, samples, dy[(first * m)..], m, x[(first * d + d0)..], d, stack.Slice(top * tile, tile), count, accumulate: false);
+            sizes[top++] = 1;
+            while (top >= 2 && sizes[top - 1] == sizes[top - 2])
+            {
+                Merge(stack, tile, top - 2);
+                sizes[top - 2] *= 2;
+                top--;
+            }
+        }
+        for (; top >= 2; top--) Merge(stack, tile, top - 2);
+        Span<T> gradient = Weight.Gradient;
+        for (int r = 0; r < m; r++)
+        {
+            Span<T> row = gradient.Slice(r * d + d0, count);
+            TensorPrimitives.Add(row, stack.Slice(r * count, count), row);
+        }
+
+        static void Merge(Span<T> stack, int tile, int left)
+        {
+            Span<T> l = stack.Slice(left * tile, tile);
+            TensorPrimitives.Add(l, stack.Slice((left + 1) * tile, tile), l);
+        }
     }
 }
 

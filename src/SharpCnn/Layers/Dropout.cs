@@ -18,7 +18,7 @@ namespace SharpCnn.Layers;
 /// Forward/backward (evaluation): y = x, ∂L/∂x = ∂L/∂y.
 ///
 /// The mask is a pure function of (seed, step, i), with i the element's index in the batch
-/// (i = n·D + j): u_i = the top 53 bits of SplitMix64's finaliser applied to a per-step key plus
+/// (i = n·D + j, n the sample's index in the whole batch when the batch is shared by several processes): u_i = the top 53 bits of SplitMix64's finaliser applied to a per-step key plus
 /// i times the golden-ratio constant, i.e. a counter-based hash, not a stateful generator.
 /// The trainer sets (seed, step) before each training forward (<see cref="IStepSeeded"/>);
 /// Backward recomputes the same mask, so nothing is stored between the two, and any step
@@ -104,8 +104,9 @@ public sealed class Dropout<T> : Layer<T>, IStepSeeded where T : unmanaged, IFlo
     {
         T scale = T.One / (T.One - T.CreateChecked(Rate));
         ulong threshold = Threshold, k = key;
+        ulong first = (ulong)FirstSample * (ulong)InputShape.Size; // the global index of this process's first value
         for (int i = 0; i < from.Length; i++)
-            to[i] = (Mix(k + (ulong)i * Golden) >> 11) >= threshold ? from[i] * scale : T.Zero;
+            to[i] = (Mix(k + (first + (ulong)i) * Golden) >> 11) >= threshold ? from[i] * scale : T.Zero;
     }
 
     private static ulong StepKey(ulong seed, long step) => Mix(seed ^ Mix((ulong)step + Golden));

@@ -45,6 +45,23 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>True in training mode (dropout drops, batch norm uses batch statistics); false for evaluation.</summary>
     public bool Training { get; set; } = true;
 
+    /// <summary>
+    /// The share of a global batch the next training passes compute (set through <see cref="Model.Network{T}.Share"/>),
+    /// or null when the batch handed to <see cref="Forward"/> is the whole batch. Sums over the batch follow
+    /// <see cref="Kernels.BatchTree"/>'s blocks and tree in either case; with a split share they are completed
+    /// with the other processes' subtrees.
+    /// </summary>
+    public Training.BatchShare? Share { get; internal set; }
+
+    /// <summary>Samples in the whole batch of a training pass over <paramref name="n"/> local samples.</summary>
+    protected int GlobalCount(int n) => Share is { Split: true } share ? share.GlobalCount : n;
+
+    /// <summary>Global index of the first local sample of a training pass (0 unless the batch is split).</summary>
+    protected int FirstSample => Share is { Split: true } share ? share.FirstSample : 0;
+
+    /// <summary>True when the batch's sums must be completed with the other processes' subtrees.</summary>
+    protected bool SplitBatch => Share is { Split: true };
+
     /// <summary>Largest batch the scratch memory is reserved for.</summary>
     public int Capacity { get; private set; }
 

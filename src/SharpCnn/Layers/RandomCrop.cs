@@ -83,7 +83,7 @@ public sealed class RandomCrop<T> : Layer<T>, IStepSeeded where T : unmanaged, I
         int h = InputShape.Height, w = InputShape.Width, plane = h * w;
         for (int s = 0; s < n; s++)
         {
-            var (oy, ox) = OffsetOf(s);
+            var (oy, ox) = OffsetOf(FirstSample + s);
             for (int c = 0; c < InputShape.Channels; c++)
             {
                 int at = s * size + c * plane;

@@ -62,7 +62,7 @@ public sealed class RandomFlip<T> : Layer<T>, IStepSeeded where T : unmanaged, I
             var source = from.Slice(s * size, size);
             var target = to.Slice(s * size, size);
             source.CopyTo(target);
-            if (!active || !Flips(s)) continue;
+            if (!active || !Flips(FirstSample + s)) continue;
             for (int row = 0; row < size; row += w) target.Slice(row, w).Reverse();
         }
     }

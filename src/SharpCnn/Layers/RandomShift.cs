@@ -82,7 +82,7 @@ public sealed class RandomShift<T> : Layer<T>, IStepSeeded where T : unmanaged, 
         int h = InputShape.Height, w = InputShape.Width, plane = h * w;
         for (int s = 0; s < n; s++)
         {
-            var (oy, ox) = OffsetOf(s);
+            var (oy, ox) = OffsetOf(FirstSample + s);
             for (int c = 0; c < InputShape.Channels; c++)
             {
                 int at = s * size + c * plane;

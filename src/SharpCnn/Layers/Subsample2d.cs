@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using SharpCnn.Formats.Onnx;
 using SharpCnn.Formats.Onnx.Proto;
+using SharpCnn.Kernels;
 using SharpCnn.Tensors;
 
 namespace SharpCnn.Layers;
@@ -56,7 +57,16 @@ public sealed class Subsample2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
     }
 
     /// <inheritdoc />
-    protected override void ReserveScratch(int batch) => sums = new T[batch * OutputShape.Size];
+    protected override void ReserveScratch(int batch)
+    {
+        sums = new T[batch * OutputShape.Size];
+        partials = new T[BatchTree.Blocks(batch) * 2 * InputShape.Channels];
+        totals = new T[2 * InputShape.Channels];
+    }
+
+    private T[] totals = [];
+
+    private T[] partials = [];
 
     /// <inheritdoc />
     internal override long ScratchBytes(int batch) => MemoryMath.Bytes<T>(batch, OutputShape.Size);
@@ -85,7 +95,11 @@ public sealed class Subsample2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
     {
         CheckBackward(x, y, dy, dx, n);
         int plane = OutputShape.Height * OutputShape.Width, channels = InputShape.Channels;
-        Span<T> dbeta = Beta.Gradient, dbias = Bias.Gradient;
+        // Per block of samples (BatchTree's), the planes' sums in sample order from zero; then the fixed tree
+        // over the blocks adds them to the gradients (bias first, then β, one buffer of 2C).
+        int blocks = BatchTree.Blocks(n);
+        Span<T> part = partials.AsSpan(0, blocks * 2 * channels);
+        part.Clear();
         for (int pl = 0; pl < n * channels; pl++)
         {
             ReadOnlySpan<T> d = sums.AsSpan(pl * plane, plane), g = dy.Slice(pl * plane, plane);
@@ -95,8 +109,18 @@ public sealed class Subsample2d<T> : Layer<T> where T : unmanaged, IFloatingPoin
                 sb += g[i];
                 sd += g[i] * d[i];
             }
-            dbias[pl % channels] += sb;
-            dbeta[pl % channels] += sd;
+            int block = pl / channels / BatchTree.BlockSize, c = pl % channels;
+            part[block * 2 * channels + c] += sb;
+            part[block * 2 * channels + channels + c] += sd;
+        }
+        Span<T> both = totals.AsSpan(0, 2 * channels);
+        both.Clear();
+        BatchTree.Combine<T>(Share, part, 2 * channels, blocks, both);
+        Span<T> dbeta = Beta.Gradient, dbias = Bias.Gradient;
+        for (int c = 0; c < channels; c++)
+        {
+            dbias[c] += both[c];
+            dbeta[c] += both[channels + c];
         }
         if (!dx.IsEmpty) WindowSums.Backward(dy, dx, n * channels, InputShape, OutputShape, Window, Beta.Value, T.One);
     }

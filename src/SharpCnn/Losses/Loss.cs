@@ -16,6 +16,26 @@ public abstract class Loss<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Writes ∂L/∂output for the mean loss of <see cref="Forward"/>.</summary>
     public abstract void Backward(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, Span<T> dOutput, int n, int classes);
 
+    /// <summary>
+    /// The sum of the n samples' losses (the mean times n; exactly what <see cref="Forward"/> divides by n for the
+    /// built-in losses). A training step adds these sums over blocks of samples in a fixed order.
+    /// </summary>
+    public virtual T Sum(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, int n, int classes) =>
+        Forward(output, labels, n, classes) * T.CreateChecked(n);
+
+    /// <summary>
+    /// Writes ∂L/∂output of these n samples for the mean loss over a whole batch of <paramref name="batch"/> ≥ n samples
+    /// (of which these are a share: the others are computed elsewhere).
+    /// </summary>
+    public virtual void Backward(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, Span<T> dOutput, int n, int classes, int batch)
+    {
+        if (batch < n) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"a batch of {batch} cannot hold {n} samples");
+        Backward(output, labels, dOutput, n, classes);
+        if (batch == n) return;
+        T scale = T.CreateChecked(n) / T.CreateChecked(batch);
+        for (int i = 0; i < n * classes; i++) dOutput[i] *= scale;
+    }
+
     /// <summary>Checks shapes and label range; throws with a clear message.</summary>
     protected static void Check(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, int n, int classes)
     {

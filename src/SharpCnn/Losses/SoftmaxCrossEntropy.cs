@@ -16,7 +16,10 @@ public sealed class SoftmaxCrossEntropy<T> : Loss<T> where T : unmanaged, IFloat
     public override string Name => "ce";
 
     /// <inheritdoc />
-    public override T Forward(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, int n, int classes)
+    public override T Forward(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, int n, int classes) => Sum(output, labels, n, classes) / T.CreateChecked(n);
+
+    /// <inheritdoc />
+    public override T Sum(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, int n, int classes)
     {
         Check(output, labels, n, classes);
         Span<T> p = classes <= 256 ? stackalloc T[classes] : new T[classes];
@@ -27,14 +30,19 @@ public sealed class SoftmaxCrossEntropy<T> : Loss<T> where T : unmanaged, IFloat
             T lse = Softmax.Compute(x, p);
             total += lse - x[labels[s]];
         }
-        return total / T.CreateChecked(n);
+        return total;
     }
 
     /// <inheritdoc />
-    public override void Backward(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, Span<T> dOutput, int n, int classes)
+    public override void Backward(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, Span<T> dOutput, int n, int classes) =>
+        Backward(output, labels, dOutput, n, classes, n);
+
+    /// <inheritdoc />
+    public override void Backward(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, Span<T> dOutput, int n, int classes, int batch)
     {
         Check(output, labels, n, classes);
-        T invN = T.One / T.CreateChecked(n);
+        if (batch < n) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"a batch of {batch} cannot hold {n} samples");
+        T invN = T.One / T.CreateChecked(batch);
         for (int s = 0; s < n; s++)
         {
             Span<T> g = dOutput.Slice(s * classes, classes);

@@ -17,7 +17,10 @@ public sealed class SoftmaxSquaredError<T> : Loss<T> where T : unmanaged, IFloat
     public override string Name => "softmax-mse";
 
     /// <inheritdoc />
-    public override T Forward(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, int n, int classes)
+    public override T Forward(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, int n, int classes) => Sum(output, labels, n, classes) / T.CreateChecked(n);
+
+    /// <inheritdoc />
+    public override T Sum(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, int n, int classes)
     {
         Check(output, labels, n, classes);
         Span<T> p = classes <= 256 ? stackalloc T[classes] : new T[classes];
@@ -31,15 +34,20 @@ public sealed class SoftmaxSquaredError<T> : Loss<T> where T : unmanaged, IFloat
                 total += half * e * e;
             }
         }
-        return total / T.CreateChecked(n);
+        return total;
     }
 
     /// <inheritdoc />
-    public override void Backward(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, Span<T> dOutput, int n, int classes)
+    public override void Backward(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, Span<T> dOutput, int n, int classes) =>
+        Backward(output, labels, dOutput, n, classes, n);
+
+    /// <inheritdoc />
+    public override void Backward(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, Span<T> dOutput, int n, int classes, int batch)
     {
         Check(output, labels, n, classes);
+        if (batch < n) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"a batch of {batch} cannot hold {n} samples");
         Span<T> p = classes <= 256 ? stackalloc T[classes] : new T[classes];
-        T invN = T.One / T.CreateChecked(n);
+        T invN = T.One / T.CreateChecked(batch);
         for (int s = 0; s < n; s++)
         {
             Softmax.Compute(output.Slice(s * classes, classes), p);

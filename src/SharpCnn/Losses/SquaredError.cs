@@ -15,7 +15,10 @@ public sealed class SquaredError<T> : Loss<T> where T : unmanaged, IFloatingPoin
     public override string Name => "mse";
 
     /// <inheritdoc />
-    public override T Forward(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, int n, int classes)
+    public override T Forward(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, int n, int classes) => Sum(output, labels, n, classes) / T.CreateChecked(n);
+
+    /// <inheritdoc />
+    public override T Sum(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, int n, int classes)
     {
         Check(output, labels, n, classes);
         T total = T.Zero, half = T.CreateChecked(0.5);
@@ -28,14 +31,19 @@ public sealed class SquaredError<T> : Loss<T> where T : unmanaged, IFloatingPoin
                 total += half * e * e;
             }
         }
-        return total / T.CreateChecked(n);
+        return total;
     }
 
     /// <inheritdoc />
-    public override void Backward(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, Span<T> dOutput, int n, int classes)
+    public override void Backward(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, Span<T> dOutput, int n, int classes) =>
+        Backward(output, labels, dOutput, n, classes, n);
+
+    /// <inheritdoc />
+    public override void Backward(ReadOnlySpan<T> output, ReadOnlySpan<int> labels, Span<T> dOutput, int n, int classes, int batch)
     {
         Check(output, labels, n, classes);
-        T invN = T.One / T.CreateChecked(n);
+        if (batch < n) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"a batch of {batch} cannot hold {n} samples");
+        T invN = T.One / T.CreateChecked(batch);
         for (int s = 0; s < n; s++)
         {
             ReadOnlySpan<T> y = output.Slice(s * classes, classes);

@@ -143,6 +143,20 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
             if (layers[k] is IStepSeeded seeded) seeded.SetStep(seed + (ulong)(k + 1) * 0xD1B54A32D192ED03UL, step);
     }
 
+    /// <summary>
+    /// The share of a global batch that the following training passes compute (every layer's <see cref="Layer{T}.Share"/>),
+    /// or null (the default) when each batch handed in is the whole batch. Set by the training step of a run whose
+    /// batches are shared by several processes.
+    /// </summary>
+    public Training.BatchShare? Share
+    {
+        get => layers[0].Share;
+        set
+        {
+            foreach (var l in layers) l.Share = value;
+        }
+    }
+
     /// <summary>Makes room for batches of up to <paramref name="batch"/> samples (allocates only when growing).</summary>
     public void Reserve(int batch)
     {
@@ -204,10 +218,34 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// </summary>
     public T Backward(ReadOnlySpan<int> labels, int n, bool inputGradient = false)
     {
-        T loss = ComputeLoss(labels, n);
-        Loss.Backward(Output(n), labels, gradients[layers.Length], n, Classes);
+        T loss = BatchLoss(labels, n);
+        Loss.Backward(Output(n), labels, gradients[layers.Length], n, Classes, Share is { Split: true } share ? share.GlobalCount : n);
         BackwardLayers(n, inputGradient);
         return loss;
+    }
+
+    private T[] lossPartials = [];
+    private readonly T[] lossTotal = new T[1];
+
+    /// <summary>
+    /// The mean loss of the batch in the canonical order of every batch sum (Kernels.BatchTree): per block of
+    /// samples the loss's sum, the blocks by the fixed tree (with the other processes' when the batch is shared),
+    /// divided by the whole batch's size.
+    /// </summary>
+    private T BatchLoss(ReadOnlySpan<int> labels, int n)
+    {
+        CheckBatch(n);
+        int blocks = Kernels.BatchTree.Blocks(n), classes = Classes, size = Kernels.BatchTree.BlockSize;
+        if (lossPartials.Length < blocks) lossPartials = new T[Kernels.BatchTree.Blocks(Capacity)];
+        ReadOnlySpan<T> output = Output(n);
+        for (int b = 0; b < blocks; b++)
+        {
+            int first = b * size, count = Math.Min(n, first + size) - first;
+            lossPartials[b] = Loss.Sum(output.Slice(first * classes, count * classes), labels.Slice(first, count), count, classes);
+        }
+        lossTotal[0] = T.Zero;
+        Kernels.BatchTree.Combine<T>(Share, lossPartials.AsSpan(0, blocks), 1, blocks, lossTotal);
+        return lossTotal[0] / T.CreateChecked(Share is { Split: true } share ? share.GlobalCount : n);
     }
 
     /// <summary>Backward pass from a given gradient of the output (e.g. a random one, for checks).</summary>

@@ -127,10 +127,37 @@ internal sealed class DivergenceGuard<T> where T : unmanaged, IFloatingPointIeee
     /// <summary>Checks every layer's output of the last forward pass (batch of <paramref name="n"/>); the first bad one is reported.</summary>
     public Divergence? CheckOutputs(int n, long step, int epoch)
     {
+        if (network.Share is { Split: true } share) return CheckSharedOutputs(share, n, step, epoch);
         foreach (int k in scanned)
         {
             double m = Magnitude(network.Activation(k + 1, n));
             if (Broken(m)) return Found(step, epoch, k, "output", m);
+        }
+        return null;
+    }
+
+    private double[] localMagnitudes = [], allMagnitudes = [];
+
+    /// <summary>
+    /// The same verdict for a batch shared by several processes: every layer's max |x| over this process's
+    /// samples, exchanged, the whole batch's max (NaN when any is NaN) per layer: every process finds the same.
+    /// </summary>
+    private Divergence? CheckSharedOutputs(BatchShare share, int n, long step, int epoch)
+    {
+        int layers = scanned.Length, ranks = share.Reducer.Ranks;
+        if (localMagnitudes.Length != layers) localMagnitudes = new double[layers];
+        if (allMagnitudes.Length != layers * ranks) allMagnitudes = new double[layers * ranks];
+        for (int i = 0; i < layers; i++) localMagnitudes[i] = Magnitude(network.Activation(scanned[i] + 1, n));
+        share.GatherDoubles(localMagnitudes, allMagnitudes);
+        for (int i = 0; i < layers; i++)
+        {
+            double m = 0;
+            for (int r = 0; r < ranks; r++)
+            {
+                double v = allMagnitudes[r * layers + i];
+                m = double.IsNaN(v) || double.IsNaN(m) ? double.NaN : Math.Max(m, v);
+            }
+            if (Broken(m)) return Found(step, epoch, scanned[i], "output", m);
         }
         return null;
     }

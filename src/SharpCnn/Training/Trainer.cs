@@ -216,6 +216,14 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The network trained.</summary>
     public Network<T> Network => network;
 
+    /// <summary>
+    /// The processes that share every batch (<see cref="TrainingStep{T}.Reducer"/>), or null for one process. Every
+    /// rank runs the same <see cref="Fit(ImageDataSet, ImageDataSet?, CancellationToken)"/> on the same data and
+    /// options; each computes its share of each batch and all end with the weights one process would have.
+    /// Only rank 0 writes checkpoints.
+    /// </summary>
+    public IBatchReducer? Reducer { get; set; }
+
     /// <summary>The settings.</summary>
     public TrainingOptions Options { get; }
 
@@ -290,7 +298,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             var estimate = MemoryEstimate.ForNetwork(network, buffers, Options.Optimizer);
             estimate.EnsureFits(allocated: MemoryMath.Add(estimate.ParameterBytes, estimate.OptimizerBytes));
         }
-        var step = new TrainingStep<T>(network, Optimizer, Options, train.Count);
+        var step = new TrainingStep<T>(network, Optimizer, Options, train.Count) { Reducer = Reducer };
         foreach (var hook in StepHooks) step.Hooks.Add(hook);
         int batch = step.BatchSize;
         int progressEvery = Options.ProgressEvery > 0 ? Options.ProgressEvery : Math.Max(1, train.Count / batch / 100);
@@ -326,15 +334,18 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             if (step.CheckParameters(run.Epoch) is { } bad) return bad;
             string path = Options.CheckpointPath!;
-            try
+            if (Reducer is not { Rank: > 0 }) // rank 0 alone writes
             {
-                CheckpointFile.Save(path, network, Optimizer, Options, run, fingerprint, Data);
-            }
-            catch (SaveFailedException e)
-            {
-                // A checkpoint that cannot be written stops the run: going on would train past the last state that can be resumed.
-                throw new SaveFailedException(path, $"{e.Message} (the checkpoint of step {Optimizer.StepCount}: training stopped there; " +
-                    (lastCheckpoint is null ? "no checkpoint of this run was written before)" : $"{lastCheckpoint} holds the last one written)"), e);
+                try
+                {
+                    CheckpointFile.Save(path, network, Optimizer, Options, run, fingerprint, Data);
+                }
+                catch (SaveFailedException e)
+                {
+                    // A checkpoint that cannot be written stops the run: going on would train past the last state that can be resumed.
+                    throw new SaveFailedException(path, $"{e.Message} (the checkpoint of step {Optimizer.StepCount}: training stopped there; " +
+                        (lastCheckpoint is null ? "no checkpoint of this run was written before)" : $"{lastCheckpoint} holds the last one written)"), e);
+                }
             }
             lastCheckpoint = path;
             CheckpointSaved?.Invoke(new CheckpointSaved(path, Optimizer.StepCount, run.Epoch, run.Seen));

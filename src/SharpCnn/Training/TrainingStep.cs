@@ -140,10 +140,44 @@ public sealed class TrainingStep<T> where T : unmanaged, IFloatingPointIeee754<T
         ArgumentNullException.ThrowIfNull(data);
         int n = indices.Length;
         if (n < 1 || n > BatchSize) throw new ArgumentOutOfRangeException(nameof(indices), n, $"a step takes 1 to {BatchSize} samples");
-        data.CopyBatch<T>(indices, Network.Input(n), labels.AsSpan(0, n));
-        for (int i = 0; i < hooks.Count; i++) hooks[i].BatchLoaded(this, n);
-        return Train(n, epoch);
+        BatchShare? share = Reducer is { Ranks: > 1 } reducer ? ShareOf(n, reducer) : null;
+        Network.Share = share;
+        int first = share?.FirstSample ?? 0, local = share?.Count ?? n;
+        data.CopyBatch<T>(indices.Slice(first, local), Network.Input(local), labels.AsSpan(0, local));
+        for (int i = 0; i < hooks.Count; i++) hooks[i].BatchLoaded(this, local);
+        var result = Train(local, epoch);
+        return share is { Split: true } ? result with { Count = n } : result;
     }
+
+    private readonly Dictionary<int, BatchShare> shares = [];
+
+    private BatchShare ShareOf(int n, IBatchReducer reducer)
+    {
+        if (!shares.TryGetValue(n, out var share)) shares[n] = share = new BatchShare(n, reducer);
+        return share;
+    }
+
+    private readonly double[] localCorrect = new double[1];
+    private double[] allCorrect = [];
+
+    /// <summary>Samples classified right over the whole batch (every process's count).</summary>
+    private int GlobalCorrect(int correct)
+    {
+        if (Network.Share is not { Split: true } share) return correct;
+        if (allCorrect.Length != share.Reducer.Ranks) allCorrect = new double[share.Reducer.Ranks];
+        localCorrect[0] = correct;
+        share.GatherDoubles(localCorrect, allCorrect);
+        double total = 0;
+        foreach (double c in allCorrect) total += c;
+        return (int)total;
+    }
+
+    /// <summary>
+    /// The processes that share every batch (null or one rank: this process computes whole batches). With N &gt; 1
+    /// ranks each computes its share of each batch handed to <see cref="Run"/> (every rank hands in the same
+    /// batch) and the ranks exchange their sums, so every rank updates to the bits one process would.
+    /// </summary>
+    public IBatchReducer? Reducer { get; init; }
 
     /// <summary>Everything after the load: forward, backward, the guard's checks, clipping, schedule, update.</summary>
     private StepResult Train(int n, int epoch)
@@ -159,6 +193,7 @@ public sealed class TrainingStep<T> where T : unmanaged, IFloatingPointIeee754<T
         int correct = 0;
         for (int s = 0; s < n; s++)
             if (Evaluator.ArgMax(output.Slice(s * classes, classes)) == labels[s]) correct++;
+        correct = GlobalCorrect(correct);
         for (int i = 0; i < hooks.Count; i++) hooks[i].Forwarded(this, n);
 
         double loss = double.CreateChecked(network.Backward(labels.AsSpan(0, n), n));
