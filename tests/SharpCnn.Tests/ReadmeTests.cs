@@ -23,7 +23,7 @@ public class ReadmeTests
         int fence = Array.IndexOf(lines, "```bash");
         Assert.InRange(fence, 1, 5);
         Assert.StartsWith("dotnet run -c Release --project src/SharpCnn.Cli -- train", lines[fence + 1]);
-        Assert.StartsWith("dotnet test -c Release SharpCnn.slnx", lines[fence + 2]);
+        Assert.StartsWith("bash scripts/install-test-tools.sh && dotnet test -c Release SharpCnn.slnx", lines[fence + 2]);
     }
 
     [Fact]
