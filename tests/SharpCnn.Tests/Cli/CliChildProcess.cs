@@ -16,13 +16,22 @@ internal sealed class CliChildProcess : IDisposable
 
     private CliChildProcess(IEnumerable<string> args, string workingDirectory)
     {
-        var start = new ProcessStartInfo(Dotnet)
+        // A shell starts background jobs with SIGINT ignored, and a child inherits that: under `nohup .ci/run &`
+        // the CLI would never see the SIGINT the signal tests send. env --default-signal (coreutils) puts
+        // SIGINT and SIGTERM back to their default handling before it runs dotnet in its place (same pid).
+        bool resetSignals = OperatingSystem.IsLinux() && File.Exists("/usr/bin/env");
+        var start = new ProcessStartInfo(resetSignals ? "/usr/bin/env" : Dotnet)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = workingDirectory,
         };
+        if (resetSignals)
+        {
+            start.ArgumentList.Add("--default-signal=INT,TERM");
+            start.ArgumentList.Add(Dotnet);
+        }
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "SharpCnn.Cli.dll"));
         foreach (string a in args) start.ArgumentList.Add(a);
         start.Environment.Remove("SHARPCNN_DEBUG");

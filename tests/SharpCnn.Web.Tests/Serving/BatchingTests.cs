@@ -64,8 +64,8 @@ public sealed class BatchingTests(ServedModel served)
     [Fact]
     public async Task AFullQueueIs503WithRetryAfterAndAMissedDeadlineIs503()
     {
-        // A server of its own with a queue of 2 and a 1 s deadline, its batch worker paused so the queue stays full.
-        var options = ServedModel.Options with { MaxQueue = 2, RequestTimeout = TimeSpan.FromSeconds(1) };
+        // A server of its own with a queue of 2 and a 2 s deadline, its batch worker paused so the queue stays full.
+        var options = ServedModel.Options with { MaxQueue = 2, RequestTimeout = TimeSpan.FromSeconds(2) };
         await using var server = ModelServer.Create(Classifier.Load(served.ModelPath), "digits.scnn", options);
         await server.StartAsync(TestContext.Current.CancellationToken);
         using var client = new HttpClient { BaseAddress = new Uri(server.Urls.Single()), Timeout = TimeSpan.FromSeconds(30) };
@@ -81,15 +81,24 @@ public sealed class BatchingTests(ServedModel served)
         }
         foreach (var late in waiting)
         {
-            using var response = await late; // their 1 s deadline passes while the worker is paused
+            using var response = await late; // their 2 s deadline passes while the worker is paused
             Assert.Equal(503, (int)response.StatusCode);
-            Assert.Contains("no answer within 1 s", await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+            Assert.Contains("no answer within 2 s", await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
         }
         server.BatchingRunning = true;
-        using var good = await Post();
-        Assert.Equal(200, (int)good.StatusCode);
+        // The server answers again. On a machine loaded far past its cores even one image can miss the 2 s
+        // deadline, so a few tries are allowed; every miss is a 503 the metrics must count.
+        int missed = 0;
+        for (int attempt = 0; ; attempt++)
+        {
+            using var good = await Post();
+            if ((int)good.StatusCode == 200) break;
+            Assert.Equal(503, (int)good.StatusCode);
+            Assert.True(attempt < 4, "five requests in a row missed their deadline after the worker resumed");
+            missed++;
+        }
         var statuses = (await client.GetFromJsonAsync<JsonElement>("/metrics", TestContext.Current.CancellationToken)).GetProperty("errors");
-        Assert.Equal(3, statuses.GetProperty("503").GetInt64());
+        Assert.Equal(3 + missed, statuses.GetProperty("503").GetInt64());
     }
 
     private static async Task<int> QueueLength(HttpClient client) =>
