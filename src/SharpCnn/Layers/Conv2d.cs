@@ -168,9 +168,9 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     }
 
     /// <summary>
-    /// Samples per weight-gradient chunk: the batch is cut into fixed runs of this many samples whose
-    /// gradients are summed separately (in parallel) and then added in chunk order. It never depends on
-    /// the thread count, so neither do the sums.
+    /// Samples per weight-gradient chunk: the batch is cut into fixed runs of this many samples (BatchTree's
+    /// blocks) whose gradients are summed separately (in parallel) and then combined by BatchTree's fixed
+    /// tree. It never depends on the thread count or the number of processes, so neither do the sums.
     /// </summary>
     internal const int GradientChunk = BatchTree.BlockSize;
 

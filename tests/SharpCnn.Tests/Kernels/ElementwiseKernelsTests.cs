@@ -122,23 +122,6 @@ public class ElementwiseKernelsTests
     }
 
     [Theory]
-    [InlineData(1, 5, 0)]
-    [InlineData(3, 17, 0)]
-    [InlineData(4, 33, 5)]
-    [InlineData(9, 1000, 123)]
-    public void ChunkedGradientsAddInChunkOrderLikeThePlainLoop(int chunks, int count, int offset)
-    {
-        var random = new Random(chunks * 100 + count);
-        int length = count + offset + 3;
-        float[] partials = Enumerable.Range(0, chunks * length).Select(_ => (float)(random.NextDouble() * 1e3 - 500) * (random.Next(3) == 0 ? 1e-6f : 1)).ToArray();
-        float[] fast = Enumerable.Range(0, count).Select(_ => (float)random.NextDouble()).ToArray();
-        float[] reference = (float[])fast.Clone();
-        GradientChunks.AddInOrder<float>(partials, length, chunks, fast, offset);
-        GradientChunks.AddInOrderReference<float>(partials, length, chunks, reference, offset);
-        AssertBits(reference, fast);
-    }
-
-    [Theory]
     [InlineData(4, 4)]
     [InlineData(6, 10)]
     [InlineData(7, 9)]   // odd sizes: the last row and column are dropped
