@@ -20,8 +20,10 @@ dotnet run scripts/fashion-mnist-folders.cs -- check "$work" "$idx"
 
 dotnet build -c Release src/SharpCnn.Cli --nologo -v quiet
 cli=(dotnet src/SharpCnn.Cli/bin/Release/net10.0/SharpCnn.Cli.dll)
-# A short recipe, the same for the three sources: a small CNN, two epochs of Adam.
-recipe=(--model "conv5x5x16:same,relu,maxpool2,conv5x5x32:same,relu,maxpool2,flatten,dense10" --epochs 2 --batch 64 --lr 0.002 --seed 5 --json)
+# A short recipe, the same for the three sources: a small CNN, three epochs of Adam with a cosine schedule
+# (the decay to 0 settles the last epoch, so the three runs, which see the images in different orders, differ
+# by less than with a constant rate: 2 epochs at a constant 0.002 gave 0.77 points between IDX and PNG once).
+recipe=(--model "conv5x5x16:same,relu,maxpool2,conv5x5x32:same,relu,maxpool2,flatten,dense10" --epochs 3 --lr-schedule cosine --batch 64 --lr 0.002 --seed 5 --json)
 declare -A accuracy
 for source in idx png jpeg; do
   data="$idx"
