@@ -9,7 +9,11 @@ namespace SharpCnn.Training;
 /// run resumes from that checkpoint bit for bit. Unlike cancelling the token, nothing is thrown and no
 /// work since the last checkpoint is lost.
 /// </summary>
-/// <remarks>Every member may be called from any thread at any time.</remarks>
+/// <remarks>
+/// Every member may be called from any thread at any time. When a batch is shared by several processes
+/// (data-parallel training over MPI), each process decides on its own: a stop must then be requested in
+/// every process before the same step, or the others wait for it at the next exchange.
+/// </remarks>
 public sealed class TrainingStop
 {
     private string? reason;
