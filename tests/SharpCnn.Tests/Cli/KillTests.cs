@@ -30,7 +30,8 @@ public sealed partial class KillTests : IDisposable
         return (long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), int.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture));
     }
 
-    private static void AssertSameWeights(string expected, string actual)
+    /// <summary>The two model files' parameters are the same bits (also used by <see cref="SignalTests"/>).</summary>
+    internal static void AssertSameWeights(string expected, string actual)
     {
         var a = ModelFile.Load<float>(expected).Parameters.ToArray();
         var b = ModelFile.Load<float>(actual).Parameters.ToArray();

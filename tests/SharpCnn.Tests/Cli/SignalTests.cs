@@ -50,15 +50,6 @@ public sealed partial class SignalTests(UninterruptedRun reference, ITestOutputH
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int MacKill(int pid, int signal);
 
-    private static void AssertSameWeights(string expected, string actual)
-    {
-        var a = ModelFile.Load<float>(expected).Parameters.ToArray();
-        var b = ModelFile.Load<float>(actual).Parameters.ToArray();
-        Assert.Equal(a.Length, b.Length);
-        for (int i = 0; i < a.Length; i++)
-            Assert.True(MemoryMarshal.AsBytes(a[i].Value.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(b[i].Value.AsSpan())), $"parameter {i} differs");
-    }
-
     [Theory]
     [InlineData("INT", 130, false)]
     [InlineData("TERM", 143, false)]
@@ -92,7 +83,7 @@ public sealed partial class SignalTests(UninterruptedRun reference, ITestOutputH
         Assert.Equal($"sharpcnn train --resume {checkpoint} --output {model}", resume);
         var rest = CliChildProcess.Run(dir, TimeSpan.FromMinutes(5), resume.Split(' ')[1..]);
         Assert.True(rest.ExitCode == 0, string.Join("\n", rest.Stderr));
-        AssertSameWeights(reference.Model, model);
+        KillTests.AssertSameWeights(reference.Model, model);
     }
 
     [Fact]
