@@ -47,38 +47,57 @@ internal static class TrainCommand
         var safety = new RunSafety();
         var threads = ThreadsOption.Create();
         var distributed = new Option<bool>("--distributed") { Description = "Train as one of the processes of an mpirun job (MPICH): each computes its share of every batch and all end with the weights of a one-process run; rank 0 alone prints, writes checkpoints and saves the model. Start with: mpirun -np N sharpcnn train --distributed --threads T ..." };
+        var rankTimeout = new Option<double>("--rank-timeout") { Description = "With --distributed: end the job when a rank has not reached an exchange this many seconds after the others (beyond their own work since the previous exchange): it died or hung; the message names it", DefaultValueFactory = _ => DefaultRankTimeout, HelpName = "SECONDS" }.Positive();
 
         var command = new Command("train", "Train a model and report test accuracy after each epoch. With no options: the seed CNN (seed 000 Table 3) on the bundled digits, 3 epochs of Adam.")
         {
             model, loss, init, epochs, batch, lr, optimizer, momentum, schedule, weightDecay, precision, seed, output, stop, maxSteps, limit, testLimit,
-            validation, keepBest, augment, normalize, confusion, plots, json, plain, threads, live, port, distributed,
+            validation, keepBest, augment, normalize, confusion, plots, json, plain, threads, live, port, distributed, rankTimeout,
         };
         foreach (var option in data.All) command.Add(option);
         foreach (var option in safety.All) command.Add(option);
         command.SetAction(r => CommandErrors.Run(r.InvocationConfiguration.Error, () =>
         {
-            if (!r.GetValue(distributed)) return Body(r, null);
+            if (!r.GetValue(distributed))
+            {
+                if (r.Given(rankTimeout)) throw new ArgumentException("--rank-timeout bounds the waits of a --distributed run: give --distributed too");
+                return Body(r, null);
+            }
+            var error = r.InvocationConfiguration.Error;
             MpiReducer mpi;
             try
             {
-                mpi = MpiReducer.Start();
+                mpi = MpiReducer.Start(TimeSpan.FromSeconds(r.GetValue(rankTimeout)));
             }
             catch (InvalidOperationException e)
             {
                 throw new ArgumentException($"--distributed: {e.Message}");
             }
+            catch (RankLostException e)
+            {
+                error.WriteLine($"error: {e.Message}");
+                EndJob(error, RankLost);
+                throw;
+            }
+            // Which process is which rank: mpirun's own messages name processes by pid.
+            if (mpi.Rank == 0) error.WriteLine($"distributed: {mpi.Ranks} ranks: {mpi.DescribeAll()}; a rank that dies or hangs ends the job within --rank-timeout {r.GetValue(rankTimeout):0.###} s");
             int code;
             try
             {
                 code = Body(r, mpi);
             }
+            catch (RankLostException e)
+            {
+                // Raised before or after the training loop (inside it, Run says where to resume): end the job.
+                error.WriteLine($"error: {e.Message}");
+                EndJob(error, RankLost);
+                throw;
+            }
             catch (Exception e)
             {
                 // The other ranks would wait for this one forever: name it, then end the whole job.
-                var error = r.InvocationConfiguration.Error;
-                error.WriteLine($"error: rank {mpi.Rank} of {mpi.Ranks}: {CommandErrors.OneLine(e)}");
-                error.Flush();
-                MpiReducer.AbortJob(CommandErrors.IsUserError(e) ? CommandErrors.UserError : CommandErrors.InternalError);
+                error.WriteLine($"error: {mpi.Describe(mpi.Rank)}: {CommandErrors.OneLine(e)}");
+                EndJob(error, CommandErrors.IsUserError(e) ? CommandErrors.UserError : CommandErrors.InternalError);
                 throw;
             }
             mpi.Dispose();
@@ -220,6 +239,23 @@ internal static class TrainCommand
         return result;
     }
 
+    /// <summary>
+    /// Ends the whole mpirun job with <paramref name="code"/> after what this rank printed on <paramref name="error"/> has had
+    /// a moment to reach mpirun (which stops forwarding output once it ends the processes).
+    /// </summary>
+    private static void EndJob(TextWriter error, int code)
+    {
+        error.Flush();
+        Thread.Sleep(500);
+        MpiReducer.AbortJob(code);
+    }
+
+    /// <summary>The default of <c>--rank-timeout</c>: detection and the end of the job fit in 30 s.</summary>
+    internal const double DefaultRankTimeout = 20;
+
+    /// <summary>Exit code of a distributed run that lost a rank (it died or hung): EX_UNAVAILABLE.</summary>
+    internal const int RankLost = 69;
+
     /// <summary>The usual remedies for a run the divergence guard stopped.</summary>
     internal const string DivergenceAdvice =
         "try a lower --lr, --init normal or he (rand()-style uniform init makes the outputs grow layer by layer), " +
@@ -305,6 +341,28 @@ internal static class TrainCommand
             catch (SaveFailedException e) when (e.FilePath == Options.CheckpointPath && File.Exists(e.FilePath))
             {
                 throw new SaveFailedException(e.FilePath, $"{e.Message}; once it can be written, continue with: sharpcnn train --resume {e.FilePath}", e);
+            }
+            catch (RankLostException e) when (Mpi is not null)
+            {
+                // Say where to resume, then end the job: the other ranks cannot go on without the lost one.
+                Error.WriteLine($"error: {e.Message}");
+                string? checkpoint = Options.CheckpointPath;
+                if (checkpoint is not null && File.Exists(checkpoint))
+                {
+                    var at = CheckpointFile.ReadHeader(checkpoint).Training;
+                    Error.WriteLine($"  the last checkpoint is {checkpoint} (step {at.Steps}, epoch {at.Epoch}); resume on any number of ranks with:");
+                    Error.WriteLine($"  mpirun -np N {ResumeCommand(checkpoint)} --distributed");
+                }
+                else if (Options.CheckpointEvery > 0 && checkpoint is not null)
+                {
+                    Error.WriteLine($"  rank 0 writes the checkpoints to {checkpoint} on {Mpi.Peers[0].Host}; resume on any number of ranks with: mpirun -np N {ResumeCommand(checkpoint)} --distributed");
+                }
+                else
+                {
+                    Error.WriteLine("  no checkpoint was written (--checkpoint-every N keeps one to resume from)");
+                }
+                EndJob(Error, RankLost);
+                throw;
             }
             if (result.Stopped && signals?.ExitCode is { } signalled)
             {

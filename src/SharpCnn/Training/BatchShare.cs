@@ -20,6 +20,30 @@ public interface IBatchReducer
     /// <paramref name="mine"/> of counts[r] bytes and receives all ranks' bytes one after another in <paramref name="all"/>.
     /// </summary>
     void AllGather(ReadOnlySpan<byte> mine, Span<byte> all, ReadOnlySpan<int> counts);
+
+    /// <summary>
+    /// Starts the all-gather of <see cref="AllGather"/> and returns a number for <see cref="Wait"/>, so that work can go on
+    /// while the bytes travel; <paramref name="mine"/> and <paramref name="all"/> must stay untouched until then. Every rank
+    /// starts the same exchanges in the same order. By default the exchange is done before this returns.
+    /// </summary>
+    int StartAllGather(ReadOnlyMemory<byte> mine, Memory<byte> all, ReadOnlySpan<int> counts)
+    {
+        AllGather(mine.Span, all.Span, counts);
+        return 0;
+    }
+
+    /// <summary>Waits until the exchange <paramref name="exchange"/> (from <see cref="StartAllGather"/>) has filled its buffer.</summary>
+    void Wait(int exchange)
+    {
+    }
+
+    /// <summary>
+    /// Training step <paramref name="step"/> (counted from 1 over the whole run) begins: the exchanges that follow are
+    /// its own (an implementation may use this to say where a rank that stopped answering was).
+    /// </summary>
+    void BeginStep(long step)
+    {
+    }
 }
 
 /// <summary>One process alone: the all-gather is a copy.</summary>

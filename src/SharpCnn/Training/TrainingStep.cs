@@ -140,7 +140,12 @@ public sealed class TrainingStep<T> where T : unmanaged, IFloatingPointIeee754<T
         ArgumentNullException.ThrowIfNull(data);
         int n = indices.Length;
         if (n < 1 || n > BatchSize) throw new ArgumentOutOfRangeException(nameof(indices), n, $"a step takes 1 to {BatchSize} samples");
-        BatchShare? share = Reducer is { Ranks: > 1 } reducer ? ShareOf(n, reducer) : null;
+        BatchShare? share = null;
+        if (Reducer is { Ranks: > 1 } reducer)
+        {
+            reducer.BeginStep(Optimizer.StepCount + 1);
+            share = ShareOf(n, reducer);
+        }
         Network.Share = share;
         int first = share?.FirstSample ?? 0, local = share?.Count ?? n;
         data.CopyBatch<T>(indices.Slice(first, local), Network.Input(local), labels.AsSpan(0, local));

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using SharpCnn.Formats;
+using SharpCnn.Training;
 
 namespace SharpCnn.Tests.Distributed;
 
@@ -107,20 +108,24 @@ public sealed class MpirunTrainingTests : IDisposable
         Assert.Single(output.Split('\n'), line => line.StartsWith("epoch 1/1", StringComparison.Ordinal));
     }
 
-    [Fact]
-    public async Task AKilledRankEndsTheJobWithinThirtySecondsNamingIt()
+    /// <summary>
+    /// A 2-rank job that trains for 1000 epochs with a checkpoint every 2 steps (in the test's folder): rank 1 is the
+    /// process MPICH started with PMI_RANK=1 in its environment; once it is found and has trained a few seconds,
+    /// <paramref name="strike"/> is done to it and the job must end within 30 s.
+    /// </summary>
+    private async Task<(int Code, string Out, string Err, int Victim, double Seconds)> StrikeRankOne(Action<int> strike)
     {
         string mpirun = Mpirun()!;
         var start = new ProcessStartInfo(mpirun) { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in (string[])["-np", "2", Dotnet, Path.Combine(AppContext.BaseDirectory, "SharpCnn.Cli.dll"), .. Common(epochs: 1000), .. NewModel, "--distributed"])
+        foreach (string a in (string[])["-np", "2", Dotnet, Path.Combine(AppContext.BaseDirectory, "SharpCnn.Cli.dll"), .. Common(epochs: 1000), .. NewModel,
+                     "--checkpoint-every", "2", "--checkpoint", "run.ckpt", "--distributed"])
             start.ArgumentList.Add(a);
         using var job = Process.Start(start)!;
         var output = job.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
         var error = job.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        int victim = 0;
         try
         {
-            // Rank 1 is the process MPICH started with PMI_RANK=1 in its environment.
-            int victim = 0;
             var clock = Stopwatch.StartNew();
             while (victim == 0 && clock.Elapsed < TimeSpan.FromMinutes(2) && !job.HasExited)
             {
@@ -140,21 +145,64 @@ public sealed class MpirunTrainingTests : IDisposable
                 }
             }
             Assert.True(victim != 0, "rank 1 did not start");
-            Thread.Sleep(3000); // well into training
-            Process.GetProcessById(victim).Kill();
-            var killed = Stopwatch.StartNew();
-            Assert.True(job.WaitForExit(TimeSpan.FromSeconds(30)), "the job went on for 30 s after a rank was killed");
+            // Well into training: past the first checkpoints.
+            while (!File.Exists(Path.Combine(dir, "run.ckpt")) && clock.Elapsed < TimeSpan.FromMinutes(2) && !job.HasExited) Thread.Sleep(200);
+            Thread.Sleep(3000);
+            if (job.HasExited || !Directory.Exists($"/proc/{victim}"))
+            {
+                job.WaitForExit(TimeSpan.FromSeconds(30));
+                Assert.Fail($"rank 1 (pid {victim}) or the job ended before rank 1 was touched:\n{(job.HasExited ? await output + await error : "")}");
+            }
+            strike(victim);
+            var struck = Stopwatch.StartNew();
+            Assert.True(job.WaitForExit(TimeSpan.FromSeconds(30)), $"the job went on for 30 s after rank 1 (pid {victim}) was struck");
+            double seconds = struck.Elapsed.TotalSeconds;
             job.WaitForExit();
-            Assert.NotEqual(0, job.ExitCode);
-            string all = await output + await error;
-            Assert.Contains("BAD TERMINATION", all);
-            Assert.Contains($"PID {victim}", all);
-            TestContext.Current.TestOutputHelper?.WriteLine($"the job ended {killed.Elapsed.TotalSeconds:F2} s after rank 1 (pid {victim}) was killed");
+            return (job.ExitCode, await output, await error, victim, seconds);
         }
         finally
         {
+            if (victim != 0) Signal(victim, SigCont);
             if (!job.HasExited) job.Kill(entireProcessTree: true);
         }
+    }
+
+    private const int SigStop = 19, SigCont = 18;
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Signal(int pid, int signal);
+
+    [Fact]
+    public async Task AKilledRankEndsTheJobWithinThirtySecondsNamingItAndTheRunResumesOnThreeRanks()
+    {
+        var (code, output, error, victim, seconds) = await StrikeRankOne(pid => Process.GetProcessById(pid).Kill());
+        TestContext.Current.TestOutputHelper?.WriteLine($"the job ended {seconds:F2} s after rank 1 (pid {victim}) was killed\n{error}");
+        Assert.NotEqual(0, code);
+        // mpirun ends the job at once itself, naming the process; rank 0's first line says which rank that process is.
+        Assert.Contains("BAD TERMINATION", output + error);
+        Assert.Contains($"PID {victim}", output + error);
+        Assert.Contains($"1 = pid {victim} on ", error);
+
+        // Resume the last checkpoint under 3 ranks for 3 more steps: the weights of one process that ran straight there.
+        long at = CheckpointFile.ReadHeader(Path.Combine(dir, "run.ckpt")).Training.Steps;
+        Assert.True(at >= 2, $"the checkpoint is at step {at}");
+        string end = $"{at + 3}";
+        string resumed = Train(3, "resumed.scnn", [.. Common(epochs: 1000), "--resume", "run.ckpt", "--max-steps", end]);
+        string alone = Train(0, "alone.scnn", [.. Common(threads: 2, epochs: 1000), .. NewModel, "--max-steps", end]);
+        Assert.Equal(WeightsHash(alone), WeightsHash(resumed));
+    }
+
+    [Fact]
+    public async Task AHungRankEndsTheJobWithinThirtySecondsNamingIt()
+    {
+        // SIGSTOP: the process stays, mpirun sees nothing wrong; rank 0's exchange runs out of its 20 s (the default) and names it.
+        var (code, output, error, victim, seconds) = await StrikeRankOne(pid => Assert.Equal(0, Signal(pid, SigStop)));
+        TestContext.Current.TestOutputHelper?.WriteLine($"the job ended {seconds:F2} s after rank 1 (pid {victim}) was stopped\n{error}");
+        Assert.True(code == 69, $"exit {code}\n{output}\n{error}");
+        Assert.Contains($"error: rank 1 of 2 (pid {victim} on ", error);
+        Assert.Contains("within 20 s: it died or hung", error);
+        Assert.Contains("the last checkpoint is run.ckpt", error);
+        Assert.Contains("mpirun -np N sharpcnn train --resume run.ckpt", error);
     }
 
     [Fact]
