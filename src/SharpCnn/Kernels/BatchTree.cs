@@ -69,6 +69,50 @@ internal static class BatchTree
         Parallelism.For(finish.Parts, ref finish);
     }
 
+    /// <summary>
+    /// <see cref="Combine"/> into a parameter's gradient, which nothing reads before the backward pass ends: with a shared
+    /// batch this rank's subtrees go out now and the exchange runs on while the layers below go backward;
+    /// <see cref="BatchShare.FinishPending"/> (at the end of the backward pass) completes the tree into
+    /// <paramref name="destination"/>. The same bits as <see cref="Combine"/>.
+    /// </summary>
+    public static void CombineLater<T>(BatchShare? share, Span<T> partials, int length, int localBlocks, T[] destination)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (share is not { Split: true })
+        {
+            Combine<T>(share, partials, length, localBlocks, destination);
+            return;
+        }
+        if (destination.Length != length) throw new ArgumentException($"destination has {destination.Length} values, the partials {length}");
+        if (localBlocks != share.LocalBlocks) throw new ArgumentException($"{localBlocks} partial blocks for a share of {share.LocalBlocks}");
+        int size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        int sendBytes = share.OwnNodes.Length * length * size, allBytes = share.AllNodes.Length * length * size;
+        var pending = share.NextPending<T>(sendBytes, allBytes);
+        var nodes = new NodeWork<T> { Partials = partials, Length = length, Share = share, Send = MemoryMarshal.Cast<byte, T>(pending.Send.AsSpan(0, sendBytes)), Parts = Parts(length) };
+        Parallelism.For(nodes.Parts, ref nodes);
+        pending.Length = length;
+        pending.Destination = destination;
+        pending.Exchange = share.Reducer.StartAllGather(pending.Send.AsMemory(0, sendBytes), pending.Receive.AsMemory(0, allBytes), share.Counts(length * size));
+    }
+
+    /// <summary>One exchange of <see cref="CombineLater"/> in flight: its buffers (kept for the next steps) and where the tree goes.</summary>
+    internal sealed class Pending<T> : BatchShare.PendingCombine where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public byte[] Send = [], Receive = [];
+        public T[] Destination = [];
+        public int Length, Exchange;
+
+        public override void Finish(BatchShare share)
+        {
+            share.Reducer.Wait(Exchange);
+            int size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+            Span<T> all = MemoryMarshal.Cast<byte, T>(Receive.AsSpan(0, share.AllNodes.Length * Length * size));
+            var finish = new FinishWork<T> { All = all, Length = Length, Share = share, Destination = Destination, Parts = Parts(Length) };
+            Parallelism.For(finish.Parts, ref finish);
+            Destination = [];
+        }
+    }
+
     private static int Parts(int length) => Math.Max(1, Math.Min(Parallelism.ElementParts(length), length));
 
     /// <summary>Tree over slots [lo, hi) of <paramref name="slots"/> (each <paramref name="length"/> values) into slot lo, elements [start, start + count).</summary>

@@ -255,14 +255,6 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     public override void Backward(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, int n)
     {
         CheckBackward(x, y, dy, dx, n);
-        if (!dx.IsEmpty)
-        {
-            // ∂cols_s[K, P] = Wᵀ[K, Cout] · δ_s[Cout, P], col2im onto ∂x_s; partition (sample, group of input maps),
-            // since the rows of ∂cols for input map c only scatter onto ∂x_s[c].
-            int groups = SplitFor(n, InputShape.Channels * 48);
-            var input = new InputGradientWork { Layer = this, Dy = dy, Dx = dx, Groups = groups };
-            Parallelism.For(n * groups, ref input);
-        }
 
         // ∂W[Cout, K] += Σ_s δ_s[Cout, P] · cols_sᵀ[P, K] and ∂b[o] += Σ_{s,p} δ_s[o, p]: fixed chunks of
         // GradientChunk samples (BatchTree's blocks), each summed in sample order into its own partial (or
@@ -277,12 +269,28 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         int columnParts = threads == 1 ? 1 : Math.Clamp((8 * threads + chunks - 1) / chunks, 1, Math.Max(1, K / 48));
         var weights = new WeightGradientWork { Layer = this, X = x, Dy = dy, N = n, Chunks = chunks, ColumnParts = columnParts, Direct = direct };
         Parallelism.For(chunks * columnParts, ref weights);
-        if (!direct)
+        if (!direct && ConnectionTable is null)
+        {
+            // With a shared batch the exchanges run on while ∂x and the layers below are computed (BatchTree.CombineLater).
+            BatchTree.CombineLater<T>(Share, partialWeight.AsSpan(0, chunks * Weight.Length), Weight.Length, chunks, Weight.Gradient);
+            BatchTree.CombineLater<T>(Share, partialBias.AsSpan(0, chunks * OutChannels), OutChannels, chunks, Bias.Gradient);
+        }
+        else if (!direct)
         {
             BatchTree.Combine<T>(Share, partialWeight.AsSpan(0, chunks * Weight.Length), Weight.Length, chunks, Weight.Gradient);
             BatchTree.Combine<T>(Share, partialBias.AsSpan(0, chunks * OutChannels), OutChannels, chunks, Bias.Gradient);
         }
         if (ConnectionTable is not null) Weight.ApplyMask();
+
+        if (!dx.IsEmpty)
+        {
+            // ∂cols_s[K, P] = Wᵀ[K, Cout] · δ_s[Cout, P], col2im onto ∂x_s; partition (sample, group of input maps),
+            // since the rows of ∂cols for input map c only scatter onto ∂x_s[c]. (After the weight gradient, whose
+            // exchange with other processes then overlaps this.)
+            int groups = SplitFor(n, InputShape.Channels * 48);
+            var input = new InputGradientWork { Layer = this, Dy = dy, Dx = dx, Groups = groups };
+            Parallelism.For(n * groups, ref input);
+        }
     }
 
     private ref struct InputGradientWork : IPartitionedWork

@@ -108,8 +108,9 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
                 : Math.Max(threads == 1 ? 1 : Math.Min(8 * threads, Math.Max(1, d / 48)), (d + TileColumns - 1) / TileColumns);
             var work = new WeightGradientWork { Layer = this, X = x, Dy = dy, N = n, ColumnParts = columnParts, Split = split };
             Parallelism.For((split ? blocks : 1) * columnParts, ref work);
-            if (split) BatchTree.Combine<T>(Share, partialWeight.AsSpan(0, blocks * Weight.Length), Weight.Length, blocks, Weight.Gradient);
-            BatchTree.Combine<T>(Share, partialBias.AsSpan(0, blocks * m), m, blocks, Bias.Gradient);
+            // With a shared batch the exchanges run on while the layers below go backward (BatchTree.CombineLater).
+            if (split) BatchTree.CombineLater<T>(Share, partialWeight.AsSpan(0, blocks * Weight.Length), Weight.Length, blocks, Weight.Gradient);
+            BatchTree.CombineLater<T>(Share, partialBias.AsSpan(0, blocks * m), m, blocks, Bias.Gradient);
         }
         if (!dx.IsEmpty) ParallelGemm.Multiply(false, false, n, d, m, dy, m, Weight.Value, d, dx, d, accumulate: false);
     }

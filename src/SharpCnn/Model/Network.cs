@@ -283,6 +283,8 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
             Span<T> dx = k > first || inputGradient ? gradients[k] : Span<T>.Empty;
             layers[k].Backward(activations[k], activations[k + 1], gradients[k + 1], dx, n);
         }
+        // With a shared batch, each layer's parameter gradients travel while the earlier layers run backward: all in now.
+        Share?.FinishPending();
     }
 
     /// <summary>Sets every parameter gradient to zero.</summary>

@@ -195,6 +195,35 @@ public sealed class BatchShare
         Reducer.AllGather(System.Runtime.InteropServices.MemoryMarshal.AsBytes(mine), System.Runtime.InteropServices.MemoryMarshal.AsBytes(all[..(mine.Length * countsScratch.Length)]), countsScratch);
     }
 
+    /// <summary>An exchange started during the backward pass, completed by <see cref="FinishPending"/>.</summary>
+    internal abstract class PendingCombine
+    {
+        /// <summary>Waits for the exchange and completes the tree into its destination.</summary>
+        public abstract void Finish(BatchShare share);
+    }
+
+    private readonly List<PendingCombine> pending = [];
+    private int pendingCount;
+
+    /// <summary>The next slot for an exchange in flight, its buffers at least this long (grown once, then reused every step).</summary>
+    internal Kernels.BatchTree.Pending<T> NextPending<T>(int sendBytes, int receiveBytes) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (pendingCount == pending.Count) pending.Add(new Kernels.BatchTree.Pending<T>());
+        if (pending[pendingCount] is not Kernels.BatchTree.Pending<T> slot) pending[pendingCount] = slot = new Kernels.BatchTree.Pending<T>();
+        pendingCount++;
+        if (slot.Send.Length < sendBytes) slot.Send = new byte[sendBytes];
+        if (slot.Receive.Length < receiveBytes) slot.Receive = new byte[receiveBytes];
+        return slot;
+    }
+
+    /// <summary>Completes every exchange started since the last call, in the order they started (the end of a backward pass).</summary>
+    public void FinishPending()
+    {
+        int count = pendingCount;
+        pendingCount = 0;
+        for (int i = 0; i < count; i++) pending[i].Finish(this);
+    }
+
     /// <summary>Byte counts per rank for subtrees of <paramref name="bytesPerNode"/> bytes (a buffer reused between calls).</summary>
     internal ReadOnlySpan<int> Counts(int bytesPerNode)
     {
