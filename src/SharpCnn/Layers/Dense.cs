@@ -171,21 +171,37 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
         for (int b = 0; b < blocks; b++)
         {
             int first = b * BatchTree.BlockSize, samples = Math.Min(n, first + BatchTree.BlockSize) - first;
-            Gemm.Multiply(true, false, m, count, samples, dy[(first * m)..], m, x[(first * d + d0)..], d, stack.Slice(top * tile, tile), count, accumulate: false);
-            sizes[top++] = 1;
-            while (top >= 2 && sizes[top - 1] == sizes[top - 2])
+            if (top >= 1 && sizes[top - 1] == 1)
+            {
+                // A block that pairs with the one on top: the product goes straight onto that tile. The GEMM sums a
+                // block's depth (≤ BlockSize, one depth slice) in registers from zero and adds the sum to the tile:
+                // exactly tile + product, the pair's node, without writing the product and reading it back.
+                Gemm.Multiply(true, false, m, count, samples, dy[(first * m)..], m, x[(first * d + d0)..], d, stack.Slice((top - 1) * tile, tile), count, accumulate: true);
+                sizes[top - 1] = 2;
+            }
+            else
+            {
+                Gemm.Multiply(true, false, m, count, samples, dy[(first * m)..], m, x[(first * d + d0)..], d, stack.Slice(top * tile, tile), count, accumulate: false);
+                sizes[top++] = 1;
+            }
+            // After the last block the fold below does these merges (the same ones, top pair first).
+            while (b < blocks - 1 && top >= 2 && sizes[top - 1] == sizes[top - 2])
             {
                 Merge(stack, tile, top - 2);
                 sizes[top - 2] *= 2;
                 top--;
             }
         }
-        for (; top >= 2; top--) Merge(stack, tile, top - 2);
+        for (; top > 2; top--) Merge(stack, tile, top - 2);
         Span<T> gradient = Weight.Gradient;
         for (int r = 0; r < m; r++)
         {
+            // The last fold (when two tiles remain) row by row, each row added to ∂W while it is in L1: the same
+            // additions in the same order as folding the whole tile first, one pass over the tiles fewer.
+            Span<T> sum = stack.Slice(r * count, count);
+            if (top == 2) TensorPrimitives.Add(sum, stack.Slice(tile + r * count, count), sum);
             Span<T> row = gradient.Slice(r * d + d0, count);
-            TensorPrimitives.Add(row, stack.Slice(r * count, count), row);
+            TensorPrimitives.Add(row, sum, row);
         }
 
         static void Merge(Span<T> stack, int tile, int left)

@@ -1,0 +1,61 @@
+using System.Runtime.InteropServices;
+using SharpCnn.Kernels;
+using SharpCnn.Layers;
+using SharpCnn.Tensors;
+
+namespace SharpCnn.Tests.Layers;
+
+/// <summary>
+/// A dense layer's weight gradient in one process (the in-cache tree of Dense.WeightGradientTree, where a block that
+/// pairs with the tile on top of the stack is multiplied straight onto it) is, bit for bit, BatchTree's definition:
+/// per block of 16 samples the reference product (a sum from zero in sample order), the blocks combined by the
+/// fixed pairwise tree, added to the zeroed gradient.
+/// </summary>
+[Collection(ThreadCountCollection.Name)]
+public sealed class DenseTreeTests
+{
+    [Theory]
+    [InlineData(2, 1)]
+    [InlineData(3, 1)]
+    [InlineData(4, 2)]
+    [InlineData(5, 1)]
+    [InlineData(7, 2)]
+    [InlineData(8, 1)]
+    [InlineData(9, 1)]
+    public void TheWeightGradientIsTheTreeOverBlocks(int blocks, int threads)
+    {
+        const int inputs = 100, outputs = 24;
+        int n = blocks * BatchTree.BlockSize - 3; // a short last block
+        var layer = new Dense<float>(outputs);
+        layer.Build(Shape.Vector(inputs));
+        layer.Reserve(n);
+        var random = new Random(blocks);
+        var x = new float[n * inputs];
+        var dy = new float[n * outputs];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(random.NextDouble() * 2 - 1);
+        for (int i = 0; i < dy.Length; i++) dy[i] = (float)(random.NextDouble() * 2 - 1);
+        using (new ThreadCountScope(threads))
+            layer.Backward(x, new float[n * outputs], dy, [], n);
+
+        int length = outputs * inputs;
+        var products = new float[blocks * length];
+        for (int b = 0; b < blocks; b++)
+        {
+            int first = b * BatchTree.BlockSize, samples = Math.Min(n, first + BatchTree.BlockSize) - first;
+            GemmReference.Multiply<float>(true, false, outputs, inputs, samples, dy.AsSpan(first * outputs), outputs, x.AsSpan(first * inputs), inputs,
+                products.AsSpan(b * length, length), inputs, accumulate: false);
+        }
+        float[] Tree(int lo, int hi)
+        {
+            if (hi - lo == 1) return products.AsSpan(lo * length, length).ToArray();
+            int p = BatchTree.SplitOf(hi - lo);
+            float[] left = Tree(lo, lo + p), right = Tree(lo + p, hi);
+            for (int i = 0; i < length; i++) left[i] += right[i];
+            return left;
+        }
+        var expected = Tree(0, blocks);
+        for (int i = 0; i < length; i++) expected[i] = 0f + expected[i];
+        Assert.True(MemoryMarshal.AsBytes(expected.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(layer.Weight.Gradient.AsSpan())),
+            $"{blocks} blocks, {threads} thread(s): the weight gradient is not the tree over the blocks");
+    }
+}
