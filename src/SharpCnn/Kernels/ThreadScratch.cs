@@ -38,6 +38,9 @@ internal enum ScratchSlot
     /// <summary>A dense layer's stack of per-block weight-gradient tiles (BatchTree's tree, built left to right).</summary>
     TreeTiles,
 
+    /// <summary>A direct convolution's sums for a few output rows before its epilogue (bias, ReLU, pooling).</summary>
+    ConvolutionTile,
+
     /// <summary>Count of slots (not a slot).</summary>
     Count,
 }
