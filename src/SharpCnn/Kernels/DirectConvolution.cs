@@ -167,6 +167,96 @@ internal sealed class DirectConvolution<T> where T : unmanaged, IFloatingPointIe
         Run<T, WidthScalar<T>>(padded, outBlock, firstRow, rows, tile);
     }
 
+    /// <summary>
+    /// The epilogue of a tile of sums (<paramref name="rows"/> output rows x Wo x Block, as <see cref="Compute"/> writes it):
+    /// s + b[l], then max(·, 0) when <paramref name="reluBefore"/>, then, when <paramref name="pool"/>, the 2x2/2 max pooling
+    /// (windows in row-major order, a larger value or a NaN over a number replacing the best so far, as MaxPool2d), then
+    /// max(·, 0) when <paramref name="reluAfter"/>; into <paramref name="result"/> in the same layout (rows/2 x Wo/2 when pooling).
+    /// Each lane does what the layers do to one value, element by element, so the bits are theirs.
+    /// </summary>
+    public void Finish(ReadOnlySpan<T> tile, int rows, ReadOnlySpan<T> bias, bool reluBefore, bool pool, bool reluAfter, Span<T> result)
+    {
+        int bs = Block, wo = OutWidth;
+        int outRows = pool ? rows / 2 : rows, outWidth = pool ? wo / 2 : wo;
+        if (tile.Length < rows * wo * bs || bias.Length < bs || result.Length < outRows * outWidth * bs)
+            throw new ArgumentException("DirectConvolution.Finish: spans too short");
+        if (typeof(T) == typeof(float) || typeof(T) == typeof(double))
+        {
+            if (Vector512.IsHardwareAccelerated)
+            {
+                Finish<Vector512<T>, Width512<T>>(tile, rows, bias, reluBefore, pool, reluAfter, result);
+                return;
+            }
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Finish<Vector256<T>, Width256<T>>(tile, rows, bias, reluBefore, pool, reluAfter, result);
+                return;
+            }
+            if (Vector128.IsHardwareAccelerated)
+            {
+                Finish<Vector128<T>, Width128<T>>(tile, rows, bias, reluBefore, pool, reluAfter, result);
+                return;
+            }
+        }
+        Finish<T, WidthScalar<T>>(tile, rows, bias, reluBefore, pool, reluAfter, result);
+    }
+
+    private void Finish<TVector, TWidth>(ReadOnlySpan<T> tile, int rows, ReadOnlySpan<T> bias, bool reluBefore, bool pool, bool reluAfter, Span<T> result)
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, T>
+    {
+        nint lanes = TWidth.Count;
+        int bs = Block, wo = OutWidth;
+        ref T t = ref MemoryMarshal.GetReference(tile);
+        ref T y = ref MemoryMarshal.GetReference(result);
+        ref T br = ref MemoryMarshal.GetReference(bias);
+        for (nint h = 0; h < bs; h += lanes)
+        {
+            TVector b = TWidth.Load(ref Unsafe.Add(ref br, h));
+            if (!pool)
+            {
+                for (nint i = 0, count = (nint)rows * wo; i < count; i++)
+                {
+                    TVector v = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref t, i * bs + h)), b);
+                    if (reluBefore) v = TWidth.Max(v, TWidth.Zero);
+                    TWidth.Store(v, ref Unsafe.Add(ref y, i * bs + h));
+                }
+                continue;
+            }
+            int ow = wo / 2;
+            for (nint u = 0; u < rows / 2; u++)
+            {
+                ref T top = ref Unsafe.Add(ref t, 2 * u * wo * bs + h);
+                ref T bottom = ref Unsafe.Add(ref top, (nint)wo * bs);
+                for (nint v = 0; v < ow; v++)
+                {
+                    TVector best = Activate<TVector, TWidth>(TWidth.Add(TWidth.Load(ref Unsafe.Add(ref top, 2 * v * bs)), b), reluBefore);
+                    best = Better<TVector, TWidth>(Activate<TVector, TWidth>(TWidth.Add(TWidth.Load(ref Unsafe.Add(ref top, (2 * v + 1) * bs)), b), reluBefore), best);
+                    best = Better<TVector, TWidth>(Activate<TVector, TWidth>(TWidth.Add(TWidth.Load(ref Unsafe.Add(ref bottom, 2 * v * bs)), b), reluBefore), best);
+                    best = Better<TVector, TWidth>(Activate<TVector, TWidth>(TWidth.Add(TWidth.Load(ref Unsafe.Add(ref bottom, (2 * v + 1) * bs)), b), reluBefore), best);
+                    if (reluAfter) best = TWidth.Max(best, TWidth.Zero);
+                    TWidth.Store(best, ref Unsafe.Add(ref y, (u * ow + v) * bs + h));
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVector Activate<TVector, TWidth>(TVector v, bool relu)
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, T> => relu ? TWidth.Max(v, TWidth.Zero) : v;
+
+    /// <summary>MaxPool2d's test lane by lane: <paramref name="value"/> replaces <paramref name="best"/> when larger, or when it is a NaN and best is not.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVector Better<TVector, TWidth>(TVector value, TVector best)
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, T>
+    {
+        TVector valueIsNumber = TWidth.EqualTo(value, value), bestIsNumber = TWidth.EqualTo(best, best);
+        TVector nanOverNumber = TWidth.And(bestIsNumber, TWidth.Xor(valueIsNumber, TWidth.EqualTo(TWidth.Zero, TWidth.Zero)));
+        return TWidth.Select(TWidth.Or(TWidth.LessThan(best, value), nanOverNumber), value, best);
+    }
+
     private void Run<TVector, TWidth>(ReadOnlySpan<T> padded, int outBlock, int firstRow, int rows, Span<T> tile)
         where TVector : struct
         where TWidth : struct, IVectorWidth<TVector, T>

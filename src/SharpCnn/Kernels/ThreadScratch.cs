@@ -41,6 +41,9 @@ internal enum ScratchSlot
     /// <summary>A direct convolution's sums for a few output rows before its epilogue (bias, ReLU, pooling).</summary>
     ConvolutionTile,
 
+    /// <summary>The same rows after the epilogue, before they are written to the output maps.</summary>
+    ConvolutionResult,
+
     /// <summary>Count of slots (not a slot).</summary>
     Count,
 }

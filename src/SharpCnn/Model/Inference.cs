@@ -8,7 +8,10 @@ namespace SharpCnn.Model;
 /// <see cref="Dispose"/>, which puts the mode the network had back; each batch copied into the network's
 /// input buffer, then the forward pass, fused where it can be (a convolution with its bias, ReLU and 2x2 max
 /// pooling in one pass, a dense layer with its ReLU: the network's inference plan, which gives the same bits as the
-/// layer-by-layer pass). Outputs are valid until the next run; <see cref="Network{T}.Activation"/> holds the input and
+/// layer-by-layer pass). A convolution's packed weights are checked against its weights on every run; a dense layer's
+/// (packed for one-sample runs, 12.8 MB for the seed CNN: too large to compare each time) are packed on the first
+/// one-sample run of each <see cref="Inference{T}"/>, so weights changed while one is open reach one-sample runs of
+/// the next one. Outputs are valid until the next run; <see cref="Network{T}.Activation"/> holds the input and
 /// the output, not the activations inside a fused stage. After the buffers have grown to the largest batch, a run
 /// allocates nothing.
 /// <code>
@@ -42,6 +45,7 @@ public sealed class Inference<T> : IDisposable where T : unmanaged, IFloatingPoi
         wasTraining = network.Training;
         network.Training = false;
         this.everyActivation = everyActivation;
+        if (!everyActivation) network.InferencePlan.Refresh();
     }
 
     private readonly bool everyActivation;

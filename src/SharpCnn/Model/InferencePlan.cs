@@ -62,6 +62,12 @@ internal sealed class InferencePlan<T> where T : unmanaged, IFloatingPointIeee75
         return new InferencePlan<T>(network, steps.ToArray());
     }
 
+    /// <summary>Marks every packed copy of the weights stale (see <see cref="InferenceStage{T}.Refresh"/>).</summary>
+    public void Refresh()
+    {
+        foreach (var step in steps) step.Stage?.Refresh();
+    }
+
     /// <summary>Runs the batch of <paramref name="n"/> samples in the network's input buffer; the output lands in the network's output buffer.</summary>
     public void Run(int n)
     {
@@ -84,6 +90,11 @@ internal abstract class InferenceStage<T> where T : unmanaged, IFloatingPointIee
 {
     /// <summary>Takes <paramref name="next"/> into this stage when it can; false stops the stage before it.</summary>
     public abstract bool TryAbsorb(Layer<T> next);
+
+    /// <summary>The weights may have changed since the last run (a new <see cref="Inference{T}"/> is made): packed copies that are not checked on every run are made again.</summary>
+    public virtual void Refresh()
+    {
+    }
 
     /// <summary>Runs the stage on <paramref name="n"/> samples: <paramref name="x"/> is the first layer's input, <paramref name="y"/> the last absorbed layer's output.</summary>
     public abstract void Run(ReadOnlySpan<T> x, Span<T> y, int n);
@@ -207,9 +218,15 @@ internal sealed class ConvolutionStage<T> : InferenceStage<T> where T : unmanage
     /// <summary>Bias, ReLU and pooling of the tile's sums (output rows first .. + rows of the stage), written to the stage's output.</summary>
     private void Epilogue(ReadOnlySpan<T> tile, Span<T> y, int s, int block, int first, int rows)
     {
-        ReadOnlySpan<T> bias = layer.Bias.Value;
-        int bs = conv.Block, wo = conv.OutWidth, cout = conv.OutChannels;
+        int bs = conv.Block, cout = conv.OutChannels;
         int oh = OutHeight, ow = OutWidth;
+        // The block's biases (zero past the last channel), then the epilogue into a second tile, lanes across channels.
+        Span<T> b = stackalloc T[bs];
+        int lanes = Math.Min(bs, cout - block * bs);
+        b.Clear();
+        layer.Bias.Value.AsSpan(block * bs, lanes).CopyTo(b);
+        Span<T> result = ThreadScratch<T>.Get(ScratchSlot.ConvolutionResult, rows * ow * bs);
+        conv.Finish(tile, pool ? 2 * rows : rows, b, reluBefore, pool, reluAfter, result);
         // The output's layout: this stage's own maps, or the next convolution's padded input.
         int ph = oh, pw = ow, top = 0, left = 0;
         if (Feeds is not null)
@@ -219,45 +236,17 @@ internal sealed class ConvolutionStage<T> : InferenceStage<T> where T : unmanage
             top = Feeds.conv.PadTop;
             left = Feeds.conv.PadLeft;
         }
-        int lanes = Math.Min(bs, cout - block * bs);
         for (int l = 0; l < lanes; l++)
         {
-            int o = block * bs + l;
-            T b = bias[o];
-            Span<T> plane = y.Slice(((s * cout) + o) * ph * pw, ph * pw);
+            Span<T> plane = y.Slice(((s * cout) + block * bs + l) * ph * pw, ph * pw);
             for (int r = 0; r < rows; r++)
             {
                 Span<T> row = plane.Slice((first + r + top) * pw + left, ow);
-                if (!pool)
-                {
-                    ReadOnlySpan<T> sums = tile[((r * wo) * bs + l)..];
-                    for (int v = 0; v < ow; v++)
-                    {
-                        T value = sums[v * bs] + b;
-                        row[v] = reluBefore ? T.Max(value, T.Zero) : value;
-                    }
-                    continue;
-                }
-                ReadOnlySpan<T> top0 = tile[((2 * r * wo) * bs + l)..], top1 = tile[(((2 * r + 1) * wo) * bs + l)..];
-                for (int v = 0; v < ow; v++)
-                {
-                    // MaxPool2d's order: row-major, a larger value or a NaN over a number replaces the best so far.
-                    T best = Activate(top0[2 * v * bs] + b);
-                    T value = Activate(top0[(2 * v + 1) * bs] + b);
-                    if (Beats(value, best)) best = value;
-                    value = Activate(top1[2 * v * bs] + b);
-                    if (Beats(value, best)) best = value;
-                    value = Activate(top1[(2 * v + 1) * bs] + b);
-                    if (Beats(value, best)) best = value;
-                    row[v] = reluAfter ? T.Max(best, T.Zero) : best;
-                }
+                ReadOnlySpan<T> from = result[((r * ow) * bs + l)..];
+                for (int v = 0; v < row.Length; v++) row[v] = from[v * bs];
             }
         }
     }
-
-    private T Activate(T value) => reluBefore ? T.Max(value, T.Zero) : value;
-
-    private static bool Beats(T value, T best) => value > best || (T.IsNaN(value) && !T.IsNaN(best));
 }
 
 /// <summary>A dense layer with the ReLUs after it applied to its outputs in place.</summary>
@@ -282,13 +271,29 @@ internal sealed class DenseStage<T> : InferenceStage<T> where T : unmanaged, IFl
         }
     }
 
+    /// <summary>W packed for one-sample products (RowProduct.Pack), made on the first one-sample run after <see cref="Refresh"/>.</summary>
+    private T[] packed = [];
+    private bool packedFresh;
+
+    /// <summary>The weights may have changed: the next one-sample run packs them again.</summary>
+    public override void Refresh() => packedFresh = false;
+
     public override void Run(ReadOnlySpan<T> x, Span<T> y, int n)
     {
         int d = layer.InputShape.Size, m = layer.Outputs;
         if (n == 1)
         {
-            var work = new RowWork { X = x[..d], W = layer.Weight.Value, Y = y[..m], K = d, Parts = RowParts(m, d) };
-            Parallelism.For(work.Parts, ref work);
+            int g = RowProduct.GroupRows<T>(), groups = (m + g - 1) / g;
+            int parts = RowParts(m, d, groups);
+            if (!packedFresh)
+            {
+                if (packed.Length == 0) packed = new T[RowProduct.PackedLength<T>(m, d)];
+                var pack = new RowWork { W = layer.Weight.Value, Packed = packed, M = m, K = d, Groups = groups, Parts = parts, Pack = true };
+                Parallelism.For(parts, ref pack);
+                packedFresh = true;
+            }
+            var work = new RowWork { X = x[..d], W = layer.Weight.Value, Packed = packed, Y = y[..m], M = m, K = d, Groups = groups, Parts = parts };
+            Parallelism.For(parts, ref work);
         }
         else
         {
@@ -303,24 +308,27 @@ internal sealed class DenseStage<T> : InferenceStage<T> where T : unmanaged, IFl
         }
     }
 
-    /// <summary>Column ranges for one row: small products on the calling thread alone, else about two per thread.</summary>
-    private static int RowParts(int m, int d)
+    /// <summary>Ranges of row groups for one sample: small products on the calling thread alone, else about two per thread.</summary>
+    private static int RowParts(int m, int d, int groups)
     {
         int threads = Parallelism.ThreadCount;
         if (threads == 1 || (long)m * d < 65536) return 1;
-        return Math.Max(1, Math.Min((m + 63) / 64, 2 * threads));
+        return Math.Max(1, Math.Min(groups, 2 * threads));
     }
 
     private ref struct RowWork : IPartitionedWork
     {
         public ReadOnlySpan<T> X, W;
-        public Span<T> Y;
-        public int K, Parts;
+        public Span<T> Y, Packed;
+        public int M, K, Groups, Parts;
+        public bool Pack;
 
         public readonly void Run(int partition)
         {
-            var (start, count) = Parallelism.AlignedRange(Y.Length, Parts, partition, 64);
-            if (count > 0) RowProduct.MultiplyTransposed(X, W, K, Y, start, count);
+            var (first, count) = Parallelism.Range(Groups, Parts, partition);
+            if (count == 0) return;
+            if (Pack) RowProduct.Pack(W, M, K, Packed, first, count);
+            else RowProduct.MultiplyPacked(X, Packed, M, K, Y, first, count);
         }
     }
 }

@@ -125,6 +125,12 @@ public sealed class DirectConvolutionTests
         for (int j = 0, piece = 1; j < outputs; j += piece, piece += 7)
             RowProduct.MultiplyTransposed<float>(x, w, k, actual, j, Math.Min(piece, outputs - j));
         Assert.Equal(expected, actual);
+        var packed = new float[RowProduct.PackedLength<float>(outputs, k)];
+        int groups = (outputs + RowProduct.GroupRows<float>() - 1) / RowProduct.GroupRows<float>();
+        RowProduct.Pack<float>(w, outputs, k, packed, 0, groups);
+        var fromPacked = new float[outputs];
+        for (int q = 0; q < groups; q += 2) RowProduct.MultiplyPacked<float>(x, packed, outputs, k, fromPacked, q, Math.Min(2, groups - q));
+        Assert.Equal(expected, fromPacked);
         var xd = x.Select(v => (double)v).ToArray();
         var wd = w.Select(v => (double)v).ToArray();
         var expectedD = new double[outputs];

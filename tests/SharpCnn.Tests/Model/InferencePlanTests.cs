@@ -77,8 +77,18 @@ public sealed class InferencePlanTests
         for (int i = 0; i < conv.Length; i++) conv[i] *= -1.5f;
         var after = inference.Run(x).ToArray();
         Assert.False(SameBits(before, after));
-        using var layerByLayer = new Inference<float>(network, 2, everyActivation: true);
-        Assert.True(SameBits(layerByLayer.Run(x), after));
+        using (var layerByLayer = new Inference<float>(network, 2, everyActivation: true))
+            Assert.True(SameBits(layerByLayer.Run(x), after));
+        // A dense layer's packed copy (one-sample runs) is made again for each new Inference.
+        var one = x.AsSpan(0, shape.Size).ToArray();
+        float[] first = inference.Run(one).ToArray();
+        var dense = network.Layers[^1].Parameters[0].Value;
+        for (int i = 0; i < dense.Length; i++) dense[i] *= 0.5f;
+        using var next = new Inference<float>(network, 2);
+        var changed = next.Run(one).ToArray();
+        Assert.False(SameBits(first, changed));
+        using var plain = new Inference<float>(network, 1, everyActivation: true);
+        Assert.True(SameBits(plain.Run(one), changed));
     }
 
     [Theory]
