@@ -169,39 +169,40 @@ internal sealed class DirectConvolution<T> where T : unmanaged, IFloatingPointIe
 
     /// <summary>
     /// The epilogue of a tile of sums (<paramref name="rows"/> output rows x Wo x Block, as <see cref="Compute"/> writes it):
-    /// s + b[l], then max(·, 0) when <paramref name="reluBefore"/>, then, when <paramref name="pool"/>, the 2x2/2 max pooling
+    /// s + b[l], then ((· - μ[l])·a[l]) + β[l] when <paramref name="norm"/> is not empty (μ, a, β one after the other, Block
+    /// values each: batch normalisation's evaluation form), then max(·, 0) when <paramref name="reluBefore"/>, then, when <paramref name="pool"/>, the 2x2/2 max pooling
     /// (windows in row-major order, a larger value or a NaN over a number replacing the best so far, as MaxPool2d), then
     /// max(·, 0) when <paramref name="reluAfter"/>; into <paramref name="result"/> in the same layout (rows/2 x Wo/2 when pooling).
     /// Each lane does what the layers do to one value, element by element, so the bits are theirs.
     /// </summary>
-    public void Finish(ReadOnlySpan<T> tile, int rows, ReadOnlySpan<T> bias, bool reluBefore, bool pool, bool reluAfter, Span<T> result)
+    public void Finish(ReadOnlySpan<T> tile, int rows, ReadOnlySpan<T> bias, ReadOnlySpan<T> norm, bool reluBefore, bool pool, bool reluAfter, Span<T> result)
     {
         int bs = Block, wo = OutWidth;
         int outRows = pool ? rows / 2 : rows, outWidth = pool ? wo / 2 : wo;
-        if (tile.Length < rows * wo * bs || bias.Length < bs || result.Length < outRows * outWidth * bs)
+        if (tile.Length < rows * wo * bs || bias.Length < bs || (!norm.IsEmpty && norm.Length < 3 * bs) || result.Length < outRows * outWidth * bs)
             throw new ArgumentException("DirectConvolution.Finish: spans too short");
         if (typeof(T) == typeof(float) || typeof(T) == typeof(double))
         {
             if (Vector512.IsHardwareAccelerated)
             {
-                Finish<Vector512<T>, Width512<T>>(tile, rows, bias, reluBefore, pool, reluAfter, result);
+                Finish<Vector512<T>, Width512<T>>(tile, rows, bias, norm, reluBefore, pool, reluAfter, result);
                 return;
             }
             if (Vector256.IsHardwareAccelerated)
             {
-                Finish<Vector256<T>, Width256<T>>(tile, rows, bias, reluBefore, pool, reluAfter, result);
+                Finish<Vector256<T>, Width256<T>>(tile, rows, bias, norm, reluBefore, pool, reluAfter, result);
                 return;
             }
             if (Vector128.IsHardwareAccelerated)
             {
-                Finish<Vector128<T>, Width128<T>>(tile, rows, bias, reluBefore, pool, reluAfter, result);
+                Finish<Vector128<T>, Width128<T>>(tile, rows, bias, norm, reluBefore, pool, reluAfter, result);
                 return;
             }
         }
-        Finish<T, WidthScalar<T>>(tile, rows, bias, reluBefore, pool, reluAfter, result);
+        Finish<T, WidthScalar<T>>(tile, rows, bias, norm, reluBefore, pool, reluAfter, result);
     }
 
-    private void Finish<TVector, TWidth>(ReadOnlySpan<T> tile, int rows, ReadOnlySpan<T> bias, bool reluBefore, bool pool, bool reluAfter, Span<T> result)
+    private void Finish<TVector, TWidth>(ReadOnlySpan<T> tile, int rows, ReadOnlySpan<T> bias, ReadOnlySpan<T> norm, bool reluBefore, bool pool, bool reluAfter, Span<T> result)
         where TVector : struct
         where TWidth : struct, IVectorWidth<TVector, T>
     {
@@ -210,14 +211,24 @@ internal sealed class DirectConvolution<T> where T : unmanaged, IFloatingPointIe
         ref T t = ref MemoryMarshal.GetReference(tile);
         ref T y = ref MemoryMarshal.GetReference(result);
         ref T br = ref MemoryMarshal.GetReference(bias);
+        bool normalise = !norm.IsEmpty;
+        ref T nr = ref MemoryMarshal.GetReference(norm);
         for (nint h = 0; h < bs; h += lanes)
         {
             TVector b = TWidth.Load(ref Unsafe.Add(ref br, h));
+            TVector mu = TWidth.Zero, a = TWidth.Zero, beta = TWidth.Zero;
+            if (normalise)
+            {
+                mu = TWidth.Load(ref Unsafe.Add(ref nr, h));
+                a = TWidth.Load(ref Unsafe.Add(ref nr, bs + h));
+                beta = TWidth.Load(ref Unsafe.Add(ref nr, 2 * bs + h));
+            }
             if (!pool)
             {
                 for (nint i = 0, count = (nint)rows * wo; i < count; i++)
                 {
                     TVector v = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref t, i * bs + h)), b);
+                    if (normalise) v = TWidth.Add(TWidth.Multiply(TWidth.Subtract(v, mu), a), beta);
                     if (reluBefore) v = TWidth.Max(v, TWidth.Zero);
                     TWidth.Store(v, ref Unsafe.Add(ref y, i * bs + h));
                 }
@@ -230,10 +241,10 @@ internal sealed class DirectConvolution<T> where T : unmanaged, IFloatingPointIe
                 ref T bottom = ref Unsafe.Add(ref top, (nint)wo * bs);
                 for (nint v = 0; v < ow; v++)
                 {
-                    TVector best = Activate<TVector, TWidth>(TWidth.Add(TWidth.Load(ref Unsafe.Add(ref top, 2 * v * bs)), b), reluBefore);
-                    best = Better<TVector, TWidth>(Activate<TVector, TWidth>(TWidth.Add(TWidth.Load(ref Unsafe.Add(ref top, (2 * v + 1) * bs)), b), reluBefore), best);
-                    best = Better<TVector, TWidth>(Activate<TVector, TWidth>(TWidth.Add(TWidth.Load(ref Unsafe.Add(ref bottom, 2 * v * bs)), b), reluBefore), best);
-                    best = Better<TVector, TWidth>(Activate<TVector, TWidth>(TWidth.Add(TWidth.Load(ref Unsafe.Add(ref bottom, (2 * v + 1) * bs)), b), reluBefore), best);
+                    TVector best = Activate<TVector, TWidth>(TWidth.Load(ref Unsafe.Add(ref top, 2 * v * bs)), b, normalise, mu, a, beta, reluBefore);
+                    best = Better<TVector, TWidth>(Activate<TVector, TWidth>(TWidth.Load(ref Unsafe.Add(ref top, (2 * v + 1) * bs)), b, normalise, mu, a, beta, reluBefore), best);
+                    best = Better<TVector, TWidth>(Activate<TVector, TWidth>(TWidth.Load(ref Unsafe.Add(ref bottom, 2 * v * bs)), b, normalise, mu, a, beta, reluBefore), best);
+                    best = Better<TVector, TWidth>(Activate<TVector, TWidth>(TWidth.Load(ref Unsafe.Add(ref bottom, (2 * v + 1) * bs)), b, normalise, mu, a, beta, reluBefore), best);
                     if (reluAfter) best = TWidth.Max(best, TWidth.Zero);
                     TWidth.Store(best, ref Unsafe.Add(ref y, (u * ow + v) * bs + h));
                 }
@@ -242,9 +253,14 @@ internal sealed class DirectConvolution<T> where T : unmanaged, IFloatingPointIe
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVector Activate<TVector, TWidth>(TVector v, bool relu)
+    private static TVector Activate<TVector, TWidth>(TVector sum, TVector b, bool normalise, TVector mu, TVector a, TVector beta, bool relu)
         where TVector : struct
-        where TWidth : struct, IVectorWidth<TVector, T> => relu ? TWidth.Max(v, TWidth.Zero) : v;
+        where TWidth : struct, IVectorWidth<TVector, T>
+    {
+        TVector v = TWidth.Add(sum, b);
+        if (normalise) v = TWidth.Add(TWidth.Multiply(TWidth.Subtract(v, mu), a), beta);
+        return relu ? TWidth.Max(v, TWidth.Zero) : v;
+    }
 
     /// <summary>MaxPool2d's test lane by lane: <paramref name="value"/> replaces <paramref name="best"/> when larger, or when it is a NaN and best is not.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -215,6 +215,9 @@ internal enum InferenceFusion
     /// <summary>y = max(x, 0), element by element.</summary>
     Relu,
 
+    /// <summary>Batch normalisation in evaluation mode: per channel ((x - μ)·a) + β.</summary>
+    BatchNorm,
+
     /// <summary>2x2 max pooling with stride 2 whose windows all lie inside the input.</summary>
     MaxPool2x2,
 

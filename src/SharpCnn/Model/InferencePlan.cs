@@ -1,6 +1,7 @@
 // The inference plan: a network's layers cut into stages for evaluation-mode forward passes.
 //
-// A convolution absorbs the ReLUs, the one 2x2/2 max pooling and the flatten that follow it: its direct kernel
+// A convolution absorbs the batch normalisation (evaluation form), the ReLUs, the one 2x2/2 max pooling and the
+// flatten that follow it: its direct kernel
 // (Kernels/DirectConvolution.cs) computes a few output rows of one block of channels into an L1 tile, and the
 // epilogue adds the bias, applies ReLU, pools and writes the result straight into the next stage's input (with
 // the next convolution's zero border already in place when the next stage is a convolution). A dense layer
@@ -8,7 +9,7 @@
 //
 // Same bits as the layer-by-layer forward pass (Network.Forward in evaluation mode): the direct kernel follows
 // the GEMM's order per output (DirectConvolution.cs), the epilogue does what the layers do element by element in
-// the same order (y + b; max(y, 0) as IEEE maximum; the pooling window's first maximum in row-major order, a NaN
+// the same order (y + b; ((y - μ)·a) + β with BatchNorm's own a; max(y, 0) as IEEE maximum; the pooling window's first maximum in row-major order, a NaN
 // over numbers; NaN payloads aside), and a dense stage runs the layer's own product (or, for one sample, RowProduct,
 // bit-identical to it). So the plan changes no result and training, which keeps the layers' own passes, is untouched.
 // Partitions are (sample, block of channels, group of rows), each computed the same way whatever the split: the
@@ -109,6 +110,8 @@ internal sealed class ConvolutionStage<T> : InferenceStage<T> where T : unmanage
     private readonly Conv2d<T> layer;
     private readonly DirectConvolution<T> conv;
     private bool reluBefore, pool, reluAfter, flat;
+    private BatchNorm<T>? norm;
+    private T[] normConstants = [];
     private T[] padded = [];
 
     public ConvolutionStage(Conv2d<T> layer)
@@ -142,6 +145,9 @@ internal sealed class ConvolutionStage<T> : InferenceStage<T> where T : unmanage
                 if (pool) reluAfter = true;
                 else reluBefore = true;
                 return true;
+            case InferenceFusion.BatchNorm when norm is null && !reluBefore && !pool && !flat:
+                norm = (BatchNorm<T>)next;
+                return true;
             case InferenceFusion.MaxPool2x2 when !pool && !flat && !reluAfter:
                 pool = true;
                 return true;
@@ -156,6 +162,13 @@ internal sealed class ConvolutionStage<T> : InferenceStage<T> where T : unmanage
     public override void Run(ReadOnlySpan<T> x, Span<T> y, int n)
     {
         conv.Pack(layer.Weight.Value);
+        if (norm is not null)
+        {
+            // μ, a, β per channel, each padded to whole blocks (zero past the last channel).
+            int padded = conv.Blocks * conv.Block;
+            if (normConstants.Length == 0) normConstants = new T[3 * padded];
+            norm.InferenceAffine(normConstants.AsSpan(0, padded), normConstants.AsSpan(padded, padded), normConstants.AsSpan(2 * padded, padded));
+        }
         if (Feeds is not null)
         {
             int size = Feeds.conv.PaddedSize;
@@ -226,7 +239,13 @@ internal sealed class ConvolutionStage<T> : InferenceStage<T> where T : unmanage
         b.Clear();
         layer.Bias.Value.AsSpan(block * bs, lanes).CopyTo(b);
         Span<T> result = ThreadScratch<T>.Get(ScratchSlot.ConvolutionResult, rows * ow * bs);
-        conv.Finish(tile, pool ? 2 * rows : rows, b, reluBefore, pool, reluAfter, result);
+        Span<T> constants = stackalloc T[norm is null ? 0 : 3 * bs];
+        if (norm is not null)
+        {
+            int padded = conv.Blocks * bs;
+            for (int i = 0; i < 3; i++) normConstants.AsSpan(i * padded + block * bs, bs).CopyTo(constants.Slice(i * bs, bs));
+        }
+        conv.Finish(tile, pool ? 2 * rows : rows, b, constants, reluBefore, pool, reluAfter, result);
         // The output's layout: this stage's own maps, or the next convolution's padded input.
         int ph = oh, pw = ow, top = 0, left = 0;
         if (Feeds is not null)

@@ -5,7 +5,7 @@ using SharpCnn.Tensors;
 namespace SharpCnn.Tests.Model;
 
 /// <summary>
-/// The fused inference plan (direct convolutions with bias, ReLU and 2x2 max pooling in their epilogue, dense layers
+/// The fused inference plan (direct convolutions with bias, batch normalisation, ReLU and 2x2 max pooling in their epilogue, dense layers
 /// with their ReLU, one sample through RowProduct) gives the layer-by-layer forward pass's bits on any thread count,
 /// for any batch, and allocates nothing once warm.
 /// </summary>
@@ -19,6 +19,8 @@ public sealed class InferencePlanTests
         { "conv3x3x17:valid,relu,relu,conv4x4x9:s3:same,maxpool2,flatten,relu,dense5", 2, 13, 13 },
         { "conv3x3x4,batchnorm,relu,maxpool2,dropout0.5,flatten,dense10", 1, 12, 12 },
         { "maxpool2,conv5x5x33:same,relu,maxpool2:pad,conv1x1x6,relu,dense7", 2, 11, 9 },
+        { "conv5x5x20:same,batchnorm,relu,maxpool2,conv3x3x40:same,batchnorm,maxpool2,relu,flatten,dense12,relu,dense3", 3, 14, 14 },
+        { "conv3x3x9,relu,batchnorm,conv3x3x5,batchnorm,batchnorm,flatten,dense2", 1, 9, 9 },
     };
 
     private static Network<float> Create(string spec, Shape shape)
@@ -27,8 +29,13 @@ public sealed class InferencePlanTests
         var rng = new Random(5);
         foreach (var layer in network.Layers)
             foreach (var p in layer.Parameters)
-                if (p.Role == ParameterRole.Bias)
-                    for (int i = 0; i < p.Length; i++) p.Value[i] = (float)(rng.NextDouble() - 0.5);
+                for (int i = 0; i < p.Length; i++)
+                    p.Value[i] = p.Name switch
+                    {
+                        "bias" or "beta" or "running_mean" => (float)(rng.NextDouble() - 0.5),
+                        "gamma" or "running_var" => (float)(0.5 + rng.NextDouble()),
+                        _ => p.Value[i],
+                    };
         return network;
     }
 
