@@ -72,6 +72,26 @@ public sealed class InferencePlanTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void GivesTheLayerByLayerBitsInDouble(int threads)
+    {
+        using var scope = new ThreadCountScope(threads);
+        var shape = new Shape(2, 12, 11);
+        var network = ModelFactory.FromSpec<double>("conv3x3x10:same,batchnorm,relu,maxpool2,conv5x5x19:same,relu,maxpool2,flatten,dense40,relu,dense3", shape, seed: 3);
+        foreach (int n in new[] { 1, 5 })
+        {
+            var rng = new Random(n);
+            var x = Enumerable.Range(0, n * shape.Size).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
+            double[] plain;
+            using (var layerByLayer = new Inference<double>(network, n, everyActivation: true))
+                plain = layerByLayer.Run(x).ToArray();
+            using var inference = new Inference<double>(network, n);
+            Assert.True(MemoryMarshal.AsBytes(plain.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(inference.Run(x))), $"batch {n}");
+        }
+    }
+
     [Fact]
     public void FollowsTheWeightsWhenTheyChange()
     {
