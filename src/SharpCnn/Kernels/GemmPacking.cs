@@ -168,7 +168,7 @@ internal static class GemmPacking
     /// destination[p * width + r] = source[r * ld + p] for r &lt; count, p &lt; depth, and zero for
     /// count &lt;= r &lt; width: <paramref name="count"/> source rows become the groups of one panel.
     /// </summary>
-    private static void PackTransposed<T>(ref T source, nint ld, int count, int depth, int width, ref T destination)
+    internal static void PackTransposed<T>(ref T source, nint ld, int count, int depth, int width, ref T destination)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int r = 0;

@@ -38,6 +38,12 @@ internal enum ScratchSlot
     /// <summary>A dense layer's stack of per-block weight-gradient tiles (BatchTree's tree, built left to right).</summary>
     TreeTiles,
 
+    /// <summary>A direct convolution's sums for a few output rows before its epilogue (bias, ReLU, pooling).</summary>
+    ConvolutionTile,
+
+    /// <summary>The same rows after the epilogue, before they are written to the output maps.</summary>
+    ConvolutionResult,
+
     /// <summary>Count of slots (not a slot).</summary>
     Count,
 }

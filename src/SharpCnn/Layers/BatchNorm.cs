@@ -82,6 +82,27 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
     protected override Shape Configure(Shape input) => input;
 
     /// <inheritdoc />
+    /// <remarks>Its evaluation form, per channel y = ((x - μ_r)·a) + β, a = γ·(1/√(σ²_r + ε)), in a convolution's epilogue.</remarks>
+    internal override InferenceFusion Fusion => Training ? InferenceFusion.None : InferenceFusion.BatchNorm;
+
+    /// <summary>
+    /// The evaluation form's per-channel constants, computed as <see cref="Forward"/> computes them: μ_r, a = γ·(1/√(σ²_r + ε))
+    /// and β, so that ((x - μ)·a) + β, each operation rounded, gives Forward's bits.
+    /// </summary>
+    internal void InferenceAffine(Span<T> mu, Span<T> scale, Span<T> shift)
+    {
+        T eps = T.CreateChecked(Epsilon);
+        ReadOnlySpan<T> gamma = Gamma.Value, beta = Beta.Value, runningMean = RunningMean.Value, runningVar = RunningVariance.Value;
+        for (int c = 0; c < InputShape.Channels; c++)
+        {
+            T inv = T.One / T.Sqrt(runningVar[c] + eps);
+            mu[c] = runningMean[c];
+            scale[c] = gamma[c] * inv;
+            shift[c] = beta[c];
+        }
+    }
+
+    /// <inheritdoc />
     protected override Parameter<T>[] CreateParameters()
     {
         int c = InputShape.Channels, m = InputShape.Height * InputShape.Width;

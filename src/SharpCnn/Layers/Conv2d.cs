@@ -200,6 +200,10 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     public override long ForwardFlops => 2L * Weight.TrainableCount * P;
 
     /// <inheritdoc />
+    /// <remarks>The direct kernel with bias, ReLU and 2x2 max pooling in its epilogue: the same bits as <see cref="Forward"/>.</remarks>
+    internal override Model.InferenceStage<T>? CreateInferenceStage() => new Model.ConvolutionStage<T>(this);
+
+    /// <inheritdoc />
     public override void Forward(ReadOnlySpan<T> x, Span<T> y, int n)
     {
         CheckForward(x, y, n);

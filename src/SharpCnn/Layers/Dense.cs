@@ -72,6 +72,9 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
         for (int s = 0; s < n; s++) TensorPrimitives.Add(y.Slice(s * m, m), b, y.Slice(s * m, m));
     }
 
+    /// <inheritdoc />
+    internal override Model.InferenceStage<T>? CreateInferenceStage() => new Model.DenseStage<T>(this);
+
     private T[] partialWeight = [];
     private T[] partialBias = [];
 

@@ -21,6 +21,9 @@ public sealed class Flatten<T> : Layer<T> where T : unmanaged, IFloatingPointIee
     protected override Shape Configure(Shape input) => Shape.Vector(input.Size);
 
     /// <inheritdoc />
+    internal override InferenceFusion Fusion => InferenceFusion.SameValues;
+
+    /// <inheritdoc />
     public override void Forward(ReadOnlySpan<T> x, Span<T> y, int n)
     {
         CheckForward(x, y, n);

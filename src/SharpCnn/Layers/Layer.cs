@@ -142,6 +142,19 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Backward pass: adds parameter gradients, writes dx (unless it is empty).</summary>
     public abstract void Backward(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, int n);
 
+    /// <summary>
+    /// What this layer can be inside a fused inference stage (<see cref="Model.InferencePlan{T}"/>): an activation or
+    /// pooling that a convolution or dense layer applies to its outputs before writing them, a layer that leaves the
+    /// values where they are, or nothing (it runs its own <see cref="Forward"/>). Evaluation mode only.
+    /// </summary>
+    internal virtual InferenceFusion Fusion => InferenceFusion.None;
+
+    /// <summary>
+    /// A fused inference stage that starts with this layer (a convolution or dense layer and the layers after it that it
+    /// can absorb), or null when the layer runs its own <see cref="Forward"/> in inference.
+    /// </summary>
+    internal virtual Model.InferenceStage<T>? CreateInferenceStage() => null;
+
     /// <summary>Floating-point operations of one sample's forward pass (a multiply-add counts 2).</summary>
     public virtual long ForwardFlops => 0;
 
@@ -191,6 +204,25 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <inheritdoc />
     public override string ToString() => IsBuilt ? $"{Token} {InputShape} -> {OutputShape}" : Token;
+}
+
+/// <summary>What a layer can be inside a fused inference stage (<see cref="Layer{T}.Fusion"/>).</summary>
+internal enum InferenceFusion
+{
+    /// <summary>Runs its own forward pass.</summary>
+    None,
+
+    /// <summary>y = max(x, 0), element by element.</summary>
+    Relu,
+
+    /// <summary>Batch normalisation in evaluation mode: per channel ((x - μ)·a) + β.</summary>
+    BatchNorm,
+
+    /// <summary>2x2 max pooling with stride 2 whose windows all lie inside the input.</summary>
+    MaxPool2x2,
+
+    /// <summary>The output is the input's values in the same order (a flatten).</summary>
+    SameValues,
 }
 
 /// <summary>A layer cannot take the input shape it was given; the message says why.</summary>

@@ -49,6 +49,12 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
     protected override Shape Configure(Shape input) => Window.Apply(input);
 
     /// <inheritdoc />
+    internal override InferenceFusion Fusion =>
+        Window.Height == 2 && Window.Width == 2 && Window.Stride == 2
+        && 2 * OutputShape.Height <= InputShape.Height && 2 * OutputShape.Width <= InputShape.Width
+            ? InferenceFusion.MaxPool2x2 : InferenceFusion.None;
+
+    /// <inheritdoc />
     protected override void ReserveScratch(int batch) => argmax = new int[batch * OutputShape.Size];
 
     /// <inheritdoc />

@@ -26,6 +26,9 @@ public sealed class Relu<T> : Layer<T> where T : unmanaged, IFloatingPointIeee75
     public override long ForwardFlops => InputShape.Size;
 
     /// <inheritdoc />
+    internal override InferenceFusion Fusion => InferenceFusion.Relu;
+
+    /// <inheritdoc />
     public override void Forward(ReadOnlySpan<T> x, Span<T> y, int n)
     {
         CheckForward(x, y, n);

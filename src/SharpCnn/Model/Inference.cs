@@ -6,8 +6,14 @@ namespace SharpCnn.Model;
 /// Runs a network for inference, the one way every evaluation, prediction, picture and benchmark does it:
 /// evaluation mode (dropout off, batch norm on its running statistics) from construction until
 /// <see cref="Dispose"/>, which puts the mode the network had back; each batch copied into the network's
-/// input buffer, then the forward pass. Outputs (and <see cref="Network{T}.Activation"/>) are valid until
-/// the next run. After the buffers have grown to the largest batch, a run allocates nothing.
+/// input buffer, then the forward pass, fused where it can be (a convolution with its bias, ReLU and 2x2 max
+/// pooling in one pass, a dense layer with its ReLU: the network's inference plan, which gives the same bits as the
+/// layer-by-layer pass). A convolution's packed weights are checked against its weights on every run; a dense layer's
+/// (packed for one-sample runs, 12.8 MB for the seed CNN: too large to compare each time) are packed on the first
+/// one-sample run of each <see cref="Inference{T}"/>, so weights changed while one is open reach one-sample runs of
+/// the next one. Outputs are valid until the next run; <see cref="Network{T}.Activation"/> holds the input and
+/// the output, not the activations inside a fused stage. After the buffers have grown to the largest batch, a run
+/// allocates nothing.
 /// <code>
 /// using var inference = new Inference&lt;float&gt;(network, batchSize: 256);
 /// foreach (var batch in inference.Batches(test))
@@ -25,6 +31,12 @@ public sealed class Inference<T> : IDisposable where T : unmanaged, IFloatingPoi
     /// <summary>Puts <paramref name="network"/> in evaluation mode, for batches of up to <paramref name="batchSize"/> samples.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is less than 1.</exception>
     public Inference(Network<T> network, int batchSize = 256)
+        : this(network, batchSize, everyActivation: false)
+    {
+    }
+
+    /// <summary>As the public constructor; with <paramref name="everyActivation"/> each layer runs its own forward pass, so <see cref="Network{T}.Activation"/> holds every layer's output (same results).</summary>
+    internal Inference(Network<T> network, int batchSize, bool everyActivation)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
@@ -32,6 +44,18 @@ public sealed class Inference<T> : IDisposable where T : unmanaged, IFloatingPoi
         BatchSize = batchSize;
         wasTraining = network.Training;
         network.Training = false;
+        this.everyActivation = everyActivation;
+        if (!everyActivation) network.InferencePlan.Refresh();
+    }
+
+    private readonly bool everyActivation;
+
+    /// <summary>The forward pass of the batch of <paramref name="n"/> in the network's input buffer.</summary>
+    private ReadOnlySpan<T> Forward(int n)
+    {
+        if (everyActivation) return Network.Forward(n);
+        Network.InferencePlan.Run(n);
+        return Network.Output(n);
     }
 
     /// <summary>The network run.</summary>
@@ -51,7 +75,7 @@ public sealed class Inference<T> : IDisposable where T : unmanaged, IFloatingPoi
         data.CopyBatch<T>(indices, Network.Input(n), labels.AsSpan(0, n));
         Count = n;
         labelled = true;
-        return Network.Forward(n);
+        return Forward(n);
     }
 
     /// <summary>
@@ -70,7 +94,7 @@ public sealed class Inference<T> : IDisposable where T : unmanaged, IFloatingPoi
         samples.CopyTo(Network.Input(n));
         Count = n;
         labelled = false;
-        return Network.Forward(n);
+        return Forward(n);
     }
 
     /// <summary>Samples in the last batch run.</summary>

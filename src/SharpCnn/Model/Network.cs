@@ -182,6 +182,14 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Activation k for the last batch (0 = input, k = output of layer k-1).</summary>
     public ReadOnlySpan<T> Activation(int k, int n) => activations[k].AsSpan(0, CheckBatch(n) * (k == 0 ? InputShape.Size : layers[k - 1].OutputShape.Size));
 
+    /// <summary>Activation buffer k (0 = input), whole capacity, for the inference plan to write into.</summary>
+    internal Span<T> ActivationBuffer(int k) => activations[k];
+
+    private InferencePlan<T>? inferencePlan;
+
+    /// <summary>The network's inference plan (fused stages, packed weights), made on first use and kept with the network.</summary>
+    internal InferencePlan<T> InferencePlan => inferencePlan ??= Model.InferencePlan<T>.Create(this);
+
     /// <summary>The output of the last forward pass.</summary>
     public ReadOnlySpan<T> Output(int n) => Activation(layers.Length, n);
 

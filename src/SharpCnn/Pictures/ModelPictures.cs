@@ -157,7 +157,7 @@ public static class ModelPictures
         if (sample.Length != network.InputShape.Size)
             throw new ArgumentException($"the network takes {network.InputShape} = {network.InputShape.Size} values per sample, got {sample.Length}", nameof(sample));
         var blocks = new List<(string Label, Tensors.Shape Shape, T[] Values)>();
-        using (var inference = new Inference<T>(network, 1))
+        using (var inference = new Inference<T>(network, 1, everyActivation: true))
         {
             inference.Run(sample);
             blocks.Add(($"INPUT {network.InputShape}", network.InputShape, network.Activation(0, 1).ToArray()));

@@ -1,0 +1,144 @@
+using System.Runtime.InteropServices;
+using SharpCnn.Model;
+using SharpCnn.Tensors;
+
+namespace SharpCnn.Tests.Model;
+
+/// <summary>
+/// The fused inference plan (direct convolutions with bias, batch normalisation, ReLU and 2x2 max pooling in their epilogue, dense layers
+/// with their ReLU, one sample through RowProduct) gives the layer-by-layer forward pass's bits on any thread count,
+/// for any batch, and allocates nothing once warm.
+/// </summary>
+[Collection(ThreadCountCollection.Name)]
+public sealed class InferencePlanTests
+{
+    public static TheoryData<string, int, int, int> Models => new()
+    {
+        { "conv5x5x32:same,relu,maxpool2,conv5x5x64:same,relu,maxpool2,flatten,dense1024,relu,dense10", 1, 28, 28 },
+        { "conv3x3x5:s2:same,relu,maxpool2,conv2x3x7:p1,maxpool2,relu,conv1x1x3,relu,flatten,dense9,relu,dense4", 3, 17, 15 },
+        { "conv3x3x17:valid,relu,relu,conv4x4x9:s3:same,maxpool2,flatten,relu,dense5", 2, 13, 13 },
+        { "conv3x3x4,batchnorm,relu,maxpool2,dropout0.5,flatten,dense10", 1, 12, 12 },
+        { "maxpool2,conv5x5x33:same,relu,maxpool2:pad,conv1x1x6,relu,dense7", 2, 11, 9 },
+        { "conv5x5x20:same,batchnorm,relu,maxpool2,conv3x3x40:same,batchnorm,maxpool2,relu,flatten,dense12,relu,dense3", 3, 14, 14 },
+        { "conv3x3x9,relu,batchnorm,conv3x3x5,batchnorm,batchnorm,flatten,dense2", 1, 9, 9 },
+    };
+
+    private static Network<float> Create(string spec, Shape shape)
+    {
+        var network = ModelFactory.FromSpec<float>(spec, shape, seed: 11);
+        var rng = new Random(5);
+        foreach (var layer in network.Layers)
+            foreach (var p in layer.Parameters)
+                for (int i = 0; i < p.Length; i++)
+                    p.Value[i] = p.Name switch
+                    {
+                        "bias" or "beta" or "running_mean" => (float)(rng.NextDouble() - 0.5),
+                        "gamma" or "running_var" => (float)(0.5 + rng.NextDouble()),
+                        _ => p.Value[i],
+                    };
+        return network;
+    }
+
+    private static float[] Inputs(Shape shape, int n)
+    {
+        var rng = new Random(n);
+        return Enumerable.Range(0, n * shape.Size).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+    }
+
+    private static bool SameBits(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => MemoryMarshal.AsBytes(a).SequenceEqual(MemoryMarshal.AsBytes(b));
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void GivesTheLayerByLayerBitsOnAnyThreadCountAndBatch(string spec, int channels, int height, int width)
+    {
+        var shape = new Shape(channels, height, width);
+        var network = Create(spec, shape);
+        Assert.True(network.InferencePlan.Fuses);
+        foreach (int n in new[] { 1, 3, 7 })
+        {
+            var x = Inputs(shape, n);
+            float[] plain;
+            using (var layerByLayer = new Inference<float>(network, n, everyActivation: true))
+                plain = layerByLayer.Run(x).ToArray();
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                using var scope = new ThreadCountScope(threads);
+                using var inference = new Inference<float>(network, n);
+                Assert.True(SameBits(plain, inference.Run(x)), $"batch {n}, {threads} thread(s)");
+                // Each sample alone gives its bits in the batch.
+                var one = inference.Run(x.AsSpan(0, shape.Size)).ToArray();
+                Assert.True(SameBits(plain.AsSpan(0, network.Classes), one), $"first sample alone, {threads} thread(s)");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void GivesTheLayerByLayerBitsInDouble(int threads)
+    {
+        using var scope = new ThreadCountScope(threads);
+        var shape = new Shape(2, 12, 11);
+        var network = ModelFactory.FromSpec<double>("conv3x3x10:same,batchnorm,relu,maxpool2,conv5x5x19:same,relu,maxpool2,flatten,dense40,relu,dense3", shape, seed: 3);
+        foreach (int n in new[] { 1, 5 })
+        {
+            var rng = new Random(n);
+            var x = Enumerable.Range(0, n * shape.Size).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
+            double[] plain;
+            using (var layerByLayer = new Inference<double>(network, n, everyActivation: true))
+                plain = layerByLayer.Run(x).ToArray();
+            using var inference = new Inference<double>(network, n);
+            Assert.True(MemoryMarshal.AsBytes(plain.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(inference.Run(x))), $"batch {n}");
+        }
+    }
+
+    [Fact]
+    public void FollowsTheWeightsWhenTheyChange()
+    {
+        var shape = new Shape(1, 10, 10);
+        var network = Create("conv3x3x8:same,relu,maxpool2,conv3x3x4:same,relu,flatten,dense3", shape);
+        var x = Inputs(shape, 2);
+        using var inference = new Inference<float>(network, 2);
+        var before = inference.Run(x).ToArray();
+        var conv = network.Layers[3].Parameters[0].Value;
+        for (int i = 0; i < conv.Length; i++) conv[i] *= -1.5f;
+        var after = inference.Run(x).ToArray();
+        Assert.False(SameBits(before, after));
+        using (var layerByLayer = new Inference<float>(network, 2, everyActivation: true))
+            Assert.True(SameBits(layerByLayer.Run(x), after));
+        // A dense layer's packed copy (one-sample runs) is made again for each new Inference.
+        var one = x.AsSpan(0, shape.Size).ToArray();
+        float[] first = inference.Run(one).ToArray();
+        var dense = network.Layers[^1].Parameters[0].Value;
+        for (int i = 0; i < dense.Length; i++) dense[i] *= 0.5f;
+        using var next = new Inference<float>(network, 2);
+        var changed = next.Run(one).ToArray();
+        Assert.False(SameBits(first, changed));
+        using var plain = new Inference<float>(network, 1, everyActivation: true);
+        Assert.True(SameBits(plain.Run(one), changed));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void AllocatesNothingOnceWarm(int threads)
+    {
+        using var scope = new ThreadCountScope(threads);
+        var shape = new Shape(1, 28, 28);
+        var network = Create("conv5x5x32:same,relu,maxpool2,conv5x5x64:same,relu,maxpool2,flatten,dense1024,relu,dense10", shape);
+        using var inference = new Inference<float>(network, 16);
+        foreach (int n in new[] { 16, 1 })
+        {
+            var x = Inputs(shape, n);
+            for (int i = 0; i < 3; i++) inference.Run(x);
+            long fewest = long.MaxValue;
+            for (int round = 0; round < 3; round++)
+            {
+                long before = GC.GetTotalAllocatedBytes(precise: true);
+                for (int i = 0; i < 5; i++) inference.Run(x);
+                fewest = Math.Min(fewest, GC.GetTotalAllocatedBytes(precise: true) - before);
+            }
+            Assert.Equal(0, fewest);
+        }
+    }
+}
