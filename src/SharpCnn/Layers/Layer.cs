@@ -142,6 +142,29 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Backward pass: adds parameter gradients, writes dx (unless it is empty).</summary>
     public abstract void Backward(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, int n);
 
+    /// <summary>
+    /// How the next backward pass treats plain SGD's update (set by the network for a training step, None
+    /// otherwise): see <see cref="SgdFusion"/>. Only layers whose <see cref="CanFuseSgd"/> said yes are set.
+    /// </summary>
+    internal SgdFusion Fusion { get; set; }
+
+    /// <summary>The update applied during backward when <see cref="Fusion"/> is <see cref="SgdFusion.InBackward"/>.</summary>
+    internal Kernels.SgdStep<T> FusedStep { get; set; }
+
+    /// <summary>
+    /// Whether this layer can fold plain SGD's update into its backward pass for a batch of <paramref name="n"/>
+    /// (bit-identical to writing the gradients and letting the optimiser update); false unless overridden.
+    /// </summary>
+    internal virtual bool CanFuseSgd(int n) => false;
+
+    /// <summary>
+    /// With <see cref="Fusion"/> = <see cref="SgdFusion.Deferred"/>, after the backward pass and the guard: applies
+    /// <paramref name="step"/> to the parameters the backward pass left unwritten, from its input
+    /// <paramref name="x"/> and output gradient <paramref name="dy"/> (still those of the pass).
+    /// </summary>
+    internal virtual void ApplyDeferredSgd(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, Kernels.SgdStep<T> step) =>
+        throw new InvalidOperationException($"{Token} does not fold SGD's update into its backward pass");
+
     /// <summary>Floating-point operations of one sample's forward pass (a multiply-add counts 2).</summary>
     public virtual long ForwardFlops => 0;
 
@@ -191,6 +214,24 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <inheritdoc />
     public override string ToString() => IsBuilt ? $"{Token} {InputShape} -> {OutputShape}" : Token;
+}
+
+/// <summary>How a training step folds plain SGD's update into a layer's backward pass.</summary>
+internal enum SgdFusion
+{
+    /// <summary>Not at all: the backward pass adds the gradients, the optimiser updates.</summary>
+    None,
+
+    /// <summary>
+    /// The backward pass writes the input gradient and records max |g| of its parameters' gradients
+    /// (<see cref="Tensors.Parameter{T}.FusedGradientMagnitude"/>) without writing them; after the guard has
+    /// passed the step, <see cref="Layer{T}.ApplyDeferredSgd"/> updates the parameters (a guarded step: nothing is
+    /// updated before every gradient has been checked).
+    /// </summary>
+    Deferred,
+
+    /// <summary>The backward pass updates each row of the parameters right after reading it for the input gradient (no guard).</summary>
+    InBackward,
 }
 
 /// <summary>A layer cannot take the input shape it was given; the message says why.</summary>

@@ -36,12 +36,19 @@ public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
     public abstract string Name { get; }
 
     /// <summary>Applies one update to every parameter from its current gradient.</summary>
-    public void Step()
+    public void Step() => TakeStep(skipFused: false);
+
+    /// <summary>
+    /// One update; with <paramref name="skipFused"/> the parameters marked <see cref="Parameter{T}.Fused"/> are left
+    /// alone (their layer applies the step's plain-SGD update itself, <see cref="Sgd{T}.FusedStep"/>).
+    /// </summary>
+    internal void TakeStep(bool skipFused)
     {
         StepCount++;
         for (int i = 0; i < Parameters.Count; i++)
         {
             var p = Parameters[i];
+            if (skipFused && p.Fused) continue;
             if (WeightDecay != 0 && p.Role == ParameterRole.Weight)
                 Kernels.ElementwiseKernels.MultiplyAdd(p.Value, T.CreateChecked(WeightDecay), p.Gradient, p.Gradient);
             Update(i, p.Value, p.Gradient);

@@ -176,6 +176,14 @@ internal sealed class DivergenceGuard<T> where T : unmanaged, IFloatingPointIeee
     {
         for (int i = 0; i < parameters.Length; i++)
         {
+            if (parameters[i].Fused)
+            {
+                // A layer that folds plain SGD's update into its backward pass wrote no gradient; it computed its
+                // max |g| exactly from the gradient's factors (the same verdict as the scan of the written gradient).
+                double fused = parameters[i].FusedGradientMagnitude;
+                if (Broken(fused)) return Found(step, epoch, layerOf[i], parameters[i].Name + " gradient", fused);
+                continue;
+            }
             if (!Broken(Magnitude(parameters[i].Gradient))) continue;
             if (CheckGradient(i, step, epoch, out _) is { } bad) return bad;
         }
@@ -188,6 +196,7 @@ internal sealed class DivergenceGuard<T> where T : unmanaged, IFloatingPointIeee
         double total = 0;
         for (int i = 0; i < parameters.Length; i++)
         {
+            if (parameters[i].Fused) throw new InvalidOperationException($"{parameters[i].Name} of layer {layerOf[i] + 1}: its gradient was folded into the update, so the gradients have no norm");
             if (CheckGradient(i, step, epoch, out double squares) is { } bad)
             {
                 norm = double.NaN;
