@@ -16,7 +16,9 @@ namespace SharpCnn.Layers;
 ///
 /// Backward contract: given x, the y that Forward produced from it, and dy = ∂L/∂y,
 /// it ADDS ∂L/∂θ into each parameter's gradient and WRITES ∂L/∂x into dx (dx may be
-/// empty when nobody needs the input gradient, e.g. for the first layer). Backward
+/// empty when nobody needs the input gradient, e.g. for the first layer). The one exception: a layer that a
+/// training step asks to fold plain SGD's update into its backward pass (<see cref="Fusion"/>) updates its
+/// parameters instead of writing their gradients. Backward
 /// must follow the Forward of the same batch: layers may keep what Forward found
 /// (arg-max positions, norms) for it.
 /// </summary>

@@ -42,6 +42,8 @@ public sealed record Divergence(long Step, int Epoch, int Layer, string Token, s
 ///     global norm for clipping; max |g| only when the norm is over the limit). Without clipping
 ///     the norm is not needed: one pass of max |g| clears a tensor whose max |g| is within the limit
 ///     (a kind the sum of squares never reports), the sum decides the others as before;
+///     A gradient a layer folded into plain SGD's update (never written) is judged by the max |g| the layer
+///     computed exactly from its factors (<see cref="Parameter{T}.FusedGradientMagnitude"/>);
 ///   before a checkpoint is written and at each epoch's end, every parameter max |w|.
 /// An exploding or non-finite parameter also shows in the next step's outputs, so checking
 /// the parameters on every step would only double the cost of the guard. Likewise the outputs

@@ -66,6 +66,10 @@ public interface ITrainingStepHook<T> where T : unmanaged, IFloatingPointIeee754
 /// stops there, before the update, and says what it found (a benchmark of the arithmetic alone may turn the
 /// guard off, see <see cref="Guarded"/>). Hooks (<see cref="Hooks"/>) run between the phases.
 /// A step allocates nothing: the buffers are reserved for <see cref="BatchSize"/> samples when it is made.
+/// With plain SGD, no clipping, no hooks and a batch this process computes alone, layers that can
+/// (<see cref="Layers.Layer{T}.CanFuseSgd"/>: a dense layer at batch 1) fold the update into their backward pass
+/// instead of writing their gradients: during it when the step is not guarded, right after the guard when it is
+/// (so a stopped step still updates nothing); the weights are bit for bit those of the unfused step.
 /// </summary>
 public sealed class TrainingStep<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
