@@ -6,7 +6,7 @@ using SharpCnn.Bench;
 //   peak                  the measured float FMA peak on 1 and 2 threads
 //   quick                 best-of-rounds GFLOP/s of every kernel suite's shapes (a fast look)
 //   layers [batch] [threads] [steps] [spec]   where a training step's time goes, layer by layer
-//   steps [batch] [threads] [count]           only training steps, to run under a sampling profiler
+//   steps [batch] [threads] [count] [adam|sgd|momentum] [spec]   only training steps (wall and CPU time), also to run under a sampling profiler
 //     (DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 perf record -e cpu-clock ...)
 if (args.Length > 0 && args[0] == "peak")
 {
@@ -25,11 +25,13 @@ if (args.Length > 0 && args[0] == "layers")
 }
 if (args.Length > 0 && args[0] == "steps")
 {
-    // steps [batch] [threads] [count]: just training steps of the seed CNN, for a sampling profiler
+    // steps [batch] [threads] [count] [optimizer] [spec]: just training steps (default: the seed CNN with Adam), for a sampling profiler
     int batch = args.Length > 1 ? int.Parse(args[1]) : 64;
     int threads = args.Length > 2 ? int.Parse(args[2]) : 1;
     int count = args.Length > 3 ? int.Parse(args[3]) : 50;
-    LayerProfile.Steps(SharpCnn.Model.Presets.Find("seed-cnn")!.Spec, batch, threads, count);
+    string optimizer = args.Length > 4 ? args[4] : "adam";
+    string spec = args.Length > 5 ? args[5] : SharpCnn.Model.Presets.Find("seed-cnn")!.Spec;
+    LayerProfile.Steps(spec, batch, threads, count, optimizer);
     return 0;
 }
 if (args.Length > 0 && args[0] == "quick")

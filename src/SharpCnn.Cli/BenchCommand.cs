@@ -32,13 +32,14 @@ internal static class BenchCommand
         var epochData = new Option<string?>("--epoch-data") { Description = "Instead: train one full epoch (batch 64) on this IDX folder and report samples/s and peak RSS" };
         var optimizer = new Option<string>("--optimizer")
         {
-            Description = "The training measures' optimiser, to compare like with like: adam (learning rate 0.001) or sgd (plain, learning rate 0.01, no momentum: the seeds' mode)",
+            Description = "The training measures' optimiser, to compare like with like: adam (learning rate 0.001), sgd (plain, learning rate 0.01, no momentum: the seeds' mode) or momentum (0.9, learning rate 0.05, weight decay 5e-4: the Fashion-MNIST recipe's)",
             DefaultValueFactory = _ => "adam",
         };
-        optimizer.AcceptOnlyFromAmong("adam", "sgd");
+        optimizer.AcceptOnlyFromAmong("adam", "sgd", "momentum");
+        var batch = new Option<int>("--batch") { Description = "The batch of the train64 measure (and of scaling), e.g. 128 for the Fashion-MNIST recipe", DefaultValueFactory = _ => 64 };
         var command = new Command("bench", "Measure training and inference speed, thread scaling, allocation and determinism")
         {
-            threads, model, precision, seconds, rounds, only, tsv, epochData, optimizer,
+            threads, model, precision, seconds, rounds, only, tsv, epochData, optimizer, batch,
         };
         command.SetAction(r => CommandErrors.Run(r.InvocationConfiguration.Error, () =>
         {
@@ -48,9 +49,11 @@ internal static class BenchCommand
             foreach (var m in selected)
                 if (!Measures.Contains(m)) throw new ArgumentException($"--only: unknown measure '{m}'; expected some of {string.Join(", ", Measures)}");
             if (r.GetValue(seconds) <= 0 || r.GetValue(rounds) < 1) throw new ArgumentException("--seconds must be positive and --rounds at least 1");
+            if (r.GetValue(batch) is < 1 or > 4096) throw new ArgumentException($"--batch must be 1 to 4096, got {r.GetValue(batch)}");
             var run = new Run(choice, n, r.GetValue(seconds), r.GetValue(rounds), selected, r.GetValue(tsv), r.GetValue(epochData), r.InvocationConfiguration.Output)
             {
                 Optimizer = r.GetValue(optimizer)!,
+                Batch = r.GetValue(batch),
             };
             return PrecisionOption.Dispatch(r.GetValue(precision)!, run);
         }));
@@ -60,16 +63,24 @@ internal static class BenchCommand
     private sealed record Run(ModelChoice Choice, int Threads, double Seconds, int Rounds, string[] Selected, bool Tsv, string? EpochData, TextWriter Output)
         : IPrecisionAction
     {
-        /// <summary>"adam" or "sgd".</summary>
+        /// <summary>"adam", "sgd" or "momentum".</summary>
         public string Optimizer { get; init; } = "adam";
 
-        private string OptimizerText => Optimizer == "sgd" ? "plain SGD lr 0.01" : "Adam lr 0.001";
+        /// <summary>The batch of the train64 and scaling measures (64 unless set).</summary>
+        public int Batch { get; init; } = 64;
+
+        private string OptimizerText => Optimizer switch
+        {
+            "sgd" => "plain SGD lr 0.01",
+            "momentum" => "SGD momentum 0.9 lr 0.05 weight decay 5e-4",
+            _ => "Adam lr 0.001",
+        };
 
         public int Invoke<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
             if (EpochData is not null) return Epoch<T>(EpochData);
             var (train, _) = BundledDigits.Load();
-            var steps = new StepRunner<T>(Choice, train, seed: 1, Optimizer);
+            var steps = new StepRunner<T>(Choice, train, seed: 1, Optimizer, Math.Max(64, Batch));
             long trainFlops = steps.TrainingFlopsPerSample;
             if (!Tsv)
             {
@@ -86,9 +97,9 @@ internal static class BenchCommand
             }
             if (Selected.Contains("train64") || Selected.Contains("scaling"))
             {
-                trainN = steps.TrainingSamplesPerSecond(64, Seconds, Rounds);
+                trainN = steps.TrainingSamplesPerSecond(Batch, Seconds, Rounds);
                 double gflops = trainN * trainFlops / 1e9;
-                Report("train_b64", trainN, "samples/s", $"training, batch 64, {Threads} thread(s), {OptimizerText}: {gflops:F1} GFLOP/s, {gflops / peak:P0} of peak");
+                Report($"train_b{Batch}", trainN, "samples/s", $"training, batch {Batch}, {Threads} thread(s), {OptimizerText}: {gflops:F1} GFLOP/s, {gflops / peak:P0} of peak");
                 // The peak is a ceiling: a kernel above it means the peak loop measured less than the cores can do.
                 if (gflops > peak)
                     throw new InvalidOperationException($"training reached {gflops:F1} GFLOP/s, above the measured FMA peak of {peak:F1} GFLOP/s: the peak measurement is wrong on this CPU ({PeakFlops.VectorName}); the figures are not reported as a fraction of it");
@@ -102,10 +113,10 @@ internal static class BenchCommand
             if (Selected.Contains("scaling"))
             {
                 Parallelism.ThreadCount = 1;
-                double one = steps.TrainingSamplesPerSecond(64, Seconds, Rounds);
+                double one = steps.TrainingSamplesPerSecond(Batch, Seconds, Rounds);
                 Parallelism.ThreadCount = Threads;
-                Report("train_b64_1thread", one, "samples/s", "training, batch 64, 1 thread");
-                Report("scaling", trainN / one, "x", $"speed-up from 1 to {Threads} thread(s) (training, batch 64)");
+                Report($"train_b{Batch}_1thread", one, "samples/s", $"training, batch {Batch}, 1 thread");
+                Report("scaling", trainN / one, "x", $"speed-up from 1 to {Threads} thread(s) (training, batch {Batch})");
             }
             if (Selected.Contains("alloc"))
                 Report("alloc_per_step", steps.AllocatedBytesPerStep(64, 20), "bytes", "allocated per training step (batch 64, all threads, after warm-up)");
@@ -189,7 +200,7 @@ internal static class BenchCommand
     }
 
     /// <summary>
-    /// A network, its optimiser (Adam with learning rate 0.001, or plain SGD with 0.01) and a data set: training steps are the trainer's own
+    /// A network, its optimiser (Adam with learning rate 0.001, plain SGD with 0.01, or momentum 0.9 with 0.05 and weight decay 5e-4) and a data set: training steps are the trainer's own
     /// (<see cref="TrainingStep{T}"/>) without its divergence guard, so the figures measure the arithmetic as
     /// they always have (and as PyTorch, which has no guard, is measured); inference runs through
     /// <see cref="Inference{T}"/>; both on batches taken in turn from one shuffled order of the samples.
@@ -205,7 +216,12 @@ internal static class BenchCommand
         {
             this.data = data;
             Network = choice.Create<T>(data.Shape, seed);
-            var options = new TrainingOptions { Optimizer = optimizer, LearningRate = optimizer == "sgd" ? 0.01 : 0.001, Momentum = 0, BatchSize = batch, Seed = seed };
+            var options = optimizer switch
+            {
+                "sgd" => new TrainingOptions { Optimizer = "sgd", LearningRate = 0.01, Momentum = 0, BatchSize = batch, Seed = seed },
+                "momentum" => new TrainingOptions { Optimizer = "momentum", LearningRate = 0.05, Momentum = 0.9, WeightDecay = 5e-4, BatchSize = batch, Seed = seed },
+                _ => new TrainingOptions { Optimizer = optimizer, LearningRate = 0.001, Momentum = 0, BatchSize = batch, Seed = seed },
+            };
             step = new TrainingStep<T>(Network, options.CreateOptimizer(Network.Parameters), options, data.Count) { Guarded = false };
             order = Enumerable.Range(0, data.Count).ToArray();
             new Rng(seed).Shuffle(order);

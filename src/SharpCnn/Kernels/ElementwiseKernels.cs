@@ -11,6 +11,7 @@
 //
 //   Adam:         m ← β1·m + (1-β1)·g;  v ← β2·v + (1-β2)·g·g;  w ← w - η_t·m / (sqrt(v) + ε_t)
 //   MultiplyAdd:  d = x·s + a   (the product rounded, then the sum: SGD, momentum, weight decay, batch norm)
+//   MomentumStep: g' = w·λ + g (with decay);  v ← v·μ + g';  w ← v·r + w   (r = -η; one pass for Optimizer.Step's decay and Momentum)
 //   ReluBackward: dx = x > 0 ? dy : 0
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -105,6 +106,76 @@ internal static class ElementwiseKernels
             T product = x[i] * scale;
             destination[i] = product + addend[i];
         }
+    }
+
+    /// <summary>
+    /// One pass of SGD with momentum and (when <paramref name="decayed"/>) weight decay, the operations of
+    /// Optimizer.Step's decay then Momentum's two MultiplyAdd passes, in that order: g' = w·λ + g (only when
+    /// decayed), v ← v·μ + g', w ← v·r + w (r = -η). The gradient is left as it is. Element ranges on several threads.
+    /// </summary>
+    public static void MomentumStep<T>(Span<T> w, ReadOnlySpan<T> g, Span<T> v, T mu, T rate, T decay, bool decayed)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (g.Length != w.Length || v.Length != w.Length) throw new ArgumentException("MomentumStep: w, g and v must be equally long");
+        var work = new MomentumWork<T> { W = w, G = g, V = v, Mu = mu, Rate = rate, Decay = decay, Decayed = decayed, Parts = Parallelism.ElementParts(w.Length) };
+        Parallelism.For(work.Parts, ref work);
+    }
+
+    private ref struct MomentumWork<T> : IPartitionedWork
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public Span<T> W, V;
+        public ReadOnlySpan<T> G;
+        public T Mu, Rate, Decay;
+        public bool Decayed;
+        public int Parts;
+
+        public readonly void Run(int partition)
+        {
+            var (start, count) = Parallelism.Range(W.Length, Parts, partition);
+            Span<T> w = W.Slice(start, count), v = V.Slice(start, count);
+            ReadOnlySpan<T> g = G.Slice(start, count);
+            int i = 0;
+            if (Accelerated<T>()) i = MomentumVector(w, g, v, Mu, Rate, Decay, Decayed);
+            MomentumStepReference(w[i..], g[i..], v[i..], Mu, Rate, Decay, Decayed);
+        }
+    }
+
+    /// <summary>The plain loop <see cref="MomentumStep{T}"/> is held to.</summary>
+    public static void MomentumStepReference<T>(Span<T> w, ReadOnlySpan<T> g, Span<T> v, T mu, T rate, T decay, bool decayed)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < w.Length; i++)
+        {
+            T gi = g[i];
+            if (decayed)
+            {
+                T product = w[i] * decay;
+                gi = product + gi;
+            }
+            T kept = v[i] * mu;
+            T vi = kept + gi;
+            v[i] = vi;
+            T change = vi * rate;
+            w[i] = change + w[i];
+        }
+    }
+
+    private static int MomentumVector<T>(Span<T> w, ReadOnlySpan<T> g, Span<T> v, T mu, T rate, T decay, bool decayed)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int count = Vector<T>.Count, end = w.Length - w.Length % count;
+        ref T wr = ref MemoryMarshal.GetReference(w), gr = ref MemoryMarshal.GetReference(g), vr = ref MemoryMarshal.GetReference(v);
+        Vector<T> m = new(mu), r = new(rate), l = new(decay);
+        for (nuint i = 0; i < (nuint)end; i += (nuint)count)
+        {
+            Vector<T> wi = Vector.LoadUnsafe(ref wr, i), gi = Vector.LoadUnsafe(ref gr, i);
+            if (decayed) gi = wi * l + gi;
+            Vector<T> vi = Vector.LoadUnsafe(ref vr, i) * m + gi;
+            vi.StoreUnsafe(ref vr, i);
+            (vi * r + wi).StoreUnsafe(ref wr, i);
+        }
+        return end;
     }
 
     /// <summary>dx = x &gt; 0 ? dy : 0, element by element.</summary>

@@ -3,7 +3,6 @@ using SharpCnn.Formats.Onnx;
 using SharpCnn.Formats.Onnx.Proto;
 using SharpCnn.Kernels;
 using SharpCnn.Tensors;
-using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace SharpCnn.Layers;
 
@@ -83,7 +82,7 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
 
     /// <inheritdoc />
     /// <remarks>Its evaluation form, per channel y = ((x - μ_r)·a) + β, a = γ·(1/√(σ²_r + ε)), in a convolution's epilogue.</remarks>
-    internal override InferenceFusion Fusion => Training ? InferenceFusion.None : InferenceFusion.BatchNorm;
+    internal override InferenceFusion InferenceRole => Training ? InferenceFusion.None : InferenceFusion.BatchNorm;
 
     /// <summary>
     /// The evaluation form's per-channel constants, computed as <see cref="Forward"/> computes them: μ_r, a = γ·(1/√(σ²_r + ε))
@@ -137,21 +136,53 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
         int channels = InputShape.Channels, blocks = BatchTree.Blocks(n), width = values * channels;
         Span<T> part = partials.AsSpan(0, blocks * width);
         part.Clear();
-        for (int b = 0; b < blocks; b++)
+        // Each (block, channel) sum is its own: channel ranges on several threads, the same bits on any number.
+        int plane = InputShape.Height * InputShape.Width;
+        var work = new SumsWork<TSum>
         {
-            int first = b * BatchTree.BlockSize, end = Math.Min(n, first + BatchTree.BlockSize);
-            Span<T> pb = part.Slice(b * width, width);
-            for (int s = first; s < end; s++)
-                for (int c = 0; c < channels; c++) sum.Add(s, c, pb, channels);
-        }
+            Sum = sum, Part = part, N = n, Channels = channels, Width = width,
+            Parts = plane == 1 ? 1 : Math.Min(channels, Parallelism.ElementParts(n * InputShape.Size)),
+        };
+        Parallelism.For(work.Parts, ref work);
         sums[..width].Clear();
         BatchTree.Combine<T>(Share, part, width, blocks, sums[..width]);
+    }
+
+    private ref struct SumsWork<TSum> : IPartitionedWork
+        where TSum : struct, IPlaneSums, allows ref struct
+    {
+        public TSum Sum;
+        public Span<T> Part;
+        public int N, Channels, Width, Parts;
+
+        public readonly void Run(int partition)
+        {
+            var (c0, count) = Parallelism.Range(Channels, Parts, partition);
+            int blocks = BatchTree.Blocks(N);
+            for (int b = 0; b < blocks; b++)
+            {
+                int first = b * BatchTree.BlockSize, end = Math.Min(N, first + BatchTree.BlockSize);
+                Span<T> pb = Part.Slice(b * Width, Width);
+                for (int s = first; s < end; s++)
+                {
+                    if (Parts == 1 && Sum.AddRow(s, pb, Channels)) continue; // a vector input: the whole row at once
+                    for (int c = c0; c < c0 + count; c++) Sum.Add(s, c, pb, Channels);
+                }
+            }
+        }
     }
 
     /// <summary>What <see cref="BatchSums"/> adds per (sample, channel).</summary>
     private interface IPlaneSums
     {
         void Add(int s, int c, Span<T> block, int channels);
+
+        /// <summary>
+        /// With planes of one value (a vector input), adds sample <paramref name="s"/>'s whole row at once, vectorised
+        /// across channels (NormalizationKernels' row sums: the same bits as one plane reduction per channel); false
+        /// when the planes are larger.
+        /// </summary>
+        bool AddRow(int s, Span<T> block, int channels);
     }
 
     private ref struct MeanSums : IPlaneSums
@@ -160,6 +191,13 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
         public int Size, Plane;
 
         public readonly void Add(int s, int c, Span<T> block, int channels) => block[c] += Reductions.Sum<T>(X.Slice(s * Size + c * Plane, Plane));
+
+        public readonly bool AddRow(int s, Span<T> block, int channels)
+        {
+            if (Plane != 1) return false;
+            NormalizationKernels.AddRowSums<T>(X.Slice(s * Size, channels), block[..channels]);
+            return true;
+        }
     }
 
     private ref struct DeviationSums : IPlaneSums
@@ -169,6 +207,13 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
 
         public readonly void Add(int s, int c, Span<T> block, int channels) =>
             block[c] += Reductions.SumOfSquaredDeviations<T>(X.Slice(s * Size + c * Plane, Plane), Mean[c]);
+
+        public readonly bool AddRow(int s, Span<T> block, int channels)
+        {
+            if (Plane != 1) return false;
+            NormalizationKernels.AddRowDeviationSquares<T>(X.Slice(s * Size, channels), Mean[..channels], block[..channels]);
+            return true;
+        }
     }
 
     private ref struct BackwardSums : IPlaneSums
@@ -183,6 +228,13 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
             block[c] += Reductions.Sum<T>(g);
             block[channels + c] += Reductions.DotWithDeviations<T>(g, X.Slice(offset, Plane), Mean[c]);
         }
+
+        public readonly bool AddRow(int s, Span<T> block, int channels)
+        {
+            if (Plane != 1) return false;
+            NormalizationKernels.AddRowBackwardSums<T>(Dy.Slice(s * Size, channels), X.Slice(s * Size, channels), Mean[..channels], block[..channels], block.Slice(channels, channels));
+            return true;
+        }
     }
 
     private T[] statistics = [];
@@ -196,6 +248,7 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
         usedBatchStatistics = Training;
         Span<T> gamma = Gamma.Value, beta = Beta.Value, runningMean = RunningMean.Value, runningVar = RunningVariance.Value;
         if (statistics.Length < 2 * channels) statistics = new T[2 * channels];
+        if (coefficients.Length < 3 * channels) coefficients = new T[3 * channels];
         Span<T> sums = statistics, squares = statistics.AsSpan(channels);
         int m = GlobalCount(n) * plane;
         if (Training)
@@ -230,15 +283,57 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
             inverseStd[c] = inv;
             // y = a (x - μ) + β with a = γ/σ. Not a x + (β - a μ): when |μ| ≫ σ that form cancels and
             // amplifies rounding by |μ|/σ, while x - μ is exact near μ.
-            T a = gamma[c] * inv, b = beta[c];
-            for (int s = 0; s < n; s++)
+            coefficients[c] = gamma[c] * inv;
+            coefficients[channels + c] = beta[c];
+        }
+        // One pass per plane (NormalizationKernels.Normalize), samples on several threads.
+        var work = new ElementWork { Layer = this, X = x, Y = y, N = n, Parts = Parallelism.ElementParts(n * size) };
+        Parallelism.For(work.Parts, ref work);
+    }
+
+    /// <summary>Per channel: forward a = γ/σ at [0, C) and β at [C, 2C); backward k, p, q at [0, C), [C, 2C), [2C, 3C).</summary>
+    private T[] coefficients = [];
+
+    /// <summary>The element-wise pass of either direction over samples [start, start + count) (forward: y; backward: dx).</summary>
+    private void ElementPass(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> to, int start, int count, bool backward)
+    {
+        int channels = InputShape.Channels, plane = InputShape.Height * InputShape.Width, size = InputShape.Size;
+        ReadOnlySpan<T> mu = mean.AsSpan(0, channels), co = coefficients;
+        for (int s = start; s < start + count; s++)
+        {
+            int row = s * size;
+            if (plane == 1)
             {
-                int offset = s * size + c * plane;
-                Span<T> ys = y.Slice(offset, plane);
-                TP.Subtract(x.Slice(offset, plane), mu, ys);
-                TP.Multiply(ys, a, ys);
-                TP.Add(ys, b, ys);
+                // A vector input: the sample's row at once, one μ and coefficient per feature.
+                if (backward)
+                    NormalizationKernels.InputGradientRow(x.Slice(row, channels), dy.Slice(row, channels), mu, co.Slice(channels, channels), co.Slice(2 * channels, channels), co[..channels], to.Slice(row, channels));
+                else
+                    NormalizationKernels.NormalizeRow(x.Slice(row, channels), mu, co[..channels], co.Slice(channels, channels), to.Slice(row, channels));
+                continue;
             }
+            for (int c = 0; c < channels; c++)
+            {
+                int offset = row + c * plane;
+                if (backward)
+                    NormalizationKernels.InputGradient(x.Slice(offset, plane), dy.Slice(offset, plane), mu[c], co[channels + c], co[2 * channels + c], co[c], to.Slice(offset, plane));
+                else
+                    NormalizationKernels.Normalize(x.Slice(offset, plane), mu[c], co[c], co[channels + c], to.Slice(offset, plane));
+            }
+        }
+    }
+
+    private ref struct ElementWork : IPartitionedWork
+    {
+        public BatchNorm<T> Layer;
+        public ReadOnlySpan<T> X, Dy;
+        public Span<T> Y;
+        public int N, Parts;
+        public bool Backward;
+
+        public readonly void Run(int partition)
+        {
+            var (start, count) = Parallelism.Range(N, Parts, partition);
+            Layer.ElementPass(X, Dy, Y, start, count, Backward);
         }
     }
 
@@ -253,30 +348,26 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
         // Σ δ and Σ δ x̂ = (1/σ) Σ δ (x - μ) over the channel (of the whole batch).
         var backward = new BackwardSums { X = x, Dy = dy, Mean = mean, Size = size, Plane = plane };
         BatchSums(n, statistics, ref backward, 2);
+        if (coefficients.Length < 3 * channels) coefficients = new T[3 * channels];
         for (int c = 0; c < channels; c++)
         {
-            T mu = mean[c], inv = inverseStd[c];
+            T inv = inverseStd[c];
             T sumDy = statistics[c], sumDyCentered = statistics[channels + c];
             T sumDyXhat = sumDyCentered * inv;
             dBeta[c] += sumDy;
             dGamma[c] += sumDyXhat;
-            if (dx.IsEmpty) continue;
             T k = gamma[c] * inv;
             // training: dx = k (δ - Σδ/m - x̂ Σδx̂/m) = k δ + p (x - μ) + q with p = -k σ⁻¹ Σδx̂/m, q = -k Σδ/m
             // (x - μ, not p x - p μ, for the same reason as in Forward)
             // evaluation: dx = k δ
-            T p = usedBatchStatistics ? -k * inv * sumDyXhat / m : T.Zero;
-            T q = usedBatchStatistics ? -k * sumDy / m : T.Zero;
-            for (int s = 0; s < n; s++)
-            {
-                int offset = s * size + c * plane;
-                Span<T> d = dx.Slice(offset, plane);
-                TP.Subtract(x.Slice(offset, plane), mu, d);
-                TP.Multiply(d, p, d);
-                TP.Add(d, q, d);
-                ElementwiseKernels.MultiplyAdd(dy.Slice(offset, plane), k, d, d);
-            }
+            coefficients[c] = k;
+            coefficients[channels + c] = usedBatchStatistics ? -k * inv * sumDyXhat / m : T.Zero;
+            coefficients[2 * channels + c] = usedBatchStatistics ? -k * sumDy / m : T.Zero;
         }
+        if (dx.IsEmpty) return;
+        // One pass per plane: dx = k δ + ((x - μ) p + q) (NormalizationKernels.InputGradient), samples on several threads.
+        var work = new ElementWork { Layer = this, X = x, Dy = dy, Y = dx, N = n, Parts = Parallelism.ElementParts(n * size), Backward = true };
+        Parallelism.For(work.Parts, ref work);
     }
 }
 

@@ -67,7 +67,8 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
     {
         CheckForward(x, y, n);
         int d = InputShape.Size, m = Outputs;
-        ParallelGemm.Multiply(false, true, n, m, d, x, d, Weight.Value, d, y, m, accumulate: false);
+        if (n == 1) SampleProduct.Multiply(x[..d], Weight.Value, m, d, y[..m]); // Gemm's bits without packing all of W for one row
+        else ParallelGemm.Multiply(false, true, n, m, d, x, d, Weight.Value, d, y, m, accumulate: false);
         ReadOnlySpan<T> b = Bias.Value;
         for (int s = 0; s < n; s++) TensorPrimitives.Add(y.Slice(s * m, m), b, y.Slice(s * m, m));
     }
@@ -88,6 +89,11 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
     public override void Backward(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, int n)
     {
         CheckBackward(x, y, dy, dx, n);
+        if (Fusion != SgdFusion.None)
+        {
+            FusedBackward(x, dy, dx);
+            return;
+        }
         int d = InputShape.Size, m = Outputs;
         int blocks = BatchTree.Blocks(n);
         if (blocks == 1 && !SplitBatch)
@@ -116,6 +122,40 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
             BatchTree.CombineLater<T>(Share, partialBias.AsSpan(0, blocks * m), m, blocks, Bias.Gradient);
         }
         if (!dx.IsEmpty) ParallelGemm.Multiply(false, false, n, d, m, dy, m, Weight.Value, d, dx, d, accumulate: false);
+    }
+
+    /// <summary>
+    /// One sample, one process: plain SGD's update can be folded into the backward pass (FusedSgdKernels), bit-identical
+    /// to the gradient this backward pass writes for one sample followed by the optimiser's step.
+    /// </summary>
+    internal override bool CanFuseSgd(int n) => n == 1 && !SplitBatch;
+
+    /// <summary>
+    /// The one-sample backward pass with plain SGD folded in: records max |g| of both gradients (the weight's is
+    /// max |δ| · max |x| computed in T, exactly the largest |δ[p]·x[c]| since rounding is monotonic; the bias's
+    /// max |δ|), then writes dx = δ W and, with <see cref="SgdFusion.InBackward"/>, updates each row of W after
+    /// reading it, and the bias. ∂W and ∂b are never written.
+    /// </summary>
+    private void FusedBackward(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx)
+    {
+        int d = InputShape.Size, m = Outputs;
+        ReadOnlySpan<T> delta = dy[..m], input = x[..d];
+        T dyMax = T.Abs(TensorPrimitives.MaxMagnitude(delta)), xMax = T.Abs(TensorPrimitives.MaxMagnitude(input));
+        Weight.FusedGradientMagnitude = double.CreateChecked(dyMax * xMax);
+        Bias.FusedGradientMagnitude = double.CreateChecked(dyMax);
+        bool update = Fusion == SgdFusion.InBackward;
+        Span<T> inputGradient = dx.IsEmpty ? dx : dx[..d];
+        if (update || !inputGradient.IsEmpty) FusedSgdKernels.Dense(Weight.Value, m, d, delta, input, inputGradient, update, FusedStep);
+        if (update) FusedSgdKernels.Bias(Bias.Value, delta, FusedStep.Rate);
+    }
+
+    /// <inheritdoc />
+    internal override void ApplyDeferredSgd(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, SgdStep<T> step)
+    {
+        if (Fusion != SgdFusion.Deferred || n != 1) throw new InvalidOperationException($"{Token}: no update of a one-sample pass was deferred");
+        int d = InputShape.Size, m = Outputs;
+        FusedSgdKernels.Dense(Weight.Value, m, d, dy[..m], x[..d], Span<T>.Empty, update: true, step);
+        FusedSgdKernels.Bias(Bias.Value, dy[..m], step.Rate);
     }
 
     private ref struct WeightGradientWork : IPartitionedWork

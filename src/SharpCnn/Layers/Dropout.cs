@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using SharpCnn.Formats.Onnx;
 using SharpCnn.Formats.Onnx.Proto;
+using SharpCnn.Kernels;
 using SharpCnn.Tensors;
 
 namespace SharpCnn.Layers;
@@ -99,14 +100,31 @@ public sealed class Dropout<T> : Layer<T>, IStepSeeded where T : unmanaged, IFlo
         Apply(dy[..len], dx);
     }
 
-    /// <summary>to_i = from_i · k_i / (1 - p) with the current mask.</summary>
+    /// <summary>to_i = from_i · k_i / (1 - p) with the current mask, element ranges on several threads.</summary>
     private void Apply(ReadOnlySpan<T> from, Span<T> to)
     {
-        T scale = T.One / (T.One - T.CreateChecked(Rate));
-        ulong threshold = Threshold, k = key;
-        ulong first = (ulong)FirstSample * (ulong)InputShape.Size; // the global index of this process's first value
-        for (int i = 0; i < from.Length; i++)
-            to[i] = (Mix(k + (first + (ulong)i) * Golden) >> 11) >= threshold ? from[i] * scale : T.Zero;
+        var work = new ApplyWork
+        {
+            From = from, To = to, Key = key, Threshold = Threshold, Scale = T.One / (T.One - T.CreateChecked(Rate)),
+            First = (ulong)FirstSample * (ulong)InputShape.Size, // the global index of this process's first value
+            Parts = Parallelism.ElementParts(from.Length),
+        };
+        Parallelism.For(work.Parts, ref work);
+    }
+
+    private ref struct ApplyWork : IPartitionedWork
+    {
+        public ReadOnlySpan<T> From;
+        public Span<T> To;
+        public ulong Key, Threshold, First;
+        public T Scale;
+        public int Parts;
+
+        public readonly void Run(int partition)
+        {
+            var (start, count) = Parallelism.Range(From.Length, Parts, partition);
+            MaskKernels.Apply(From.Slice(start, count), To.Slice(start, count), Key, First + (ulong)start, Threshold, Scale);
+        }
     }
 
     private static ulong StepKey(ulong seed, long step) => Mix(seed ^ Mix((ulong)step + Golden));

@@ -21,7 +21,7 @@ public sealed class Flatten<T> : Layer<T> where T : unmanaged, IFloatingPointIee
     protected override Shape Configure(Shape input) => Shape.Vector(input.Size);
 
     /// <inheritdoc />
-    internal override InferenceFusion Fusion => InferenceFusion.SameValues;
+    internal override InferenceFusion InferenceRole => InferenceFusion.SameValues;
 
     /// <inheritdoc />
     public override void Forward(ReadOnlySpan<T> x, Span<T> y, int n)

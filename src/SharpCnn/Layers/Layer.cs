@@ -16,7 +16,9 @@ namespace SharpCnn.Layers;
 ///
 /// Backward contract: given x, the y that Forward produced from it, and dy = ∂L/∂y,
 /// it ADDS ∂L/∂θ into each parameter's gradient and WRITES ∂L/∂x into dx (dx may be
-/// empty when nobody needs the input gradient, e.g. for the first layer). Backward
+/// empty when nobody needs the input gradient, e.g. for the first layer). The one exception: a layer that a
+/// training step asks to fold plain SGD's update into its backward pass (<see cref="Fusion"/>) updates its
+/// parameters instead of writing their gradients. Backward
 /// must follow the Forward of the same batch: layers may keep what Forward found
 /// (arg-max positions, norms) for it.
 /// </summary>
@@ -147,13 +149,36 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// pooling that a convolution or dense layer applies to its outputs before writing them, a layer that leaves the
     /// values where they are, or nothing (it runs its own <see cref="Forward"/>). Evaluation mode only.
     /// </summary>
-    internal virtual InferenceFusion Fusion => InferenceFusion.None;
+    internal virtual InferenceFusion InferenceRole => InferenceFusion.None;
 
     /// <summary>
     /// A fused inference stage that starts with this layer (a convolution or dense layer and the layers after it that it
     /// can absorb), or null when the layer runs its own <see cref="Forward"/> in inference.
     /// </summary>
     internal virtual Model.InferenceStage<T>? CreateInferenceStage() => null;
+
+    /// <summary>
+    /// How the next backward pass treats plain SGD's update (set by the network for a training step, None
+    /// otherwise): see <see cref="SgdFusion"/>. Only layers whose <see cref="CanFuseSgd"/> said yes are set.
+    /// </summary>
+    internal SgdFusion Fusion { get; set; }
+
+    /// <summary>The update applied during backward when <see cref="Fusion"/> is <see cref="SgdFusion.InBackward"/>.</summary>
+    internal Kernels.SgdStep<T> FusedStep { get; set; }
+
+    /// <summary>
+    /// Whether this layer can fold plain SGD's update into its backward pass for a batch of <paramref name="n"/>
+    /// (bit-identical to writing the gradients and letting the optimiser update); false unless overridden.
+    /// </summary>
+    internal virtual bool CanFuseSgd(int n) => false;
+
+    /// <summary>
+    /// With <see cref="Fusion"/> = <see cref="SgdFusion.Deferred"/>, after the backward pass and the guard: applies
+    /// <paramref name="step"/> to the parameters the backward pass left unwritten, from its input
+    /// <paramref name="x"/> and output gradient <paramref name="dy"/> (still those of the pass).
+    /// </summary>
+    internal virtual void ApplyDeferredSgd(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, Kernels.SgdStep<T> step) =>
+        throw new InvalidOperationException($"{Token} does not fold SGD's update into its backward pass");
 
     /// <summary>Floating-point operations of one sample's forward pass (a multiply-add counts 2).</summary>
     public virtual long ForwardFlops => 0;
@@ -206,7 +231,7 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     public override string ToString() => IsBuilt ? $"{Token} {InputShape} -> {OutputShape}" : Token;
 }
 
-/// <summary>What a layer can be inside a fused inference stage (<see cref="Layer{T}.Fusion"/>).</summary>
+/// <summary>What a layer can be inside a fused inference stage (<see cref="Layer{T}.InferenceRole"/>).</summary>
 internal enum InferenceFusion
 {
     /// <summary>Runs its own forward pass.</summary>
@@ -223,6 +248,24 @@ internal enum InferenceFusion
 
     /// <summary>The output is the input's values in the same order (a flatten).</summary>
     SameValues,
+}
+
+/// <summary>How a training step folds plain SGD's update into a layer's backward pass.</summary>
+internal enum SgdFusion
+{
+    /// <summary>Not at all: the backward pass adds the gradients, the optimiser updates.</summary>
+    None,
+
+    /// <summary>
+    /// The backward pass writes the input gradient and records max |g| of its parameters' gradients
+    /// (<see cref="Tensors.Parameter{T}.FusedGradientMagnitude"/>) without writing them; after the guard has
+    /// passed the step, <see cref="Layer{T}.ApplyDeferredSgd"/> updates the parameters (a guarded step: nothing is
+    /// updated before every gradient has been checked).
+    /// </summary>
+    Deferred,
+
+    /// <summary>The backward pass updates each row of the parameters right after reading it for the input gradient (no guard).</summary>
+    InBackward,
 }
 
 /// <summary>A layer cannot take the input shape it was given; the message says why.</summary>

@@ -49,7 +49,7 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
     protected override Shape Configure(Shape input) => Window.Apply(input);
 
     /// <inheritdoc />
-    internal override InferenceFusion Fusion =>
+    internal override InferenceFusion InferenceRole =>
         Window.Height == 2 && Window.Width == 2 && Window.Stride == 2
         && 2 * OutputShape.Height <= InputShape.Height && 2 * OutputShape.Width <= InputShape.Width
             ? InferenceFusion.MaxPool2x2 : InferenceFusion.None;

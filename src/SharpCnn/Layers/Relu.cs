@@ -26,7 +26,7 @@ public sealed class Relu<T> : Layer<T> where T : unmanaged, IFloatingPointIeee75
     public override long ForwardFlops => InputShape.Size;
 
     /// <inheritdoc />
-    internal override InferenceFusion Fusion => InferenceFusion.Relu;
+    internal override InferenceFusion InferenceRole => InferenceFusion.Relu;
 
     /// <inheritdoc />
     public override void Forward(ReadOnlySpan<T> x, Span<T> y, int n)

@@ -139,7 +139,7 @@ internal sealed class ConvolutionStage<T> : InferenceStage<T> where T : unmanage
 
     public override bool TryAbsorb(Layer<T> next)
     {
-        switch (next.Fusion)
+        switch (next.InferenceRole)
         {
             case InferenceFusion.Relu:
                 if (pool) reluAfter = true;
@@ -278,7 +278,7 @@ internal sealed class DenseStage<T> : InferenceStage<T> where T : unmanaged, IFl
 
     public override bool TryAbsorb(Layer<T> next)
     {
-        switch (next.Fusion)
+        switch (next.InferenceRole)
         {
             case InferenceFusion.Relu:
                 relu = true;

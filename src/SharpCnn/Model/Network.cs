@@ -296,14 +296,46 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>Sets every parameter gradient to zero.</summary>
-    public void ZeroGradients()
+    public void ZeroGradients() => ClearGradients(skipFused: false);
+
+    /// <summary>Sets every parameter gradient to zero, except (with <paramref name="skipFused"/>) those of layers that fold the step's update into their backward pass: nobody writes or reads those.</summary>
+    internal void ClearGradients(bool skipFused)
     {
         // Index loops: foreach over an IReadOnlyList would allocate an enumerator every step.
         foreach (var layer in layers)
         {
+            if (skipFused && layer.Fusion != SgdFusion.None) continue;
             var parameters = layer.Parameters;
             for (int i = 0; i < parameters.Count; i++) Kernels.ElementwiseKernels.Clear<T>(parameters[i].Gradient); // large ones on several threads
         }
+    }
+
+    /// <summary>
+    /// Makes every layer that can (<see cref="Layer{T}.CanFuseSgd"/> for a batch of <paramref name="n"/>) fold plain
+    /// SGD's update into the next backward pass as <paramref name="mode"/> says (<paramref name="step"/> is the update
+    /// for <see cref="SgdFusion.InBackward"/>); the others, and every layer with <see cref="SgdFusion.None"/>, are set
+    /// not to. Marks the fused layers' trained parameters <see cref="Parameter{T}.Fused"/>. Returns whether any layer fuses.
+    /// </summary>
+    internal bool PrepareFusedSgd(int n, SgdFusion mode, Kernels.SgdStep<T> step)
+    {
+        bool any = false;
+        foreach (var layer in layers)
+        {
+            var fusion = mode != SgdFusion.None && layer.CanFuseSgd(n) ? mode : SgdFusion.None;
+            layer.Fusion = fusion;
+            layer.FusedStep = step;
+            var parameters = layer.Parameters;
+            for (int i = 0; i < parameters.Count; i++) parameters[i].Fused = fusion != SgdFusion.None && parameters[i].IsTrained;
+            any |= fusion != SgdFusion.None;
+        }
+        return any;
+    }
+
+    /// <summary>Applies <paramref name="step"/> in every layer whose backward pass deferred it (after the guard passed the step of <paramref name="n"/> samples).</summary>
+    internal void ApplyDeferredSgd(int n, Kernels.SgdStep<T> step)
+    {
+        for (int k = 0; k < layers.Length; k++)
+            if (layers[k].Fusion == SgdFusion.Deferred) layers[k].ApplyDeferredSgd(activations[k], gradients[k + 1], n, step);
     }
 
     private int CheckBatch(int n)

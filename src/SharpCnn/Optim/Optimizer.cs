@@ -36,17 +36,33 @@ public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
     public abstract string Name { get; }
 
     /// <summary>Applies one update to every parameter from its current gradient.</summary>
-    public void Step()
+    public void Step() => TakeStep(skipFused: false);
+
+    /// <summary>
+    /// One update; with <paramref name="skipFused"/> the parameters marked <see cref="Parameter{T}.Fused"/> are left
+    /// alone (their layer applies the step's plain-SGD update itself, <see cref="Sgd{T}.FusedStep"/>).
+    /// </summary>
+    internal void TakeStep(bool skipFused)
     {
         StepCount++;
         for (int i = 0; i < Parameters.Count; i++)
         {
             var p = Parameters[i];
-            if (WeightDecay != 0 && p.Role == ParameterRole.Weight)
+            if (skipFused && p.Fused) continue;
+            if (!FoldsWeightDecay && DecaysWeight(i))
                 Kernels.ElementwiseKernels.MultiplyAdd(p.Value, T.CreateChecked(WeightDecay), p.Gradient, p.Gradient);
             Update(i, p.Value, p.Gradient);
         }
     }
+
+    /// <summary>
+    /// True when <see cref="Update"/> applies the weight decay itself (the same operations, g + λ·w first, in the
+    /// same pass as the update, leaving the gradient as it was); false: the decay is added to the gradient before.
+    /// </summary>
+    protected virtual bool FoldsWeightDecay => false;
+
+    /// <summary>Whether parameter <paramref name="index"/> is decayed (a weight, and the decay is not zero).</summary>
+    protected bool DecaysWeight(int index) => WeightDecay != 0 && Parameters[index].Role == ParameterRole.Weight;
 
     /// <summary>Updates parameter <paramref name="index"/>'s values <paramref name="w"/> from its gradient <paramref name="g"/>.</summary>
     protected abstract void Update(int index, Span<T> w, ReadOnlySpan<T> g);

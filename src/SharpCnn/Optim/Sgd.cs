@@ -16,6 +16,12 @@ public sealed class Sgd<T>(IEnumerable<Parameter<T>> parameters, double learning
     /// <inheritdoc />
     public override IReadOnlyList<T[]> State => [];
 
+    /// <summary>
+    /// The update a layer applies itself when it folds this step into its backward pass: the same operations as
+    /// <see cref="Optimizer{T}.Step()"/> with this optimiser (weight decay, then w ← w + (-η)·g), so the same bits.
+    /// </summary>
+    internal SgdStep<T> FusedStep => new(T.CreateChecked(-LearningRate), T.CreateChecked(WeightDecay), WeightDecay != 0);
+
     /// <inheritdoc />
     protected override void Update(int index, Span<T> w, ReadOnlySpan<T> g) =>
         ElementwiseKernels.MultiplyAdd(g, T.CreateChecked(-LearningRate), w, w);

@@ -82,6 +82,16 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// </summary>
     public double? InitialValue { get; init; }
 
+    /// <summary>
+    /// Set for the current training step when the layer applies plain SGD's update to this parameter itself
+    /// (during its backward pass, or right after the divergence guard) instead of writing <see cref="Gradient"/>:
+    /// the optimiser skips it and the guard reads <see cref="FusedGradientMagnitude"/>. Cleared after the step.
+    /// </summary>
+    internal bool Fused { get; set; }
+
+    /// <summary>With <see cref="Fused"/>: max |g| of the gradient the layer did not write (computed exactly from its factors).</summary>
+    internal double FusedGradientMagnitude { get; set; }
+
     /// <summary>True when an optimiser updates this parameter (every role but <see cref="ParameterRole.State"/>).</summary>
     public bool IsTrained => Role != ParameterRole.State;
 

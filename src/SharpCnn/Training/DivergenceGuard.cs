@@ -42,6 +42,8 @@ public sealed record Divergence(long Step, int Epoch, int Layer, string Token, s
 ///     global norm for clipping; max |g| only when the norm is over the limit). Without clipping
 ///     the norm is not needed: one pass of max |g| clears a tensor whose max |g| is within the limit
 ///     (a kind the sum of squares never reports), the sum decides the others as before;
+///     A gradient a layer folded into plain SGD's update (never written) is judged by the max |g| the layer
+///     computed exactly from its factors (<see cref="Parameter{T}.FusedGradientMagnitude"/>);
 ///   before a checkpoint is written and at each epoch's end, every parameter max |w|.
 /// An exploding or non-finite parameter also shows in the next step's outputs, so checking
 /// the parameters on every step would only double the cost of the guard. Likewise the outputs
@@ -176,6 +178,14 @@ internal sealed class DivergenceGuard<T> where T : unmanaged, IFloatingPointIeee
     {
         for (int i = 0; i < parameters.Length; i++)
         {
+            if (parameters[i].Fused)
+            {
+                // A layer that folds plain SGD's update into its backward pass wrote no gradient; it computed its
+                // max |g| exactly from the gradient's factors (the same verdict as the scan of the written gradient).
+                double fused = parameters[i].FusedGradientMagnitude;
+                if (Broken(fused)) return Found(step, epoch, layerOf[i], parameters[i].Name + " gradient", fused);
+                continue;
+            }
             if (!Broken(Magnitude(parameters[i].Gradient))) continue;
             if (CheckGradient(i, step, epoch, out _) is { } bad) return bad;
         }
@@ -188,6 +198,7 @@ internal sealed class DivergenceGuard<T> where T : unmanaged, IFloatingPointIeee
         double total = 0;
         for (int i = 0; i < parameters.Length; i++)
         {
+            if (parameters[i].Fused) throw new InvalidOperationException($"{parameters[i].Name} of layer {layerOf[i] + 1}: its gradient was folded into the update, so the gradients have no norm");
             if (CheckGradient(i, step, epoch, out double squares) is { } bad)
             {
                 norm = double.NaN;

@@ -1,4 +1,5 @@
 using SharpCnn.Data;
+using SharpCnn.Layers;
 using SharpCnn.Model;
 using SharpCnn.Optim;
 
@@ -65,6 +66,10 @@ public interface ITrainingStepHook<T> where T : unmanaged, IFloatingPointIeee754
 /// stops there, before the update, and says what it found (a benchmark of the arithmetic alone may turn the
 /// guard off, see <see cref="Guarded"/>). Hooks (<see cref="Hooks"/>) run between the phases.
 /// A step allocates nothing: the buffers are reserved for <see cref="BatchSize"/> samples when it is made.
+/// With plain SGD, no clipping, no hooks and a batch this process computes alone, layers that can
+/// (<see cref="Layers.Layer{T}.CanFuseSgd"/>: a dense layer at batch 1) fold the update into their backward pass
+/// instead of writing their gradients: during it when the step is not guarded, right after the guard when it is
+/// (so a stopped step still updates nothing); the weights are bit for bit those of the unfused step.
 /// </summary>
 public sealed class TrainingStep<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -187,10 +192,37 @@ public sealed class TrainingStep<T> where T : unmanaged, IFloatingPointIeee754<T
     /// <summary>Everything after the load: forward, backward, the guard's checks, clipping, schedule, update.</summary>
     private StepResult Train(int n, int epoch)
     {
+        var fusion = FusionOf();
+        try
+        {
+            return Train(n, epoch, fusion);
+        }
+        finally
+        {
+            if (fusion != SgdFusion.None) Network.PrepareFusedSgd(n, SgdFusion.None, default);
+        }
+    }
+
+    /// <summary>
+    /// Whether the step folds plain SGD's update into the layers' backward passes (the layers that can, for the
+    /// batch: <see cref="Layers.Layer{T}.CanFuseSgd"/>): only with plain SGD (with or without weight decay), no
+    /// clipping (it needs the whole gradient's norm), no hooks (they may read or change the gradients) and a batch
+    /// this process computes alone. Guarded steps defer the update until the guard has passed the step.
+    /// </summary>
+    private SgdFusion FusionOf()
+    {
+        if (Optimizer is not Sgd<T> || Options.ClipNorm > 0 || hooks.Count > 0 || Network.Share is { Split: true }) return SgdFusion.None;
+        return Guarded ? SgdFusion.Deferred : SgdFusion.InBackward;
+    }
+
+    private StepResult Train(int n, int epoch, SgdFusion fusion)
+    {
         var network = Network;
         var optimizer = Optimizer;
         long step = optimizer.StepCount + 1;
-        network.ZeroGradients();
+        if (fusion == SgdFusion.InBackward) SetRate(); // nothing can stop an unguarded step without clipping after the backward pass
+        bool fused = fusion != SgdFusion.None && network.PrepareFusedSgd(n, fusion, ((Sgd<T>)optimizer).FusedStep);
+        network.ClearGradients(skipFused: fused);
         network.SetStep(Options.Seed, optimizer.StepCount);
         var output = network.Forward(n);
         if (Guarded && guard.CheckOutputs(n, step, epoch) is { } exploded) return new StepResult(n, double.NaN, 0, exploded);
@@ -213,12 +245,19 @@ public sealed class TrainingStep<T> where T : unmanaged, IFloatingPointIeee754<T
         {
             return new StepResult(n, loss, correct, badGradient);
         }
-        if (Options.Schedule.Kind != ScheduleKind.Constant) // a constant schedule leaves a rate set by hand alone
-            optimizer.LearningRate = Options.Schedule.Rate(Options.LearningRate, optimizer.StepCount, StepsPerEpoch, TotalSteps);
-        optimizer.Step();
+        SetRate();
+        optimizer.TakeStep(skipFused: fused);
+        if (fused && fusion == SgdFusion.Deferred) network.ApplyDeferredSgd(n, ((Sgd<T>)optimizer).FusedStep);
         var result = new StepResult(n, loss, correct, null);
         for (int i = 0; i < hooks.Count; i++) hooks[i].Updated(this, result);
         return result;
+    }
+
+    /// <summary>Sets the learning rate of the coming step from the schedule (a constant schedule leaves a rate set by hand alone).</summary>
+    private void SetRate()
+    {
+        if (Options.Schedule.Kind != ScheduleKind.Constant)
+            Optimizer.LearningRate = Options.Schedule.Rate(Options.LearningRate, Optimizer.StepCount, StepsPerEpoch, TotalSteps);
     }
 
     /// <summary>

@@ -23,7 +23,18 @@ public class BenchCommandTests
         Assert.Matches(@"\d+ samples/s\s+training, batch 1", r.Output);
     }
 
+    [Fact]
+    public void AModelSpecTrainsAtTheBatchAndWithTheOptimiserAsked()
+    {
+        var r = CliProcess.Run(AppContext.BaseDirectory, "bench", "--model", "conv3x3x4,batchnorm,relu,maxpool2,dropout0.25,dense10",
+            "--batch", "8", "--optimizer", "momentum", "--only", "train64", "--seconds", "0.05", "--rounds", "1", "--tsv");
+        Assert.True(r.ExitCode == 0, r.Output + r.Error);
+        Assert.Matches(@"(?m)^train_b8\t[0-9.]+\tsamples/s", r.Output);
+    }
+
     [Theory]
+    [InlineData("--batch", "0")]
+    [InlineData("--optimizer", "lion")]
     [InlineData("--threads", "-1")]
     [InlineData("--only", "nonsense")]
     [InlineData("--seconds", "0")]

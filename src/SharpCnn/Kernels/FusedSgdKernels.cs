@@ -1,0 +1,226 @@
+// A dense layer's backward pass for one sample with plain SGD's update folded in (the seeds' mode), one
+// streaming pass over the weight W [m x d] instead of materialising ∂L/∂W (fc1's 12.8 MB) and reading it
+// back in the guard and the optimiser:
+//
+//   input gradient   dx = δ W        Gemm's canonical order for a 1 x d x m product: the sum over the rows p of W
+//                                    cut into slices of Gemm.DepthSlice(m), each slice summed from zero with one
+//                                    FUSED multiply-add per row in increasing p, the first slice stored to dx and
+//                                    each later slice added (what ParallelGemm computes for the unfused pass).
+//   weight update    g = 0 + fma(δ[p], x[c], 0)              the gradient exactly as the unfused pass writes it
+//                                                            (the one-sample Gemm into a zeroed ∂W);
+//                    g = w·λ + g      (only with decay λ)    Optimizer.Step's weight decay (product rounded, then sum);
+//                    w = g·r + w      (r = -η)               Sgd's update (ElementwiseKernels.MultiplyAdd: product
+//                                                            rounded, then sum).
+//
+// Row p of W is read for dx before it is updated (the input gradient needs the old weights). Every column is
+// computed on its own, lane by lane, with the same IEEE operations on every width (FMA is fused everywhere, the
+// scalar width included: VectorWidth.cs), so the bits depend neither on the vector width nor on how the columns
+// are split over threads. DenseReference is the same arithmetic as a plain loop; the tests hold this kernel and
+// the unfused backward + optimiser to it, bit for bit.
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace SharpCnn.Kernels;
+
+/// <summary>Plain SGD's step: w ← w + r·(g + λ·w) with r = -η (as <c>Sgd</c> and <c>Optimizer.Step</c> compute it).</summary>
+/// <param name="Rate">The learning rate negated, in T (what <c>Sgd</c> multiplies the gradient by).</param>
+/// <param name="Decay">Weight decay λ in T (used only when <paramref name="Decayed"/>).</param>
+/// <param name="Decayed">True when the optimiser's weight decay is not zero.</param>
+internal readonly record struct SgdStep<T>(T Rate, T Decay, bool Decayed) where T : unmanaged, IFloatingPointIeee754<T>;
+
+/// <summary>The dense layer's one-sample backward pass with plain SGD's update folded in (see the top of the file).</summary>
+internal static class FusedSgdKernels
+{
+    /// <summary>Columns handled at a time (whole rows of fc1's 3136): the slice partial sums of dx for them stay in L1 or L2 (16 KB float, 32 KB double).</summary>
+    private const int ChunkColumns = 4096;
+
+    /// <summary>
+    /// Over all columns of <paramref name="w"/> [<paramref name="m"/> x <paramref name="d"/>], on up to
+    /// <see cref="Parallelism.ThreadCount"/> threads (column ranges; the bits do not depend on the split):
+    /// writes <paramref name="dx"/> = δ W (unless it is empty) and, when <paramref name="update"/> is set,
+    /// applies <paramref name="step"/> with the gradient δ ⊗ x to each row after its use.
+    /// </summary>
+    public static void Dense<T>(Span<T> w, int m, int d, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, Span<T> dx, bool update, SgdStep<T> step)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Check(w, m, d, dy, x, dx);
+        int parts = Parallelism.ElementParts(m * d);
+        var work = new DenseWork<T> { W = w, M = m, D = d, Dy = dy, X = x, Dx = dx, Update = update, Step = step, Parts = parts };
+        Parallelism.For(parts, ref work);
+    }
+
+    /// <summary>The plain loop <see cref="Dense{T}"/> is held to.</summary>
+    public static void DenseReference<T>(Span<T> w, int m, int d, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, Span<T> dx, bool update, SgdStep<T> step)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Check(w, m, d, dy, x, dx);
+        int kc = Gemm.DepthSlice(m);
+        if (!dx.IsEmpty)
+        {
+            for (int c = 0; c < d; c++)
+            {
+                for (int pc = 0; pc < m; pc += kc)
+                {
+                    T sum = T.Zero;
+                    for (int p = pc; p < Math.Min(m, pc + kc); p++) sum = T.FusedMultiplyAdd(dy[p], w[p * d + c], sum);
+                    dx[c] = pc == 0 ? sum : dx[c] + sum;
+                }
+            }
+        }
+        if (!update) return;
+        for (int p = 0; p < m; p++)
+        {
+            for (int c = 0; c < d; c++)
+            {
+                T g = T.Zero + T.FusedMultiplyAdd(dy[p], x[c], T.Zero);
+                T old = w[p * d + c];
+                if (step.Decayed)
+                {
+                    T decay = old * step.Decay;
+                    g = decay + g;
+                }
+                T change = g * step.Rate;
+                w[p * d + c] = change + old;
+            }
+        }
+    }
+
+    /// <summary>A bias's update from its one-sample gradient δ: g = 0 + δ, b = g·r + b (no weight decay on biases).</summary>
+    public static void Bias<T>(Span<T> b, ReadOnlySpan<T> dy, T rate) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (dy.Length < b.Length) throw new ArgumentException($"bias update: δ has {dy.Length} values, the bias {b.Length}");
+        for (int i = 0; i < b.Length; i++)
+        {
+            T g = T.Zero + dy[i];
+            T change = g * rate;
+            b[i] = change + b[i];
+        }
+    }
+
+    private static void Check<T>(Span<T> w, int m, int d, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, Span<T> dx)
+    {
+        if (m <= 0 || d <= 0) throw new ArgumentOutOfRangeException(nameof(m), $"a {m} x {d} weight is empty");
+        if (w.Length < (long)m * d) throw new ArgumentException($"the weight has {w.Length} values, {m} x {d} needs {(long)m * d}");
+        if (dy.Length < m || x.Length < d) throw new ArgumentException($"δ has {dy.Length} values and x {x.Length}; a {m} x {d} weight needs {m} and {d}");
+        if (!dx.IsEmpty && dx.Length < d) throw new ArgumentException($"dx has {dx.Length} values, the weight's input {d}");
+    }
+
+    private ref struct DenseWork<T> : IPartitionedWork where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public Span<T> W, Dx;
+        public ReadOnlySpan<T> Dy, X;
+        public int M, D, Parts;
+        public bool Update;
+        public SgdStep<T> Step;
+
+        public readonly void Run(int partition)
+        {
+            var (start, count) = Parallelism.AlignedRange(D, Parts, partition, 16);
+            Span<T> partials = stackalloc T[ChunkColumns];
+            for (int c0 = start; c0 < start + count; c0 += ChunkColumns)
+            {
+                int len = Math.Min(ChunkColumns, start + count - c0);
+                Columns(W, M, D, Dy, X, Dx, Update, Step, c0, len, partials);
+            }
+        }
+    }
+
+    /// <summary>Columns [c0, c0 + count) at the widest accelerated width, the last few at the scalar width.</summary>
+    private static void Columns<T>(Span<T> w, int m, int d, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, Span<T> dx, bool update, SgdStep<T> step, int c0, int count, Span<T> partials)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int whole = 0;
+        if (Width512<T>.IsAccelerated) whole = Rows<T, Vector512<T>, Width512<T>>(w, m, d, dy, x, dx, update, step, c0, count, partials);
+        else if (Width256<T>.IsAccelerated) whole = Rows<T, Vector256<T>, Width256<T>>(w, m, d, dy, x, dx, update, step, c0, count, partials);
+        else if (Width128<T>.IsAccelerated) whole = Rows<T, Vector128<T>, Width128<T>>(w, m, d, dy, x, dx, update, step, c0, count, partials);
+        if (whole < count) Rows<T, T, WidthScalar<T>>(w, m, d, dy, x, dx, update, step, c0 + whole, count - whole, partials[whole..]);
+    }
+
+    /// <summary>A compile-time flag: the JIT compiles each instantiation with the branches on it removed.</summary>
+    private interface IFlag
+    {
+        static abstract bool On { get; }
+    }
+
+    private readonly struct Yes : IFlag
+    {
+        public static bool On => true;
+    }
+
+    private readonly struct No : IFlag
+    {
+        public static bool On => false;
+    }
+
+    /// <summary>Columns [c0, c0 + count / w·w) of every row at width <typeparamref name="TWidth"/>; returns how many it did.</summary>
+    private static int Rows<T, TVector, TWidth>(Span<T> w, int m, int d, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, Span<T> dx, bool update, SgdStep<T> step, int c0, int count, Span<T> partials)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, T>
+    {
+        bool input = !dx.IsEmpty;
+        if (input && update)
+            return step.Decayed
+                ? Rows<T, TVector, TWidth, Yes, Yes, Yes>(w, m, d, dy, x, dx, step, c0, count, partials)
+                : Rows<T, TVector, TWidth, Yes, Yes, No>(w, m, d, dy, x, dx, step, c0, count, partials);
+        if (update)
+            return step.Decayed
+                ? Rows<T, TVector, TWidth, No, Yes, Yes>(w, m, d, dy, x, dx, step, c0, count, partials)
+                : Rows<T, TVector, TWidth, No, Yes, No>(w, m, d, dy, x, dx, step, c0, count, partials);
+        return input ? Rows<T, TVector, TWidth, Yes, No, No>(w, m, d, dy, x, dx, step, c0, count, partials) : count - count % TWidth.Count;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int Rows<T, TVector, TWidth, TInput, TUpdate, TDecay>(Span<T> w, int m, int d, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, Span<T> dx, SgdStep<T> step, int c0, int count, Span<T> partials)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, T>
+        where TInput : struct, IFlag
+        where TUpdate : struct, IFlag
+        where TDecay : struct, IFlag
+    {
+        int lanes = TWidth.Count, end = count - count % lanes;
+        if (end == 0) return 0;
+        int kc = TInput.On ? Gemm.DepthSlice(m) : m;
+        ref T wr = ref MemoryMarshal.GetReference(w);
+        ref T xr = ref Unsafe.Add(ref MemoryMarshal.GetReference(x), c0);
+        ref T pr = ref MemoryMarshal.GetReference(partials);
+        ref T dxr = ref TInput.On ? ref Unsafe.Add(ref MemoryMarshal.GetReference(dx), c0) : ref pr;
+        TVector rate = TWidth.Broadcast(step.Rate), decay = TWidth.Broadcast(step.Decay), zero = TWidth.Zero;
+        for (int pc = 0; pc < m; pc += kc)
+        {
+            // The slice's sum from zero: the first slice straight into dx, later ones into the partials, then added.
+            ref T sum = ref pc == 0 ? ref dxr : ref pr;
+            int last = Math.Min(m, pc + kc);
+            for (int p = pc; p < last; p++)
+            {
+                ref T row = ref Unsafe.Add(ref wr, (nint)p * d + c0);
+                TVector delta = TWidth.Broadcast(dy[p]);
+                bool first = p == pc;
+                for (int c = 0; c < end; c += lanes)
+                {
+                    TVector old = TWidth.Load(in Unsafe.Add(ref row, c));
+                    if (TInput.On)
+                    {
+                        TVector s = first ? zero : TWidth.Load(in Unsafe.Add(ref sum, c));
+                        TWidth.Store(TWidth.MultiplyAdd(delta, old, s), ref Unsafe.Add(ref sum, c));
+                    }
+                    if (TUpdate.On)
+                    {
+                        TVector g = TWidth.Add(zero, TWidth.MultiplyAdd(delta, TWidth.Load(in Unsafe.Add(ref xr, c)), zero));
+                        if (TDecay.On) g = TWidth.Add(TWidth.Multiply(old, decay), g);
+                        TWidth.Store(TWidth.Add(TWidth.Multiply(g, rate), old), ref Unsafe.Add(ref row, c));
+                    }
+                }
+            }
+            if (TInput.On && pc > 0)
+            {
+                for (int c = 0; c < end; c += lanes)
+                    TWidth.Store(TWidth.Add(TWidth.Load(in Unsafe.Add(ref dxr, c)), TWidth.Load(in Unsafe.Add(ref pr, c))), ref Unsafe.Add(ref dxr, c));
+            }
+        }
+        return end;
+    }
+}
