@@ -15,7 +15,7 @@ public sealed class UninterruptedRun : IDisposable
 {
     /// <summary>Two epochs of 1,500 steps (batches of 2): long enough to be interrupted mid-epoch, a few seconds in all.</summary>
     public static readonly string[] Args = ["train", "--model", "conv3x3x4,relu,maxpool2,flatten,dense10", "--limit", "3000", "--test-limit", "100",
-        "--batch", "2", "--epochs", "2", "--seed", "11", "--plain"];
+        "--batch", "1", "--epochs", "2", "--seed", "11", "--plain"];
 
     public UninterruptedRun()
     {
@@ -62,10 +62,12 @@ public sealed partial class SignalTests(UninterruptedRun reference, ITestOutputH
         string stderr;
         using (var run = CliChildProcess.Start(dir, args))
         {
-            // Signalled as soon as the first epoch is reported: 1,500 steps of the second remain.
+            // Signalled as soon as the first epoch is reported: the second's 3,000 one-sample steps remain. A fixed
+            // wait after the report must stay far below the second epoch's time on a quiet machine (a few tenths of a
+            // second: 300 ms was once too long and the run had ended), yet let it take its first steps.
             string? line = run.WaitForLine(l => l.StartsWith("epoch 1/2", StringComparison.Ordinal), TimeSpan.FromMinutes(3));
             Assert.True(line is not null, "no epoch was reported: " + string.Join("\n", run.Stdout.Concat(run.Stderr)));
-            Thread.Sleep(300); // into the second epoch's steps (it takes 2-3 s), not at its very start
+            Thread.Sleep(30); // into the second epoch's steps, not at its very start
             Send(run.ProcessId, signal);
             Assert.Equal(exitCode, run.WaitForExit(TimeSpan.FromMinutes(2)));
             stderr = string.Join("\n", run.Stderr);
