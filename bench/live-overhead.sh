@@ -9,10 +9,41 @@
 # Usage: bash bench/live-overhead.sh            (3 rounds)
 #        ROUNDS=5 TRAIN_ARGS="--limit 8000 --epochs 2 --seed 1 --threads 2 --plain" bash bench/live-overhead.sh
 #        SHARPCNN_DLL=path/to/SharpCnn.Cli.dll bash bench/live-overhead.sh   (an already built tool)
+#        SUMMARISE=results.txt bash bench/live-overhead.sh                    (summarise saved result lines again)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-3}
 read -r -a train_args <<< "${TRAIN_ARGS:---limit 8000 --epochs 2 --seed 1 --threads 2 --plain}"
+summarise() { # results file
+  echo
+  echo "per round: each --live variant over the same round's run without it (wall, cpu: above 1 costs more; samples/s: below 1 is slower)"
+  awk '
+    { for (i = 3; i <= NF; i++) { split($i, kv, "="); val[$1, $2, kv[1]] = kv[2] } rounds[$1] = 1; acc[$2 " " val[$1, $2, "acc"]] = 1 }
+    END {
+      for (r in rounds) for (i = 1; i <= 2; i++) {
+        v = (i == 1) ? "live" : "client"
+        if (!((r, v, "wall") in val) || !((r, "off", "wall") in val)) continue
+        printf "round %s %-6s wall %.3f  cpu %.3f  samples/s %.3f\n", r, v, val[r, v, "wall"] / val[r, "off", "wall"], val[r, v, "cpu"] / val[r, "off", "cpu"], val[r, v, "sps"] / val[r, "off", "sps"]
+      }
+      accs = ""; for (k in acc) accs = accs " [" k "]"
+      print "final test accuracy by variant:" accs
+    }' "$1" | sort
+  echo
+  for v in live client; do
+    for m in wall cpu sps; do
+      med=$(awk -v v="$v" -v m="$m" '
+        { for (i = 3; i <= NF; i++) { split($i, kv, "="); val[$1, $2, kv[1]] = kv[2] } rounds[$1] = 1 }
+        END { for (r in rounds) if ((r, v, m) in val && (r, "off", m) in val) printf "%.4f\n", val[r, v, m] / val[r, "off", m] }' "$1" |
+        sort -g | awk '{ x[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print x[(NR + 1) / 2]; else printf "%.4f\n", (x[NR / 2] + x[NR / 2 + 1]) / 2 }')
+      echo "median $v/off $m: $med"
+    done
+  done
+  awk '{ for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "thread_cost_pct") print kv[2] } }' "$1" |
+    sort -g | awk '{ x[NR] = $1 } END { if (NR) printf "median time the page cost the training thread (its own measurement): %s %% of the run\n", (NR % 2) ? x[(NR + 1) / 2] : (x[NR / 2] + x[NR / 2 + 1]) / 2 }'
+}
+
+# SUMMARISE=FILE: only summarise the result lines of an earlier run (the lines starting "ROUND VARIANT wall=...").
+if [ -n "${SUMMARISE:-}" ]; then summarise "$SUMMARISE"; exit 0; fi
 dll=${SHARPCNN_DLL:-}
 if [ -z "$dll" ]; then
   dotnet build -c Release src/SharpCnn.Cli -nologo -v q >/dev/null
@@ -53,39 +84,14 @@ run() { # variant round
   local cpu; cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
   local sps; sps=$(grep -o '([0-9,]* samples/s)' "$log.out" | tr -d '(,' | awk '{ s += $1; n++ } END { if (n) printf "%.1f", s / n; else print "nan" }')
   local acc; acc=$(grep -o 'test accuracy [0-9.]* %' "$log.out" | tail -n 1 | awk '{ print $3 }')
+  local cost; cost=$(grep -o 'live page: [0-9.]* s of the training thread.* ([0-9.]* % of the run' "$log.err" | grep -o '([0-9.]* %' | tr -d '( %' || true)
   local events=""
-  [ -f "$log.sse" ] && events=" sse_events=$(grep -c '^event:' "$log.sse" || true)"
+  [ -n "$cost" ] && events=" thread_cost_pct=$cost"
+  [ -f "$log.sse" ] && events="$events sse_events=$(grep -c '^event:' "$log.sse" || true)"
   echo "$r $v wall=$wall cpu=$cpu sps=$sps acc=$acc load=$load$events" | tee -a "$out/results"
 }
 
 for ((r = 1; r <= rounds; r++)); do
   for ((k = 0; k < 3; k++)); do run "${variants[$(((r - 1 + k) % 3))]}" "$r"; done
 done
-
-echo
-echo "per round: ratio of each --live variant to the same round's run without it (wall, cpu: > 1 costs more; samples/s: < 1 is slower)"
-awk '
-  { split($3, w, "="); split($4, c, "="); split($5, s, "="); split($6, a, "=");
-    wall[$1, $2] = w[2]; cpu[$1, $2] = c[2]; sps[$1, $2] = s[2]; acc[$2 " " a[2]] = 1; rounds[$1] = 1 }
-  END {
-    n = 0
-    for (r in rounds) {
-      for (i = 1; i <= 2; i++) {
-        v = (i == 1) ? "live" : "client"
-        printf "round %s %-6s wall %.3f  cpu %.3f  samples/s %.3f\n", r, v, wall[r, v] / wall[r, "off"], cpu[r, v] / cpu[r, "off"], sps[r, v] / sps[r, "off"]
-      }
-    }
-    accs = ""; for (k in acc) accs = accs " [" k "]"
-    print "final test accuracies by variant:" accs
-  }' "$out/results" | sort
-echo
-median() { sort -g | awk '{ x[NR] = $1 } END { if (NR % 2) print x[(NR + 1) / 2]; else printf "%.4f\n", (x[NR / 2] + x[NR / 2 + 1]) / 2 }'; }
-for v in live client; do
-  for m in wall cpu sps; do
-    col=$(case $m in wall) echo 3;; cpu) echo 4;; sps) echo 5;; esac)
-    med=$(awk -v v="$v" -v col="$col" '
-      { split($col, x, "="); val[$1, $2] = x[2]; rounds[$1] = 1 }
-      END { for (r in rounds) if ((r, v) in val && (r, "off") in val) printf "%.4f\n", val[r, v] / val[r, "off"] }' "$out/results" | median)
-    echo "median $v/off $m: $med"
-  done
-done
+summarise "$out/results"

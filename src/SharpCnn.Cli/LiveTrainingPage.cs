@@ -15,10 +15,13 @@ namespace SharpCnn.Cli;
 internal sealed class LiveTrainingPage<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly LiveServer? server;
+    private readonly TextWriter? error;
+    private readonly System.Diagnostics.Stopwatch clock = System.Diagnostics.Stopwatch.StartNew();
 
-    private LiveTrainingPage(LiveServer? server, LiveTraining<T> training)
+    private LiveTrainingPage(LiveServer? server, LiveTraining<T> training, TextWriter? error = null)
     {
         this.server = server;
+        this.error = error;
         Training = training;
     }
 
@@ -63,7 +66,7 @@ internal sealed class LiveTrainingPage<T> : IDisposable where T : unmanaged, IFl
         training.PublishRun(Info(start));
         error.WriteLine($"live page: {server.Url}");
         error.Flush();
-        return new LiveTrainingPage<T>(server, training);
+        return new LiveTrainingPage<T>(server, training, error);
     }
 
     /// <summary>The <c>run</c> event's description of the run (also what <c>view</c> shows of a <c>--json</c> log's start).</summary>
@@ -84,6 +87,8 @@ internal sealed class LiveTrainingPage<T> : IDisposable where T : unmanaged, IFl
     public void Finish(TrainingResult result, Evaluation? final, string? advice)
     {
         Training.Finish(result, final, advice);
+        // What the page cost the training thread (bench/live-overhead.sh reads this line; docs/LIVE.md).
+        error?.WriteLine($"live page: {Training.Cost.TotalSeconds:F3} s of the training thread's time (per-layer statistics {Training.Statistics.Cost.TotalSeconds:F3} s) over {result.Steps} steps ({100 * Training.Cost.TotalSeconds / Math.Max(clock.Elapsed.TotalSeconds, 1e-9):F2} % of the run's {clock.Elapsed.TotalSeconds:F1} s)");
         if (server is { Events.Clients: > 0 }) Thread.Sleep(500);
     }
 

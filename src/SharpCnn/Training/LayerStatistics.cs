@@ -73,6 +73,11 @@ public sealed class LayerStatistics<T> : ITrainingStepHook<T> where T : unmanage
     /// <summary>Steps between measurements (K).</summary>
     public int Every { get; }
 
+    /// <summary>Time spent measuring (the measured steps' passes over activations, gradients and weights, and the <see cref="Measured"/> handlers).</summary>
+    public TimeSpan Cost => Stopwatch.GetElapsedTime(0, costTicks);
+
+    private long costTicks;
+
     /// <summary>Least time between two measurements (zero, the default: every K-th step is measured).</summary>
     public TimeSpan MinInterval { get; init; }
 
@@ -118,6 +123,7 @@ public sealed class LayerStatistics<T> : ITrainingStepHook<T> where T : unmanage
     void ITrainingStepHook<T>.Forwarded(TrainingStep<T> step, int n)
     {
         if (!measuring) return;
+        long start = Stopwatch.GetTimestamp();
         for (int k = 0; k < MeanAbsActivation.Length; k++)
         {
             ReadOnlySpan<T> y = network.Activation(k + 1, n);
@@ -131,22 +137,26 @@ public sealed class LayerStatistics<T> : ITrainingStepHook<T> where T : unmanage
             MaxAbsActivation[k] = Math.Abs(double.CreateTruncating(TensorPrimitives.MaxMagnitude(y)));
             ZeroFraction[k] = (double)Zeros(y) / y.Length;
         }
+        costTicks += Stopwatch.GetTimestamp() - start;
     }
 
     void ITrainingStepHook<T>.BackwardDone(TrainingStep<T> step, int n, double loss)
     {
         if (!measuring) return;
+        long start = Stopwatch.GetTimestamp();
         for (int i = 0; i < parameters.Length; i++)
         {
             GradientNorm[i] = Norm(parameters[i].Gradient);
             parameters[i].Value.CopyTo(before[i], 0);
         }
+        costTicks += Stopwatch.GetTimestamp() - start;
     }
 
     void ITrainingStepHook<T>.Updated(TrainingStep<T> step, in StepResult result)
     {
         if (!measuring) return;
         measuring = false;
+        long start = Stopwatch.GetTimestamp();
         for (int i = 0; i < parameters.Length; i++)
         {
             double change = double.CreateTruncating(TensorPrimitives.Distance<T>(parameters[i].Value, before[i]));
@@ -155,6 +165,7 @@ public sealed class LayerStatistics<T> : ITrainingStepHook<T> where T : unmanage
         }
         Step = step.Optimizer.StepCount;
         Measured?.Invoke(this);
+        costTicks += Stopwatch.GetTimestamp() - start;
     }
 
     private static double Norm(ReadOnlySpan<T> values) => values.IsEmpty ? 0 : double.CreateTruncating(TensorPrimitives.Norm(values));
