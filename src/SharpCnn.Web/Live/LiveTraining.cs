@@ -86,6 +86,7 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
     private readonly Network<T>? drawing;
     private readonly T[][] trainedValues = [], drawingValues = [];
     private int drawingBusy;
+    private long drawingTicks;
 
     /// <summary>A network of the same layers as <paramref name="network"/> to draw from, or null when one cannot be built the same.</summary>
     private static (Network<T>?, T[][], T[][]) DrawingCopy(Network<T> network)
@@ -98,7 +99,7 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
             if (from.Length != to.Length || from.Where((v, i) => v.Length != to[i].Length).Any()) return (null, [], []);
             return (copy, from, to);
         }
-        catch (ArgumentException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
             return (null, [], []); // a spec that does not build again: draw on the training thread
         }
@@ -194,8 +195,10 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
         {
             lastPictures = now;
             PublishPictures(step.Optimizer.StepCount);
-            // What the pictures cost the training thread (copying the weights; drawing them too without a publishing thread): under 2 % of the time.
-            picturesWait = TimeSpan.FromTicks(Math.Max(settings.PicturesInterval.Ticks, 50 * (clock.Elapsed - now).Ticks));
+            // What the pictures cost (copying the weights here, drawing them on the publishing thread, which takes a
+            // core from training on a busy machine; or both here without a publishing thread): under 2 % of the time.
+            var cost = clock.Elapsed - now + Stopwatch.GetElapsedTime(0, Volatile.Read(ref drawingTicks));
+            picturesWait = TimeSpan.FromTicks(Math.Max(settings.PicturesInterval.Ticks, 50 * cost.Ticks));
         }
         costTicks += Stopwatch.GetTimestamp() - start;
         if (!running.IsSet)
@@ -259,12 +262,14 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
             Volatile.Write(ref drawingBusy, 1);
             outbox.Post(() =>
             {
+                long start = Stopwatch.GetTimestamp();
                 try
                 {
                     PublishPicturesOf(drawing, step, onPublishingThread: true);
                 }
                 finally
                 {
+                    Volatile.Write(ref drawingTicks, Stopwatch.GetTimestamp() - start);
                     Volatile.Write(ref drawingBusy, 0);
                 }
             });
