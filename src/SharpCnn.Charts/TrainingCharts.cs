@@ -84,7 +84,6 @@ public static class TrainingCharts
         ArgumentNullException.ThrowIfNull(history);
         var plot = NewPlot("Accuracy per epoch", "epoch", "accuracy (%)");
         bool any = EpochLines(plot, history, e => e.Epoch, e => 100 * e.TrainAccuracy, e => 100 * e.HeldOutAccuracy, markers: 7);
-        plot.Axes.Bottom.TickGenerator = new NumericAutomatic { IntegerTicksOnly = true };
         return Render(plot, any, width, height);
     }
 
@@ -211,6 +210,7 @@ public static class TrainingCharts
         plot.XLabel(xLabel);
         plot.YLabel(yLabel);
         plot.ShowLegend(Alignment.UpperRight);
+        plot.Axes.Bottom.TickGenerator = new NumericAutomatic { IntegerTicksOnly = true }; // steps and epochs are whole numbers
         return plot;
     }
 
