@@ -9,14 +9,19 @@ namespace SharpCnn.Cli;
 /// page's URL goes to standard error ("live page: http://127.0.0.1:PORT/") so that standard output keeps its form
 /// (text or JSON Lines). With <c>--json</c>, the same hooks add <c>step</c> and <c>layers</c> objects to the JSON
 /// Lines (at most one step a second and one layers every 5 s without <c>--live</c>), which <c>view</c> replays.
+/// The page alone gets its events from a publishing thread (<see cref="LiveSettings.Background"/>); with <c>--json</c>
+/// they are published on the training thread so that standard output keeps one writer and the run's order.
 /// </summary>
 internal sealed class LiveTrainingPage<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly LiveServer? server;
+    private readonly TextWriter? error;
+    private readonly System.Diagnostics.Stopwatch clock = System.Diagnostics.Stopwatch.StartNew();
 
-    private LiveTrainingPage(LiveServer? server, LiveTraining<T> training)
+    private LiveTrainingPage(LiveServer? server, LiveTraining<T> training, TextWriter? error = null)
     {
         this.server = server;
+        this.error = error;
         Training = training;
     }
 
@@ -41,12 +46,14 @@ internal sealed class LiveTrainingPage<T> : IDisposable where T : unmanaged, IFl
         };
         if (port is null)
         {
-            var quiet = new LiveSettings { StepInterval = TimeSpan.FromSeconds(1), LayersInterval = TimeSpan.FromSeconds(5) };
+            // Standard output takes the events beside the report's lines: published on the training thread, in order.
+            var quiet = new LiveSettings { StepInterval = TimeSpan.FromSeconds(1), LayersInterval = TimeSpan.FromSeconds(5), Background = false };
             return new LiveTrainingPage<T>(null, new LiveTraining<T>(trainer, log, null, quiet));
         }
         var sample = new T[pictures.Shape.Size];
         pictures.CopyBatch<T>([0], sample, new int[1]);
-        var training = new LiveTraining<T>(trainer, log, sample);
+        // With --json the events also go to standard output: published on the training thread, in order with its lines.
+        var training = new LiveTraining<T>(trainer, log, sample, new LiveSettings { Background = json is null });
         LiveServer server;
         try
         {
@@ -59,7 +66,7 @@ internal sealed class LiveTrainingPage<T> : IDisposable where T : unmanaged, IFl
         training.PublishRun(Info(start));
         error.WriteLine($"live page: {server.Url}");
         error.Flush();
-        return new LiveTrainingPage<T>(server, training);
+        return new LiveTrainingPage<T>(server, training, error);
     }
 
     /// <summary>The <c>run</c> event's description of the run (also what <c>view</c> shows of a <c>--json</c> log's start).</summary>
@@ -80,8 +87,14 @@ internal sealed class LiveTrainingPage<T> : IDisposable where T : unmanaged, IFl
     public void Finish(TrainingResult result, Evaluation? final, string? advice)
     {
         Training.Finish(result, final, advice);
+        // What the page cost the training thread (bench/live-overhead.sh reads this line; docs/LIVE.md).
+        error?.WriteLine($"live page: {Training.Cost.TotalSeconds:F3} s of the training thread's time (per-layer statistics {Training.Statistics.Cost.TotalSeconds:F3} s) over {result.Steps} steps ({100 * Training.Cost.TotalSeconds / Math.Max(clock.Elapsed.TotalSeconds, 1e-9):F2} % of the run's {clock.Elapsed.TotalSeconds:F1} s)");
         if (server is { Events.Clients: > 0 }) Thread.Sleep(500);
     }
 
-    public void Dispose() => server?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    public void Dispose()
+    {
+        Training.Dispose();
+        server?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using SharpCnn.Charts;
 using SharpCnn.Data;
 using SharpCnn.Distributed;
 using SharpCnn.Formats;
@@ -39,7 +40,7 @@ internal static class TrainCommand
         var schedule = new Option<string>("--lr-schedule") { Description = "Learning-rate schedule: constant, cosine (to 0 over the run) or step:E:f (times f every E epochs)", DefaultValueFactory = _ => "constant", HelpName = "constant|cosine|step:E:f" };
         var weightDecay = new Option<double>("--weight-decay") { Description = "L2 weight decay λ on weights (not biases, batch-norm β or running statistics)", HelpName = "LAMBDA" }.ZeroOrPositive();
         var confusion = new Option<bool>("--confusion") { Description = "Print the confusion matrix at the end" };
-        var plots = new Option<string?>("--plots") { Description = "Write pictures into this folder: loss.svg and accuracy.svg (learning curves), kernels.png (first layer), feature-maps.png (of the first test image), confusion.png and an index.html showing them", HelpName = "DIR" };
+        var plots = new Option<string?>("--plots") { Description = "Write pictures into this folder: charts of the loss (per step, smoothed, per epoch), accuracy per epoch, learning rate, gradient norms and update ratios per layer (loss.png, accuracy.png, learning-rate.png, gradients.png, updates.png), kernels.png (first layer), feature-maps.png (of the first test image), confusion.png and an index.html showing them", HelpName = "DIR" };
         var json = CommonOptions.Json("Write JSON Lines to standard output instead of text: a 'start' object, 'step' objects (at most one a second) and 'layers' objects (per-layer statistics, every 5 s), one 'epoch' object per epoch and an 'end' object; view replays it");
         var plain = new Option<bool>("--plain") { Description = "Plain text, one line per epoch, even in a terminal (the default when the output is redirected or CI is set)" };
         var live = new Option<bool>("--live") { Description = "Serve a page on 127.0.0.1 that shows the run as it trains (loss and accuracy per step and epoch, per-layer activation and gradient statistics, kernels, feature maps, confusion matrix; pause and stop buttons) and print its URL; stop writes the checkpoint (default: beside --output)" };
@@ -308,6 +309,10 @@ internal static class TrainCommand
                 ClassNames = network.ClassNames,
             };
             using var live = LivePort is not null || Json is not null ? LiveTrainingPage<T>.Start(trainer, Test ?? Validation ?? Train, LivePort, start, Error, Json) : null;
+            // --plots: every step's loss and learning rate, and about 400 measurements of the gradients and updates.
+            long plannedSteps = Options.Epochs * (long)((Train.Count + Math.Min(Options.BatchSize, Train.Count) - 1) / Math.Min(Options.BatchSize, Train.Count));
+            if (Options.MaxSteps > 0) plannedSteps = Math.Min(plannedSteps, Options.MaxSteps);
+            var recorder = Plots is not null && writer ? new TrainingRecorder<T>(trainer, TrainingRecorder<T>.EveryFor(plannedSteps)) : null;
             Report.Start(start);
             trainer.CheckpointSaved += Report.Checkpoint;
             trainer.Data = Selection; // stored in every checkpoint: --resume alone loads these data again
@@ -418,7 +423,10 @@ internal static class TrainCommand
             {
                 var sample = new T[pictureData.Shape.Size];
                 pictureData.CopyBatch<T>([0], sample, new int[1]);
-                pictures = ModelPictures.SaveAll(Plots, kept, result, summary, sample);
+                var files = new List<string>(TrainingCharts.SaveAll(Plots, recorder!.History));
+                files.AddRange(ModelPictures.SaveAll(Plots, kept, summary, sample));
+                files.Add(TrainingCharts.WriteIndex(Plots, kept.Spec, files));
+                pictures = files;
             }
             live?.Finish(result, final, null);
             Report.End(new TrainingEnd(result, final, Output, pictures, Confusion) { Best = bestLine, BestEpoch = KeepBest ? bestEpoch : null });

@@ -11,14 +11,21 @@ public sealed record LiveSettings
     /// <summary>Least time between two step events; the steps in between are coalesced into one (their mean loss and accuracy).</summary>
     public TimeSpan StepInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>Least time between two per-layer statistics events.</summary>
+    /// <summary>Least time between two per-layer measurements, and so between two per-layer statistics events (<see cref="LayerStatistics{T}.MinInterval"/>).</summary>
     public TimeSpan LayersInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Least time between two pictures of the kernels and feature maps (longer when drawing them takes over 2 % of the time).</summary>
     public TimeSpan PicturesInterval { get; init; } = TimeSpan.FromSeconds(3);
 
-    /// <summary>Steps between two per-layer measurements (<see cref="LayerStatistics{T}.Every"/>).</summary>
-    public int StatisticsEvery { get; init; } = 10;
+    /// <summary>Steps between two per-layer measurements (<see cref="LayerStatistics{T}.Every"/>); with <see cref="LayersInterval"/>, only those of them that are due in time are measured.</summary>
+    public int StatisticsEvery { get; init; } = 1;
+
+    /// <summary>
+    /// Serialise and publish the frequent events on a thread of their own (true, the default), so that the training
+    /// thread only leaves figures in a queue that never blocks it; false publishes on the training thread, keeping the
+    /// events in the exact order of the training (a log written to standard output beside other lines).
+    /// </summary>
+    public bool Background { get; init; } = true;
 }
 
 /// <summary>
@@ -29,8 +36,13 @@ public sealed record LiveSettings
 /// of one fixed image, PNG data URLs), <c>paused</c>, <c>stopping</c>; <see cref="PublishRun"/> and <see cref="Finish"/>
 /// add <c>run</c>, <c>guard</c> and <c>done</c>. Pausing holds the training thread after its step on a gate (no busy wait);
 /// stop asks the trainer's <see cref="Trainer{T}.Stopping"/> to end after the step, which writes its checkpoint.
+/// What it costs the training thread is bounded by design: the per-layer statistics are measured at most once per
+/// <see cref="LiveSettings.LayersInterval"/>, a step adds a few numbers to running sums, a step event is a struct left in
+/// a queue (<see cref="LiveSettings.Background"/>: the JSON is written on another thread), and neither allocates; only the
+/// pictures (at most every <see cref="LiveSettings.PicturesInterval"/>, and at most 2 % of the time) and the epoch events are
+/// made on the training thread.
 /// </summary>
-public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Trainer<T> trainer;
     private readonly LiveEventLog events;
@@ -38,7 +50,8 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl where T
     private readonly LiveSettings settings;
     private readonly ManualResetEventSlim running = new(true);
     private readonly Stopwatch clock = Stopwatch.StartNew();
-    private TimeSpan lastStep, lastLayers, lastPictures = TimeSpan.FromDays(-1), paused, picturesWait;
+    private readonly LiveOutbox outbox;
+    private TimeSpan lastStep, lastPictures = TimeSpan.FromDays(-1), paused, picturesWait;
     private double lossSum;
     private int correct, samples;
     private long stepsDone;
@@ -58,12 +71,47 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl where T
         this.events = events;
         this.sample = sample;
         this.settings = settings ?? new LiveSettings();
-        Statistics = new LayerStatistics<T>(trainer.Network, this.settings.StatisticsEvery);
+        Statistics = new LayerStatistics<T>(trainer.Network, this.settings.StatisticsEvery) { MinInterval = this.settings.LayersInterval };
         Statistics.Measured += OnMeasured;
+        var figures = new LayerFigures(Statistics.LayerNames, Statistics.Parameters, Statistics.ParameterLayer);
+        outbox = new LiveOutbox(this.settings.Background, figures, PublishStep, f => events.Publish("layers", Describe(f)));
         trainer.StepHooks.Add(Statistics);
         trainer.StepHooks.Add(this);
         trainer.EpochCompleted += OnEpoch;
+        if (sample is not null && this.settings.Background) (drawing, trainedValues, drawingValues) = DrawingCopy(trainer.Network);
     }
+
+    // The pictures are drawn on the publishing thread from a copy of the network made here once: at picture time the
+    // training thread only copies the parameter values into it (a memory copy), then trains on while the copy is drawn.
+    private readonly Network<T>? drawing;
+    private readonly T[][] trainedValues = [], drawingValues = [];
+    private int drawingBusy;
+    private long drawingTicks;
+
+    /// <summary>A network of the same layers as <paramref name="network"/> to draw from, or null when one cannot be built the same.</summary>
+    private static (Network<T>?, T[][], T[][]) DrawingCopy(Network<T> network)
+    {
+        try
+        {
+            var copy = ModelSpec.Parse(network.Spec).Build<T>(network.InputShape);
+            var from = network.Parameters.Select(p => p.Value).ToArray();
+            var to = copy.Parameters.Select(p => p.Value).ToArray();
+            if (from.Length != to.Length || from.Where((v, i) => v.Length != to[i].Length).Any()) return (null, [], []);
+            return (copy, from, to);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return (null, [], []); // a spec that does not build again: draw on the training thread
+        }
+    }
+
+    private long costTicks;
+
+    /// <summary>
+    /// Time the page has cost the training thread so far: its step hook (running sums, leaving frames, drawing the
+    /// pictures) and the per-layer measurements. Not the publishing thread's, nor the web server's.
+    /// </summary>
+    public TimeSpan Cost => Stopwatch.GetElapsedTime(0, costTicks) + Statistics.Cost;
 
     /// <summary>The per-layer statistics published.</summary>
     public LayerStatistics<T> Statistics { get; }
@@ -94,6 +142,7 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl where T
     {
         ArgumentNullException.ThrowIfNull(result);
         FlushSteps();
+        outbox.Drain(TimeSpan.FromSeconds(30));
         if (result.Diverged)
             events.Publish("guard", new { step = result.Divergence?.Step, divergence = result.Divergence?.Describe() ?? result.StopReason, advice, last_checkpoint = result.LastCheckpoint });
         events.Publish("done", new
@@ -115,16 +164,16 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl where T
         {
             case "pause":
                 running.Reset();
-                events.Publish("paused", new { paused = true });
+                outbox.Post(() => events.Publish("paused", new { paused = true }));
                 return "paused";
             case "resume":
                 running.Set();
-                events.Publish("paused", new { paused = false });
+                outbox.Post(() => events.Publish("paused", new { paused = false }));
                 return "running";
             case "stop":
                 trainer.Stopping.Request("stop button");
                 running.Set();
-                events.Publish("stopping", new { reason = "stop button" });
+                outbox.Post(() => events.Publish("stopping", new { reason = "stop button" }));
                 return "stopping";
             default:
                 throw new ArgumentException($"unknown action '{action}': expected pause, resume or stop");
@@ -133,6 +182,7 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl where T
 
     void ITrainingStepHook<T>.Updated(TrainingStep<T> step, in StepResult result)
     {
+        long start = Stopwatch.GetTimestamp();
         lastEpochSteps = step.StepsPerEpoch;
         totalSteps = step.TotalSteps;
         lossSum += result.Loss * result.Count;
@@ -140,14 +190,17 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl where T
         samples += result.Count;
         stepsDone++;
         var now = clock.Elapsed;
-        if (now - lastStep >= settings.StepInterval) PublishStep(step, now);
+        if (now - lastStep >= settings.StepInterval) LeaveSteps(step.Optimizer.StepCount, now);
         if (sample is not null && now - lastPictures >= picturesWait)
         {
             lastPictures = now;
             PublishPictures(step.Optimizer.StepCount);
-            // Drawing and encoding the pictures runs on the training thread: keep it under 2 % of the time.
-            picturesWait = TimeSpan.FromTicks(Math.Max(settings.PicturesInterval.Ticks, 50 * (clock.Elapsed - now).Ticks));
+            // What the pictures cost (copying the weights here, drawing them on the publishing thread, which takes a
+            // core from training on a busy machine; or both here without a publishing thread): under 2 % of the time.
+            var cost = clock.Elapsed - now + Stopwatch.GetElapsedTime(0, Volatile.Read(ref drawingTicks));
+            picturesWait = TimeSpan.FromTicks(Math.Max(settings.PicturesInterval.Ticks, 50 * cost.Ticks));
         }
+        costTicks += Stopwatch.GetTimestamp() - start;
         if (!running.IsSet)
         {
             var held = Stopwatch.StartNew();
@@ -159,23 +212,25 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl where T
 
     private long lastStepCount, lastEpochSteps = 1, totalSteps;
 
-    private void PublishStep(TrainingStep<T> step, TimeSpan now)
+    /// <summary>Leaves the steps since the last frame in the outbox (no allocation) and starts new sums.</summary>
+    private void LeaveSteps(long count, TimeSpan now)
     {
-        long count = step.Optimizer.StepCount;
-        double seconds = (now - lastStep).TotalSeconds;
+        if (samples == 0) return;
         double active = Math.Max((now - paused).TotalSeconds, 1e-9);
-        long left = Math.Max(0, step.TotalSteps - count);
-        events.Publish("step", new
+        long left = Math.Max(0, totalSteps - count);
+        var frame = new StepFrame
         {
-            step = count,
-            epoch = (count - 1) / step.StepsPerEpoch + 1,
-            total_steps = step.TotalSteps,
-            loss = LiveEventLog.Finite(lossSum / Math.Max(samples, 1)),
-            accuracy = (double)correct / Math.Max(samples, 1),
-            samples_per_second = LiveEventLog.Finite(samples / Math.Max(seconds, 1e-9)),
-            seconds_left = LiveEventLog.Finite(left * active / Math.Max(stepsDone, 1)),
-            coalesced = count - lastStepCount,
-        });
+            Step = count,
+            Epoch = (count - 1) / lastEpochSteps + 1,
+            TotalSteps = totalSteps,
+            Coalesced = count - lastStepCount,
+            LossSum = lossSum,
+            Correct = correct,
+            Samples = samples,
+            Seconds = (now - lastStep).TotalSeconds,
+            SecondsLeft = left * active / Math.Max(stepsDone, 1),
+        };
+        outbox.PostStep(frame);
         lastStepCount = count;
         lastStep = now;
         lossSum = 0;
@@ -183,50 +238,75 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl where T
         samples = 0;
     }
 
-    private void FlushSteps()
+    /// <summary>Publishes a step frame (on the outbox's thread).</summary>
+    private void PublishStep(StepFrame f) => events.Publish("step", new
     {
-        if (samples == 0) return;
-        events.Publish("step", new
-        {
-            step = trainer.Optimizer.StepCount,
-            epoch = (trainer.Optimizer.StepCount - 1) / lastEpochSteps + 1,
-            total_steps = totalSteps,
-            loss = LiveEventLog.Finite(lossSum / samples),
-            accuracy = (double)correct / samples,
-            coalesced = trainer.Optimizer.StepCount - lastStepCount,
-        });
-        lastStepCount = trainer.Optimizer.StepCount;
-        lastStep = clock.Elapsed;
-        lossSum = 0;
-        correct = 0;
-        samples = 0;
-    }
+        step = f.Step,
+        epoch = f.Epoch,
+        total_steps = f.TotalSteps,
+        loss = LiveEventLog.Finite(f.LossSum / Math.Max(f.Samples, 1)),
+        accuracy = (double)f.Correct / Math.Max(f.Samples, 1),
+        samples_per_second = LiveEventLog.Finite(f.Samples / Math.Max(f.Seconds, 1e-9)),
+        seconds_left = LiveEventLog.Finite(f.SecondsLeft),
+        coalesced = f.Coalesced,
+    });
+
+    private void FlushSteps() => LeaveSteps(trainer.Optimizer.StepCount, clock.Elapsed);
 
     private void PublishPictures(long step)
     {
-        var network = trainer.Network;
+        if (drawing is not null)
+        {
+            if (Volatile.Read(ref drawingBusy) != 0) return; // the last ones are still being drawn: skip these
+            for (int i = 0; i < trainedValues.Length; i++) trainedValues[i].AsSpan().CopyTo(drawingValues[i]);
+            Volatile.Write(ref drawingBusy, 1);
+            outbox.Post(() =>
+            {
+                long start = Stopwatch.GetTimestamp();
+                try
+                {
+                    PublishPicturesOf(drawing, step, onPublishingThread: true);
+                }
+                finally
+                {
+                    Volatile.Write(ref drawingTicks, Stopwatch.GetTimestamp() - start);
+                    Volatile.Write(ref drawingBusy, 0);
+                }
+            });
+            return;
+        }
+        PublishPicturesOf(trainer.Network, step, onPublishingThread: false);
+    }
+
+    private void PublishPicturesOf(Network<T> network, long step, bool onPublishingThread)
+    {
         byte[]? kernels = ModelPictures.KernelsPng(network);
         byte[] maps = ModelPictures.FeatureMapsPng<T>(network, sample!);
-        events.Publish("pictures", new
+        void Publish() => events.Publish("pictures", new
         {
             step,
             kernels = kernels is null ? null : "data:image/png;base64," + Convert.ToBase64String(kernels),
             feature_maps = "data:image/png;base64," + Convert.ToBase64String(maps),
         });
+        if (onPublishingThread) Publish();
+        else outbox.Post(Publish);
     }
 
-    private void OnMeasured(LayerStatistics<T> s)
-    {
-        var now = clock.Elapsed;
-        if (now - lastLayers < settings.LayersInterval && lastLayers != TimeSpan.Zero) return;
-        lastLayers = now;
-        events.Publish("layers", Describe(s));
-    }
+    /// <summary>A measurement (at most one per <see cref="LiveSettings.LayersInterval"/>): its figures are copied into the outbox.</summary>
+    private void OnMeasured(LayerStatistics<T> s) =>
+        outbox.PostLayers(s.Step, s.MeanAbsActivation, s.MaxAbsActivation, s.ZeroFraction, s.GradientNorm, s.UpdateRatio);
 
     /// <summary>The <c>layers</c> event's data for <paramref name="s"/>.</summary>
     public static object Describe(LayerStatistics<T> s)
     {
         ArgumentNullException.ThrowIfNull(s);
+        var figures = new LayerFigures(s.LayerNames, s.Parameters, s.ParameterLayer);
+        figures.CopyFrom(s.Step, s.MeanAbsActivation, s.MaxAbsActivation, s.ZeroFraction, s.GradientNorm, s.UpdateRatio);
+        return Describe(figures);
+    }
+
+    private static object Describe(LayerFigures s)
+    {
         return new
         {
             step = s.Step,
@@ -253,10 +333,11 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl where T
         var held = e.Validation ?? e.Test;
         int[][]? confusion = held is null ? null
             : Enumerable.Range(0, held.Confusion.GetLength(0)).Select(i => Enumerable.Range(0, held.Confusion.GetLength(1)).Select(j => held.Confusion[i, j]).ToArray()).ToArray();
-        events.Publish("epoch", new
+        int epochs = trainer.Options.Epochs;
+        outbox.Post(() => events.Publish("epoch", new
         {
             e.Epoch,
-            epochs = trainer.Options.Epochs,
+            epochs,
             e.Steps,
             train_loss = LiveEventLog.Finite(e.TrainLoss),
             train_accuracy = LiveEventLog.Finite(e.TrainAccuracy),
@@ -266,6 +347,9 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl where T
             seconds = LiveEventLog.Finite(e.Seconds),
             samples_per_second = LiveEventLog.Finite(e.SamplesPerSecond),
             confusion,
-        });
+        }));
     }
+
+    /// <summary>Publishes what waits and ends the publishing thread.</summary>
+    public void Dispose() => outbox.Dispose();
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using SharpCnn.Layers;
 using SharpCnn.Model;
 using SharpCnn.Training;
@@ -9,7 +8,6 @@ namespace SharpCnn.Pictures;
 /// <summary>
 /// Pictures of a model and its training, for people who would rather look than read:
 /// <list type="bullet">
-/// <item>learning curves (loss and accuracy per epoch, training and test) as SVG, drawn by <see cref="SvgLineChart"/>;</item>
 /// <item>the first layer's kernels as PNG: one tile per kernel (per output map and input channel), grey where the
 ///   weight is 0, white for the kernel's largest positive weight and black for minus its largest magnitude
 ///   (each kernel scaled by its own max |w|). A first dense layer on image input is drawn the same way, each
@@ -20,7 +18,9 @@ namespace SharpCnn.Pictures;
 /// <item>the confusion matrix as PNG: rows are true classes, columns predicted classes, each cell shaded by the
 ///   fraction of its row (white 0 to dark blue 1) and labelled with its count, recall at the end of each row.</item>
 /// </list>
-/// Every file is written atomically (temporary file, then rename).
+/// Every file is written atomically (temporary file, then rename). The charts of the training itself (loss,
+/// accuracy, learning rate, gradient norms) are drawn by the SharpCnn.Charts project (ScottPlot), which needs
+/// native code this library keeps out.
 /// </summary>
 public static class ModelPictures
 {
@@ -28,19 +28,7 @@ public static class ModelPictures
     private static readonly (byte, byte, byte) Ink = (30, 30, 30), Faint = (110, 110, 110);
 
     /// <summary>The file names <see cref="SaveAll"/> writes.</summary>
-    public static IReadOnlyList<string> FileNames { get; } = ["loss.svg", "accuracy.svg", "kernels.png", "feature-maps.png", "confusion.png", "index.html"];
-
-    /// <summary>Writes the training and test loss per epoch to <paramref name="lossPath"/> and the accuracies (in %) to <paramref name="accuracyPath"/>, as SVG.</summary>
-    public static void SaveLearningCurves(TrainingResult result, string lossPath, string accuracyPath)
-    {
-        ArgumentNullException.ThrowIfNull(result);
-        var epochs = result.Epochs;
-        ChartSeries Series(string name, Func<EpochResult, double> value) => new(name, epochs.Select(e => ((double)e.Epoch, value(e))).ToArray());
-        SvgLineChart.Save(lossPath, "Loss per epoch", "epoch", "mean loss",
-            [Series("training", e => e.TrainLoss), Series("test", e => e.Test?.Loss ?? double.NaN)], wholeNumberX: true);
-        SvgLineChart.Save(accuracyPath, "Accuracy per epoch", "epoch", "accuracy (%)",
-            [Series("training", e => 100 * e.TrainAccuracy), Series("test", e => e.Test is null ? double.NaN : 100 * e.Test.Accuracy)], wholeNumberX: true);
-    }
+    public static IReadOnlyList<string> FileNames { get; } = ["kernels.png", "feature-maps.png", "confusion.png"];
 
     /// <summary>Draws the first convolution's kernels (or a first dense layer's templates) to a PNG file.</summary>
     /// <exception cref="ArgumentException">The network starts with neither a convolution nor a dense layer on its input image.</exception>
@@ -69,19 +57,17 @@ public static class ModelPictures
 
     /// <summary>
     /// Writes every picture into <paramref name="directory"/> (created if needed) under the names in
-    /// <see cref="FileNames"/>, plus an <c>index.html</c> that shows them together. The kernels picture is
-    /// skipped (and left out of the list) when the network has no first convolution or dense layer to draw.
+    /// <see cref="FileNames"/>. The kernels picture is skipped (and left out of the list) when the network has no
+    /// first convolution or dense layer to draw.
     /// </summary>
     /// <returns>The paths written.</returns>
-    public static IReadOnlyList<string> SaveAll<T>(string directory, Network<T> network, TrainingResult result, Evaluation evaluation, ReadOnlySpan<T> sample)
+    public static IReadOnlyList<string> SaveAll<T>(string directory, Network<T> network, Evaluation evaluation, ReadOnlySpan<T> sample)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        ArgumentNullException.ThrowIfNull(network);
         Directory.CreateDirectory(directory);
         var written = new List<string>();
         string P(string name) => Path.Combine(directory, name);
-        SaveLearningCurves(result, P("loss.svg"), P("accuracy.svg"));
-        written.Add(P("loss.svg"));
-        written.Add(P("accuracy.svg"));
         if (FirstWeights(network) is not null)
         {
             SaveKernels(network, P("kernels.png"));
@@ -91,13 +77,6 @@ public static class ModelPictures
         written.Add(P("feature-maps.png"));
         SaveConfusion(evaluation, P("confusion.png"));
         written.Add(P("confusion.png"));
-        var html = new StringBuilder();
-        html.Append("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>SharpCnn training pictures</title></head>\n<body style=\"font-family:sans-serif\">\n");
-        html.Append(CultureInfo.InvariantCulture, $"<h1>{Escape(network.Spec)}</h1>\n");
-        foreach (string file in written) html.Append(CultureInfo.InvariantCulture, $"<p><img src=\"{Path.GetFileName(file)}\" alt=\"{Path.GetFileName(file)}\"></p>\n");
-        html.Append("</body></html>\n");
-        File.WriteAllText(P("index.html"), html.ToString(), new UTF8Encoding(false));
-        written.Add(P("index.html"));
         return written;
     }
 
@@ -271,5 +250,4 @@ public static class ModelPictures
 
     private static byte Level(double unit) => (byte)Math.Round(255 * Math.Clamp(unit, 0, 1));
 
-    private static string Escape(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&quot;");
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using SharpCnn.Charts;
 using SharpCnn.Cli;
 using SharpCnn.Formats;
 using SharpCnn.Pictures;
@@ -55,8 +56,9 @@ public sealed class CliTests(TrainedDigitModel trained) : IClassFixture<TrainedD
         Assert.Equal(lines[2].GetProperty("test_accuracy").GetDouble(), end.GetProperty("test_accuracy").GetDouble());
         Assert.Equal(200, end.GetProperty("confusion").EnumerateArray().SelectMany(r => r.EnumerateArray()).Sum(c => c.GetInt32()));
         Assert.Equal(model, end.GetProperty("model_file").GetString());
-        Assert.Equal(ModelPictures.FileNames.Count, end.GetProperty("pictures").GetArrayLength());
-        Assert.All(ModelPictures.FileNames, f => Assert.True(File.Exists(Path.Combine(plots, f)), f));
+        string[] pictures = [.. TrainingCharts.FileNames, .. ModelPictures.FileNames, "index.html"];
+        Assert.Equal(pictures, end.GetProperty("pictures").EnumerateArray().Select(p => Path.GetFileName(p.GetString())));
+        Assert.All(pictures, f => Assert.True(File.Exists(Path.Combine(plots, f)), f));
         Assert.Equal("flatten,dense10", ModelFile.ReadHeader(model).Spec);
     }
 

@@ -113,4 +113,34 @@ public sealed class LayerStatisticsTests
         Assert.Equal(0, fewest);
         Assert.True(measured >= 7);
     }
+
+    [Fact]
+    public void AMinimumIntervalSkipsMeasurementsThatAreNotYetDue()
+    {
+        var network = TrainerResumeAndGuardTests.Network<float>();
+        var data = TrainerResumeAndGuardTests.Data(40);
+        var trainer = new Trainer<float>(network, new TrainingOptions { BatchSize = 4, Epochs = 2, LearningRate = 0.01 });
+        var stats = new LayerStatistics<float>(network, every: 1) { MinInterval = TimeSpan.FromHours(1) };
+        var steps = new List<long>();
+        stats.Measured += s => steps.Add(s.Step);
+        trainer.StepHooks.Add(stats);
+        trainer.Fit(data, cancellation: TestContext.Current.CancellationToken);
+        Assert.Equal([1], steps); // the first step, then nothing for an hour
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(7)]
+    [InlineData(64)]
+    [InlineData(1001)]
+    public void ZerosAreCountedAsAPlainLoopCountsThem(int length)
+    {
+        var random = new Random(length);
+        var values = new float[length];
+        for (int i = 0; i < length; i++) values[i] = random.Next(3) switch { 0 => 0f, 1 => -0f, _ => (float)random.NextDouble() - 0.5f };
+        if (length > 3) values[3] = float.NaN;
+        Assert.Equal(values.Count(v => v == 0), LayerStatistics<float>.Zeros(values));
+        var wide = values.Select(v => (double)v).ToArray();
+        Assert.Equal(wide.Count(v => v == 0), LayerStatistics<double>.Zeros(wide));
+    }
 }
