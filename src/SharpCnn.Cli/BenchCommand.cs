@@ -100,7 +100,14 @@ internal static class BenchCommand
                 trainN = steps.TrainingSamplesPerSecond(Batch, Seconds, Rounds);
                 double gflops = trainN * trainFlops / 1e9;
                 Report($"train_b{Batch}", trainN, "samples/s", $"training, batch {Batch}, {Threads} thread(s), {OptimizerText}: {gflops:F1} GFLOP/s, {gflops / peak:P0} of peak");
-                // The peak is a ceiling: a kernel above it means the peak loop measured less than the cores can do.
+                // The peak is a ceiling: a kernel above it means the peak loop measured less than the cores can do. A
+                // thread descheduled during the short peak rounds (a shared machine) does that too, so the peak is
+                // measured again, for longer, before the figures are refused.
+                if (gflops > peak)
+                {
+                    peak = Math.Max(peak, PeakFlops.Measure(Threads, seconds: 1.5));
+                    Report("peak_gflops", peak, "GFLOP/s", $"measured FMA peak, {Threads} thread(s), measured again (training was above the first measurement)");
+                }
                 if (gflops > peak)
                     throw new InvalidOperationException($"training reached {gflops:F1} GFLOP/s, above the measured FMA peak of {peak:F1} GFLOP/s: the peak measurement is wrong on this CPU ({PeakFlops.VectorName}); the figures are not reported as a fraction of it");
             }
