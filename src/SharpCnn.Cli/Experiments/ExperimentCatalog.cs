@@ -88,8 +88,15 @@ public static class ExperimentCatalog
         Schedule = LearningRateSchedule.Cosine, WeightDecay = 5e-4,
     };
 
-    /// <summary>The augmented Fashion-MNIST recipe's model: random crops after 2 pixels of zero padding and horizontal flips in front of <see cref="FashionSpec"/>.</summary>
-    public const string FashionAugmentedSpec = "randcrop2,randflip," + FashionSpec;
+    /// <summary>
+    /// A VGG-style model for Fashion-MNIST chosen on a validation split (docs/fashion-mnist.md): two blocks of two
+    /// 3x3 convolutions (32, then 64 channels) with batch norm, each block ending in max-pooling and dropout, then a
+    /// 512-unit layer; 1.68 M parameters, 40 MFLOP per image.
+    /// </summary>
+    public const string FashionVggSpec = "conv3x3x32:same,batchnorm,relu,conv3x3x32:same,batchnorm,relu,maxpool2,dropout0.2,conv3x3x64:same,batchnorm,relu,conv3x3x64:same,batchnorm,relu,maxpool2,dropout0.3,flatten,dense512,batchnorm,relu,dropout0.5,dense10";
+
+    /// <summary>The augmented Fashion-MNIST model: random crops after 2 pixels of zero padding and horizontal flips in front of <see cref="FashionVggSpec"/>.</summary>
+    public const string FashionAugmentedSpec = "randcrop2,randflip," + FashionVggSpec;
 
     /// <summary>The augmented recipe's training: <see cref="FashionOptions"/> over 40 passes (augmentation needs more of them).</summary>
     public static TrainingOptions FashionAugmentedOptions { get; } = FashionOptions with { Epochs = 40 };
@@ -279,10 +286,10 @@ public static class ExperimentCatalog
         });
         list.Add(new Experiment
         {
-            Id = "augment-fashion", Group = "augment", GroupTitle = "Fashion-MNIST with augmentation: the same model behind random crops and flips",
-            Name = "randcrop2 + randflip + the recipe", SeedFigure = "0.9359", SeedSource = "the recipe above without augmentation (docs/fashion-mnist.md); target ≥ 0.940",
+            Id = "augment-fashion", Group = "augment", GroupTitle = "Fashion-MNIST with augmentation: a VGG-style model behind random crops and flips",
+            Name = "randcrop2 + randflip + VGG-style", SeedFigure = "0.9359", SeedSource = "the recipe above without augmentation (docs/fashion-mnist.md); target ≥ 0.940",
             Spec = FashionAugmentedSpec, Loss = "ce", Init = InitScheme.He, Options = FashionAugmentedOptions, RequiresFashion = true, Target = 0.940,
-            Note = "crop after 2 pixels of zero padding and a horizontal flip per image and step; SGD momentum 0.9, lr 0.05 cosine to 0, weight decay 5e-4, batch 128, 40 passes, He init",
+            Note = "model and augmentation chosen on a 10 % validation split; crop after 2 pixels of zero padding and a horizontal flip per image and step; SGD momentum 0.9, lr 0.05 cosine to 0, weight decay 5e-4, batch 128, 40 passes, He init",
         });
         return list;
     }

@@ -154,10 +154,12 @@ public sealed class ExperimentsTests : IDisposable
 public sealed class AugmentedFashionRowTests
 {
     [Fact]
-    public void TheAugmentedFashionRowPutsCropsAndFlipsInFrontOfTheRecipe()
+    public void TheAugmentedFashionRowPutsCropsAndFlipsInFrontOfTheVggStyleModel()
     {
         var row = ExperimentCatalog.All.Single(e => e.Id == "augment-fashion");
-        Assert.Equal("randcrop2,randflip," + ExperimentCatalog.FashionSpec, row.Spec);
+        Assert.Equal("randcrop2,randflip," + ExperimentCatalog.FashionVggSpec, row.Spec);
+        var net = SharpCnn.Model.ModelFactory.FromSpec<float>(row.Spec, new SharpCnn.Tensors.Shape(1, 28, 28));
+        Assert.InRange(net.ParameterCount, 1_650_000, 1_700_000);
         Assert.True(row.RequiresFashion);
         Assert.Equal(0.940, row.Target);
         Assert.Equal(40, row.Options.Epochs);
