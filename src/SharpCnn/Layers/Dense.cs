@@ -76,7 +76,6 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
     /// <inheritdoc />
     internal override Model.InferenceStage<T>? CreateInferenceStage() => new Model.DenseStage<T>(this);
 
-    private T[] partialWeight = [];
     private T[] partialBias = [];
 
     /// <inheritdoc />
@@ -105,18 +104,17 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
             // ∂W = Σ_s δ_sᵀ x_s and ∂b = Σ_s δ_s by BatchTree's order: per block of samples a product of depth
             // BlockSize and a sample-ordered sum, then the fixed tree over the blocks. In one process GemmTree runs
             // the tree inside its micro-kernel, register tile by register tile, and adds only the root to ∂W (one
-            // pass over ∂W, ∂W's columns split over threads); when the batch is shared, whole per-block partials go
-            // to BatchTree.Combine, which exchanges subtrees.
+            // pass over ∂W, ∂W's columns split over threads); when the batch is shared, GemmTree computes each of
+            // this rank's subtrees (BatchShare.OwnNodes: a subtree of the tree is the tree over its own blocks) straight
+            // into the exchange's buffer, and the exchange completes the tree (BatchTree.BeginNodes).
             int threads = Parallelism.ThreadCount;
-            bool split = SplitBatch;
-            if (split && partialWeight.Length < blocks * Weight.Length) partialWeight = new T[checked(BatchTree.Blocks(Capacity) * Weight.Length)];
-            int columnParts = split
-                ? (threads == 1 ? 1 : Math.Clamp((8 * threads + blocks - 1) / blocks, 1, Math.Max(1, d / 48)))
-                : threads == 1 ? 1 : Math.Min(8 * threads, Math.Max(1, d / 48));
-            var work = new WeightGradientWork { Layer = this, X = x, Dy = dy, N = n, ColumnParts = columnParts, Split = split };
-            Parallelism.For((split ? blocks : 1) * columnParts, ref work);
+            BatchTree.Pending<T>? pending = SplitBatch ? BatchTree.BeginNodes<T>(Share!, Weight.Length) : null;
+            int nodes = pending is null ? 1 : Share!.OwnNodes.Length;
+            int columnParts = threads == 1 ? 1 : Math.Clamp((8 * threads + nodes - 1) / nodes, 1, Math.Max(1, d / 48));
+            var work = new WeightGradientWork { Layer = this, X = x, Dy = dy, N = n, ColumnParts = columnParts, Nodes = pending is null ? default : pending.Nodes(nodes) };
+            Parallelism.For(nodes * columnParts, ref work);
             // With a shared batch the exchanges run on while the layers below go backward (BatchTree.CombineLater).
-            if (split) BatchTree.CombineLater<T>(Share, partialWeight.AsSpan(0, blocks * Weight.Length), Weight.Length, blocks, Weight.Gradient);
+            if (pending is not null) BatchTree.SendNodesLater<T>(Share!, pending, Weight.Gradient);
             BatchTree.CombineLater<T>(Share, partialBias.AsSpan(0, blocks * m), m, blocks, Bias.Gradient);
         }
         if (!dx.IsEmpty) ParallelGemm.Multiply(false, false, n, d, m, dy, m, Weight.Value, d, dx, d, accumulate: false);
@@ -160,26 +158,32 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
     {
         public Dense<T> Layer;
         public ReadOnlySpan<T> X, Dy;
+        public Span<T> Nodes;
         public int N, ColumnParts;
-        public bool Split;
 
         public readonly void Run(int partition)
         {
-            if (Split) Layer.WeightGradientBlock(X, Dy, N, partition / ColumnParts, partition % ColumnParts, ColumnParts);
-            else Layer.WeightGradientTree(X, Dy, N, partition, ColumnParts);
+            if (Nodes.IsEmpty) Layer.WeightGradientTree(X, Dy, N, partition, ColumnParts);
+            else Layer.WeightGradientNode(X, Dy, N, partition / ColumnParts, partition % ColumnParts, ColumnParts, Nodes);
         }
     }
 
-    /// <summary>Block <paramref name="block"/>'s partial ∂W (its columns of part <paramref name="part"/>) and, in part 0, its ∂b.</summary>
-    private void WeightGradientBlock(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, int block, int part, int parts)
+    /// <summary>
+    /// With a shared batch: columns of part <paramref name="part"/> of this rank's subtree <paramref name="node"/>
+    /// (BatchShare.OwnNodes[node], blocks [lo, hi) of the global batch) = the tree over its blocks' products (GemmTree),
+    /// written into its slot of <paramref name="nodes"/>; in the first node's part 0 also the blocks' ∂b partials.
+    /// </summary>
+    private void WeightGradientNode(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, int node, int part, int parts, Span<T> nodes)
     {
-        int d = InputShape.Size, m = Outputs;
+        int d = InputShape.Size, m = Outputs, length = Weight.Length;
+        if (node == 0 && part == 0)
+            for (int b = 0; b < BatchTree.Blocks(n); b++) BiasBlock(dy, n, b);
         var (d0, count) = Parallelism.AlignedRange(d, parts, part, 48);
-        if (part == 0) BiasBlock(dy, n, block);
         if (count == 0) return;
-        int first = block * BatchTree.BlockSize, samples = Math.Min(n, first + BatchTree.BlockSize) - first;
-        Span<T> dw = partialWeight.AsSpan(block * Weight.Length, Weight.Length);
-        Gemm.Multiply(true, false, m, count, samples, dy[(first * m)..], m, x[(first * d + d0)..], d, dw[d0..], d, accumulate: false);
+        var (lo, hi) = Share!.OwnNodes[node];
+        int first = (lo - Share.FirstBlock) * BatchTree.BlockSize, samples = Math.Min(n, (hi - Share.FirstBlock) * BatchTree.BlockSize) - first;
+        GemmTree.MultiplyColumns(true, false, m, d, samples, dy.Slice(first * m, samples * m), m, x.Slice(first * d, samples * d), d,
+            nodes.Slice(node * length, length), d, accumulate: false, d0, count);
     }
 
     /// <summary>Block <paramref name="block"/>'s ∂b: its samples' δ added in sample order.</summary>
