@@ -95,12 +95,41 @@ internal static class BatchTree
         pending.Exchange = share.Reducer.StartAllGather(pending.Send.AsMemory(0, sendBytes), pending.Receive.AsMemory(0, allBytes), share.Counts(length * size));
     }
 
+    /// <summary>
+    /// <see cref="CombineLater"/> for a caller that computes this rank's subtrees itself (a dense layer's ∂W, each
+    /// subtree by GemmTree): returns the exchange's slot, whose <see cref="Pending{T}.Nodes"/> the caller fills with
+    /// the subtrees of <paramref name="share"/>'s OwnNodes in order, <paramref name="length"/> values each, before
+    /// <see cref="SendNodesLater"/>. The same exchange and the same tree as <see cref="CombineLater"/>.
+    /// </summary>
+    internal static Pending<T> BeginNodes<T>(BatchShare share, int length) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!share.Split) throw new ArgumentException("the batch is not shared between processes", nameof(share));
+        int size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        var pending = share.NextPending<T>(share.OwnNodes.Length * length * size, share.AllNodes.Length * length * size);
+        pending.Length = length;
+        pending.Destination = [];
+        return pending;
+    }
+
+    /// <summary>Starts the exchange of the subtrees written into <paramref name="pending"/> (<see cref="BeginNodes"/>); BatchShare.FinishPending completes the tree into <paramref name="destination"/>.</summary>
+    internal static void SendNodesLater<T>(BatchShare share, Pending<T> pending, T[] destination) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (destination.Length != pending.Length) throw new ArgumentException($"destination has {destination.Length} values, the subtrees {pending.Length}");
+        int size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        int sendBytes = share.OwnNodes.Length * pending.Length * size, allBytes = share.AllNodes.Length * pending.Length * size;
+        pending.Destination = destination;
+        pending.Exchange = share.Reducer.StartAllGather(pending.Send.AsMemory(0, sendBytes), pending.Receive.AsMemory(0, allBytes), share.Counts(pending.Length * size));
+    }
+
     /// <summary>One exchange of <see cref="CombineLater"/> in flight: its buffers (kept for the next steps) and where the tree goes.</summary>
     internal sealed class Pending<T> : BatchShare.PendingCombine where T : unmanaged, IFloatingPointIeee754<T>
     {
         public byte[] Send = [], Receive = [];
         public T[] Destination = [];
         public int Length, Exchange;
+
+        /// <summary>The send buffer as <paramref name="count"/> subtrees of <see cref="Length"/> values (<see cref="BeginNodes"/>).</summary>
+        public Span<T> Nodes(int count) => MemoryMarshal.Cast<byte, T>(Send.AsSpan(0, count * Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>()));
 
         public override void Finish(BatchShare share)
         {

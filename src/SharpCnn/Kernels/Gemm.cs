@@ -75,13 +75,13 @@ public static class Gemm
     private const int MaxDepth = 256;
 
     /// <summary>Target size in bytes of the packed B block (kc x nc).</summary>
-    private const int PackedBBytes = 512 * 1024;
+    internal const int PackedBBytes = 512 * 1024;
 
     /// <summary>Target size in bytes of the packed A block (mc x kc).</summary>
-    private const int PackedABytes = 256 * 1024;
+    internal const int PackedABytes = 256 * 1024;
 
     /// <summary>Largest padded op(A) in bytes that is packed once per call and reused for every column block.</summary>
-    private const int WholeABytes = 2 * 1024 * 1024;
+    internal const int WholeABytes = 2 * 1024 * 1024;
 
     /// <summary>
     /// C[m x n] = op(A)[m x k] * op(B)[k x n], or C += op(A) * op(B) when <paramref name="accumulate"/> is true.
@@ -124,7 +124,7 @@ public static class Gemm
         MultiplyValidated(transA, transB, m, k, a, lda, b, ldb, c, ldc, accumulate, columnStart, columnStart + columnCount);
     }
 
-    private static void Validate<T>(bool transA, bool transB, int m, int n, int k,
+    internal static void Validate<T>(bool transA, bool transB, int m, int n, int k,
         ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
@@ -295,7 +295,7 @@ public static class Gemm
     /// Splits <paramref name="total"/> into the fewest blocks of at most <paramref name="max"/>, all of
     /// equal size rounded up to a multiple of <paramref name="multiple"/> (only the last may be smaller).
     /// </summary>
-    private static int EqualBlock(int total, int max, int multiple)
+    internal static int EqualBlock(int total, int max, int multiple)
     {
         int blocks = (total + max - 1) / max;
         int size = (total + blocks - 1) / blocks;
@@ -303,7 +303,7 @@ public static class Gemm
     }
 
     /// <summary>Writes (<paramref name="overwrite"/>) or adds the top-left rows x columns of a scratch tile into C.</summary>
-    private static void CopyTile<T>(ref T tile, nint tileStride, ref T c, nint ldc, int rows, int columns, bool overwrite)
+    internal static void CopyTile<T>(ref T tile, nint tileStride, ref T c, nint ldc, int rows, int columns, bool overwrite)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (int r = 0; r < rows; r++)

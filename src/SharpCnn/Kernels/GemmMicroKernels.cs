@@ -53,6 +53,16 @@ internal interface IGemmMicroKernel<T>
     /// the same order, just fewer columns, so the last columns of C do not pay for a whole tile of padding.
     /// </summary>
     static abstract void RunNarrow(int vectors, int kc, ref T a, ref T b, ref T c, nint ldc, bool overwrite);
+
+    /// <summary>
+    /// BatchTree's tree over blocks of <paramref name="blockSize"/> along the depth <paramref name="k"/>, for one full
+    /// tile (GemmTree.cs): per block its product summed in registers from zero (one fused multiply-add per p in
+    /// increasing p, as <see cref="Run"/> does), the blocks combined by a binary counter (a completed subtree is
+    /// added onto the registers as left + right from <paramref name="stack"/>, tiles of Rows x Columns values, and
+    /// the last block folds the whole stack from the right), then C set to (<paramref name="overwrite"/>) or
+    /// incremented by the root. The packed panels hold all k groups one after another.
+    /// </summary>
+    static abstract void RunTree(int k, int blockSize, ref T a, ref T b, ref T c, nint ldc, bool overwrite, ref T stack);
 }
 
 /// <summary>8 rows x 3 registers: the tile for 32-register machines (AVX-512).</summary>
@@ -215,6 +225,94 @@ internal readonly struct MicroKernel8x3<T, TVector, TWidth> : IGemmMicroKernel<T
         StoreRow(ref c, w, c70, c71, c72, overwrite);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunTree(int k, int blockSize, ref T a, ref T b, ref T c, nint ldc, bool overwrite, ref T stack)
+    {
+        nint w = TWidth.Count, nr = 3 * w, tile = 8 * nr;
+        int blocks = (k + blockSize - 1) / blockSize, top = 0;
+        TVector c00, c01, c02;
+        TVector c10, c11, c12;
+        TVector c20, c21, c22;
+        TVector c30, c31, c32;
+        TVector c40, c41, c42;
+        TVector c50, c51, c52;
+        TVector c60, c61, c62;
+        TVector c70, c71, c72;
+        for (int q = 0; ; q++)
+        {
+            int kc = Math.Min(blockSize, k - q * blockSize);
+            c00 = TWidth.Zero; c01 = TWidth.Zero; c02 = TWidth.Zero;
+            c10 = TWidth.Zero; c11 = TWidth.Zero; c12 = TWidth.Zero;
+            c20 = TWidth.Zero; c21 = TWidth.Zero; c22 = TWidth.Zero;
+            c30 = TWidth.Zero; c31 = TWidth.Zero; c32 = TWidth.Zero;
+            c40 = TWidth.Zero; c41 = TWidth.Zero; c42 = TWidth.Zero;
+            c50 = TWidth.Zero; c51 = TWidth.Zero; c52 = TWidth.Zero;
+            c60 = TWidth.Zero; c61 = TWidth.Zero; c62 = TWidth.Zero;
+            c70 = TWidth.Zero; c71 = TWidth.Zero; c72 = TWidth.Zero;
+            for (int p = 0; p < kc; p++)
+            {
+                TVector b0 = TWidth.Load(ref b);
+                TVector b1 = TWidth.Load(ref Unsafe.Add(ref b, w));
+                TVector b2 = TWidth.Load(ref Unsafe.Add(ref b, 2 * w));
+                TVector ai = TWidth.Broadcast(a);
+                c00 = TWidth.MultiplyAdd(ai, b0, c00); c01 = TWidth.MultiplyAdd(ai, b1, c01); c02 = TWidth.MultiplyAdd(ai, b2, c02);
+                ai = TWidth.Broadcast(Unsafe.Add(ref a, 1));
+                c10 = TWidth.MultiplyAdd(ai, b0, c10); c11 = TWidth.MultiplyAdd(ai, b1, c11); c12 = TWidth.MultiplyAdd(ai, b2, c12);
+                ai = TWidth.Broadcast(Unsafe.Add(ref a, 2));
+                c20 = TWidth.MultiplyAdd(ai, b0, c20); c21 = TWidth.MultiplyAdd(ai, b1, c21); c22 = TWidth.MultiplyAdd(ai, b2, c22);
+                ai = TWidth.Broadcast(Unsafe.Add(ref a, 3));
+                c30 = TWidth.MultiplyAdd(ai, b0, c30); c31 = TWidth.MultiplyAdd(ai, b1, c31); c32 = TWidth.MultiplyAdd(ai, b2, c32);
+                ai = TWidth.Broadcast(Unsafe.Add(ref a, 4));
+                c40 = TWidth.MultiplyAdd(ai, b0, c40); c41 = TWidth.MultiplyAdd(ai, b1, c41); c42 = TWidth.MultiplyAdd(ai, b2, c42);
+                ai = TWidth.Broadcast(Unsafe.Add(ref a, 5));
+                c50 = TWidth.MultiplyAdd(ai, b0, c50); c51 = TWidth.MultiplyAdd(ai, b1, c51); c52 = TWidth.MultiplyAdd(ai, b2, c52);
+                ai = TWidth.Broadcast(Unsafe.Add(ref a, 6));
+                c60 = TWidth.MultiplyAdd(ai, b0, c60); c61 = TWidth.MultiplyAdd(ai, b1, c61); c62 = TWidth.MultiplyAdd(ai, b2, c62);
+                ai = TWidth.Broadcast(Unsafe.Add(ref a, 7));
+                c70 = TWidth.MultiplyAdd(ai, b0, c70); c71 = TWidth.MultiplyAdd(ai, b1, c71); c72 = TWidth.MultiplyAdd(ai, b2, c72);
+                a = ref Unsafe.Add(ref a, 8);
+                b = ref Unsafe.Add(ref b, 3 * w);
+            }
+            // The binary counter: block q completes the subtrees of the trailing zero bits of q + 1, each added as
+            // (the stack's tile) + (the registers); the last block folds what is left, top first.
+            bool last = q == blocks - 1;
+            for (int merges = last ? top : BitOperations.TrailingZeroCount(q + 1); merges > 0; merges--)
+            {
+                top--;
+                ref T s = ref Unsafe.Add(ref stack, top * tile);
+                c00 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 0 * nr)), c00); c01 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 0 * nr + 1 * w)), c01); c02 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 0 * nr + 2 * w)), c02);
+                c10 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 1 * nr)), c10); c11 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 1 * nr + 1 * w)), c11); c12 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 1 * nr + 2 * w)), c12);
+                c20 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 2 * nr)), c20); c21 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 2 * nr + 1 * w)), c21); c22 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 2 * nr + 2 * w)), c22);
+                c30 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 3 * nr)), c30); c31 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 3 * nr + 1 * w)), c31); c32 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 3 * nr + 2 * w)), c32);
+                c40 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 4 * nr)), c40); c41 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 4 * nr + 1 * w)), c41); c42 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 4 * nr + 2 * w)), c42);
+                c50 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 5 * nr)), c50); c51 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 5 * nr + 1 * w)), c51); c52 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 5 * nr + 2 * w)), c52);
+                c60 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 6 * nr)), c60); c61 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 6 * nr + 1 * w)), c61); c62 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 6 * nr + 2 * w)), c62);
+                c70 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 7 * nr)), c70); c71 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 7 * nr + 1 * w)), c71); c72 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 7 * nr + 2 * w)), c72);
+            }
+            if (last) break;
+            {
+                ref T s = ref Unsafe.Add(ref stack, top * tile);
+                StoreRow(ref Unsafe.Add(ref s, 0 * nr), w, c00, c01, c02, overwrite: true);
+                StoreRow(ref Unsafe.Add(ref s, 1 * nr), w, c10, c11, c12, overwrite: true);
+                StoreRow(ref Unsafe.Add(ref s, 2 * nr), w, c20, c21, c22, overwrite: true);
+                StoreRow(ref Unsafe.Add(ref s, 3 * nr), w, c30, c31, c32, overwrite: true);
+                StoreRow(ref Unsafe.Add(ref s, 4 * nr), w, c40, c41, c42, overwrite: true);
+                StoreRow(ref Unsafe.Add(ref s, 5 * nr), w, c50, c51, c52, overwrite: true);
+                StoreRow(ref Unsafe.Add(ref s, 6 * nr), w, c60, c61, c62, overwrite: true);
+                StoreRow(ref Unsafe.Add(ref s, 7 * nr), w, c70, c71, c72, overwrite: true);
+                top++;
+            }
+        }
+        StoreRow(ref c, w, c00, c01, c02, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c10, c11, c12, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c20, c21, c22, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c30, c31, c32, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c40, c41, c42, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c50, c51, c52, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c60, c61, c62, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c70, c71, c72, overwrite);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreRow(ref T c, nint w, TVector v0, TVector v1, TVector v2, bool overwrite)
     {
@@ -310,6 +408,79 @@ internal readonly struct MicroKernel6x2<T, TVector, TWidth> : IGemmMicroKernel<T
             b = ref Unsafe.Add(ref b, 2 * w);
         }
 
+        StoreRow(ref c, w, c00, c01, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c10, c11, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c20, c21, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c30, c31, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c40, c41, overwrite); c = ref Unsafe.Add(ref c, ldc);
+        StoreRow(ref c, w, c50, c51, overwrite);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunTree(int k, int blockSize, ref T a, ref T b, ref T c, nint ldc, bool overwrite, ref T stack)
+    {
+        nint w = TWidth.Count, nr = 2 * w, tile = 6 * nr;
+        int blocks = (k + blockSize - 1) / blockSize, top = 0;
+        TVector c00, c01;
+        TVector c10, c11;
+        TVector c20, c21;
+        TVector c30, c31;
+        TVector c40, c41;
+        TVector c50, c51;
+        for (int q = 0; ; q++)
+        {
+            int kc = Math.Min(blockSize, k - q * blockSize);
+            c00 = TWidth.Zero; c01 = TWidth.Zero;
+            c10 = TWidth.Zero; c11 = TWidth.Zero;
+            c20 = TWidth.Zero; c21 = TWidth.Zero;
+            c30 = TWidth.Zero; c31 = TWidth.Zero;
+            c40 = TWidth.Zero; c41 = TWidth.Zero;
+            c50 = TWidth.Zero; c51 = TWidth.Zero;
+            for (int p = 0; p < kc; p++)
+            {
+                TVector b0 = TWidth.Load(ref b);
+                TVector b1 = TWidth.Load(ref Unsafe.Add(ref b, w));
+                TVector ai = TWidth.Broadcast(a);
+                c00 = TWidth.MultiplyAdd(ai, b0, c00); c01 = TWidth.MultiplyAdd(ai, b1, c01);
+                ai = TWidth.Broadcast(Unsafe.Add(ref a, 1));
+                c10 = TWidth.MultiplyAdd(ai, b0, c10); c11 = TWidth.MultiplyAdd(ai, b1, c11);
+                ai = TWidth.Broadcast(Unsafe.Add(ref a, 2));
+                c20 = TWidth.MultiplyAdd(ai, b0, c20); c21 = TWidth.MultiplyAdd(ai, b1, c21);
+                ai = TWidth.Broadcast(Unsafe.Add(ref a, 3));
+                c30 = TWidth.MultiplyAdd(ai, b0, c30); c31 = TWidth.MultiplyAdd(ai, b1, c31);
+                ai = TWidth.Broadcast(Unsafe.Add(ref a, 4));
+                c40 = TWidth.MultiplyAdd(ai, b0, c40); c41 = TWidth.MultiplyAdd(ai, b1, c41);
+                ai = TWidth.Broadcast(Unsafe.Add(ref a, 5));
+                c50 = TWidth.MultiplyAdd(ai, b0, c50); c51 = TWidth.MultiplyAdd(ai, b1, c51);
+                a = ref Unsafe.Add(ref a, 6);
+                b = ref Unsafe.Add(ref b, 2 * w);
+            }
+            // The binary counter: block q completes the subtrees of the trailing zero bits of q + 1, each added as
+            // (the stack's tile) + (the registers); the last block folds what is left, top first.
+            bool last = q == blocks - 1;
+            for (int merges = last ? top : BitOperations.TrailingZeroCount(q + 1); merges > 0; merges--)
+            {
+                top--;
+                ref T s = ref Unsafe.Add(ref stack, top * tile);
+                c00 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 0 * nr)), c00); c01 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 0 * nr + 1 * w)), c01);
+                c10 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 1 * nr)), c10); c11 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 1 * nr + 1 * w)), c11);
+                c20 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 2 * nr)), c20); c21 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 2 * nr + 1 * w)), c21);
+                c30 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 3 * nr)), c30); c31 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 3 * nr + 1 * w)), c31);
+                c40 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 4 * nr)), c40); c41 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 4 * nr + 1 * w)), c41);
+                c50 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 5 * nr)), c50); c51 = TWidth.Add(TWidth.Load(ref Unsafe.Add(ref s, 5 * nr + 1 * w)), c51);
+            }
+            if (last) break;
+            {
+                ref T s = ref Unsafe.Add(ref stack, top * tile);
+                StoreRow(ref Unsafe.Add(ref s, 0 * nr), w, c00, c01, overwrite: true);
+                StoreRow(ref Unsafe.Add(ref s, 1 * nr), w, c10, c11, overwrite: true);
+                StoreRow(ref Unsafe.Add(ref s, 2 * nr), w, c20, c21, overwrite: true);
+                StoreRow(ref Unsafe.Add(ref s, 3 * nr), w, c30, c31, overwrite: true);
+                StoreRow(ref Unsafe.Add(ref s, 4 * nr), w, c40, c41, overwrite: true);
+                StoreRow(ref Unsafe.Add(ref s, 5 * nr), w, c50, c51, overwrite: true);
+                top++;
+            }
+        }
         StoreRow(ref c, w, c00, c01, overwrite); c = ref Unsafe.Add(ref c, ldc);
         StoreRow(ref c, w, c10, c11, overwrite); c = ref Unsafe.Add(ref c, ldc);
         StoreRow(ref c, w, c20, c21, overwrite); c = ref Unsafe.Add(ref c, ldc);

@@ -18,12 +18,16 @@ internal static class GemmPackingBuffers<T>
 
     [ThreadStatic] private static T[]? s_packedA;
     [ThreadStatic] private static T[]? s_packedB;
+    [ThreadStatic] private static T[]? s_treeTiles;
 
     /// <summary>At least <paramref name="length"/> values for the packed A block, 64-byte aligned.</summary>
     public static ref T ForA(int length) => ref Rent(ref s_packedA, length);
 
     /// <summary>At least <paramref name="length"/> values for the packed B block, 64-byte aligned.</summary>
     public static ref T ForB(int length) => ref Rent(ref s_packedB, length);
+
+    /// <summary>At least <paramref name="length"/> values for GemmTree's stack of scratch tiles, 64-byte aligned.</summary>
+    public static ref T ForTreeTiles(int length) => ref Rent(ref s_treeTiles, length);
 
     private static unsafe ref T Rent(ref T[]? buffer, int length)
     {

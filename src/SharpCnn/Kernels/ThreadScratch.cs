@@ -35,9 +35,6 @@ internal enum ScratchSlot
     /// <summary>Input maps copied with their zero border (im2col's fast path).</summary>
     PaddedInput,
 
-    /// <summary>A dense layer's stack of per-block weight-gradient tiles (BatchTree's tree, built left to right).</summary>
-    TreeTiles,
-
     /// <summary>A direct convolution's sums for a few output rows before its epilogue (bias, ReLU, pooling).</summary>
     ConvolutionTile,
 

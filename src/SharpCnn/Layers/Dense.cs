@@ -76,14 +76,10 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
     /// <inheritdoc />
     internal override Model.InferenceStage<T>? CreateInferenceStage() => new Model.DenseStage<T>(this);
 
-    private T[] partialWeight = [];
     private T[] partialBias = [];
 
     /// <inheritdoc />
     protected override void ReserveScratch(int batch) => partialBias = new T[BatchTree.Blocks(batch) * Outputs];
-
-    /// <summary>Weight-gradient columns per tile of the in-cache tree: about 1 M values (4 MB of floats) per tile, whole 48-column panels: fewer, larger products, whose fixed costs (packing the block of δ) weigh less.</summary>
-    private int TileColumns => Math.Max(48, 1048576 / Outputs / 48 * 48);
 
     /// <inheritdoc />
     public override void Backward(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, int n)
@@ -106,19 +102,19 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
         else
         {
             // ∂W = Σ_s δ_sᵀ x_s and ∂b = Σ_s δ_s by BatchTree's order: per block of samples a product of depth
-            // BlockSize and a sample-ordered sum, then the fixed tree over the blocks. In one process the tree runs
-            // tile by tile of ∂W's columns, in cache (a stack of per-block tiles, merged left to right); when the
-            // batch is shared, whole per-block partials go to BatchTree.Combine, which exchanges subtrees.
+            // BlockSize and a sample-ordered sum, then the fixed tree over the blocks. In one process GemmTree runs
+            // the tree inside its micro-kernel, register tile by register tile, and adds only the root to ∂W (one
+            // pass over ∂W, ∂W's columns split over threads); when the batch is shared, GemmTree computes each of
+            // this rank's subtrees (BatchShare.OwnNodes: a subtree of the tree is the tree over its own blocks) straight
+            // into the exchange's buffer, and the exchange completes the tree (BatchTree.BeginNodes).
             int threads = Parallelism.ThreadCount;
-            bool split = SplitBatch;
-            if (split && partialWeight.Length < blocks * Weight.Length) partialWeight = new T[checked(BatchTree.Blocks(Capacity) * Weight.Length)];
-            int columnParts = split
-                ? (threads == 1 ? 1 : Math.Clamp((8 * threads + blocks - 1) / blocks, 1, Math.Max(1, d / 48)))
-                : Math.Max(threads == 1 ? 1 : Math.Min(8 * threads, Math.Max(1, d / 48)), (d + TileColumns - 1) / TileColumns);
-            var work = new WeightGradientWork { Layer = this, X = x, Dy = dy, N = n, ColumnParts = columnParts, Split = split };
-            Parallelism.For((split ? blocks : 1) * columnParts, ref work);
+            BatchTree.Pending<T>? pending = SplitBatch ? BatchTree.BeginNodes<T>(Share!, Weight.Length) : null;
+            int nodes = pending is null ? 1 : Share!.OwnNodes.Length;
+            int columnParts = threads == 1 ? 1 : Math.Clamp((8 * threads + nodes - 1) / nodes, 1, Math.Max(1, d / 48));
+            var work = new WeightGradientWork { Layer = this, X = x, Dy = dy, N = n, ColumnParts = columnParts, Nodes = pending is null ? default : pending.Nodes(nodes) };
+            Parallelism.For(nodes * columnParts, ref work);
             // With a shared batch the exchanges run on while the layers below go backward (BatchTree.CombineLater).
-            if (split) BatchTree.CombineLater<T>(Share, partialWeight.AsSpan(0, blocks * Weight.Length), Weight.Length, blocks, Weight.Gradient);
+            if (pending is not null) BatchTree.SendNodesLater<T>(Share!, pending, Weight.Gradient);
             BatchTree.CombineLater<T>(Share, partialBias.AsSpan(0, blocks * m), m, blocks, Bias.Gradient);
         }
         if (!dx.IsEmpty) ParallelGemm.Multiply(false, false, n, d, m, dy, m, Weight.Value, d, dx, d, accumulate: false);
@@ -162,26 +158,32 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
     {
         public Dense<T> Layer;
         public ReadOnlySpan<T> X, Dy;
+        public Span<T> Nodes;
         public int N, ColumnParts;
-        public bool Split;
 
         public readonly void Run(int partition)
         {
-            if (Split) Layer.WeightGradientBlock(X, Dy, N, partition / ColumnParts, partition % ColumnParts, ColumnParts);
-            else Layer.WeightGradientTree(X, Dy, N, partition, ColumnParts);
+            if (Nodes.IsEmpty) Layer.WeightGradientTree(X, Dy, N, partition, ColumnParts);
+            else Layer.WeightGradientNode(X, Dy, N, partition / ColumnParts, partition % ColumnParts, ColumnParts, Nodes);
         }
     }
 
-    /// <summary>Block <paramref name="block"/>'s partial ∂W (its columns of part <paramref name="part"/>) and, in part 0, its ∂b.</summary>
-    private void WeightGradientBlock(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, int block, int part, int parts)
+    /// <summary>
+    /// With a shared batch: columns of part <paramref name="part"/> of this rank's subtree <paramref name="node"/>
+    /// (BatchShare.OwnNodes[node], blocks [lo, hi) of the global batch) = the tree over its blocks' products (GemmTree),
+    /// written into its slot of <paramref name="nodes"/>; in the first node's part 0 also the blocks' ∂b partials.
+    /// </summary>
+    private void WeightGradientNode(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, int node, int part, int parts, Span<T> nodes)
     {
-        int d = InputShape.Size, m = Outputs;
+        int d = InputShape.Size, m = Outputs, length = Weight.Length;
+        if (node == 0 && part == 0)
+            for (int b = 0; b < BatchTree.Blocks(n); b++) BiasBlock(dy, n, b);
         var (d0, count) = Parallelism.AlignedRange(d, parts, part, 48);
-        if (part == 0) BiasBlock(dy, n, block);
         if (count == 0) return;
-        int first = block * BatchTree.BlockSize, samples = Math.Min(n, first + BatchTree.BlockSize) - first;
-        Span<T> dw = partialWeight.AsSpan(block * Weight.Length, Weight.Length);
-        Gemm.Multiply(true, false, m, count, samples, dy[(first * m)..], m, x[(first * d + d0)..], d, dw[d0..], d, accumulate: false);
+        var (lo, hi) = Share!.OwnNodes[node];
+        int first = (lo - Share.FirstBlock) * BatchTree.BlockSize, samples = Math.Min(n, (hi - Share.FirstBlock) * BatchTree.BlockSize) - first;
+        GemmTree.MultiplyColumns(true, false, m, d, samples, dy.Slice(first * m, samples * m), m, x.Slice(first * d, samples * d), d,
+            nodes.Slice(node * length, length), d, accumulate: false, d0, count);
     }
 
     /// <summary>Block <paramref name="block"/>'s ∂b: its samples' δ added in sample order.</summary>
@@ -194,11 +196,8 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
     }
 
     /// <summary>
-    /// ∂W's columns of part <paramref name="part"/> += BatchTree's tree over every block's product, in cache: each
-    /// block's tile is pushed on a stack and equal-sized subtrees are merged as they complete (a binary counter),
-    /// then the stack is folded from the right: tree(lo, hi) = tree(lo, lo + p) + tree(lo + p, hi), p the largest
-    /// power of two below hi - lo, exactly as <see cref="BatchTree.Combine"/> computes it. Part 0 also writes the
-    /// blocks' ∂b partials.
+    /// ∂W's columns of part <paramref name="part"/> += BatchTree's tree over every block's product (GemmTree: the tree
+    /// computed per register tile, only the root added to ∂W). Part 0 also writes the blocks' ∂b partials.
     /// </summary>
     private void WeightGradientTree(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, int part, int parts)
     {
@@ -207,51 +206,7 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
             for (int b = 0; b < blocks; b++) BiasBlock(dy, n, b);
         var (d0, count) = Parallelism.AlignedRange(d, parts, part, 48);
         if (count == 0) return;
-        int tile = m * count, depth = 33 - int.LeadingZeroCount(blocks);
-        Span<T> stack = ThreadScratch<T>.Get(ScratchSlot.TreeTiles, (depth + 1) * m * Math.Max(count, TileColumns))[..((depth + 1) * tile)];
-        Span<int> sizes = stackalloc int[33];
-        int top = 0;
-        for (int b = 0; b < blocks; b++)
-        {
-            int first = b * BatchTree.BlockSize, samples = Math.Min(n, first + BatchTree.BlockSize) - first;
-            if (top >= 1 && sizes[top - 1] == 1)
-            {
-                // A block that pairs with the one on top: the product goes straight onto that tile. The GEMM sums a
-                // block's depth (≤ BlockSize, one depth slice) in registers from zero and adds the sum to the tile:
-                // exactly tile + product, the pair's node, without writing the product and reading it back.
-                Gemm.Multiply(true, false, m, count, samples, dy[(first * m)..], m, x[(first * d + d0)..], d, stack.Slice((top - 1) * tile, tile), count, accumulate: true);
-                sizes[top - 1] = 2;
-            }
-            else
-            {
-                Gemm.Multiply(true, false, m, count, samples, dy[(first * m)..], m, x[(first * d + d0)..], d, stack.Slice(top * tile, tile), count, accumulate: false);
-                sizes[top++] = 1;
-            }
-            // After the last block the fold below does these merges (the same ones, top pair first).
-            while (b < blocks - 1 && top >= 2 && sizes[top - 1] == sizes[top - 2])
-            {
-                Merge(stack, tile, top - 2);
-                sizes[top - 2] *= 2;
-                top--;
-            }
-        }
-        for (; top > 2; top--) Merge(stack, tile, top - 2);
-        Span<T> gradient = Weight.Gradient;
-        for (int r = 0; r < m; r++)
-        {
-            // The last fold (when two tiles remain) row by row, each row added to ∂W while it is in L1: the same
-            // additions in the same order as folding the whole tile first, one pass over the tiles fewer.
-            Span<T> sum = stack.Slice(r * count, count);
-            if (top == 2) TensorPrimitives.Add(sum, stack.Slice(tile + r * count, count), sum);
-            Span<T> row = gradient.Slice(r * d + d0, count);
-            TensorPrimitives.Add(row, sum, row);
-        }
-
-        static void Merge(Span<T> stack, int tile, int left)
-        {
-            Span<T> l = stack.Slice(left * tile, tile);
-            TensorPrimitives.Add(l, stack.Slice((left + 1) * tile, tile), l);
-        }
+        GemmTree.MultiplyColumns(true, false, m, d, n, dy[..(n * m)], m, x[..(n * d)], d, Weight.Gradient, d, accumulate: true, d0, count);
     }
 }
 
