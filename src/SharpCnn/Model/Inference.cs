@@ -50,11 +50,20 @@ public sealed class Inference<T> : IDisposable where T : unmanaged, IFloatingPoi
 
     private readonly bool everyActivation;
 
+    /// <summary>
+    /// When true, every convolution runs its direct kernel, so the outputs are the layer-by-layer forward pass's bits
+    /// (<see cref="Network{T}.Forward(ReadOnlySpan{T}, int)"/> in evaluation mode). By default (false) a float convolution the fixed
+    /// rule picks (5x5, stride 1, at least 8 input channels) runs Winograd F(2x2, 5x5): faster, within the tolerance stated in
+    /// docs/MATH.md ("Winograd"), and still the same bits on every SIMD width, thread count and batch. Double always runs the
+    /// direct kernels.
+    /// </summary>
+    public bool SameBitsAsForward { get; init; }
+
     /// <summary>The forward pass of the batch of <paramref name="n"/> in the network's input buffer.</summary>
     private ReadOnlySpan<T> Forward(int n)
     {
         if (everyActivation) return Network.Forward(n);
-        Network.InferencePlan.Run(n);
+        Network.InferencePlan.Run(n, SameBitsAsForward);
         return Network.Output(n);
     }
 
