@@ -34,6 +34,9 @@ internal sealed class InferencePlan<T> where T : unmanaged, IFloatingPointIeee75
     /// <summary>True when some stage fuses layers (otherwise the plan is the layer-by-layer pass).</summary>
     public bool Fuses => steps.Any(s => s.Stage is not null);
 
+    /// <summary>Convolution stages that run Winograd unless the run asks for the layer-by-layer bits.</summary>
+    public int WinogradStages => steps.Count(s => s.Stage is ConvolutionStage<T> { HasWinograd: true });
+
     /// <summary>Plans <paramref name="network"/>'s inference.</summary>
     public static InferencePlan<T> Create(Network<T> network)
     {
