@@ -118,6 +118,29 @@ public sealed class InferencePlanTests
         Assert.True(differs, "Winograd gave the direct kernel's bits everywhere: is it running?");
     }
 
+    /// <summary>XxHash64 of <see cref="WinogradGivesOneCommittedHashOnEveryWidth"/>'s outputs: ONE figure for Vector512, Vector256, Vector128 and scalar.</summary>
+    private const ulong WinogradOutputsHash = 0x296299c5fce3dfb8;
+
+    [Fact]
+    public void WinogradGivesOneCommittedHashOnEveryWidth()
+    {
+        // Two Winograd models, batch 5: the outputs' bits hashed; CI reruns this class under each narrower width.
+        var hash = new System.IO.Hashing.XxHash64();
+        foreach (var (spec, shape) in new[]
+        {
+            ("conv5x5x32:same,relu,maxpool2,conv5x5x64:same,relu,maxpool2,flatten,dense1024,relu,dense10", new Shape(1, 28, 28)),
+            ("conv5x5x12:same,batchnorm,relu,conv5x5x9:p1-2-0-1,relu,maxpool2,conv3x3x5,flatten,dense6", new Shape(9, 13, 11)),
+        })
+        {
+            var network = Create(spec, shape);
+            using var inference = new Inference<float>(network, 5);
+            hash.Append(MemoryMarshal.AsBytes(inference.Run(Inputs(shape, 5))));
+        }
+        ulong value = hash.GetCurrentHashAsUInt64();
+        TestContext.Current.TestOutputHelper?.WriteLine($"{SharpCnn.Kernels.PeakFlops.VectorName}: {value:x16}");
+        Assert.Equal(WinogradOutputsHash.ToString("x16"), value.ToString("x16"));
+    }
+
     [Fact]
     public void WinogradFollowsTheWeightsWhenTheyChange()
     {
