@@ -8,7 +8,7 @@ namespace SharpCnn.Model;
 /// <see cref="Dispose"/>, which puts the mode the network had back; each batch copied into the network's
 /// input buffer, then the forward pass, fused where it can be (a convolution with its bias, ReLU and 2x2 max
 /// pooling in one pass, a dense layer with its ReLU: the network's inference plan, which gives the same bits as the
-/// layer-by-layer pass). A convolution's packed weights are checked against its weights on every run; a dense layer's
+/// layer-by-layer pass except where a float convolution runs Winograd; see <see cref="SameBitsAsForward"/>). A convolution's packed weights are checked against its weights on every run; a dense layer's
 /// (packed for one-sample runs, 12.8 MB for the seed CNN: too large to compare each time) are packed on the first
 /// one-sample run of each <see cref="Inference{T}"/>, so weights changed while one is open reach one-sample runs of
 /// the next one. Outputs are valid until the next run; <see cref="Network{T}.Activation"/> holds the input and

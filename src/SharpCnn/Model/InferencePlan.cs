@@ -7,7 +7,15 @@
 // the next convolution's zero border already in place when the next stage is a convolution). A dense layer
 // absorbs the ReLUs (and a flatten) after it. Every other layer runs its own Forward.
 //
-// Same bits as the layer-by-layer forward pass (Network.Forward in evaluation mode): the direct kernel follows
+// Winograd. A float convolution that WinogradConvolution.Chooses (5x5, stride 1, at least 8 input channels; a fixed rule
+// from measurements, docs/PERFORMANCE.md) runs F(2x2, 5x5) instead of the direct kernel, unless the run asks for the
+// layer-by-layer bits (Inference.SameBitsAsForward): its input is then read channels last, with Winograd's padding, which
+// the stage before writes so (or the stage transposes from the maps); partitions are (sample, group of tile rows), each
+// tile computed the same way whatever the split; the products and output transform run per block of channels, then the
+// same epilogue. Its results are within docs/MATH.md's tolerance of the direct kernel's, the same for any thread count,
+// batch and SIMD width.
+//
+// Otherwise the same bits as the layer-by-layer forward pass (Network.Forward in evaluation mode): the direct kernel follows
 // the GEMM's order per output (DirectConvolution.cs), the epilogue does what the layers do element by element in
 // the same order (y + b; ((y - μ)·a) + β with BatchNorm's own a; max(y, 0) as IEEE maximum; the pooling window's first maximum in row-major order, a NaN
 // over numbers; NaN payloads aside), and a dense stage runs the layer's own product (or, for one sample, RowProduct,
