@@ -47,12 +47,16 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
 
     /// <summary>
     /// True when the inference plan uses Winograd for a convolution of this shape (the fixed rule of docs/PERFORMANCE.md,
-    /// "Winograd"): float, a square 5x5 kernel, stride 1, at least 8 input channels and an output at least 4 x 4.
-    /// Double keeps the direct kernel, whose bits are the layer's.
+    /// "Winograd", from measurements): float, a square 5x5 kernel (F(2x2, 5x5)) or 3x3 kernel (F(4x4, 3x3)), stride 1, at
+    /// least 16 input channels (at 8 the direct kernel was faster: the per-frequency sums are too short) and an output at
+    /// least 4 x 4. Double keeps the direct kernel, whose bits are the layer's.
     /// </summary>
     public static bool Chooses(int channels, int outHeight, int outWidth, int kernelHeight, int kernelWidth, int stride) =>
-        typeof(T) == typeof(float) && kernelHeight == 5 && kernelWidth == 5 && stride == 1
-        && channels >= 8 && outHeight >= 4 && outWidth >= 4;
+        typeof(T) == typeof(float) && kernelHeight == kernelWidth && (kernelHeight == 5 || kernelHeight == 3) && stride == 1
+        && channels >= MinimumChannels && outHeight >= 4 && outWidth >= 4;
+
+    /// <summary>Fewest input channels for which the plan uses Winograd.</summary>
+    public const int MinimumChannels = 16;
 
     /// <summary>A stride-1 convolution of <paramref name="channels"/> x <paramref name="height"/> x <paramref name="width"/> inputs with a square <paramref name="kernel"/> (3 or 5) and the given zero padding; <paramref name="block"/> output channels per block (two registers).</summary>
     public WinogradConvolution(int channels, int height, int width, int outChannels, int kernel, int padTop, int padBottom, int padLeft, int padRight, int block)

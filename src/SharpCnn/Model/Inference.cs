@@ -53,7 +53,7 @@ public sealed class Inference<T> : IDisposable where T : unmanaged, IFloatingPoi
     /// <summary>
     /// When true, every convolution runs its direct kernel, so the outputs are the layer-by-layer forward pass's bits
     /// (<see cref="Network{T}.Forward(ReadOnlySpan{T}, int)"/> in evaluation mode). By default (false) a float convolution the fixed
-    /// rule picks (5x5, stride 1, at least 8 input channels) runs Winograd F(2x2, 5x5): faster, within the tolerance stated in
+    /// rule picks (5x5 or 3x3, stride 1, at least 16 input channels) runs Winograd F(2x2, 5x5) or F(4x4, 3x3): faster, within the tolerance stated in
     /// docs/MATH.md ("Winograd"), and still the same bits on every SIMD width, thread count and batch. Double always runs the
     /// direct kernels.
     /// </summary>

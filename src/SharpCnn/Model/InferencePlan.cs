@@ -7,8 +7,8 @@
 // the next convolution's zero border already in place when the next stage is a convolution). A dense layer
 // absorbs the ReLUs (and a flatten) after it. Every other layer runs its own Forward.
 //
-// Winograd. A float convolution that WinogradConvolution.Chooses (5x5, stride 1, at least 8 input channels; a fixed rule
-// from measurements, docs/PERFORMANCE.md) runs F(2x2, 5x5) instead of the direct kernel, unless the run asks for the
+// Winograd. A float convolution that WinogradConvolution.Chooses (5x5 or 3x3, stride 1, at least 16 input channels; a
+// fixed rule from measurements, docs/PERFORMANCE.md) runs F(2x2, 5x5) or F(4x4, 3x3) instead of the direct kernel, unless the run asks for the
 // layer-by-layer bits (Inference.SameBitsAsForward): its input is then read channels last, with Winograd's padding, which
 // the stage before writes so (or the stage transposes from the maps); partitions are (sample, group of tile rows), each
 // tile computed the same way whatever the split; the products and output transform run per block of channels, then the

@@ -160,13 +160,17 @@ public sealed class WinogradConvolutionTests
     }
 
     [Fact]
-    public void TheFixedRuleTakesFloat5x5Stride1WithEightInputChannels()
+    public void TheFixedRuleTakesFloat5x5And3x3Stride1WithSixteenInputChannels()
     {
         Assert.True(WinogradConvolution<float>.Chooses(32, 14, 14, 5, 5, 1));
+        Assert.True(WinogradConvolution<float>.Chooses(16, 28, 28, 3, 3, 1));
         Assert.False(WinogradConvolution<double>.Chooses(32, 14, 14, 5, 5, 1));
         Assert.False(WinogradConvolution<float>.Chooses(1, 28, 28, 5, 5, 1));
+        Assert.False(WinogradConvolution<float>.Chooses(8, 28, 28, 3, 3, 1));
+        Assert.False(WinogradConvolution<float>.Chooses(15, 28, 28, 5, 5, 1));
         Assert.False(WinogradConvolution<float>.Chooses(32, 14, 14, 5, 5, 2));
-        Assert.False(WinogradConvolution<float>.Chooses(32, 14, 14, 3, 3, 1));
+        Assert.False(WinogradConvolution<float>.Chooses(32, 14, 14, 5, 3, 1));
+        Assert.False(WinogradConvolution<float>.Chooses(32, 14, 14, 7, 7, 1));
         Assert.False(WinogradConvolution<float>.Chooses(32, 3, 14, 5, 5, 1));
     }
 }
