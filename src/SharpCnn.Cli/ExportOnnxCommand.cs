@@ -23,7 +23,7 @@ internal static class ExportOnnxCommand
     {
         var model = new Argument<string>("model") { Description = "A model file saved by 'sharpcnn train --output' (.scnn)" };
         var output = new Argument<string>("output") { Description = "The ONNX file to write (.onnx)" };
-        var reference = new Option<int>("--reference") { Description = "Also write OUTPUT's name with .reference.json: this many inputs and SharpCnn's outputs for them (0 = none)" };
+        var reference = new Option<int>("--reference") { Description = "Also write OUTPUT's name with .reference.json: this many inputs and SharpCnn's layer-by-layer outputs for them (0 = none)" };
         var data = new Option<string?>("--data") { Description = "IDX folder whose test images the reference uses; default: the bundled digits' test images" };
         var seed = new Option<ulong>("--seed") { Description = "Seed of the random reference inputs (models that do not take the data's image shape)", DefaultValueFactory = _ => 1 };
         var command = new Command("export-onnx", "Export a saved model as an ONNX model (opset 13) for ONNX Runtime and other tools") { model, output, reference, data, seed };
@@ -81,7 +81,8 @@ internal static class ExportOnnxCommand
         int classes = network.Classes;
         var outputs = new float[count * classes];
         bool softmax = OnnxExport.AppliesSoftmax(network.Loss.Name);
-        using (var inference = new Inference<float>(network, batchSize: 256))
+        // The layer-by-layer outputs (no Winograd): the definition the exported graph must compute (docs/PERFORMANCE.md, "Winograd").
+        using (var inference = new Inference<float>(network, batchSize: 256) { SameBitsAsForward = true })
         {
             foreach (var batch in inference.Batches(inputs))
             {

@@ -393,6 +393,27 @@ internal sealed class DirectConvolution<T> where T : unmanaged, IFloatingPointIe
         if (n > 5) Store<TVector, TWidth>(ref Unsafe.Add(ref tile, 10 * lanes), lanes, a50, a51, overwrite);
     }
 
+    /// <summary>
+    /// The micro-kernel for other kernels (Winograd's products): <paramref name="count"/> (1..6) positions <paramref name="stride"/>
+    /// apart from <paramref name="x"/> x 2 registers of channels, each output Σ_p w[p]·x[off[p] + position·stride] for p in
+    /// 0 .. <paramref name="depth"/> from zero, one fused multiply-add per p in increasing p; stored to <paramref name="output"/>.
+    /// </summary>
+    internal static void Product<TVector, TWidth>(int count, int depth, ref T x, nint stride, ref int off, ref T w, ref T output)
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, T>
+    {
+        switch (count)
+        {
+            case 6: Strip<TVector, TWidth, Six, Zero>(0, depth, ref x, stride, ref off, ref w, ref output, true); break;
+            case 5: Strip<TVector, TWidth, Five, Zero>(0, depth, ref x, stride, ref off, ref w, ref output, true); break;
+            case 4: Strip<TVector, TWidth, Four, Zero>(0, depth, ref x, stride, ref off, ref w, ref output, true); break;
+            case 3: Strip<TVector, TWidth, Three, Zero>(0, depth, ref x, stride, ref off, ref w, ref output, true); break;
+            case 2: Strip<TVector, TWidth, Two, Zero>(0, depth, ref x, stride, ref off, ref w, ref output, true); break;
+            case 1: Strip<TVector, TWidth, One, Zero>(0, depth, ref x, stride, ref off, ref w, ref output, true); break;
+            default: throw new ArgumentOutOfRangeException(nameof(count), count, "a strip has 1 to 6 positions");
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store<TVector, TWidth>(ref T tile, nint lanes, TVector v0, TVector v1, bool overwrite)
         where TVector : struct

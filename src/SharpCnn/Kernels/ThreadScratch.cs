@@ -41,6 +41,12 @@ internal enum ScratchSlot
     /// <summary>The same rows after the epilogue, before they are written to the output maps.</summary>
     ConvolutionResult,
 
+    /// <summary>A Winograd convolution's transformed input tiles (V[ξ][tile][c]).</summary>
+    WinogradInput,
+
+    /// <summary>A Winograd convolution's per-frequency products for one block of output channels (M[ξ][tile][l]).</summary>
+    WinogradProducts,
+
     /// <summary>Count of slots (not a slot).</summary>
     Count,
 }

@@ -7,7 +7,15 @@
 // the next convolution's zero border already in place when the next stage is a convolution). A dense layer
 // absorbs the ReLUs (and a flatten) after it. Every other layer runs its own Forward.
 //
-// Same bits as the layer-by-layer forward pass (Network.Forward in evaluation mode): the direct kernel follows
+// Winograd. A float convolution that WinogradConvolution.Chooses (5x5 or 3x3, stride 1, at least 16 input channels; a
+// fixed rule from measurements, docs/PERFORMANCE.md) runs F(2x2, 5x5) or F(4x4, 3x3) instead of the direct kernel, unless the run asks for the
+// layer-by-layer bits (Inference.SameBitsAsForward): its input is then read channels last, with Winograd's padding, which
+// the stage before writes so (or the stage transposes from the maps); partitions are (sample, group of tile rows), each
+// tile computed the same way whatever the split; the products and output transform run per block of channels, then the
+// same epilogue. Its results are within docs/MATH.md's tolerance of the direct kernel's, the same for any thread count,
+// batch and SIMD width.
+//
+// Otherwise the same bits as the layer-by-layer forward pass (Network.Forward in evaluation mode): the direct kernel follows
 // the GEMM's order per output (DirectConvolution.cs), the epilogue does what the layers do element by element in
 // the same order (y + b; ((y - μ)·a) + β with BatchNorm's own a; max(y, 0) as IEEE maximum; the pooling window's first maximum in row-major order, a NaN
 // over numbers; NaN payloads aside), and a dense stage runs the layer's own product (or, for one sample, RowProduct,
@@ -33,6 +41,9 @@ internal sealed class InferencePlan<T> where T : unmanaged, IFloatingPointIeee75
 
     /// <summary>True when some stage fuses layers (otherwise the plan is the layer-by-layer pass).</summary>
     public bool Fuses => steps.Any(s => s.Stage is not null);
+
+    /// <summary>Convolution stages that run Winograd unless the run asks for the layer-by-layer bits.</summary>
+    public int WinogradStages => steps.Count(s => s.Stage is ConvolutionStage<T> { HasWinograd: true });
 
     /// <summary>Plans <paramref name="network"/>'s inference.</summary>
     public static InferencePlan<T> Create(Network<T> network)
@@ -70,8 +81,14 @@ internal sealed class InferencePlan<T> where T : unmanaged, IFloatingPointIeee75
     }
 
     /// <summary>Runs the batch of <paramref name="n"/> samples in the network's input buffer; the output lands in the network's output buffer.</summary>
-    public void Run(int n)
+    /// <remarks>
+    /// With <paramref name="exact"/> every convolution runs its direct kernel (the layer-by-layer bits); otherwise a float
+    /// convolution that WinogradConvolution.Chooses runs Winograd (within the tolerance of docs/MATH.md, "Winograd").
+    /// </remarks>
+    public void Run(int n, bool exact = false)
     {
+        foreach (var step in steps)
+            if (step.Stage is ConvolutionStage<T> convolution) convolution.UseWinograd = !exact && convolution.HasWinograd;
         foreach (var step in steps)
         {
             if (step.Stage is null)
@@ -109,10 +126,12 @@ internal sealed class ConvolutionStage<T> : InferenceStage<T> where T : unmanage
 
     private readonly Conv2d<T> layer;
     private readonly DirectConvolution<T> conv;
+    private readonly WinogradConvolution<T>? winograd;
     private bool reluBefore, pool, reluAfter, flat;
     private BatchNorm<T>? norm;
     private T[] normConstants = [];
     private T[] padded = [];
+    private T[] paddedWinograd = [];
 
     public ConvolutionStage(Conv2d<T> layer)
     {
@@ -121,7 +140,15 @@ internal sealed class ConvolutionStage<T> : InferenceStage<T> where T : unmanage
         var (top, bottom, left, right) = layer.ResolvedPadding;
         conv = new DirectConvolution<T>(s.Channels, s.Height, s.Width, layer.OutChannels, layer.KernelHeight, layer.KernelWidth, layer.Stride,
             top, bottom, left, right);
+        if (WinogradConvolution<T>.Chooses(s.Channels, conv.OutHeight, conv.OutWidth, layer.KernelHeight, layer.KernelWidth, layer.Stride))
+            winograd = new WinogradConvolution<T>(s.Channels, s.Height, s.Width, layer.OutChannels, layer.KernelHeight, top, bottom, left, right, conv.Block);
     }
+
+    /// <summary>True when the fixed rule (WinogradConvolution.Chooses) gives this convolution a Winograd kernel.</summary>
+    public bool HasWinograd => winograd is not null;
+
+    /// <summary>This run uses the Winograd kernel (set by the plan before each run): the input is then read channels last, with Winograd's padding.</summary>
+    public bool UseWinograd { get; set; }
 
     /// <summary>The next convolution stage, which reads this one's output with its zero border (written here), or null.</summary>
     public ConvolutionStage<T>? Feeds { get; set; }
@@ -161,7 +188,8 @@ internal sealed class ConvolutionStage<T> : InferenceStage<T> where T : unmanage
 
     public override void Run(ReadOnlySpan<T> x, Span<T> y, int n)
     {
-        conv.Pack(layer.Weight.Value);
+        if (UseWinograd) winograd!.Pack(layer.Weight.Value);
+        else conv.Pack(layer.Weight.Value);
         if (norm is not null)
         {
             // μ, a, β per channel, each padded to whole blocks (zero past the last channel).
@@ -169,15 +197,34 @@ internal sealed class ConvolutionStage<T> : InferenceStage<T> where T : unmanage
             if (normConstants.Length == 0) normConstants = new T[3 * padded];
             norm.InferenceAffine(normConstants.AsSpan(0, padded), normConstants.AsSpan(padded, padded), normConstants.AsSpan(2 * padded, padded));
         }
-        if (Feeds is not null)
+        // The next stage's padded input (zero: the border is never written); channels last for a Winograd stage.
+        Span<T> output = y;
+        if (Feeds is not null && Feeds.UseWinograd)
+        {
+            int size = Feeds.winograd!.PaddedSize;
+            if (paddedWinograd.Length < n * size) paddedWinograd = new T[n * size];
+            output = paddedWinograd;
+        }
+        else if (Feeds is not null)
         {
             int size = Feeds.conv.PaddedSize;
-            if (padded.Length < n * size) padded = new T[n * size]; // zero: the border is never written
+            if (padded.Length < n * size) padded = new T[n * size];
+            output = padded;
         }
+        ReadOnlySpan<T> input = FedBy is null ? x : UseWinograd ? FedBy.paddedWinograd : FedBy.padded;
         int threads = Parallelism.ThreadCount;
+        if (UseWinograd)
+        {
+            // Partitions are (sample, group of tile rows); each tile is computed the same way whatever the split.
+            int tileRows = (NeededRows + winograd!.TileSize - 1) / winograd.TileSize;
+            int tileGroups = threads == 1 || n >= 2 * threads ? 1 : Math.Clamp((4 * threads + n - 1) / n, 1, tileRows);
+            var tiles = new WinogradWork { Stage = this, X = input, Y = output, Groups = tileGroups, Units = tileRows };
+            Parallelism.For(n * tileGroups, ref tiles);
+            return;
+        }
         int unit = pool ? 2 : 1, units = OutHeight; // rows of the stage's output; each needs `unit` rows of sums
         int groups = threads == 1 || n >= 2 * threads ? 1 : Math.Clamp((4 * threads + n * conv.Blocks - 1) / (n * conv.Blocks), 1, units);
-        var work = new Work { Stage = this, X = FedBy is null ? x : FedBy.padded, Y = Feeds is null ? y : padded, Groups = groups, Unit = unit, Units = units };
+        var work = new Work { Stage = this, X = input, Y = output, Groups = groups, Unit = unit, Units = units };
         Parallelism.For(n * conv.Blocks * groups, ref work);
     }
 
@@ -194,6 +241,71 @@ internal sealed class ConvolutionStage<T> : InferenceStage<T> where T : unmanage
             int sample = partition / (blocks * Groups), rest = partition % (blocks * Groups);
             var (first, count) = Parallelism.Range(Units, Groups, rest % Groups);
             if (count > 0) Stage.RunPart(X, Y, sample, rest / Groups, first, count, Unit);
+        }
+    }
+
+    /// <summary>Rows of the convolution's output the stage uses: all of them, or an even number when pooling (2x2/2 drops an odd last row).</summary>
+    private int NeededRows => pool ? 2 * (conv.OutHeight / 2) : conv.OutHeight;
+
+    private ref struct WinogradWork : IPartitionedWork
+    {
+        public ConvolutionStage<T> Stage;
+        public ReadOnlySpan<T> X;
+        public Span<T> Y;
+        public int Groups, Units;
+
+        public readonly void Run(int partition)
+        {
+            var (first, count) = Parallelism.Range(Units, Groups, partition % Groups);
+            if (count > 0) Stage.RunWinogradPart(X, Y, partition / Groups, first, count);
+        }
+    }
+
+    /// <summary>Largest transformed input (or block of products) a Winograd partition holds at once, in values: it stays in L2.</summary>
+    private const int WinogradChunkValues = 65536;
+
+    /// <summary>Tile rows first .. + count of sample <paramref name="s"/> by Winograd: input transform, then per block of channels the products, the output transform and the epilogue.</summary>
+    private void RunWinogradPart(ReadOnlySpan<T> x, Span<T> y, int s, int first, int count)
+    {
+        var w = winograd!;
+        ReadOnlySpan<T> input;
+        if (FedBy is not null)
+        {
+            input = x.Slice(s * w.PaddedSize, w.PaddedSize);
+        }
+        else
+        {
+            // The sample channels last, with its zero border, in this thread's scratch.
+            Span<T> scratch = ThreadScratch<T>.Get(ScratchSlot.PaddedInput, w.PaddedSize);
+            scratch.Clear();
+            int h = w.Height, wd = w.Width, pw = w.PaddedWidth, cin = w.Channels;
+            ReadOnlySpan<T> xs = x.Slice(s * cin * h * wd, cin * h * wd);
+            for (int c = 0; c < cin; c++)
+                for (int r = 0; r < h; r++)
+                {
+                    ReadOnlySpan<T> from = xs.Slice((c * h + r) * wd, wd);
+                    Span<T> to = scratch[(((r + w.PadTop) * pw + w.PadLeft) * cin + c)..];
+                    for (int v = 0; v < wd; v++) to[v * cin] = from[v];
+                }
+            input = scratch;
+        }
+        int m = w.TileSize, columns = w.TileColumns, bs = w.Block, needed = NeededRows;
+        int chunk = Math.Max(1, WinogradChunkValues / (WinogradConvolution<T>.Frequencies * columns * Math.Max(w.Channels, bs)));
+        for (int t = first; t < first + count; t += chunk)
+        {
+            int tileRows = Math.Min(chunk, first + count - t), tiles = tileRows * columns;
+            int r0 = t * m, rows = Math.Min((t + tileRows) * m, needed) - r0;
+            Span<T> v = ThreadScratch<T>.Get(ScratchSlot.WinogradInput, WinogradConvolution<T>.Frequencies * tiles * w.Channels);
+            w.TransformInput(input, t, tileRows, v);
+            Span<T> products = ThreadScratch<T>.Get(ScratchSlot.WinogradProducts, WinogradConvolution<T>.Frequencies * tiles * bs);
+            Span<T> tile = ThreadScratch<T>.Get(ScratchSlot.ConvolutionTile, rows * w.OutWidth * bs);
+            for (int block = 0; block < w.Blocks; block++)
+            {
+                w.Multiply(v, tiles, block, products);
+                w.TransformOutput(products, t, tileRows, rows, tile);
+                if (pool) Epilogue(tile, y, s, block, r0 / 2, rows / 2);
+                else Epilogue(tile, y, s, block, r0, rows);
+            }
         }
     }
 
@@ -246,6 +358,16 @@ internal sealed class ConvolutionStage<T> : InferenceStage<T> where T : unmanage
             for (int i = 0; i < 3; i++) normConstants.AsSpan(i * padded + block * bs, bs).CopyTo(constants.Slice(i * bs, bs));
         }
         conv.Finish(tile, pool ? 2 * rows : rows, b, constants, reluBefore, pool, reluAfter, result);
+        if (Feeds is not null && Feeds.UseWinograd)
+        {
+            // The next convolution's padded input, channels last: each position's channels of the block in one copy.
+            var next = Feeds.winograd!;
+            Span<T> sample = y.Slice(s * next.PaddedSize, next.PaddedSize);
+            for (int r = 0; r < rows; r++)
+                for (int v = 0; v < ow; v++)
+                    result.Slice((r * ow + v) * bs, lanes).CopyTo(sample[((((first + r + next.PadTop) * next.PaddedWidth) + v + next.PadLeft) * cout + block * bs)..]);
+            return;
+        }
         // The output's layout: this stage's own maps, or the next convolution's padded input.
         int ph = oh, pw = ow, top = 0, left = 0;
         if (Feeds is not null)

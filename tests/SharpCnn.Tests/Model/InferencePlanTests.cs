@@ -7,7 +7,9 @@ namespace SharpCnn.Tests.Model;
 /// <summary>
 /// The fused inference plan (direct convolutions with bias, batch normalisation, ReLU and 2x2 max pooling in their epilogue, dense layers
 /// with their ReLU, one sample through RowProduct) gives the layer-by-layer forward pass's bits on any thread count,
-/// for any batch, and allocates nothing once warm.
+/// for any batch, when asked for them (Inference.SameBitsAsForward, and always in double), and allocates nothing once warm; with
+/// Winograd (the default for float convolutions the fixed rule picks) it stays close to them and still gives one result for any
+/// thread count, batch and SIMD width (CI reruns this class on each width).
 /// </summary>
 [Collection(ThreadCountCollection.Name)]
 public sealed class InferencePlanTests
@@ -63,13 +65,100 @@ public sealed class InferencePlanTests
             foreach (int threads in new[] { 1, 2, 3 })
             {
                 using var scope = new ThreadCountScope(threads);
-                using var inference = new Inference<float>(network, n);
+                using var inference = new Inference<float>(network, n) { SameBitsAsForward = true };
                 Assert.True(SameBits(plain, inference.Run(x)), $"batch {n}, {threads} thread(s)");
                 // Each sample alone gives its bits in the batch.
                 var one = inference.Run(x.AsSpan(0, shape.Size)).ToArray();
                 Assert.True(SameBits(plain.AsSpan(0, network.Classes), one), $"first sample alone, {threads} thread(s)");
             }
         }
+    }
+
+    /// <summary>Models with convolutions the fixed rule runs by Winograd: fed by the input, by a direct stage and by a Winograd stage, feeding a direct stage, a Winograd stage and a dense layer; pooling an odd output; batch norm; odd shapes.</summary>
+    public static TheoryData<string, int, int, int, int> WinogradModels => new()
+    {
+        { "conv5x5x32:same,relu,maxpool2,conv5x5x64:same,relu,maxpool2,flatten,dense1024,relu,dense10", 1, 28, 28, 1 },
+        { "conv5x5x18:same,batchnorm,relu,conv5x5x9:p1-2-0-1,relu,maxpool2,conv3x3x5,flatten,dense6", 17, 13, 11, 2 },
+        { "conv3x3x16,relu,conv5x5x17:same,maxpool2,relu,conv5x5x3:same,relu,flatten,dense4", 2, 15, 16, 2 },
+        { "conv5x5x33:valid,batchnorm,maxpool2,relu,flatten,dense5", 16, 12, 9, 1 },
+        { "conv3x3x16:same,batchnorm,relu,conv3x3x20:p1,relu,maxpool2,conv3x3x7:same,flatten,dense5", 3, 11, 13, 2 },
+    };
+
+    [Theory]
+    [MemberData(nameof(WinogradModels))]
+    public void WinogradStaysCloseToTheLayerByLayerPassAndGivesOneResultOnAnyThreadCountAndBatch(string spec, int channels, int height, int width, int stages)
+    {
+        var shape = new Shape(channels, height, width);
+        var network = Create(spec, shape);
+        Assert.Equal(stages, network.InferencePlan.WinogradStages);
+        bool differs = false;
+        foreach (int n in new[] { 1, 3, 17 })
+        {
+            var x = Inputs(shape, n);
+            float[] plain;
+            using (var layerByLayer = new Inference<float>(network, n, everyActivation: true))
+                plain = layerByLayer.Run(x).ToArray();
+            float largest = plain.Max(Math.Abs);
+            float[]? first = null;
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                using var scope = new ThreadCountScope(threads);
+                using var inference = new Inference<float>(network, n);
+                var outputs = inference.Run(x).ToArray();
+                first ??= outputs;
+                Assert.True(SameBits(first, outputs), $"batch {n}: {threads} thread(s) differ from 1");
+                // Each sample alone gives its bits in the batch.
+                var one = inference.Run(x.AsSpan(0, shape.Size)).ToArray();
+                Assert.True(SameBits(outputs.AsSpan(0, network.Classes), one), $"first sample alone, {threads} thread(s)");
+            }
+            // The whole network stays within 1e-4 of its largest output (the convolutions' own bound is docs/MATH.md's, tested in WinogradConvolutionTests).
+            for (int i = 0; i < plain.Length; i++)
+                Assert.True(Math.Abs(plain[i] - first![i]) <= 1e-4f * (1 + largest), $"batch {n}, output {i}: {first[i]} vs layer by layer {plain[i]}");
+            differs |= !SameBits(plain, first);
+        }
+        Assert.True(differs, "Winograd gave the direct kernel's bits everywhere: is it running?");
+    }
+
+    /// <summary>XxHash64 of <see cref="WinogradGivesOneCommittedHashOnEveryWidth"/>'s outputs: ONE figure for Vector512, Vector256, Vector128 and scalar.</summary>
+    private const ulong WinogradOutputsHash = 0x0c8058ad1109f09d;
+
+    [Fact]
+    public void WinogradGivesOneCommittedHashOnEveryWidth()
+    {
+        // Three Winograd models (5x5 and 3x3), batch 5: the outputs' bits hashed; CI reruns this class under each narrower width.
+        var hash = new System.IO.Hashing.XxHash64();
+        foreach (var (spec, shape) in new[]
+        {
+            ("conv5x5x32:same,relu,maxpool2,conv5x5x64:same,relu,maxpool2,flatten,dense1024,relu,dense10", new Shape(1, 28, 28)),
+            ("conv5x5x18:same,batchnorm,relu,conv5x5x9:p1-2-0-1,relu,maxpool2,conv3x3x5,flatten,dense6", new Shape(17, 13, 11)),
+            ("conv3x3x16:same,batchnorm,relu,conv3x3x20:p1,relu,maxpool2,conv3x3x7:same,flatten,dense5", new Shape(3, 11, 13)),
+        })
+        {
+            var network = Create(spec, shape);
+            using var inference = new Inference<float>(network, 5);
+            hash.Append(MemoryMarshal.AsBytes(inference.Run(Inputs(shape, 5))));
+        }
+        ulong value = hash.GetCurrentHashAsUInt64();
+        TestContext.Current.TestOutputHelper?.WriteLine($"{SharpCnn.Kernels.PeakFlops.VectorName}: {value:x16}");
+        Assert.Equal(WinogradOutputsHash.ToString("x16"), value.ToString("x16"));
+    }
+
+    [Fact]
+    public void WinogradFollowsTheWeightsWhenTheyChange()
+    {
+        var shape = new Shape(1, 10, 10);
+        var network = Create("conv3x3x16:same,relu,maxpool2,conv5x5x4:same,relu,flatten,dense3", shape);
+        Assert.Equal(1, network.InferencePlan.WinogradStages);
+        var x = Inputs(shape, 2);
+        using var inference = new Inference<float>(network, 2);
+        var before = inference.Run(x).ToArray();
+        var conv = network.Layers[3].Parameters[0].Value;
+        for (int i = 0; i < conv.Length; i++) conv[i] *= -1.5f;
+        var after = inference.Run(x).ToArray();
+        Assert.False(SameBits(before, after));
+        using var layerByLayer = new Inference<float>(network, 2, everyActivation: true);
+        var plain = layerByLayer.Run(x).ToArray();
+        for (int i = 0; i < plain.Length; i++) Assert.True(Math.Abs(plain[i] - after[i]) <= 1e-4f * (1 + Math.Abs(plain[i])), $"output {i}: {after[i]} vs {plain[i]}");
     }
 
     [Theory]
@@ -80,6 +169,7 @@ public sealed class InferencePlanTests
         using var scope = new ThreadCountScope(threads);
         var shape = new Shape(2, 12, 11);
         var network = ModelFactory.FromSpec<double>("conv3x3x10:same,batchnorm,relu,maxpool2,conv5x5x19:same,relu,maxpool2,flatten,dense40,relu,dense3", shape, seed: 3);
+        Assert.Equal(0, network.InferencePlan.WinogradStages); // double keeps the direct kernels
         foreach (int n in new[] { 1, 5 })
         {
             var rng = new Random(n);

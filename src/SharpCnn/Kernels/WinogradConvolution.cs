@@ -1,0 +1,412 @@
+// Winograd convolution for inference: F(2x2, 5x5) and F(4x4, 3x3), stride 1, on 6x6 input tiles.
+//
+// A tile of m x m outputs (m = 2 for 5x5 kernels, m = 4 for 3x3; α = m + r - 1 = 6 either way) is
+//   Y = Aᵀ [ Σ_c (G g_{o,c} Gᵀ) ⊙ (Bᵀ d_c B) ] A
+// with the points 0, 1, -1, 2, -2 and ∞ (Lavin and Gray's construction). Bᵀ (6x6) is the same for both sizes:
+//   v0 = 4·(d0 − d2) + (d4 − d2)          v3 = (d4 − d2) + 2·(d3 − d1)
+//   v1 = (d3 + d4) − 4·(d1 + d2)          v4 = (d4 − d2) − 2·(d3 − d1)
+//   v2 = (d4 − d3) + 4·(d1 − d2)          v5 = 4·(d1 − d3) + (d5 − d3)
+// Aᵀ (m x 6) for m = 2:  y0 = m0 + ((m1 + m2) + (m3 + m4));   y1 = ((m1 − m2) + 2·(m3 − m4)) + m5
+//          for m = 4:  y0 = m0 + ((m1 + m2) + (m3 + m4));   y1 = (m1 − m2) + 2·(m3 − m4)
+//                      y2 = (m1 + m2) + 4·(m3 + m4);         y3 = ((m1 − m2) + 8·(m3 − m4)) + m5
+// and G (6 x r) has G[j][k] = a_jᵏ / Π_{l≠j}(a_j − a_l) for the finite points a_j, G[5] = (0, .., 0, 1).
+// The products by 2, 4 and 8 are exact, so every value of a transform is a fixed sequence of adds and subtracts,
+// each rounded once; the filter's transform G g Gᵀ is computed in double (Σ over i, then over k, in increasing
+// order) and rounded once to T, once per change of the weights (not per call).
+//
+// The order (docs/DETERMINISM.md). Both transforms go columns first (Bᵀ d, then · B; Aᵀ M, then · A), each value by the
+// formulas above. The product per frequency ξ = 6·k + l is M[ξ][tile][o] = Σ_c U[ξ][c][o]·V[ξ][tile][c]: one sum per
+// output channel (a lane), from zero, one fused multiply-add per input channel in increasing c (the direct
+// kernel's strip with a unit offset table). Vectors hold channels side by side (input channels in the input
+// transform, output channels in the product and the output transform), never parts of one value, so every width, any
+// split of the tiles into strips or partitions and any thread count give the same bits, and WinogradReference (plain
+// scalar loops in the same order) gives them too.
+//
+// Layout. The input is the padded sample channels last: xp[(row·PW + col)·Cin + c], with the convolution's own
+// zero border plus, at the bottom and right, zeros up to whole tiles. V[ξ][tile][c] and M[ξ][tile][l] (one block of
+// output channels) live in thread scratch; the output transform writes the layout DirectConvolution.Finish reads.
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace SharpCnn.Kernels;
+
+/// <summary>One Winograd convolution's shape, its transformed filters and its three steps (input transform, products, output transform).</summary>
+internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Input tile size α.</summary>
+    public const int Alpha = 6;
+
+    /// <summary>Frequencies per tile (α²).</summary>
+    public const int Frequencies = Alpha * Alpha;
+
+    private readonly int[] identity;
+    private T[] packed = [];
+    private T[] packedFrom = [];
+
+    /// <summary>
+    /// True when the inference plan uses Winograd for a convolution of this shape (the fixed rule of docs/PERFORMANCE.md,
+    /// "Winograd", from measurements): float, a square 5x5 kernel (F(2x2, 5x5)) or 3x3 kernel (F(4x4, 3x3)), stride 1, at
+    /// least 16 input channels (at 8 the direct kernel was faster: the per-frequency sums are too short) and an output at
+    /// least 4 x 4. Double keeps the direct kernel, whose bits are the layer's.
+    /// </summary>
+    public static bool Chooses(int channels, int outHeight, int outWidth, int kernelHeight, int kernelWidth, int stride) =>
+        typeof(T) == typeof(float) && kernelHeight == kernelWidth && (kernelHeight == 5 || kernelHeight == 3) && stride == 1
+        && channels >= MinimumChannels && outHeight >= 4 && outWidth >= 4;
+
+    /// <summary>Fewest input channels for which the plan uses Winograd.</summary>
+    public const int MinimumChannels = 16;
+
+    /// <summary>A stride-1 convolution of <paramref name="channels"/> x <paramref name="height"/> x <paramref name="width"/> inputs with a square <paramref name="kernel"/> (3 or 5) and the given zero padding; <paramref name="block"/> output channels per block (two registers).</summary>
+    public WinogradConvolution(int channels, int height, int width, int outChannels, int kernel, int padTop, int padBottom, int padLeft, int padRight, int block)
+    {
+        if (kernel != 3 && kernel != 5) throw new ArgumentOutOfRangeException(nameof(kernel), kernel, "Winograd convolution takes 3x3 or 5x5 kernels");
+        Channels = channels;
+        Height = height;
+        Width = width;
+        OutChannels = outChannels;
+        Kernel = kernel;
+        TileSize = Alpha + 1 - kernel;
+        PadTop = padTop;
+        PadLeft = padLeft;
+        OutHeight = height + padTop + padBottom - kernel + 1;
+        OutWidth = width + padLeft + padRight - kernel + 1;
+        if (OutHeight < 1 || OutWidth < 1) throw new ArgumentException("the kernel does not fit the padded input");
+        TileRows = (OutHeight + TileSize - 1) / TileSize;
+        TileColumns = (OutWidth + TileSize - 1) / TileSize;
+        PaddedHeight = TileRows * TileSize + kernel - 1;
+        PaddedWidth = TileColumns * TileSize + kernel - 1;
+        Block = block;
+        Blocks = (outChannels + block - 1) / block;
+        identity = new int[channels];
+        for (int c = 0; c < channels; c++) identity[c] = c;
+    }
+
+    public int Channels { get; }
+    public int Height { get; }
+    public int Width { get; }
+    public int OutChannels { get; }
+    public int Kernel { get; }
+
+    /// <summary>m: outputs per tile side (2 for 5x5 kernels, 4 for 3x3).</summary>
+    public int TileSize { get; }
+
+    public int PadTop { get; }
+    public int PadLeft { get; }
+    public int OutHeight { get; }
+    public int OutWidth { get; }
+    public int TileRows { get; }
+    public int TileColumns { get; }
+
+    /// <summary>Rows of the padded input: the convolution's border, then zeros down to whole tiles.</summary>
+    public int PaddedHeight { get; }
+
+    /// <summary>Columns of the padded input.</summary>
+    public int PaddedWidth { get; }
+
+    /// <summary>Values of one padded sample (channels last).</summary>
+    public int PaddedSize => PaddedHeight * PaddedWidth * Channels;
+
+    public int Block { get; }
+    public int Blocks { get; }
+
+    /// <summary>The transformed filters, [ξ][block][c][l] (zero past the last output channel).</summary>
+    internal ReadOnlySpan<T> Packed => packed;
+
+    /// <summary>
+    /// Transforms <paramref name="weights"/> [Cout, Cin, r, r] (U = G g Gᵀ per output and input channel), unless they are bit for
+    /// bit the weights transformed last (a copy is kept to tell).
+    /// </summary>
+    public void Pack(ReadOnlySpan<T> weights)
+    {
+        int r = Kernel, cin = Channels, bs = Block;
+        if (weights.Length != OutChannels * cin * r * r) throw new ArgumentException($"the weights have {weights.Length} values, {OutChannels}x{cin}x{r}x{r} expected", nameof(weights));
+        if (packedFrom.Length == weights.Length && MemoryMarshal.AsBytes(weights).SequenceEqual(MemoryMarshal.AsBytes(packedFrom.AsSpan()))) return;
+        if (packed.Length == 0)
+        {
+            packed = new T[Frequencies * Blocks * cin * bs];
+            packedFrom = new T[weights.Length];
+        }
+        packed.AsSpan().Clear();
+        Span<double> g = stackalloc double[25];
+        Span<double> u = stackalloc double[Frequencies];
+        for (int o = 0; o < OutChannels; o++)
+        {
+            int b = o / bs, l = o % bs;
+            for (int c = 0; c < cin; c++)
+            {
+                for (int i = 0; i < r * r; i++) g[i] = double.CreateTruncating(weights[(o * cin + c) * r * r + i]);
+                TransformFilter(g, r, u);
+                for (int xi = 0; xi < Frequencies; xi++)
+                    packed[((xi * Blocks + b) * cin + c) * bs + l] = T.CreateTruncating(u[xi]);
+            }
+        }
+        weights.CopyTo(packedFrom);
+    }
+
+    /// <summary>G[j][k] for an r-tap kernel: a_jᵏ / Π_{l≠j}(a_j − a_l) on the points 0, 1, -1, 2, -2; row 5 (∞) picks the last tap.</summary>
+    internal static double FilterMatrix(int j, int k, int r)
+    {
+        if (j == Alpha - 1) return k == r - 1 ? 1 : 0;
+        ReadOnlySpan<int> points = [0, 1, -1, 2, -2];
+        int a = points[j], power = 1, denominator = 1;
+        for (int i = 0; i < k; i++) power *= a;
+        for (int l = 0; l < points.Length; l++)
+            if (l != j) denominator *= a - points[l];
+        return (double)power / denominator;
+    }
+
+    /// <summary>U = G g Gᵀ (6x6, row-major) of one r x r kernel g, in double: T = G g (Σ over i in increasing i), then U = T Gᵀ (Σ over k).</summary>
+    internal static void TransformFilter(ReadOnlySpan<double> g, int r, Span<double> u)
+    {
+        Span<double> t = stackalloc double[Alpha * 5];
+        for (int a = 0; a < Alpha; a++)
+            for (int k = 0; k < r; k++)
+            {
+                double sum = 0;
+                for (int i = 0; i < r; i++) sum += FilterMatrix(a, i, r) * g[i * r + k];
+                t[a * r + k] = sum;
+            }
+        for (int a = 0; a < Alpha; a++)
+            for (int b = 0; b < Alpha; b++)
+            {
+                double sum = 0;
+                for (int k = 0; k < r; k++) sum += t[a * r + k] * FilterMatrix(b, k, r);
+                u[a * Alpha + b] = sum;
+            }
+    }
+
+    private static int Lanes
+    {
+        get
+        {
+            if (typeof(T) == typeof(float) || typeof(T) == typeof(double))
+            {
+                if (Vector512.IsHardwareAccelerated) return Vector512<T>.Count;
+                if (Vector256.IsHardwareAccelerated) return Vector256<T>.Count;
+                if (Vector128.IsHardwareAccelerated) return Vector128<T>.Count;
+            }
+            return 1;
+        }
+    }
+
+    /// <summary>Output channels per block on this machine (two registers; the same as <see cref="DirectConvolution{T}.Block"/>).</summary>
+    public static int DefaultBlock => 2 * Lanes;
+
+    /// <summary>
+    /// V[ξ][t][c] = (Bᵀ d B)[ξ] for the tiles of tile rows <paramref name="firstTileRow"/> .. + <paramref name="tileRows"/> (t counts
+    /// them row by row) of one padded sample (channels last), into <paramref name="v"/> (36 x tiles x Cin).
+    /// </summary>
+    public void TransformInput(ReadOnlySpan<T> padded, int firstTileRow, int tileRows, Span<T> v)
+    {
+        int tiles = tileRows * TileColumns;
+        if (firstTileRow < 0 || tileRows < 0 || firstTileRow + tileRows > TileRows || padded.Length < PaddedSize || v.Length < Frequencies * tiles * Channels)
+            throw new ArgumentException("WinogradConvolution.TransformInput: tile rows or spans out of range");
+        if (typeof(T) == typeof(float) || typeof(T) == typeof(double))
+        {
+            if (Vector512.IsHardwareAccelerated) { Input<Vector512<T>, Width512<T>>(padded, firstTileRow, tileRows, v); return; }
+            if (Vector256.IsHardwareAccelerated) { Input<Vector256<T>, Width256<T>>(padded, firstTileRow, tileRows, v); return; }
+            if (Vector128.IsHardwareAccelerated) { Input<Vector128<T>, Width128<T>>(padded, firstTileRow, tileRows, v); return; }
+        }
+        Input<T, WidthScalar<T>>(padded, firstTileRow, tileRows, v);
+    }
+
+    private void Input<TVector, TWidth>(ReadOnlySpan<T> padded, int firstTileRow, int tileRows, Span<T> v)
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, T>
+    {
+        int cin = Channels, lanes = TWidth.Count, whole = cin / lanes * lanes;
+        for (int c = 0; c < whole; c += lanes) InputChannels<TVector, TWidth>(padded, firstTileRow, tileRows, c, v);
+        for (int c = whole; c < cin; c++) InputChannels<T, WidthScalar<T>>(padded, firstTileRow, tileRows, c, v);
+    }
+
+    /// <summary>The input transform of TWidth.Count channels from <paramref name="c0"/> on, for every tile of the rows.</summary>
+    private void InputChannels<TVector, TWidth>(ReadOnlySpan<T> padded, int firstTileRow, int tileRows, int c0, Span<T> v)
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, T>
+    {
+        int cin = Channels, pw = PaddedWidth, m = TileSize, columns = TileColumns, tiles = tileRows * columns;
+        nint row = (nint)pw * cin, frequency = (nint)tiles * cin;
+        ref T x = ref MemoryMarshal.GetReference(padded);
+        ref T vr = ref MemoryMarshal.GetReference(v);
+        // Bᵀ d for one tile: 6 rows x 6 columns of registers.
+        var registers = default(Registers36<TVector>);
+        Span<TVector> w = registers;
+        for (int tu = 0; tu < tileRows; tu++)
+            for (int tv = 0; tv < columns; tv++)
+            {
+                ref T corner = ref Unsafe.Add(ref x, ((nint)(firstTileRow + tu) * m * pw + (nint)tv * m) * cin + c0);
+                for (int j = 0; j < Alpha; j++)
+                {
+                    ref T top = ref Unsafe.Add(ref corner, j * cin);
+                    InputTransform<TVector, TWidth>(
+                        TWidth.Load(ref top), TWidth.Load(ref Unsafe.Add(ref top, row)), TWidth.Load(ref Unsafe.Add(ref top, 2 * row)),
+                        TWidth.Load(ref Unsafe.Add(ref top, 3 * row)), TWidth.Load(ref Unsafe.Add(ref top, 4 * row)), TWidth.Load(ref Unsafe.Add(ref top, 5 * row)),
+                        out w[j], out w[6 + j], out w[12 + j], out w[18 + j], out w[24 + j], out w[30 + j]);
+                }
+                ref T tile = ref Unsafe.Add(ref vr, ((nint)tu * columns + tv) * cin + c0);
+                for (int k = 0; k < Alpha; k++)
+                {
+                    InputTransform<TVector, TWidth>(w[6 * k], w[6 * k + 1], w[6 * k + 2], w[6 * k + 3], w[6 * k + 4], w[6 * k + 5],
+                        out TVector v0, out TVector v1, out TVector v2, out TVector v3, out TVector v4, out TVector v5);
+                    ref T out0 = ref Unsafe.Add(ref tile, 6 * k * frequency);
+                    TWidth.Store(v0, ref out0);
+                    TWidth.Store(v1, ref Unsafe.Add(ref out0, frequency));
+                    TWidth.Store(v2, ref Unsafe.Add(ref out0, 2 * frequency));
+                    TWidth.Store(v3, ref Unsafe.Add(ref out0, 3 * frequency));
+                    TWidth.Store(v4, ref Unsafe.Add(ref out0, 4 * frequency));
+                    TWidth.Store(v5, ref Unsafe.Add(ref out0, 5 * frequency));
+                }
+            }
+    }
+
+    /// <summary>Bᵀ applied to six values (the formulas at the top of this file).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void InputTransform<TVector, TWidth>(TVector d0, TVector d1, TVector d2, TVector d3, TVector d4, TVector d5,
+        out TVector v0, out TVector v1, out TVector v2, out TVector v3, out TVector v4, out TVector v5)
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, T>
+    {
+        TVector two = TWidth.Broadcast(T.CreateTruncating(2)), four = TWidth.Broadcast(T.CreateTruncating(4));
+        TVector d42 = TWidth.Subtract(d4, d2), d31 = TWidth.Multiply(two, TWidth.Subtract(d3, d1));
+        v0 = TWidth.Add(TWidth.Multiply(four, TWidth.Subtract(d0, d2)), d42);
+        v1 = TWidth.Subtract(TWidth.Add(d3, d4), TWidth.Multiply(four, TWidth.Add(d1, d2)));
+        v2 = TWidth.Add(TWidth.Subtract(d4, d3), TWidth.Multiply(four, TWidth.Subtract(d1, d2)));
+        v3 = TWidth.Add(d42, d31);
+        v4 = TWidth.Subtract(d42, d31);
+        v5 = TWidth.Add(TWidth.Multiply(four, TWidth.Subtract(d1, d3)), TWidth.Subtract(d5, d3));
+    }
+
+    /// <summary>Aᵀ applied to six values for tiles of <paramref name="m"/> = 2 or 4 outputs (y2, y3 only for m = 4).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void OutputTransform<TVector, TWidth>(int m, TVector m0, TVector m1, TVector m2, TVector m3, TVector m4, TVector m5,
+        out TVector y0, out TVector y1, out TVector y2, out TVector y3)
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, T>
+    {
+        TVector sum12 = TWidth.Add(m1, m2), sum34 = TWidth.Add(m3, m4);
+        TVector difference12 = TWidth.Subtract(m1, m2), difference34 = TWidth.Subtract(m3, m4);
+        y0 = TWidth.Add(m0, TWidth.Add(sum12, sum34));
+        if (m == 2)
+        {
+            y1 = TWidth.Add(TWidth.Add(difference12, TWidth.Multiply(TWidth.Broadcast(T.CreateTruncating(2)), difference34)), m5);
+            y2 = y3 = TWidth.Zero;
+            return;
+        }
+        y1 = TWidth.Add(difference12, TWidth.Multiply(TWidth.Broadcast(T.CreateTruncating(2)), difference34));
+        y2 = TWidth.Add(sum12, TWidth.Multiply(TWidth.Broadcast(T.CreateTruncating(4)), sum34));
+        y3 = TWidth.Add(TWidth.Add(difference12, TWidth.Multiply(TWidth.Broadcast(T.CreateTruncating(8)), difference34)), m5);
+    }
+
+    /// <summary>
+    /// M[ξ][t][l] = Σ_c U[ξ][c][block·Block + l]·V[ξ][t][c] for the <paramref name="tiles"/> tiles in <paramref name="v"/>, into
+    /// <paramref name="products"/> (36 x tiles x Block).
+    /// </summary>
+    public void Multiply(ReadOnlySpan<T> v, int tiles, int block, Span<T> products)
+    {
+        if (packed.Length == 0) throw new InvalidOperationException("Pack the weights before computing");
+        if ((uint)block >= (uint)Blocks || tiles < 0 || v.Length < Frequencies * tiles * Channels || products.Length < Frequencies * tiles * Block)
+            throw new ArgumentException("WinogradConvolution.Multiply: block, tiles or spans out of range");
+        if (tiles == 0) return;
+        if (typeof(T) == typeof(float) || typeof(T) == typeof(double))
+        {
+            if (Vector512.IsHardwareAccelerated) { Products<Vector512<T>, Width512<T>>(v, tiles, block, products); return; }
+            if (Vector256.IsHardwareAccelerated) { Products<Vector256<T>, Width256<T>>(v, tiles, block, products); return; }
+            if (Vector128.IsHardwareAccelerated) { Products<Vector128<T>, Width128<T>>(v, tiles, block, products); return; }
+        }
+        Products<T, WidthScalar<T>>(v, tiles, block, products);
+    }
+
+    private void Products<TVector, TWidth>(ReadOnlySpan<T> v, int tiles, int block, Span<T> products)
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, T>
+    {
+        if (Block != 2 * TWidth.Count) throw new InvalidOperationException($"blocks of {Block} channels, but this width's products take {2 * TWidth.Count}");
+        int cin = Channels, bs = Block;
+        ref T vr = ref MemoryMarshal.GetReference(v);
+        ref T pr = ref MemoryMarshal.GetReference(products);
+        ref int off = ref identity[0];
+        // Strips of nearly equal length, at most 6 tiles (49 tiles: 4 strips of 6, 5 of 5).
+        int strips = (tiles + 5) / 6;
+        for (int xi = 0; xi < Frequencies; xi++)
+        {
+            ref T u = ref packed[((nint)xi * Blocks + block) * cin * bs];
+            ref T vf = ref Unsafe.Add(ref vr, (nint)xi * tiles * cin);
+            ref T mf = ref Unsafe.Add(ref pr, (nint)xi * tiles * bs);
+            for (int q = 0; q < strips; q++)
+            {
+                int t = q * tiles / strips, count = (q + 1) * tiles / strips - t;
+                DirectConvolution<T>.Product<TVector, TWidth>(count, cin, ref Unsafe.Add(ref vf, (nint)t * cin), cin, ref off, ref u,
+                    ref Unsafe.Add(ref mf, (nint)t * bs));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Y = Aᵀ M A for the tiles of tile rows <paramref name="firstTileRow"/> .. + <paramref name="tileRows"/> (as in <paramref name="products"/>),
+    /// into <paramref name="tile"/>[(r·Wo + v)·Block + l] for output row firstTileRow·m + r (r &lt; <paramref name="rows"/>) and column v.
+    /// </summary>
+    public void TransformOutput(ReadOnlySpan<T> products, int firstTileRow, int tileRows, int rows, Span<T> tile)
+    {
+        int tiles = tileRows * TileColumns;
+        if (firstTileRow < 0 || tileRows < 0 || firstTileRow + tileRows > TileRows || rows < 0 || rows > tileRows * TileSize
+            || products.Length < Frequencies * tiles * Block || tile.Length < rows * OutWidth * Block)
+            throw new ArgumentException("WinogradConvolution.TransformOutput: tile rows or spans out of range");
+        if (typeof(T) == typeof(float) || typeof(T) == typeof(double))
+        {
+            if (Vector512.IsHardwareAccelerated) { Output<Vector512<T>, Width512<T>>(products, tileRows, rows, tile); return; }
+            if (Vector256.IsHardwareAccelerated) { Output<Vector256<T>, Width256<T>>(products, tileRows, rows, tile); return; }
+            if (Vector128.IsHardwareAccelerated) { Output<Vector128<T>, Width128<T>>(products, tileRows, rows, tile); return; }
+        }
+        Output<T, WidthScalar<T>>(products, tileRows, rows, tile);
+    }
+
+    private void Output<TVector, TWidth>(ReadOnlySpan<T> products, int tileRows, int rows, Span<T> tile)
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, T>
+    {
+        int bs = Block, m = TileSize, columns = TileColumns, tiles = tileRows * columns, wo = OutWidth;
+        nint lanes = TWidth.Count, frequency = (nint)tiles * bs;
+        ref T pr = ref MemoryMarshal.GetReference(products);
+        ref T y = ref MemoryMarshal.GetReference(tile);
+        var registers = default(Registers36<TVector>);
+        Span<TVector> z = registers;
+        for (int tu = 0; tu < tileRows; tu++)
+            for (int tv = 0; tv < columns; tv++)
+                for (nint h = 0; h < bs; h += lanes)
+                {
+                    ref T first = ref Unsafe.Add(ref pr, ((nint)tu * columns + tv) * bs + h);
+                    // Aᵀ M: for each column l, the m values z[i][l] from M[k][l], k = 0..5.
+                    for (int l = 0; l < Alpha; l++)
+                    {
+                        ref T top = ref Unsafe.Add(ref first, l * frequency);
+                        OutputTransform<TVector, TWidth>(m,
+                            TWidth.Load(ref top), TWidth.Load(ref Unsafe.Add(ref top, 6 * frequency)), TWidth.Load(ref Unsafe.Add(ref top, 12 * frequency)),
+                            TWidth.Load(ref Unsafe.Add(ref top, 18 * frequency)), TWidth.Load(ref Unsafe.Add(ref top, 24 * frequency)), TWidth.Load(ref Unsafe.Add(ref top, 30 * frequency)),
+                            out z[l], out z[6 + l], out z[12 + l], out z[18 + l]);
+                    }
+                    for (int i = 0; i < m; i++)
+                    {
+                        int r = tu * m + i;
+                        if (r >= rows) break;
+                        OutputTransform<TVector, TWidth>(m, z[6 * i], z[6 * i + 1], z[6 * i + 2], z[6 * i + 3], z[6 * i + 4], z[6 * i + 5],
+                            out TVector y0, out TVector y1, out TVector y2, out TVector y3);
+                        int v = tv * m;
+                        ref T at = ref Unsafe.Add(ref y, ((nint)r * wo + v) * bs + h);
+                        TWidth.Store(y0, ref at);
+                        if (v + 1 < wo) TWidth.Store(y1, ref Unsafe.Add(ref at, bs));
+                        if (v + 2 < wo && m > 2) TWidth.Store(y2, ref Unsafe.Add(ref at, 2 * bs));
+                        if (v + 3 < wo && m > 2) TWidth.Store(y3, ref Unsafe.Add(ref at, 3 * bs));
+                    }
+                }
+    }
+
+    /// <summary>36 registers on the stack (a tile's transform between its two passes).</summary>
+    [InlineArray(Frequencies)]
+    private struct Registers36<TVector>
+        where TVector : struct
+    {
+        private TVector element;
+    }
+}

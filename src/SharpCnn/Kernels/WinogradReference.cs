@@ -1,0 +1,114 @@
+namespace SharpCnn.Kernels;
+
+/// <summary>
+/// The plain scalar Winograd convolution that <see cref="WinogradConvolution{T}"/> is held to bit for bit in the tests: one
+/// sample, one output channel, one tile at a time, reading the unpadded input (zero outside it), with the transforms and
+/// the order of WinogradConvolution.cs written out as loops (columns first; the product over input channels from zero,
+/// one fused multiply-add per channel in increasing c). The filter transform is <see cref="WinogradConvolution{T}.TransformFilter"/>
+/// (double, rounded once); the result is the sums, without the bias.
+/// </summary>
+internal static class WinogradReference
+{
+    /// <summary>y[n, o, u, v] = Σ_{c,i,j} w[o, c, i, j]·xp[n, c, u + i, v + j] by F(m x m, r x r), m = 7 − r (r = 3 or 5), stride 1.</summary>
+    public static void Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> w, Span<T> y, int n, int cin, int h, int wd, int cout, int r,
+        int top, int left, int ho, int wo)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        const int a = 6;
+        int m = a + 1 - r;
+        var u = new T[cout * cin * a * a];
+        var g = new double[r * r];
+        var transformed = new double[a * a];
+        for (int o = 0; o < cout; o++)
+            for (int c = 0; c < cin; c++)
+            {
+                for (int i = 0; i < r * r; i++) g[i] = double.CreateTruncating(w[(o * cin + c) * r * r + i]);
+                WinogradConvolution<T>.TransformFilter(g, r, transformed);
+                for (int f = 0; f < a * a; f++) u[(o * cin + c) * a * a + f] = T.CreateTruncating(transformed[f]);
+            }
+        var d = new T[a * a];
+        var v = new T[cin * a * a];
+        var column = new T[a * a];
+        var product = new T[a * a];
+        Span<T> b = stackalloc T[a];
+        Span<T> z = stackalloc T[4 * a];
+        int tileRows = (ho + m - 1) / m, tileColumns = (wo + m - 1) / m;
+        for (int s = 0; s < n; s++)
+            for (int tu = 0; tu < tileRows; tu++)
+                for (int tv = 0; tv < tileColumns; tv++)
+                {
+                    // V = Bᵀ d B per input channel: the columns first, then the rows.
+                    for (int c = 0; c < cin; c++)
+                    {
+                        for (int i = 0; i < a; i++)
+                            for (int j = 0; j < a; j++)
+                            {
+                                int p = tu * m + i - top, q = tv * m + j - left;
+                                d[i * a + j] = p >= 0 && p < h && q >= 0 && q < wd ? x[((s * cin + c) * h + p) * wd + q] : T.Zero;
+                            }
+                        for (int j = 0; j < a; j++)
+                        {
+                            InputTransform(d[j], d[a + j], d[2 * a + j], d[3 * a + j], d[4 * a + j], d[5 * a + j], b);
+                            for (int k = 0; k < a; k++) column[k * a + j] = b[k];
+                        }
+                        for (int k = 0; k < a; k++)
+                        {
+                            InputTransform(column[k * a], column[k * a + 1], column[k * a + 2], column[k * a + 3], column[k * a + 4], column[k * a + 5], b);
+                            for (int l = 0; l < a; l++) v[c * a * a + k * a + l] = b[l];
+                        }
+                    }
+                    for (int o = 0; o < cout; o++)
+                    {
+                        for (int f = 0; f < a * a; f++)
+                        {
+                            T sum = T.Zero;
+                            for (int c = 0; c < cin; c++) sum = T.FusedMultiplyAdd(v[c * a * a + f], u[(o * cin + c) * a * a + f], sum);
+                            product[f] = sum;
+                        }
+                        // Y = Aᵀ M A: the columns first, then the rows.
+                        for (int l = 0; l < a; l++)
+                        {
+                            OutputTransform(m, product[l], product[a + l], product[2 * a + l], product[3 * a + l], product[4 * a + l], product[5 * a + l], b);
+                            for (int i = 0; i < m; i++) z[i * a + l] = b[i];
+                        }
+                        for (int i = 0; i < m; i++)
+                        {
+                            OutputTransform(m, z[i * a], z[i * a + 1], z[i * a + 2], z[i * a + 3], z[i * a + 4], z[i * a + 5], b);
+                            for (int j = 0; j < m; j++)
+                            {
+                                int row = tu * m + i, col = tv * m + j;
+                                if (row < ho && col < wo) y[((s * cout + o) * ho + row) * wo + col] = b[j];
+                            }
+                        }
+                    }
+                }
+    }
+
+    private static void InputTransform<T>(T d0, T d1, T d2, T d3, T d4, T d5, Span<T> v)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T two = T.CreateTruncating(2), four = T.CreateTruncating(4);
+        T d42 = d4 - d2, d31 = two * (d3 - d1);
+        v[0] = four * (d0 - d2) + d42;
+        v[1] = (d3 + d4) - four * (d1 + d2);
+        v[2] = (d4 - d3) + four * (d1 - d2);
+        v[3] = d42 + d31;
+        v[4] = d42 - d31;
+        v[5] = four * (d1 - d3) + (d5 - d3);
+    }
+
+    private static void OutputTransform<T>(int m, T m0, T m1, T m2, T m3, T m4, T m5, Span<T> y)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T sum12 = m1 + m2, sum34 = m3 + m4, difference12 = m1 - m2, difference34 = m3 - m4;
+        y[0] = m0 + (sum12 + sum34);
+        if (m == 2)
+        {
+            y[1] = (difference12 + T.CreateTruncating(2) * difference34) + m5;
+            return;
+        }
+        y[1] = difference12 + T.CreateTruncating(2) * difference34;
+        y[2] = sum12 + T.CreateTruncating(4) * sum34;
+        y[3] = (difference12 + T.CreateTruncating(8) * difference34) + m5;
+    }
+}
