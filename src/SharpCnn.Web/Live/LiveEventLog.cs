@@ -37,6 +37,7 @@ public sealed class LiveEventLog
     private readonly List<string> latestOrder = [];
     private readonly List<Channel<string>> clients = [];
     private bool closed;
+    private int clientCount;
 
     /// <summary>Also given every event published, as its type and JSON data (e.g. to write a log), on the publishing thread.</summary>
     public Action<string, string>? Mirror { get; init; }
@@ -45,13 +46,13 @@ public sealed class LiveEventLog
     public long Published { get; private set; }
 
     /// <summary>Clients connected now.</summary>
-    public int Clients
-    {
-        get
-        {
-            lock (gate) return clients.Count;
-        }
-    }
+    public int Clients => Volatile.Read(ref clientCount);
+
+    /// <summary>
+    /// True when what is published is looked at now: a client is connected, or a <see cref="Mirror"/> takes every event.
+    /// Lock-free (read at every training step): what only a watching client needs can be skipped while it is false.
+    /// </summary>
+    public bool Watched => Mirror is not null || Volatile.Read(ref clientCount) > 0;
 
     /// <summary>A number for JSON: null when not finite.</summary>
     public static double? Finite(double value) => double.IsFinite(value) ? value : null;
@@ -93,6 +94,7 @@ public sealed class LiveEventLog
                     clients[i].Writer.TryComplete();
                     clients.RemoveAt(i);
                 }
+            Volatile.Write(ref clientCount, clients.Count);
         }
     }
 
@@ -114,6 +116,7 @@ public sealed class LiveEventLog
             if (latest.TryGetValue("done", out string? done)) history.Append(done);
             if (closed) channel.Writer.TryComplete();
             else clients.Add(channel);
+            Volatile.Write(ref clientCount, clients.Count);
         }
         return (history.ToString(), channel.Reader);
     }
@@ -126,6 +129,7 @@ public sealed class LiveEventLog
             closed = true;
             foreach (var c in clients) c.Writer.TryComplete();
             clients.Clear();
+            Volatile.Write(ref clientCount, 0);
         }
     }
 
@@ -136,6 +140,7 @@ public sealed class LiveEventLog
         {
             int i = clients.FindIndex(c => c.Reader == reader);
             if (i >= 0) clients.RemoveAt(i);
+            Volatile.Write(ref clientCount, clients.Count);
         }
     }
 }

@@ -21,6 +21,12 @@ public sealed record LiveSettings
     public int StatisticsEvery { get; init; } = 1;
 
     /// <summary>
+    /// How often the publishing thread (<see cref="Background"/>) takes the step and layers frames that wait and publishes
+    /// them together (the page redraws its charts at most twice a second); pause, stop, epochs and pictures go out at once.
+    /// </summary>
+    public TimeSpan PublishInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
     /// Serialise and publish the frequent events on a thread of their own (true, the default), so that the training
     /// thread only leaves figures in a queue that never blocks it; false publishes on the training thread, keeping the
     /// events in the exact order of the training (a log written to standard output beside other lines).
@@ -40,7 +46,9 @@ public sealed record LiveSettings
 /// <see cref="LiveSettings.LayersInterval"/>, a step adds a few numbers to running sums, a step event is a struct left in
 /// a queue (<see cref="LiveSettings.Background"/>: the JSON is written on another thread), and neither allocates; only the
 /// pictures (at most every <see cref="LiveSettings.PicturesInterval"/>, and at most 2 % of the time) and the epoch events are
-/// made on the training thread.
+/// made on the training thread. While no page is open (<see cref="LiveEventLog.Watched"/>) nothing is measured or drawn
+/// and the step frames are kept as figures, not JSON: a page that opens gets the whole run's curves, and the per-layer
+/// statistics and pictures from the next step on.
 /// </summary>
 public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -74,7 +82,8 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
         Statistics = new LayerStatistics<T>(trainer.Network, this.settings.StatisticsEvery) { MinInterval = this.settings.LayersInterval };
         Statistics.Measured += OnMeasured;
         var figures = new LayerFigures(Statistics.LayerNames, Statistics.Parameters, Statistics.ParameterLayer);
-        outbox = new LiveOutbox(this.settings.Background, figures, PublishStep, f => events.Publish("layers", Describe(f)));
+        outbox = new LiveOutbox(this.settings.Background, figures, PublishStep, f => events.Publish("layers", Describe(f)), this.settings.PublishInterval);
+        Statistics.Enabled = events.Watched;
         trainer.StepHooks.Add(Statistics);
         trainer.StepHooks.Add(this);
         trainer.EpochCompleted += OnEpoch;
@@ -142,6 +151,7 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
     {
         ArgumentNullException.ThrowIfNull(result);
         FlushSteps();
+        outbox.Post(PublishUnwatched); // the whole run's curves stay in the history for a page opened later
         outbox.Drain(TimeSpan.FromSeconds(30));
         if (result.Diverged)
             events.Publish("guard", new { step = result.Divergence?.Step, divergence = result.Divergence?.Describe() ?? result.StopReason, advice, last_checkpoint = result.LastCheckpoint });
@@ -191,7 +201,12 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
         stepsDone++;
         var now = clock.Elapsed;
         if (now - lastStep >= settings.StepInterval) LeaveSteps(step.Optimizer.StepCount, now);
-        if (sample is not null && now - lastPictures >= picturesWait)
+        // With no page open (and no mirror) no one sees the per-layer figures or the pictures: neither is measured nor
+        // drawn, and a page that connects gets both from the next step on. The step figures (a few sums) always go out,
+        // so that the page shows the whole run's curves whenever it is opened.
+        bool watched = events.Watched;
+        if (Statistics.Enabled != watched) Statistics.Enabled = watched;
+        if (watched && sample is not null && now - lastPictures >= picturesWait)
         {
             lastPictures = now;
             PublishPictures(step.Optimizer.StepCount);
@@ -238,8 +253,42 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
         samples = 0;
     }
 
-    /// <summary>Publishes a step frame (on the outbox's thread).</summary>
-    private void PublishStep(StepFrame f) => events.Publish("step", new
+    // Step frames left while no page was open: kept as figures, not JSON, and published (in order, before any newer
+    // one) once a page opens or the run ends. Touched only where frames are published (the outbox's thread).
+    private readonly List<StepFrame> unwatched = [];
+
+    /// <summary>Publishes a step frame (on the outbox's thread); while no page is open, only keeps it.</summary>
+    private void PublishStep(StepFrame f)
+    {
+        if (!events.Watched)
+        {
+            if (unwatched.Count >= LiveEventLog.MaxSteps)
+            {
+                // Bounded as the event log's history is, but by merging neighbours: their sums stay exact.
+                int kept = 0;
+                for (int i = 0; i < unwatched.Count; i += 2)
+                {
+                    var pair = unwatched[i];
+                    if (i + 1 < unwatched.Count) pair.Merge(unwatched[i + 1]);
+                    unwatched[kept++] = pair;
+                }
+                unwatched.RemoveRange(kept, unwatched.Count - kept);
+            }
+            unwatched.Add(f);
+            return;
+        }
+        PublishUnwatched();
+        events.Publish("step", StepData(f));
+    }
+
+    /// <summary>Publishes the step frames kept while no page was open (on the outbox's thread).</summary>
+    private void PublishUnwatched()
+    {
+        foreach (var u in unwatched) events.Publish("step", StepData(u));
+        unwatched.Clear();
+    }
+
+    private static object StepData(in StepFrame f) => new
     {
         step = f.Step,
         epoch = f.Epoch,
@@ -249,7 +298,7 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
         samples_per_second = LiveEventLog.Finite(f.Samples / Math.Max(f.Seconds, 1e-9)),
         seconds_left = LiveEventLog.Finite(f.SecondsLeft),
         coalesced = f.Coalesced,
-    });
+    };
 
     private void FlushSteps() => LeaveSteps(trainer.Optimizer.StepCount, clock.Elapsed);
 
