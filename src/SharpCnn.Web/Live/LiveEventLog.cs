@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using System.Threading.Channels;
 
 namespace SharpCnn.Web.Live;
@@ -61,7 +62,18 @@ public sealed class LiveEventLog
     public void Publish(string type, object data)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(type);
-        string json = JsonSerializer.Serialize(data, Json);
+        PublishJson(type, JsonSerializer.Serialize(data, Json));
+    }
+
+    /// <summary>Publishes an event whose data is serialised by a serialiser made at build time (no reflection: for the events sent while training runs).</summary>
+    internal void Publish<TData>(string type, TData data, JsonTypeInfo<TData> info)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(type);
+        PublishJson(type, JsonSerializer.Serialize(data, info));
+    }
+
+    private void PublishJson(string type, string json)
+    {
         Mirror?.Invoke(type, json);
         string text = $"event: {type}\ndata: {json}\n\n";
         lock (gate)

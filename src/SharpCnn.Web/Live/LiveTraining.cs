@@ -82,7 +82,7 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
         Statistics = new LayerStatistics<T>(trainer.Network, this.settings.StatisticsEvery) { MinInterval = this.settings.LayersInterval };
         Statistics.Measured += OnMeasured;
         var figures = new LayerFigures(Statistics.LayerNames, Statistics.Parameters, Statistics.ParameterLayer);
-        outbox = new LiveOutbox(this.settings.Background, figures, PublishStep, f => events.Publish("layers", Describe(f)), this.settings.PublishInterval);
+        outbox = new LiveOutbox(this.settings.Background, figures, PublishStep, f => events.Publish("layers", Describe(f), LiveJson.Default.LayersEvent), this.settings.PublishInterval);
         Statistics.Enabled = events.Watched;
         trainer.StepHooks.Add(Statistics);
         trainer.StepHooks.Add(this);
@@ -174,16 +174,16 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
         {
             case "pause":
                 running.Reset();
-                outbox.Post(() => events.Publish("paused", new { paused = true }));
+                outbox.Post(() => events.Publish("paused", new PausedEvent(true), LiveJson.Default.PausedEvent));
                 return "paused";
             case "resume":
                 running.Set();
-                outbox.Post(() => events.Publish("paused", new { paused = false }));
+                outbox.Post(() => events.Publish("paused", new PausedEvent(false), LiveJson.Default.PausedEvent));
                 return "running";
             case "stop":
                 trainer.Stopping.Request("stop button");
                 running.Set();
-                outbox.Post(() => events.Publish("stopping", new { reason = "stop button" }));
+                outbox.Post(() => events.Publish("stopping", new StoppingEvent("stop button"), LiveJson.Default.StoppingEvent));
                 return "stopping";
             default:
                 throw new ArgumentException($"unknown action '{action}': expected pause, resume or stop");
@@ -278,27 +278,25 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
             return;
         }
         PublishUnwatched();
-        events.Publish("step", StepData(f));
+        events.Publish("step", StepData(f), LiveJson.Default.StepEvent);
     }
 
     /// <summary>Publishes the step frames kept while no page was open (on the outbox's thread).</summary>
     private void PublishUnwatched()
     {
-        foreach (var u in unwatched) events.Publish("step", StepData(u));
+        foreach (var u in unwatched) events.Publish("step", StepData(u), LiveJson.Default.StepEvent);
         unwatched.Clear();
     }
 
-    private static object StepData(in StepFrame f) => new
-    {
-        step = f.Step,
-        epoch = f.Epoch,
-        total_steps = f.TotalSteps,
-        loss = LiveEventLog.Finite(f.LossSum / Math.Max(f.Samples, 1)),
-        accuracy = (double)f.Correct / Math.Max(f.Samples, 1),
-        samples_per_second = LiveEventLog.Finite(f.Samples / Math.Max(f.Seconds, 1e-9)),
-        seconds_left = LiveEventLog.Finite(f.SecondsLeft),
-        coalesced = f.Coalesced,
-    };
+    private static StepEvent StepData(in StepFrame f) => new(
+        f.Step,
+        f.Epoch,
+        f.TotalSteps,
+        LiveEventLog.Finite(f.LossSum / Math.Max(f.Samples, 1)),
+        (double)f.Correct / Math.Max(f.Samples, 1),
+        LiveEventLog.Finite(f.Samples / Math.Max(f.Seconds, 1e-9)),
+        LiveEventLog.Finite(f.SecondsLeft),
+        f.Coalesced);
 
     private void FlushSteps() => LeaveSteps(trainer.Optimizer.StepCount, clock.Elapsed);
 
@@ -331,12 +329,10 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
     {
         byte[]? kernels = ModelPictures.KernelsPng(network);
         byte[] maps = ModelPictures.FeatureMapsPng<T>(network, sample!);
-        void Publish() => events.Publish("pictures", new
-        {
+        void Publish() => events.Publish("pictures", new PicturesEvent(
             step,
-            kernels = kernels is null ? null : "data:image/png;base64," + Convert.ToBase64String(kernels),
-            feature_maps = "data:image/png;base64," + Convert.ToBase64String(maps),
-        });
+            kernels is null ? null : "data:image/png;base64," + Convert.ToBase64String(kernels),
+            "data:image/png;base64," + Convert.ToBase64String(maps)), LiveJson.Default.PicturesEvent);
         if (onPublishingThread) Publish();
         else outbox.Post(Publish);
     }
@@ -354,27 +350,10 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
         return Describe(figures);
     }
 
-    private static object Describe(LayerFigures s)
-    {
-        return new
-        {
-            step = s.Step,
-            layers = s.LayerNames.Select((name, k) => new
-            {
-                name,
-                mean_abs = LiveEventLog.Finite(s.MeanAbsActivation[k]),
-                max_abs = LiveEventLog.Finite(s.MaxAbsActivation[k]),
-                zero_fraction = LiveEventLog.Finite(s.ZeroFraction[k]),
-            }).ToArray(),
-            parameters = s.Parameters.Select((name, i) => new
-            {
-                name,
-                layer = s.ParameterLayer[i] + 1,
-                gradient_norm = LiveEventLog.Finite(s.GradientNorm[i]),
-                update_ratio = LiveEventLog.Finite(s.UpdateRatio[i]),
-            }).ToArray(),
-        };
-    }
+    private static LayersEvent Describe(LayerFigures s) => new(
+        s.Step,
+        [.. s.LayerNames.Select((name, k) => new LayerRow(name, LiveEventLog.Finite(s.MeanAbsActivation[k]), LiveEventLog.Finite(s.MaxAbsActivation[k]), LiveEventLog.Finite(s.ZeroFraction[k])))],
+        [.. s.Parameters.Select((name, i) => new ParameterRow(name, s.ParameterLayer[i] + 1, LiveEventLog.Finite(s.GradientNorm[i]), LiveEventLog.Finite(s.UpdateRatio[i])))]);
 
     private void OnEpoch(EpochResult e)
     {
@@ -383,20 +362,18 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
         int[][]? confusion = held is null ? null
             : Enumerable.Range(0, held.Confusion.GetLength(0)).Select(i => Enumerable.Range(0, held.Confusion.GetLength(1)).Select(j => held.Confusion[i, j]).ToArray()).ToArray();
         int epochs = trainer.Options.Epochs;
-        outbox.Post(() => events.Publish("epoch", new
-        {
+        outbox.Post(() => events.Publish("epoch", new EpochEvent(
             e.Epoch,
             epochs,
             e.Steps,
-            train_loss = LiveEventLog.Finite(e.TrainLoss),
-            train_accuracy = LiveEventLog.Finite(e.TrainAccuracy),
-            held_out = held is null ? null : e.Validation is null ? "test" : "validation",
-            held_loss = held is null ? null : LiveEventLog.Finite(held.Loss),
-            held_accuracy = held?.Accuracy,
-            seconds = LiveEventLog.Finite(e.Seconds),
-            samples_per_second = LiveEventLog.Finite(e.SamplesPerSecond),
-            confusion,
-        }));
+            LiveEventLog.Finite(e.TrainLoss),
+            LiveEventLog.Finite(e.TrainAccuracy),
+            held is null ? null : e.Validation is null ? "test" : "validation",
+            held is null ? null : LiveEventLog.Finite(held.Loss),
+            held?.Accuracy,
+            LiveEventLog.Finite(e.Seconds),
+            LiveEventLog.Finite(e.SamplesPerSecond),
+            confusion), LiveJson.Default.EpochEvent));
     }
 
     /// <summary>Publishes what waits and ends the publishing thread.</summary>

@@ -60,3 +60,24 @@ public sealed class LiveOutboxTests
         Assert.Null(inline.Priority); // no publishing thread, nothing lowered
     }
 }
+
+/// <summary>The events' serialisers made at build time write what the reflection serialiser writes (snake_case, nulls left out).</summary>
+public sealed class LiveJsonTests
+{
+    private static void Same<T>(T data, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info) =>
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize<object>(data!, LiveEventLog.Json), System.Text.Json.JsonSerializer.Serialize(data, info));
+
+    [Fact]
+    public void TheGeneratedSerialisersWriteWhatReflectionWrites()
+    {
+        Same(new StepEvent(12, 2, 500, 0.25, 0.875, 1234.5, null, 3), LiveJson.Default.StepEvent);
+        Assert.Equal("{\"step\":12,\"epoch\":2,\"total_steps\":500,\"accuracy\":0.875,\"coalesced\":3}",
+            System.Text.Json.JsonSerializer.Serialize(new StepEvent(12, 2, 500, null, 0.875, null, null, 3), LiveJson.Default.StepEvent));
+        Same(new LayersEvent(16, [new LayerRow("1 conv3x3x4", 0.5, 2, null)], [new ParameterRow("1 conv3x3x4 weight", 1, 1e-3, double.Epsilon)]), LiveJson.Default.LayersEvent);
+        Same(new PicturesEvent(3, null, "data:image/png;base64,AAA="), LiveJson.Default.PicturesEvent);
+        Same(new EpochEvent(1, 2, 10, 0.5, 0.75, "test", 0.625, 0.8, 1.5, 100, [[1, 0], [0, 2]]), LiveJson.Default.EpochEvent);
+        Same(new EpochEvent(1, 2, 10, null, null, null, null, null, null, null, null), LiveJson.Default.EpochEvent);
+        Same(new PausedEvent(true), LiveJson.Default.PausedEvent);
+        Same(new StoppingEvent("stop button's"), LiveJson.Default.StoppingEvent);
+    }
+}
