@@ -87,7 +87,8 @@ run() { # variant round
   local cost; cost=$(grep -o 'live page: [0-9.]* s of the training thread.* ([0-9.]* % of the run' "$log.err" | grep -o '([0-9.]* %' | tr -d '( %' || true)
   local events=""
   [ -n "$cost" ] && events=" thread_cost_pct=$cost"
-  [ -f "$log.sse" ] && events="$events sse_events=$(grep -c '^event:' "$log.sse" || true)"
+  # What the page received (how lively it was): all events, and the per-layer statistics and pictures among them.
+  [ -f "$log.sse" ] && events="$events sse_events=$(grep -c '^event:' "$log.sse" || true) sse_layers=$(grep -c '^event: layers' "$log.sse" || true) sse_pictures=$(grep -c '^event: pictures' "$log.sse" || true)"
   echo "$r $v wall=$wall cpu=$cpu sps=$sps acc=$acc load=$load$events" | tee -a "$out/results"
 }
 

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using System.Threading.Channels;
 
 namespace SharpCnn.Web.Live;
@@ -37,6 +38,7 @@ public sealed class LiveEventLog
     private readonly List<string> latestOrder = [];
     private readonly List<Channel<string>> clients = [];
     private bool closed;
+    private int clientCount;
 
     /// <summary>Also given every event published, as its type and JSON data (e.g. to write a log), on the publishing thread.</summary>
     public Action<string, string>? Mirror { get; init; }
@@ -45,13 +47,13 @@ public sealed class LiveEventLog
     public long Published { get; private set; }
 
     /// <summary>Clients connected now.</summary>
-    public int Clients
-    {
-        get
-        {
-            lock (gate) return clients.Count;
-        }
-    }
+    public int Clients => Volatile.Read(ref clientCount);
+
+    /// <summary>
+    /// True when what is published is looked at now: a client is connected, or a <see cref="Mirror"/> takes every event.
+    /// Lock-free (read at every training step): what only a watching client needs can be skipped while it is false.
+    /// </summary>
+    public bool Watched => Mirror is not null || Volatile.Read(ref clientCount) > 0;
 
     /// <summary>A number for JSON: null when not finite.</summary>
     public static double? Finite(double value) => double.IsFinite(value) ? value : null;
@@ -60,7 +62,18 @@ public sealed class LiveEventLog
     public void Publish(string type, object data)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(type);
-        string json = JsonSerializer.Serialize(data, Json);
+        PublishJson(type, JsonSerializer.Serialize(data, Json));
+    }
+
+    /// <summary>Publishes an event whose data is serialised by a serialiser made at build time (no reflection: for the events sent while training runs).</summary>
+    internal void Publish<TData>(string type, TData data, JsonTypeInfo<TData> info)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(type);
+        PublishJson(type, JsonSerializer.Serialize(data, info));
+    }
+
+    private void PublishJson(string type, string json)
+    {
         Mirror?.Invoke(type, json);
         string text = $"event: {type}\ndata: {json}\n\n";
         lock (gate)
@@ -93,6 +106,7 @@ public sealed class LiveEventLog
                     clients[i].Writer.TryComplete();
                     clients.RemoveAt(i);
                 }
+            Volatile.Write(ref clientCount, clients.Count);
         }
     }
 
@@ -114,6 +128,7 @@ public sealed class LiveEventLog
             if (latest.TryGetValue("done", out string? done)) history.Append(done);
             if (closed) channel.Writer.TryComplete();
             else clients.Add(channel);
+            Volatile.Write(ref clientCount, clients.Count);
         }
         return (history.ToString(), channel.Reader);
     }
@@ -126,6 +141,7 @@ public sealed class LiveEventLog
             closed = true;
             foreach (var c in clients) c.Writer.TryComplete();
             clients.Clear();
+            Volatile.Write(ref clientCount, 0);
         }
     }
 
@@ -136,6 +152,7 @@ public sealed class LiveEventLog
         {
             int i = clients.FindIndex(c => c.Reader == reader);
             if (i >= 0) clients.RemoveAt(i);
+            Volatile.Write(ref clientCount, clients.Count);
         }
     }
 }

@@ -1,3 +1,5 @@
+using SharpCnn.Kernels;
+
 namespace SharpCnn.Web.Live;
 
 /// <summary>The figures of one or more training steps, coalesced: sums over the steps, the latest step's position.</summary>
@@ -52,11 +54,15 @@ internal sealed class LayerFigures(IReadOnlyList<string> layers, IReadOnlyList<s
 /// <summary>
 /// Where the training thread leaves what the live page should hear, so that serialising it to JSON and writing it
 /// to the event log and its clients happen on a publishing thread of their own. Bounded without ever blocking
-/// training: a step frame left while the previous one is still waiting is merged into it (its steps coalesced:
-/// nothing lost, fewer events), a layers frame replaces a waiting one (the stale figures are dropped), and the
-/// rare events (epochs, pictures, pause, stop) queue in order. Leaving a step or layers frame allocates nothing
-/// (the lists and copies are made once). Without a publishing thread (<c>background: false</c>) everything is
-/// published at once on the caller's thread, in order.
+/// training: step frames wait apart (up to <see cref="MaxWaitingSteps"/>; a frame left beyond that is merged into the
+/// last one: its steps coalesced, nothing lost, fewer events), a layers frame replaces a waiting one (the stale figures
+/// are dropped), and the rare events (epochs, pictures, pause, stop) queue in order. Leaving a step or layers frame
+/// allocates nothing (the lists and copies are made once) and wakes nothing: the publishing thread takes what waits
+/// once per publishing interval (the page redraws at most twice a second anyway), or at once when a rare event is
+/// left. That thread runs at the lowest priority the system gives (<see cref="BackgroundPriority"/>: nice 19 on Linux)
+/// and runs its kernels (the pictures' forward pass) on itself alone (<see cref="Parallelism.InlineOnThisThread"/>),
+/// so that it works only on a core training leaves and never holds the kernels' worker pool. Without a publishing
+/// thread (<c>background: false</c>) everything is published at once on the caller's thread, in order.
 /// </summary>
 internal sealed class LiveOutbox : IDisposable
 {
@@ -69,27 +75,49 @@ internal sealed class LiveOutbox : IDisposable
 
     private readonly record struct Item(Kind Kind, StepFrame Step, Action? Action);
 
+    /// <summary>Step frames kept apart while they wait; a frame left beyond that is merged into the last one.</summary>
+    public const int MaxWaitingSteps = 64;
+
     private readonly object gate = new();
     private readonly Action<StepFrame> publishStep;
     private readonly Action<LayerFigures> publishLayers;
     private readonly LayerFigures waitingLayers, drainedLayers;
     private readonly Thread? thread;
+    private readonly TimeSpan interval;
     private readonly AutoResetEvent wake = new(false);
-    private List<Item> waiting = new(64), draining = new(64);
+    private readonly ManualResetEventSlim started = new(false);
+    private List<Item> waiting = new(2 * MaxWaitingSteps), draining = new(2 * MaxWaitingSteps);
+    private int stepsWaiting;
     private bool layersWaiting, closing;
 
-    public LiveOutbox(bool background, LayerFigures layers, Action<StepFrame> publishStep, Action<LayerFigures> publishLayers)
+    /// <summary>An outbox; with <paramref name="background"/>, its publishing thread takes what waits every <paramref name="interval"/> (default 500 ms).</summary>
+    public LiveOutbox(bool background, LayerFigures layers, Action<StepFrame> publishStep, Action<LayerFigures> publishLayers, TimeSpan? interval = null)
     {
         this.publishStep = publishStep;
         this.publishLayers = publishLayers;
+        this.interval = interval ?? TimeSpan.FromMilliseconds(500);
+        ArgumentOutOfRangeException.ThrowIfLessThan(this.interval, TimeSpan.Zero, nameof(interval));
         waitingLayers = layers;
         drainedLayers = new LayerFigures(layers.LayerNames, layers.Parameters, layers.ParameterLayer);
         if (!background) return;
-        thread = new Thread(Run) { IsBackground = true, Name = "live page events", Priority = ThreadPriority.BelowNormal };
+        thread = new Thread(Run) { IsBackground = true, Name = "live page events" };
         thread.Start();
     }
 
-    /// <summary>Leaves the figures of some steps (merged into a waiting step frame if there is one at the end of the queue).</summary>
+    /// <summary>What the publishing thread's priority was set to (e.g. "nice 19"), once it runs; null without one.</summary>
+    public string? Priority
+    {
+        get
+        {
+            if (thread is null) return null;
+            started.Wait(TimeSpan.FromSeconds(30));
+            return priority;
+        }
+    }
+
+    private string? priority;
+
+    /// <summary>Leaves the figures of some steps (kept apart, or merged into the last waiting frame when <see cref="MaxWaitingSteps"/> wait already).</summary>
     public void PostStep(in StepFrame frame)
     {
         if (thread is null)
@@ -99,7 +127,7 @@ internal sealed class LiveOutbox : IDisposable
         }
         lock (gate)
         {
-            if (waiting.Count > 0 && waiting[^1].Kind == Kind.Step)
+            if (stepsWaiting >= MaxWaitingSteps && waiting.Count > 0 && waiting[^1].Kind == Kind.Step)
             {
                 var merged = waiting[^1].Step;
                 merged.Merge(frame);
@@ -108,9 +136,10 @@ internal sealed class LiveOutbox : IDisposable
             else
             {
                 waiting.Add(new Item(Kind.Step, frame, null));
+                stepsWaiting++;
             }
         }
-        wake.Set();
+        // Not woken: the publishing thread comes by every interval.
     }
 
     /// <summary>Leaves per-layer figures, replacing any that wait.</summary>
@@ -128,10 +157,9 @@ internal sealed class LiveOutbox : IDisposable
             if (!layersWaiting) waiting.Add(new Item(Kind.Layers, default, null));
             layersWaiting = true;
         }
-        wake.Set();
     }
 
-    /// <summary>Queues a rare event's publication (allocates its closure: not for every step).</summary>
+    /// <summary>Queues a rare event's publication and wakes the publishing thread (allocates its closure: not for every step).</summary>
     public void Post(Action publish)
     {
         if (thread is null)
@@ -161,14 +189,18 @@ internal sealed class LiveOutbox : IDisposable
 
     private void Run()
     {
+        priority = BackgroundPriority.LowerCurrentThread();
+        Parallelism.InlineOnThisThread = true;
+        started.Set();
         while (true)
         {
-            wake.WaitOne();
+            wake.WaitOne(interval);
             bool layers;
             bool stop;
             lock (gate)
             {
                 (waiting, draining) = (draining, waiting);
+                stepsWaiting = 0;
                 layers = layersWaiting;
                 if (layers) drainedLayers.CopyFrom(waitingLayers);
                 layersWaiting = false;
@@ -210,5 +242,6 @@ internal sealed class LiveOutbox : IDisposable
         wake.Set();
         thread.Join(TimeSpan.FromSeconds(30));
         wake.Dispose();
+        started.Dispose();
     }
 }

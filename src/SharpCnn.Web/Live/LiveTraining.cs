@@ -21,6 +21,12 @@ public sealed record LiveSettings
     public int StatisticsEvery { get; init; } = 1;
 
     /// <summary>
+    /// How often the publishing thread (<see cref="Background"/>) takes the step and layers frames that wait and publishes
+    /// them together (the page redraws its charts at most twice a second); pause, stop, epochs and pictures go out at once.
+    /// </summary>
+    public TimeSpan PublishInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
     /// Serialise and publish the frequent events on a thread of their own (true, the default), so that the training
     /// thread only leaves figures in a queue that never blocks it; false publishes on the training thread, keeping the
     /// events in the exact order of the training (a log written to standard output beside other lines).
@@ -40,7 +46,9 @@ public sealed record LiveSettings
 /// <see cref="LiveSettings.LayersInterval"/>, a step adds a few numbers to running sums, a step event is a struct left in
 /// a queue (<see cref="LiveSettings.Background"/>: the JSON is written on another thread), and neither allocates; only the
 /// pictures (at most every <see cref="LiveSettings.PicturesInterval"/>, and at most 2 % of the time) and the epoch events are
-/// made on the training thread.
+/// made on the training thread. While no page is open (<see cref="LiveEventLog.Watched"/>) nothing is measured or drawn
+/// and the step frames are kept as figures, not JSON: a page that opens gets the whole run's curves, and the per-layer
+/// statistics and pictures from the next step on.
 /// </summary>
 public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -74,7 +82,8 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
         Statistics = new LayerStatistics<T>(trainer.Network, this.settings.StatisticsEvery) { MinInterval = this.settings.LayersInterval };
         Statistics.Measured += OnMeasured;
         var figures = new LayerFigures(Statistics.LayerNames, Statistics.Parameters, Statistics.ParameterLayer);
-        outbox = new LiveOutbox(this.settings.Background, figures, PublishStep, f => events.Publish("layers", Describe(f)));
+        outbox = new LiveOutbox(this.settings.Background, figures, PublishStep, f => events.Publish("layers", Describe(f), LiveJson.Default.LayersEvent), this.settings.PublishInterval);
+        Statistics.Enabled = events.Watched;
         trainer.StepHooks.Add(Statistics);
         trainer.StepHooks.Add(this);
         trainer.EpochCompleted += OnEpoch;
@@ -142,6 +151,7 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
     {
         ArgumentNullException.ThrowIfNull(result);
         FlushSteps();
+        outbox.Post(PublishUnwatched); // the whole run's curves stay in the history for a page opened later
         outbox.Drain(TimeSpan.FromSeconds(30));
         if (result.Diverged)
             events.Publish("guard", new { step = result.Divergence?.Step, divergence = result.Divergence?.Describe() ?? result.StopReason, advice, last_checkpoint = result.LastCheckpoint });
@@ -164,16 +174,16 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
         {
             case "pause":
                 running.Reset();
-                outbox.Post(() => events.Publish("paused", new { paused = true }));
+                outbox.Post(() => events.Publish("paused", new PausedEvent(true), LiveJson.Default.PausedEvent));
                 return "paused";
             case "resume":
                 running.Set();
-                outbox.Post(() => events.Publish("paused", new { paused = false }));
+                outbox.Post(() => events.Publish("paused", new PausedEvent(false), LiveJson.Default.PausedEvent));
                 return "running";
             case "stop":
                 trainer.Stopping.Request("stop button");
                 running.Set();
-                outbox.Post(() => events.Publish("stopping", new { reason = "stop button" }));
+                outbox.Post(() => events.Publish("stopping", new StoppingEvent("stop button"), LiveJson.Default.StoppingEvent));
                 return "stopping";
             default:
                 throw new ArgumentException($"unknown action '{action}': expected pause, resume or stop");
@@ -191,7 +201,12 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
         stepsDone++;
         var now = clock.Elapsed;
         if (now - lastStep >= settings.StepInterval) LeaveSteps(step.Optimizer.StepCount, now);
-        if (sample is not null && now - lastPictures >= picturesWait)
+        // With no page open (and no mirror) no one sees the per-layer figures or the pictures: neither is measured nor
+        // drawn, and a page that connects gets both from the next step on. The step figures (a few sums) always go out,
+        // so that the page shows the whole run's curves whenever it is opened.
+        bool watched = events.Watched;
+        if (Statistics.Enabled != watched) Statistics.Enabled = watched;
+        if (watched && sample is not null && now - lastPictures >= picturesWait)
         {
             lastPictures = now;
             PublishPictures(step.Optimizer.StepCount);
@@ -238,18 +253,50 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
         samples = 0;
     }
 
-    /// <summary>Publishes a step frame (on the outbox's thread).</summary>
-    private void PublishStep(StepFrame f) => events.Publish("step", new
+    // Step frames left while no page was open: kept as figures, not JSON, and published (in order, before any newer
+    // one) once a page opens or the run ends. Touched only where frames are published (the outbox's thread).
+    private readonly List<StepFrame> unwatched = [];
+
+    /// <summary>Publishes a step frame (on the outbox's thread); while no page is open, only keeps it.</summary>
+    private void PublishStep(StepFrame f)
     {
-        step = f.Step,
-        epoch = f.Epoch,
-        total_steps = f.TotalSteps,
-        loss = LiveEventLog.Finite(f.LossSum / Math.Max(f.Samples, 1)),
-        accuracy = (double)f.Correct / Math.Max(f.Samples, 1),
-        samples_per_second = LiveEventLog.Finite(f.Samples / Math.Max(f.Seconds, 1e-9)),
-        seconds_left = LiveEventLog.Finite(f.SecondsLeft),
-        coalesced = f.Coalesced,
-    });
+        if (!events.Watched)
+        {
+            if (unwatched.Count >= LiveEventLog.MaxSteps)
+            {
+                // Bounded as the event log's history is, but by merging neighbours: their sums stay exact.
+                int kept = 0;
+                for (int i = 0; i < unwatched.Count; i += 2)
+                {
+                    var pair = unwatched[i];
+                    if (i + 1 < unwatched.Count) pair.Merge(unwatched[i + 1]);
+                    unwatched[kept++] = pair;
+                }
+                unwatched.RemoveRange(kept, unwatched.Count - kept);
+            }
+            unwatched.Add(f);
+            return;
+        }
+        PublishUnwatched();
+        events.Publish("step", StepData(f), LiveJson.Default.StepEvent);
+    }
+
+    /// <summary>Publishes the step frames kept while no page was open (on the outbox's thread).</summary>
+    private void PublishUnwatched()
+    {
+        foreach (var u in unwatched) events.Publish("step", StepData(u), LiveJson.Default.StepEvent);
+        unwatched.Clear();
+    }
+
+    private static StepEvent StepData(in StepFrame f) => new(
+        f.Step,
+        f.Epoch,
+        f.TotalSteps,
+        LiveEventLog.Finite(f.LossSum / Math.Max(f.Samples, 1)),
+        (double)f.Correct / Math.Max(f.Samples, 1),
+        LiveEventLog.Finite(f.Samples / Math.Max(f.Seconds, 1e-9)),
+        LiveEventLog.Finite(f.SecondsLeft),
+        f.Coalesced);
 
     private void FlushSteps() => LeaveSteps(trainer.Optimizer.StepCount, clock.Elapsed);
 
@@ -282,12 +329,10 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
     {
         byte[]? kernels = ModelPictures.KernelsPng(network);
         byte[] maps = ModelPictures.FeatureMapsPng<T>(network, sample!);
-        void Publish() => events.Publish("pictures", new
-        {
+        void Publish() => events.Publish("pictures", new PicturesEvent(
             step,
-            kernels = kernels is null ? null : "data:image/png;base64," + Convert.ToBase64String(kernels),
-            feature_maps = "data:image/png;base64," + Convert.ToBase64String(maps),
-        });
+            kernels is null ? null : "data:image/png;base64," + Convert.ToBase64String(kernels),
+            "data:image/png;base64," + Convert.ToBase64String(maps)), LiveJson.Default.PicturesEvent);
         if (onPublishingThread) Publish();
         else outbox.Post(Publish);
     }
@@ -305,27 +350,10 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
         return Describe(figures);
     }
 
-    private static object Describe(LayerFigures s)
-    {
-        return new
-        {
-            step = s.Step,
-            layers = s.LayerNames.Select((name, k) => new
-            {
-                name,
-                mean_abs = LiveEventLog.Finite(s.MeanAbsActivation[k]),
-                max_abs = LiveEventLog.Finite(s.MaxAbsActivation[k]),
-                zero_fraction = LiveEventLog.Finite(s.ZeroFraction[k]),
-            }).ToArray(),
-            parameters = s.Parameters.Select((name, i) => new
-            {
-                name,
-                layer = s.ParameterLayer[i] + 1,
-                gradient_norm = LiveEventLog.Finite(s.GradientNorm[i]),
-                update_ratio = LiveEventLog.Finite(s.UpdateRatio[i]),
-            }).ToArray(),
-        };
-    }
+    private static LayersEvent Describe(LayerFigures s) => new(
+        s.Step,
+        [.. s.LayerNames.Select((name, k) => new LayerRow(name, LiveEventLog.Finite(s.MeanAbsActivation[k]), LiveEventLog.Finite(s.MaxAbsActivation[k]), LiveEventLog.Finite(s.ZeroFraction[k])))],
+        [.. s.Parameters.Select((name, i) => new ParameterRow(name, s.ParameterLayer[i] + 1, LiveEventLog.Finite(s.GradientNorm[i]), LiveEventLog.Finite(s.UpdateRatio[i])))]);
 
     private void OnEpoch(EpochResult e)
     {
@@ -334,20 +362,18 @@ public sealed class LiveTraining<T> : ITrainingStepHook<T>, ILiveControl, IDispo
         int[][]? confusion = held is null ? null
             : Enumerable.Range(0, held.Confusion.GetLength(0)).Select(i => Enumerable.Range(0, held.Confusion.GetLength(1)).Select(j => held.Confusion[i, j]).ToArray()).ToArray();
         int epochs = trainer.Options.Epochs;
-        outbox.Post(() => events.Publish("epoch", new
-        {
+        outbox.Post(() => events.Publish("epoch", new EpochEvent(
             e.Epoch,
             epochs,
             e.Steps,
-            train_loss = LiveEventLog.Finite(e.TrainLoss),
-            train_accuracy = LiveEventLog.Finite(e.TrainAccuracy),
-            held_out = held is null ? null : e.Validation is null ? "test" : "validation",
-            held_loss = held is null ? null : LiveEventLog.Finite(held.Loss),
-            held_accuracy = held?.Accuracy,
-            seconds = LiveEventLog.Finite(e.Seconds),
-            samples_per_second = LiveEventLog.Finite(e.SamplesPerSecond),
-            confusion,
-        }));
+            LiveEventLog.Finite(e.TrainLoss),
+            LiveEventLog.Finite(e.TrainAccuracy),
+            held is null ? null : e.Validation is null ? "test" : "validation",
+            held is null ? null : LiveEventLog.Finite(held.Loss),
+            held?.Accuracy,
+            LiveEventLog.Finite(e.Seconds),
+            LiveEventLog.Finite(e.SamplesPerSecond),
+            confusion), LiveJson.Default.EpochEvent));
     }
 
     /// <summary>Publishes what waits and ends the publishing thread.</summary>

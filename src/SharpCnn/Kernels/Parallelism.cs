@@ -44,6 +44,7 @@ public static class Parallelism
     private static int s_threadCount = DefaultThreadCount;
     private static WorkerPool? s_pool;
     private static int s_busy;
+    [ThreadStatic] private static bool t_inline;
 
     /// <summary>The default thread count: one per processor the process may run on.</summary>
     public static int DefaultThreadCount => Math.Clamp(Environment.ProcessorCount, 1, MaxThreads);
@@ -68,6 +69,18 @@ public static class Parallelism
     }
 
     /// <summary>
+    /// True on a thread whose kernels must run all their partitions on that thread, never on the worker pool: for a
+    /// thread working beside training (e.g. one that draws pictures of a copy of the network at a low priority), which
+    /// would otherwise take the pool's helpers from the training thread while it holds the pool, and keep it while it
+    /// waits for a core. Per thread, false by default. Results do not change, only which thread does the work.
+    /// </summary>
+    public static bool InlineOnThisThread
+    {
+        get => t_inline;
+        set => t_inline = value;
+    }
+
+    /// <summary>
     /// Runs <paramref name="body"/>.Run(p) for every p in 0 .. <paramref name="partitions"/> - 1 on up to
     /// <see cref="ThreadCount"/> threads and returns when all are done. The first exception a partition
     /// throws is rethrown here (after the other partitions have finished). <paramref name="body"/> must be
@@ -78,7 +91,7 @@ public static class Parallelism
     {
         if (partitions <= 0) return;
         int threads = ThreadCount;
-        if (partitions == 1 || threads == 1 || Interlocked.CompareExchange(ref s_busy, 1, 0) != 0)
+        if (partitions == 1 || threads == 1 || t_inline || Interlocked.CompareExchange(ref s_busy, 1, 0) != 0)
         {
             for (int p = 0; p < partitions; p++) body.Run(p);
             return;

@@ -78,6 +78,18 @@ public sealed class LayerStatistics<T> : ITrainingStepHook<T> where T : unmanage
 
     private long costTicks;
 
+    /// <summary>
+    /// False to measure no step at all (e.g. while no one looks at the figures); true by default. Read at each step's
+    /// start: a step that begins after it is set back to true is measured (the interval counts from the last measurement).
+    /// </summary>
+    public bool Enabled
+    {
+        get => Volatile.Read(ref enabled);
+        set => Volatile.Write(ref enabled, value);
+    }
+
+    private bool enabled = true;
+
     /// <summary>Least time between two measurements (zero, the default: every K-th step is measured).</summary>
     public TimeSpan MinInterval { get; init; }
 
@@ -113,7 +125,7 @@ public sealed class LayerStatistics<T> : ITrainingStepHook<T> where T : unmanage
 
     void ITrainingStepHook<T>.BatchLoaded(TrainingStep<T> step, int n)
     {
-        measuring = step.Optimizer.StepCount % Every == 0;
+        measuring = step.Optimizer.StepCount % Every == 0 && Enabled;
         if (!measuring || MinInterval <= TimeSpan.Zero) return;
         long now = Stopwatch.GetTimestamp();
         if (lastMeasured != long.MinValue && Stopwatch.GetElapsedTime(lastMeasured, now) < MinInterval) measuring = false;

@@ -20,6 +20,40 @@ public class ParallelismTests
         }
     }
 
+    private ref struct Where : IPartitionedWork
+    {
+        public Span<int> Thread;
+
+        public readonly void Run(int partition)
+        {
+            Thread[partition] = Environment.CurrentManagedThreadId;
+            System.Threading.Thread.SpinWait(2000); // long enough for a helper to take some partitions when it may
+        }
+    }
+
+    [Fact]
+    public async Task AThreadMarkedInlineRunsItsPartitionsItselfAndLeavesThePoolFree()
+    {
+        using var scope = new ThreadCountScope(2);
+        int[] threads = await Task.Factory.StartNew(() =>
+        {
+            Parallelism.InlineOnThisThread = true;
+            try
+            {
+                int[] where = new int[64];
+                var work = new Where { Thread = where };
+                Parallelism.For(where.Length, ref work);
+                return where;
+            }
+            finally
+            {
+                Parallelism.InlineOnThisThread = false;
+            }
+        }, TestContext.Current.CancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        Assert.Single(threads.Distinct()); // every partition on the marked thread
+        Assert.False(Parallelism.InlineOnThisThread); // per thread: this one was never marked
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]

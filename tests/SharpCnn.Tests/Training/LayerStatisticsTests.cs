@@ -128,6 +128,21 @@ public sealed class LayerStatisticsTests
         Assert.Equal([1], steps); // the first step, then nothing for an hour
     }
 
+    [Fact]
+    public void WhileDisabledNoStepIsMeasuredAndEnabledAgainTheNextStepIs()
+    {
+        var network = TrainerResumeAndGuardTests.Network<float>();
+        var data = TrainerResumeAndGuardTests.Data(40);
+        var trainer = new Trainer<float>(network, new TrainingOptions { BatchSize = 4, Epochs = 2, LearningRate = 0.01 });
+        var stats = new LayerStatistics<float>(network, every: 1) { MinInterval = TimeSpan.FromHours(1), Enabled = false };
+        var steps = new List<long>();
+        stats.Measured += s => steps.Add(s.Step);
+        trainer.StepHooks.Add(stats);
+        trainer.Progress += p => stats.Enabled = trainer.Optimizer.StepCount >= 6; // enabled after step 6
+        trainer.Fit(data, cancellation: TestContext.Current.CancellationToken);
+        Assert.Equal([7], steps); // none while disabled; then at once (no earlier measurement to wait an hour from)
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(7)]

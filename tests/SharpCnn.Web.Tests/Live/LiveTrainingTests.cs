@@ -34,6 +34,7 @@ public sealed class LiveTrainingTests
         var sample = new float[64];
         data.CopyBatch<float>([0], sample, new int[1]);
         using var live = new LiveTraining<float>(trainer, events, sample, new LiveSettings { StepInterval = TimeSpan.Zero, LayersInterval = TimeSpan.Zero, StatisticsEvery = 5 });
+        var (_, page) = events.Subscribe(); // a page is open: everything is measured and drawn
         live.PublishRun(new Dictionary<string, object?> { ["live"] = true });
         var result = trainer.Fit(data, Data(12), TestContext.Current.CancellationToken);
         live.Finish(result);
@@ -53,6 +54,47 @@ public sealed class LiveTrainingTests
         Assert.Contains("\"confusion\":[[", history);
         Assert.Contains("\"stop_reason\":\"epochs (2)\"", history);
         Assert.Equal(0, Count(history, "guard"));
+        Assert.True(page.TryRead(out _), "the open page got events");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void WithNoPageOpenNothingIsMeasuredOrDrawnAndAPageThatOpensGetsTheWholeRun(bool background)
+    {
+        var trainer = new Trainer<float>(Network(), new TrainingOptions { BatchSize = 4, Epochs = 1_000, LearningRate = 0.01 });
+        var events = new LiveEventLog();
+        var data = Data(40);
+        var sample = new float[64];
+        data.CopyBatch<float>([0], sample, new int[1]);
+        // In the background, a publishing interval longer than the test: only the pictures (and Finish) wake the publishing
+        // thread. Without it, each step's frame reaches the publishing code at once (and is kept, not published).
+        using var live = new LiveTraining<float>(trainer, events, sample,
+            new LiveSettings { StepInterval = TimeSpan.Zero, LayersInterval = TimeSpan.Zero, PicturesInterval = TimeSpan.Zero, StatisticsEvery = 1, PublishInterval = TimeSpan.FromHours(1), Background = background });
+        var step = new TrainingStep<float>(trainer.Network, trainer.Optimizer, trainer.Options, data.Count);
+        foreach (var hook in trainer.StepHooks) step.Hooks.Add(hook);
+        int[] batch = [0, 1, 2, 3];
+        for (int i = 0; i < 10; i++) step.Run(data, batch);
+        Assert.False(events.Watched);
+        Assert.Equal(TimeSpan.Zero, live.Statistics.Cost); // not one step measured
+        Assert.Equal(0, live.Statistics.Step);
+        Assert.Equal(0, events.Published); // no JSON at all: the step frames are kept as figures
+
+        var (history, page) = events.Subscribe(); // a page opens
+        Assert.True(events.Watched);
+        Assert.DoesNotContain("event: step", history);
+        step.Run(data, batch); // sees the page at its end: draws the pictures, and measures the steps that follow
+        step.Run(data, batch);
+        Assert.Equal(12, live.Statistics.Step);
+        live.Finish(new TrainingResult([], "test", false));
+        var received = new System.Text.StringBuilder();
+        while (page.TryRead(out string? text)) received.Append(text);
+        string sent = received.ToString();
+        var steps = sent.Split('\n').Where(l => l.StartsWith("data: {\"step\":", StringComparison.Ordinal) && l.Contains("\"coalesced\"", StringComparison.Ordinal))
+            .Select(l => System.Text.Json.JsonDocument.Parse(l["data: ".Length..]).RootElement.GetProperty("step").GetInt64()).ToArray();
+        Assert.Equal(Enumerable.Range(1, 12).Select(i => (long)i), steps); // the unwatched steps first, in order, then the new ones
+        Assert.Contains("event: layers\ndata: {\"step\":12,", sent);
+        Assert.InRange(Count(sent, "pictures"), 1, 2); // drawn at the first step with the page open (the next one's skipped while those are drawn, or drawn too)
     }
 
     [Fact]
@@ -143,13 +185,17 @@ public sealed class LiveTrainingTests
         var watched = new Trainer<float>(Network(), options);
         var sample = new float[64];
         data.CopyBatch<float>([0], sample, new int[1]);
-        // Everything on: each step measured and published, pictures (a forward pass of the network) every step.
-        using (var live = new LiveTraining<float>(watched, new LiveEventLog(), sample,
+        // Everything on (a page is open): each step measured and published, pictures (a forward pass of the network) every step.
+        var events = new LiveEventLog();
+        var (_, page) = events.Subscribe();
+        using (var live = new LiveTraining<float>(watched, events, sample,
             new LiveSettings { StepInterval = TimeSpan.Zero, LayersInterval = TimeSpan.Zero, PicturesInterval = TimeSpan.Zero, StatisticsEvery = 1 }))
         {
             var result = watched.Fit(data, Data(12), ct);
             live.Finish(result);
+            Assert.True(live.Statistics.Step > 0, "the steps were measured");
         }
+        Assert.True(page.TryRead(out _), "the open page got events");
         var a = plain.Network.Parameters.ToArray();
         var b = watched.Network.Parameters.ToArray();
         Assert.Equal(a.Length, b.Length);
