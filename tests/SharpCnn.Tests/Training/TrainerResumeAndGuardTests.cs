@@ -66,9 +66,13 @@ public sealed class TrainerResumeAndGuardTests : IDisposable
             return allocated;
         }
         Allocated(10); // warm-up: JIT and first-use costs
-        long shortRun = Allocated(10);
-        long longRun = Allocated(60);
-        Assert.Equal(shortRun, longRun);
+        // A per-step allocation shows in every attempt (50 more steps, 50 times the bytes); a one-off runtime
+        // allocation on this thread (a method promoted by tiered compilation while the suite loads the cores,
+        // 224 B once) shows in one attempt only, so the least difference of three attempts must be zero.
+        var extra = new List<long>();
+        for (int attempt = 0; attempt < 3 && (extra.Count == 0 || extra.Min() != 0); attempt++)
+            extra.Add(Allocated(60) - Allocated(10));
+        Assert.Equal(0, extra.Min());
     }
 
     [Fact]
