@@ -39,6 +39,8 @@ public sealed unsafe class MpiReducer : IBatchReducer, IDisposable
     private readonly long* noticeReceive; // [rank][NoticeLongs] (watchers only)
     private readonly int[] receiveRequests; // [rank] (watchers only)
     private readonly long[] lastSequence, lastStep;
+    private readonly long[] lastHeard; // [rank] when a watcher last received a notice from it (Stopwatch ticks)
+    private long lastBeat; // when this rank last told the watchers it is alive while waiting
     private readonly int[] receiveFailed;
     private long sequence, step, lastDone;
     private bool disposed;
@@ -58,6 +60,7 @@ public sealed unsafe class MpiReducer : IBatchReducer, IDisposable
         lastSequence = new long[ranks];
         Array.Fill(lastSequence, -1);
         lastStep = new long[ranks];
+        lastHeard = new long[ranks];
         receiveFailed = new int[ranks];
         Peers = [];
         lastDone = Stopwatch.GetTimestamp();
@@ -194,6 +197,7 @@ public sealed unsafe class MpiReducer : IBatchReducer, IDisposable
             if (done != 0) break;
             Poll();
             long now = Stopwatch.GetTimestamp();
+            Heartbeat(now);
             if (now > x.Deadline)
             {
                 if (Lost(x, 0)) break; // it completed in the grace period: a slow rank, not a lost one
@@ -244,6 +248,44 @@ public sealed unsafe class MpiReducer : IBatchReducer, IDisposable
         }
     }
 
+    /// <summary>
+    /// While this rank waits in an exchange it tells the watchers once a second that it is alive (a notice of its latest
+    /// exchange again): when every rank has reached an exchange that does not complete, the rank that stopped sending these
+    /// is the one that died or hung inside it (a stopped process cannot move its part of the exchange).
+    /// </summary>
+    private void Heartbeat(long now)
+    {
+        if (watchers.Length == 0 || now - lastBeat < Stopwatch.Frequency) return;
+        lastBeat = now;
+        for (int w = 0; w < watchers.Length; w++)
+        {
+            int slot = w * NoticeSlots + noticeNext[w];
+            ref int request = ref noticeRequests[slot];
+            if (request != MpiNative.RequestNull)
+            {
+                // The slot's last notice has not gone yet: skip this beat rather than wait.
+                if (MpiNative.Test(ref request, out int done, MpiNative.StatusIgnore) != MpiNative.Success || done == 0) continue;
+            }
+            noticeNext[w] = (noticeNext[w] + 1) % NoticeSlots;
+            long* notice = noticeSend + (long)slot * NoticeLongs;
+            notice[0] = sequence;
+            notice[1] = step;
+            if (MpiNative.Isend(notice, NoticeLongs * sizeof(long), MpiNative.Byte, watchers[w], NoticeTag, MpiNative.CommWorld, out request) != MpiNative.Success)
+                request = MpiNative.RequestNull;
+        }
+    }
+
+    /// <summary>The ranks a watcher has not heard from for more than 3 s (three missed heartbeats): in an exchange every rank reached, the ones that stopped.</summary>
+    private List<int> SilentRanks()
+    {
+        var silent = new List<int>();
+        if (Rank > 1) return silent;
+        long now = Stopwatch.GetTimestamp();
+        for (int r = 0; r < Ranks; r++)
+            if (r != Rank && now - lastHeard[r] > 3 * Stopwatch.Frequency) silent.Add(r);
+        return silent;
+    }
+
     /// <summary>A watcher listens for every other rank's notices.</summary>
     private void PostReceives()
     {
@@ -277,8 +319,9 @@ public sealed unsafe class MpiReducer : IBatchReducer, IDisposable
                 }
                 if (done == 0) break;
                 long* notice = noticeReceive + (long)r * NoticeLongs;
-                lastSequence[r] = notice[0];
-                lastStep[r] = notice[1];
+                lastSequence[r] = Math.Max(lastSequence[r], notice[0]);
+                lastStep[r] = Math.Max(lastStep[r], notice[1]);
+                lastHeard[r] = Stopwatch.GetTimestamp();
                 Post(r);
             }
         }
@@ -293,8 +336,9 @@ public sealed unsafe class MpiReducer : IBatchReducer, IDisposable
     {
         Poll();
         var missing = MissingRanks(x);
+        var silent = missing.Count == 0 && code == MpiNative.Success ? SilentRanks() : [];
         // Rank 0 reports; rank 1 too when rank 0 is the one missing; anyone else waits for them to end the job.
-        bool reporter = Rank == 0 || (Rank == 1 && missing.Contains(0)) || Ranks == 1;
+        bool reporter = Rank == 0 || (Rank == 1 && (missing.Contains(0) || silent.Contains(0))) || Ranks == 1;
         if (!reporter)
         {
             long until = Stopwatch.GetTimestamp() + (long)(Grace.TotalSeconds * Stopwatch.Frequency);
@@ -306,9 +350,11 @@ public sealed unsafe class MpiReducer : IBatchReducer, IDisposable
                     if (done != 0) return true;
                 }
                 Poll();
+                Heartbeat(Stopwatch.GetTimestamp());
                 Thread.Sleep(1);
             }
             missing = MissingRanks(x);
+            silent = missing.Count == 0 && code == MpiNative.Success ? SilentRanks() : [];
         }
         double waited = Stopwatch.GetElapsedTime(x.Started, x.Deadline).TotalSeconds;
         string where = x.Step > 0 ? $"step {x.Step}" : "the start of the run";
@@ -326,6 +372,14 @@ public sealed unsafe class MpiReducer : IBatchReducer, IDisposable
             message = code != MpiNative.Success
                 ? $"{who} did not reach {target}: the exchange failed ({ErrorText(code)}); {seen}: it died or hung"
                 : $"{who} did not reach {target} within {waited:0} s: it died or hung ({seen})";
+        }
+        else if (silent.Count > 0)
+        {
+            // Every rank reached the exchange, but these stopped telling the watchers they are alive while it waited.
+            string who = silent.Count == 1 ? Describe(silent[0]) : string.Join(" and ", silent.Select(Describe));
+            double quiet = silent.Min(r => Stopwatch.GetElapsedTime(lastHeard[r]).TotalSeconds);
+            message = $"{who} reached the exchange of {where} and has not been heard from for {quiet:0} s since; the exchange did not complete within {waited:0} s: it died or hung";
+            missing = silent;
         }
         else
         {
