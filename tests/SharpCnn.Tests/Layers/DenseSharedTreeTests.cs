@@ -47,24 +47,7 @@ public sealed class DenseSharedTreeTests
             return layer.Weight.Gradient.ToArray();
         });
 
-        int length = outputs * inputs;
-        var products = new float[blocks * length];
-        for (int b = 0; b < blocks; b++)
-        {
-            int first = b * BatchTree.BlockSize, samples = Math.Min(n, first + BatchTree.BlockSize) - first;
-            GemmReference.Multiply<float>(true, false, outputs, inputs, samples, dy.AsSpan(first * outputs), outputs, x.AsSpan(first * inputs), inputs,
-                products.AsSpan(b * length, length), inputs, accumulate: false);
-        }
-        float[] Tree(int lo, int hi)
-        {
-            if (hi - lo == 1) return products.AsSpan(lo * length, length).ToArray();
-            int p = BatchTree.SplitOf(hi - lo);
-            float[] left = Tree(lo, lo + p), right = Tree(lo + p, hi);
-            for (int i = 0; i < length; i++) left[i] += right[i];
-            return left;
-        }
-        var expected = Tree(0, blocks);
-        for (int i = 0; i < length; i++) expected[i] = 0f + expected[i];
+        var expected = DenseTreeTests.ExpectedWeightGradient(x, dy, n, inputs, outputs);
         for (int r = 0; r < ranks; r++)
             Assert.True(MemoryMarshal.AsBytes(expected.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(gradients[r].AsSpan())),
                 $"{blocks} blocks on {ranks} ranks: rank {r}'s weight gradient is not the tree over the blocks");

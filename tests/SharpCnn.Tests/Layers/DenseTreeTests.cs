@@ -37,7 +37,18 @@ public sealed class DenseTreeTests
         using (new ThreadCountScope(threads))
             layer.Backward(x, new float[n * outputs], dy, [], n);
 
-        int length = outputs * inputs;
+        var expected = ExpectedWeightGradient(x, dy, n, inputs, outputs);
+        Assert.True(MemoryMarshal.AsBytes(expected.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(layer.Weight.Gradient.AsSpan())),
+            $"{blocks} blocks, {threads} thread(s): the weight gradient is not the tree over the blocks");
+    }
+
+    /// <summary>
+    /// BatchTree's definition of a dense layer's weight gradient: per block of 16 samples the reference product (a sum
+    /// from zero in sample order), the blocks combined by the fixed pairwise tree, added to a zeroed gradient.
+    /// </summary>
+    internal static float[] ExpectedWeightGradient(float[] x, float[] dy, int n, int inputs, int outputs)
+    {
+        int blocks = BatchTree.Blocks(n), length = outputs * inputs;
         var products = new float[blocks * length];
         for (int b = 0; b < blocks; b++)
         {
@@ -55,7 +66,6 @@ public sealed class DenseTreeTests
         }
         var expected = Tree(0, blocks);
         for (int i = 0; i < length; i++) expected[i] = 0f + expected[i];
-        Assert.True(MemoryMarshal.AsBytes(expected.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(layer.Weight.Gradient.AsSpan())),
-            $"{blocks} blocks, {threads} thread(s): the weight gradient is not the tree over the blocks");
+        return expected;
     }
 }
