@@ -68,11 +68,11 @@ public sealed class TrainerResumeAndGuardTests : IDisposable
         Allocated(10); // warm-up: JIT and first-use costs
         // A per-step allocation shows in every attempt (50 more steps, 50 times the bytes); a one-off runtime
         // allocation on this thread (a method promoted by tiered compilation while the suite loads the cores,
-        // 224 B once) shows in one attempt only, so the least difference of three attempts must be zero.
+        // 224 B once, in either run) shows in one attempt only, so one of three attempts must show no difference.
         var extra = new List<long>();
-        for (int attempt = 0; attempt < 3 && (extra.Count == 0 || extra.Min() != 0); attempt++)
+        for (int attempt = 0; attempt < 3 && !extra.Contains(0); attempt++)
             extra.Add(Allocated(60) - Allocated(10));
-        Assert.Equal(0, extra.Min());
+        Assert.True(extra.Contains(0), $"60 steps allocated more or less than 10 in every attempt: {string.Join(", ", extra)} bytes");
     }
 
     [Fact]
