@@ -3,7 +3,7 @@
 # one run: PyTorch for training, ONNX Runtime (C#, bench/OnnxRuntimePeer, on the model export-onnx writes) for
 # inference.
 #
-#   bash bench/compare-pytorch.sh [--threads N] [--seconds S] [--rounds R] [--no-epoch]
+#   bash bench/compare-pytorch.sh [--threads N] [--seconds S] [--rounds R] [--no-epoch] [--isa avx2]
 #
 # What it does:
 #   1. Installs Debian's python3-torch (PyTorch 1.13), libopenblas0-openmp and dataset-fashion-mnist with
@@ -19,11 +19,18 @@
 #      does not see Debian's packages).
 #   3. Builds SharpCnn (Release) and, measure by measure, runs PyTorch (bench/pytorch_seed_cnn.py) and then
 #      `sharpcnn bench` with the same settings, one after the other, never both at once.
-#   4. Runs one full Fashion-MNIST training epoch (batch 64) in each, in a fresh process, for peak RSS.
+#   4. Runs one full Fashion-MNIST training epoch (batch 64) in each, in a fresh process, for peak RSS, and one
+#      epoch of the Fashion-MNIST recipe (its model with batch norm and dropout, batch 128, SGD with momentum 0.9,
+#      lr 0.05, weight decay 5e-4: ExperimentCatalog.FashionSpec / FashionOptions) in each.
 #   5. Prints one line per measure: PyTorch, SharpCnn, and the ratio SharpCnn / PyTorch. Training is
 #      measured with Adam against Adam and with plain SGD against plain SGD.
 #   A peer that fails (a crash, a missing package) stops the script with its exit status and its last
 #   lines of output: never a blank in the table.
+#
+# --isa avx2 measures both as on a CPU without AVX-512 (for a table of an AVX2-only machine measured on an
+# AVX-512 one): SharpCnn with DOTNET_EnableAVX512=0 (Vector512 off), PyTorch with OPENBLAS_CORETYPE=Haswell and
+# ONEDNN_MAX_CPU_ISA=AVX2 (oneDNN's own limit) and ATEN_CPU_CAPABILITY=avx2 (its own vectorised operators).
+# ONNX Runtime has no such setting: it still uses its AVX-512 kernels, so its inference rows then favour the peer.
 #
 # Run it on an otherwise idle machine: two benchmarks at once on two cores ruin both (the script warns when
 # the load average says something else is running). Figures drift with the machine; compare the ratios.
@@ -34,12 +41,14 @@ threads=2
 seconds=3
 rounds=3
 epoch=1
+isa=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --threads) threads="$2"; shift 2 ;;
     --seconds) seconds="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --no-epoch) epoch=0; shift ;;
+    --isa) isa="$2"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#'; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -75,12 +84,23 @@ coretype=""
 if has_flag avx512f; then coretype=SkylakeX
 elif has_flag avx2 && has_flag fma; then coretype=Haswell
 fi
+isa_torch=()
+isa_sharp=()
+case "$isa" in
+  "") ;;
+  avx2)
+    if ! has_flag avx2 || ! has_flag fma; then echo "--isa avx2: this CPU has no AVX2 and FMA" >&2; exit 2; fi
+    coretype=Haswell
+    isa_torch=(ONEDNN_MAX_CPU_ISA=AVX2 DNNL_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2)
+    isa_sharp=(DOTNET_EnableAVX512=0) ;;
+  *) echo "--isa: only avx2 is supported, got '$isa'" >&2; exit 2 ;;
+esac
 cpu_flags=""
 for f in avx512f avx512vl avx512_bf16 avx2 fma sse4_2; do has_flag "$f" && cpu_flags+="$f "; done
 # Runs PyTorch with the arguments given; on failure prints what it said and stops the script.
 pytorch() {
   local out status=0
-  out=$(env LD_LIBRARY_PATH="$openblas_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" ${coretype:+OPENBLAS_CORETYPE=$coretype} \
+  out=$(env LD_LIBRARY_PATH="$openblas_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" ${coretype:+OPENBLAS_CORETYPE=$coretype} "${isa_torch[@]}" \
     OMP_NUM_THREADS="$threads" "$python" bench/pytorch_seed_cnn.py --threads "$threads" "$@" 2>&1) || status=$?
   if [[ $status -ne 0 ]]; then
     echo "PyTorch failed (exit $status$([[ $status -eq 132 ]] && echo ': SIGILL, an instruction this CPU lacks')) running: bench/pytorch_seed_cnn.py $*" >&2
@@ -111,7 +131,7 @@ onnxruntime() {
 }
 sharpcnn() {
   local out status=0
-  out=$(dotnet src/SharpCnn.Cli/bin/Release/net10.0/SharpCnn.Cli.dll bench --threads "$threads" --tsv "$@" 2>&1) || status=$?
+  out=$(env "${isa_sharp[@]}" dotnet src/SharpCnn.Cli/bin/Release/net10.0/SharpCnn.Cli.dll bench --threads "$threads" --tsv "$@" 2>&1) || status=$?
   if [[ $status -ne 0 ]]; then
     echo "sharpcnn bench failed (exit $status) running: bench $*" >&2
     echo "$out" | tail -n 20 >&2
@@ -125,8 +145,9 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 if awk -v l="$load" 'BEGIN { exit !(l > 0.7) }'; then
   echo "warning: the load average is $load: something else is running, and the figures will be noisy" >&2
 fi
-echo "PyTorch: $("$python" -c 'import torch; print(torch.__version__)'), OpenBLAS from $openblas_dir, OPENBLAS_CORETYPE=${coretype:-(OpenBLAS detects)}, $threads threads"
-echo "SharpCnn: $(git rev-parse --short HEAD 2>/dev/null || echo 'unknown commit'), $threads threads; each figure is the best of $rounds rounds of $seconds s"
+echo "PyTorch: $("$python" -c 'import torch; print(torch.__version__)'), OpenBLAS from $openblas_dir, OPENBLAS_CORETYPE=${coretype:-(OpenBLAS detects)}${isa_torch[*]:+ ${isa_torch[*]}}, $threads threads"
+echo "SharpCnn: $(git rev-parse --short HEAD 2>/dev/null || echo 'unknown commit'), $threads threads${isa_sharp[*]:+, ${isa_sharp[*]}}; each figure is the best of $rounds rounds of $seconds s"
+[[ -n "$isa" ]] && echo "instruction set limited to $isa on both training sides (ONNX Runtime cannot be limited and keeps its widest kernels)"
 echo
 
 declare -A torch_value sharp_value
@@ -152,6 +173,14 @@ for measure in train64 train1; do
   out=$(sharpcnn --optimizer sgd --only "$measure" --seconds "$seconds" --rounds "$rounds") || exit 1
   collect sharp sgd_ <<< "$out"
 done
+# The Fashion-MNIST recipe's model (ExperimentCatalog.FashionSpec; RecipeSpecTests holds this copy to it) and
+# training (SGD momentum 0.9, lr 0.05, weight decay 5e-4, batch 128).
+recipe_spec="conv5x5x32:same,batchnorm,relu,maxpool2,dropout0.1,conv5x5x64:same,batchnorm,relu,maxpool2,dropout0.25,flatten,dense1024,batchnorm,relu,dropout0.5,dense10"
+echo "measuring the Fashion-MNIST recipe's model at batch 128: PyTorch, then SharpCnn (SGD with momentum)"
+out=$(pytorch --model recipe --optimizer momentum --batch 128 --only train64 --seconds "$seconds" --rounds "$rounds") || exit 1
+collect torch recipe_ <<< "$out"
+out=$(sharpcnn --model "$recipe_spec" --optimizer momentum --batch 128 --only train64 --seconds "$seconds" --rounds "$rounds") || exit 1
+collect sharp recipe_ <<< "$out"
 echo "measuring inference at batch 256 and 1: ONNX Runtime, then SharpCnn"
 declare -A ort_value
 out=$(onnxruntime --batch 256,1 --seconds "$seconds" --rounds "$rounds") || exit 1
@@ -169,6 +198,11 @@ if [[ $epoch -eq 1 ]]; then
   out=$(sharpcnn --epoch-data "$fashion_dir") || exit 1
   collect sharp <<< "$out"
   torch_rss_epoch=1
+  echo "one epoch of the Fashion-MNIST recipe (60,000 images, batch 128, SGD with momentum) in each"
+  out=$(pytorch --epoch-data "$fashion_dir" --model recipe --optimizer momentum --batch 128) || exit 1
+  collect torch recipe_epoch_ <<< "$out"
+  out=$(sharpcnn --epoch-data "$fashion_dir" --model "$recipe_spec" --optimizer momentum --batch 128) || exit 1
+  collect sharp recipe_epoch_ <<< "$out"
 fi
 
 # 5. The table.
@@ -188,12 +222,17 @@ row "training, batch 64, Adam, $threads threads (samples/s)" train_b64 "/s" ">= 
 row "training, batch 1, Adam, $threads threads (samples/s)" train_b1 "/s" ""
 row "training, batch 64, plain SGD (samples/s)" sgd_train_b64 "/s" ""
 row "training, batch 1, plain SGD (samples/s)" sgd_train_b1 "/s" ">= 3x (issue 13)"
+row "Fashion recipe model, batch 128, momentum (/s)" recipe_train_b128 "/s" ">= 1.5x (issue 13)"
 row "inference, batch 256, $threads threads (samples/s)" infer_b256 "/s" ""
 row "training, batch 64, 1 thread (samples/s)" train_b64_1thread "/s" ""
 row "speed-up 1 -> $threads threads (batch 64)" scaling "x" "SharpCnn >= 1.85x"
 if [[ -n "$torch_rss_epoch" ]]; then
   row "Fashion-MNIST epoch, batch 64 (samples/s)" epoch_rate "/s" ""
   row "peak RSS over that epoch (MiB)" peak_rss "MiB" "<= 0.5x"
+  row "Fashion recipe epoch, batch 128 (samples/s)" recipe_epoch_epoch_rate "/s" ">= 1.5x (issue 13)"
+  minutes() { awk -v r="$1" 'BEGIN { printf "%.1f min", 30 * 60000 / r / 60 }'; }
+  printf '%-44s %14s %14s %9s   %s\n' "30 recipe epochs at that rate (training only)" "$(minutes "${torch_value[recipe_epoch_epoch_rate]}")" \
+    "$(minutes "${sharp_value[recipe_epoch_epoch_rate]}")" "" "SharpCnn <= 20 min (issue 13)"
 fi
 echo
 printf '%-44s %14s %14s %9s   %s\n' "measure" "ONNX Runtime" "SharpCnn" "ratio" "target"

@@ -1,8 +1,12 @@
 #!/usr/bin/python3
-"""The seed CNN in PyTorch, measured exactly as `sharpcnn bench` measures SharpCnn.
+"""The seed CNN (or the Fashion-MNIST recipe's model) in PyTorch, measured exactly as `sharpcnn bench` measures SharpCnn.
 
 Same network (conv5x5x32 same, ReLU, max-pool 2, conv5x5x64 same, ReLU, max-pool 2, flatten,
-dense 1024, ReLU, dense 10, softmax cross-entropy), same optimiser (Adam, lr 0.001), same data
+dense 1024, ReLU, dense 10, softmax cross-entropy; with --model recipe, SharpCnn's
+ExperimentCatalog.FashionSpec: batch norm after both convolutions and the 1,024-unit layer, dropout
+0.1 / 0.25 / 0.5), same optimiser (Adam, lr 0.001; --optimizer sgd: plain SGD, lr 0.01; --optimizer
+momentum: SGD with momentum 0.9, lr 0.05, weight decay 5e-4 on the convolution and dense weights only,
+as SharpCnn decays only weights), same data
 (the bundled MNIST digits in data/mnist-10k, kept as bytes and converted per batch to pixel/255),
 same timing (a warm-up of at least 3 steps, then the best of --rounds rounds of --seconds each).
 
@@ -49,15 +53,28 @@ def seed_cnn():
         nn.Flatten(), nn.Linear(64 * 7 * 7, 1024), nn.ReLU(), nn.Linear(1024, 10))
 
 
-class Runner:
-    """The network, Adam and the data, stepping through shuffled batches like SharpCnn's bench."""
+def recipe_cnn():
+    """SharpCnn's Fashion-MNIST recipe model (ExperimentCatalog.FashionSpec); batch norm as SharpCnn's: eps 1e-5, momentum 0.1."""
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 5, padding=2), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.1),
+        nn.Conv2d(32, 64, 5, padding=2), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
+        nn.Flatten(), nn.Linear(64 * 7 * 7, 1024), nn.BatchNorm1d(1024), nn.ReLU(), nn.Dropout(0.5), nn.Linear(1024, 10))
 
-    def __init__(self, images, labels, seed=1, optimizer="adam"):
+
+class Runner:
+    """The network, its optimiser and the data, stepping through shuffled batches like SharpCnn's bench."""
+
+    def __init__(self, images, labels, seed=1, optimizer="adam", model="seed"):
         torch.manual_seed(seed)
         self.images, self.labels = images, labels
-        self.model = seed_cnn()
+        self.model = recipe_cnn() if model == "recipe" else seed_cnn()
         if optimizer == "sgd":  # plain SGD, as `sharpcnn bench --optimizer sgd`: no momentum
             self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0)
+        elif optimizer == "momentum":  # as `sharpcnn bench --optimizer momentum`: weight decay on weights only
+            weights = [m.weight for m in self.model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+            others = [p for p in self.model.parameters() if all(p is not w for w in weights)]
+            self.optimizer = torch.optim.SGD([{"params": weights, "weight_decay": 5e-4}, {"params": others, "weight_decay": 0}],
+                                             lr=0.05, momentum=0.9)
         else:
             self.optimizer = torch.optim.Adam(self.model.parameters(), lr=0.001)
         self.order = torch.randperm(len(images))
@@ -132,9 +149,11 @@ def main():
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", default="train64,train1,infer256,scaling")
-    parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
+    parser.add_argument("--optimizer", choices=["adam", "sgd", "momentum"], default="adam")
+    parser.add_argument("--model", choices=["seed", "recipe"], default="seed")
+    parser.add_argument("--batch", type=int, default=64, help="the batch of the train64 and scaling measures and of --epoch-data")
     parser.add_argument("--data", default=os.path.join(here, "..", "data", "mnist-10k"))
-    parser.add_argument("--epoch-data", help="instead: train one full epoch (batch 64) on this IDX folder, report samples/s and peak RSS")
+    parser.add_argument("--epoch-data", help="instead: train one full epoch (batch --batch) on this IDX folder, report samples/s and peak RSS")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -143,9 +162,9 @@ def main():
 
     if args.epoch_data:
         images, labels = load_training_set(args.epoch_data)
-        runner = Runner(images, labels, optimizer=args.optimizer)
+        runner = Runner(images, labels, optimizer=args.optimizer, model=args.model)
         start = time.perf_counter()
-        samples = runner.epoch(64)
+        samples = runner.epoch(args.batch)
         elapsed = time.perf_counter() - start
         report("epoch_samples", samples, "samples")
         report("epoch_rate", samples / elapsed, "samples/s")
@@ -153,13 +172,14 @@ def main():
         return
 
     images, labels = load_training_set(args.data)
-    runner = Runner(images, labels, optimizer=args.optimizer)
+    runner = Runner(images, labels, optimizer=args.optimizer, model=args.model)
+    b = args.batch
     measures = args.only.split(",")
     train_n = None
     if "train64" in measures or "scaling" in measures:
         runner.model.train()
-        train_n = best_rate(runner.train_step, 64, args.seconds, args.rounds)
-        report("train_b64", train_n, "samples/s")
+        train_n = best_rate(runner.train_step, b, args.seconds, args.rounds)
+        report(f"train_b{b}", train_n, "samples/s")
     if "train1" in measures:
         runner.model.train()
         report("train_b1", best_rate(runner.train_step, 1, args.seconds, args.rounds), "samples/s")
@@ -169,9 +189,9 @@ def main():
         runner.model.train()
     if "scaling" in measures:
         torch.set_num_threads(1)
-        one = best_rate(runner.train_step, 64, args.seconds, args.rounds)
+        one = best_rate(runner.train_step, b, args.seconds, args.rounds)
         torch.set_num_threads(args.threads)
-        report("train_b64_1thread", one, "samples/s")
+        report(f"train_b{b}_1thread", one, "samples/s")
         report("scaling", train_n / one, "x")
     report("peak_rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "MiB")
 

@@ -29,14 +29,14 @@ internal static class BenchCommand
         var rounds = new Option<int>("--rounds") { Description = "Timing rounds per measure (the best is reported)", DefaultValueFactory = _ => 3 };
         var only = new Option<string>("--only") { Description = $"Comma-separated measures to run: {string.Join(", ", Measures)}", DefaultValueFactory = _ => string.Join(",", Measures) };
         var tsv = new Option<bool>("--tsv") { Description = "Print machine-readable lines: measure<TAB>value<TAB>unit" };
-        var epochData = new Option<string?>("--epoch-data") { Description = "Instead: train one full epoch (batch 64) on this IDX folder and report samples/s and peak RSS" };
+        var epochData = new Option<string?>("--epoch-data") { Description = "Instead: train one full epoch (batch --batch, 64 unless set) on this IDX folder and report samples/s and peak RSS" };
         var optimizer = new Option<string>("--optimizer")
         {
             Description = "The training measures' optimiser, to compare like with like: adam (learning rate 0.001), sgd (plain, learning rate 0.01, no momentum: the seeds' mode) or momentum (0.9, learning rate 0.05, weight decay 5e-4: the Fashion-MNIST recipe's)",
             DefaultValueFactory = _ => "adam",
         };
         optimizer.AcceptOnlyFromAmong("adam", "sgd", "momentum");
-        var batch = new Option<int>("--batch") { Description = "The batch of the train64 measure (and of scaling), e.g. 128 for the Fashion-MNIST recipe", DefaultValueFactory = _ => 64 };
+        var batch = new Option<int>("--batch") { Description = "The batch of the train64 measure (and of scaling and --epoch-data), e.g. 128 for the Fashion-MNIST recipe", DefaultValueFactory = _ => 64 };
         var command = new Command("bench", "Measure training and inference speed, thread scaling, allocation and determinism")
         {
             threads, model, precision, seconds, rounds, only, tsv, epochData, optimizer, batch,
@@ -139,11 +139,12 @@ internal static class BenchCommand
         private int Epoch<T>(string folder) where T : unmanaged, IFloatingPointIeee754<T>
         {
             var train = MnistFolder.LoadTrainingSet(folder); // the training set only, as bench/pytorch_seed_cnn.py loads
-            var steps = new StepRunner<T>(Choice, train, seed: 1, Optimizer);
+            var steps = new StepRunner<T>(Choice, train, seed: 1, Optimizer, Batch);
             var clock = Stopwatch.StartNew();
             int samples = steps.Epoch();
             double rate = samples / clock.Elapsed.TotalSeconds;
-            Report("epoch_samples", samples, "samples", $"one epoch of {folder}, batch 64, {Threads} thread(s)");
+            Report("epoch_samples", samples, "samples", $"one epoch of {folder}, batch {Batch}, {OptimizerText}, {Threads} thread(s)");
+            Report("epoch_steps", (samples + Batch - 1) / Batch, "steps", $"training steps of {Batch} samples (the last one shorter when {Batch} does not divide {samples})");
             Report("epoch_rate", rate, "samples/s", "training throughput over the epoch");
             Report("peak_rss", PeakResidentBytes() / 1048576.0, "MiB", "peak resident memory of this process");
             return 0;

@@ -127,6 +127,13 @@ public sealed class CommandTreeTests(TrainedDigitModel trained) : IClassFixture<
         var (exit, output, error) = Run("bench", "--epoch-data", folder, "--model", "flatten,dense10", "--tsv");
         Assert.True(exit == 0, error);
         Assert.Contains("epoch_samples\t300\tsamples", output);
+        Assert.Contains("epoch_steps\t5\tsteps", output); // batch 64 unless --batch says otherwise
         Assert.Contains("epoch_rate\t", output);
+
+        // The Fashion-MNIST recipe's batch, as bench/compare-pytorch.sh asks for its recipe epoch.
+        (exit, output, error) = Run("bench", "--epoch-data", folder, "--model", "flatten,dense10", "--optimizer", "momentum", "--batch", "128", "--tsv");
+        Assert.True(exit == 0, error);
+        Assert.Contains("epoch_samples\t300\tsamples", output);
+        Assert.Contains("epoch_steps\t3\tsteps", output);
     }
 }
