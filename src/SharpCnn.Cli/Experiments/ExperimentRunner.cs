@@ -80,7 +80,7 @@ public static class ExperimentRunner
     /// Runs <paramref name="experiment"/> on <paramref name="train"/> / <paramref name="test"/> (already cut to the quick
     /// subset by the caller when <see cref="ExperimentSettings.Quick"/>). <paramref name="isFashion"/> says whether the data
     /// are the official Fashion-MNIST (experiments that need it are skipped otherwise). <paramref name="log"/> gets one line
-    /// per run.
+    /// per run, and for runs of several passes one line per pass (a long run shows it is alive).
     /// </summary>
     public static ExperimentOutcome Run(Experiment experiment, ImageDataSet train, ImageDataSet test, string dataLabel, bool isFashion,
         ExperimentSettings settings, Action<string>? log = null)
@@ -96,8 +96,9 @@ public static class ExperimentRunner
         var results = new List<ExperimentRun>();
         for (int r = 0; r < runs; r++)
         {
-            var run = RunOnce(experiment, options, train, test, settings.Seed + (ulong)r);
-            log?.Invoke($"{experiment.Id} run {r + 1}/{runs}: {Describe(run)}");
+            string label = $"{experiment.Id} run {r + 1}/{runs}";
+            var run = RunOnce(experiment, options, train, test, settings.Seed + (ulong)r, PassLog(log, label, options.Epochs));
+            log?.Invoke($"{label}: {Describe(run)}");
             results.Add(run);
         }
         var matched = new List<ExperimentRun>();
@@ -111,8 +112,9 @@ public static class ExperimentRunner
             matchedEpochs = (double)steps / train.Count;
             for (int r = 0; r < runs; r++)
             {
-                var run = RunOnce(experiment, matchedOptions, train, test, settings.Seed + (ulong)r);
-                log?.Invoke($"{experiment.Id} matched steps ({steps:N0} samples) run {r + 1}/{runs}: {Describe(run)}");
+                string label = $"{experiment.Id} matched steps ({steps:N0} samples) run {r + 1}/{runs}";
+                var run = RunOnce(experiment, matchedOptions, train, test, settings.Seed + (ulong)r, PassLog(log, label, matchedOptions.Epochs));
+                log?.Invoke($"{label}: {Describe(run)}");
                 matched.Add(run);
             }
         }
@@ -123,10 +125,16 @@ public static class ExperimentRunner
         ? $"{run.StopReason}, {run.Seconds:F1} s"
         : $"test accuracy {run.Accuracy:F4}, {run.Steps:N0} steps, {run.Seconds:F1} s";
 
-    private static ExperimentRun RunOnce(Experiment e, TrainingOptions options, ImageDataSet train, ImageDataSet test, ulong seed) =>
-        e.Double ? RunTyped<double>(e, options, train, test, seed) : RunTyped<float>(e, options, train, test, seed);
+    /// <summary>One line per pass for a run of several passes (none for one pass: the run's own line says it all).</summary>
+    private static Action<EpochResult>? PassLog(Action<string>? log, string label, int passes) =>
+        log is null || passes <= 1 ? null : r => log(
+            $"{label} pass {r.Epoch}/{passes}: train loss {r.TrainLoss:F4}, train accuracy {r.TrainAccuracy:F4}" +
+            (r.Test is { } t ? $", test accuracy {t.Accuracy:F4}" : "") + $", {r.Seconds:F1} s ({r.SamplesPerSecond:F0} samples/s)");
 
-    private static ExperimentRun RunTyped<T>(Experiment e, TrainingOptions options, ImageDataSet train, ImageDataSet test, ulong seed)
+    private static ExperimentRun RunOnce(Experiment e, TrainingOptions options, ImageDataSet train, ImageDataSet test, ulong seed, Action<EpochResult>? pass) =>
+        e.Double ? RunTyped<double>(e, options, train, test, seed, pass) : RunTyped<float>(e, options, train, test, seed, pass);
+
+    private static ExperimentRun RunTyped<T>(Experiment e, TrainingOptions options, ImageDataSet train, ImageDataSet test, ulong seed, Action<EpochResult>? pass)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var clock = Stopwatch.StartNew();
@@ -154,6 +162,7 @@ public static class ExperimentRunner
         {
             (lastSamples, lastCorrect) = (0, 0);
             if (r.Test is { } t) testCurve.Add(new CurvePoint(Math.Min(r.Epoch, (double)r.Steps * batch / train.Count), t.Accuracy));
+            pass?.Invoke(r);
         };
         var result = trainer.Fit(train, test);
         double accuracy = result.Diverged ? double.NaN : result.Epochs[^1].Test?.Accuracy ?? Evaluator.Evaluate(network, test).Accuracy;

@@ -95,7 +95,11 @@ public sealed class ExperimentsTests : IDisposable
         // Matched steps: 300 samples at batch 10 over a 200-image set = 30 steps, 1.5 passes.
         Assert.Equal(1.5, outcome.MatchedEpochs);
         Assert.All(outcome.MatchedRuns, r => Assert.Equal(30, r.Steps));
-        Assert.Equal(4, lines.Count);
+        // A line per run (2 runs, 2 matched runs) and, since each run has two passes, a line per pass before it.
+        Assert.Equal(4, lines.Count(l => l.Contains(": test accuracy")));
+        Assert.Equal(["tiny run 1/2 pass 1/2", "tiny run 1/2 pass 2/2", "tiny run 1/2"], lines.Take(3).Select(l => l[..l.IndexOf(':')]));
+        Assert.Matches(@"^tiny run 1/2 pass 2/2: train loss [0-9.]+, train accuracy [0-9.]+, test accuracy [0-9.]+, [0-9.]+ s \(\d+ samples/s\)$", lines[1]);
+        Assert.Equal(12, lines.Count);
         // Same seed, same run.
         var again = ExperimentRunner.Run(Tiny, train.Take(200), test.Take(100), "digits", false, settings with { Runs = 1 });
         Assert.Equal(outcome.Runs[0].Accuracy, again.Runs[0].Accuracy);
