@@ -32,6 +32,10 @@ namespace SharpCnn.Layers;
 ///
 /// Implementation: per sample, im2col turns xp into cols[K = Cin·kh·kw, P = Ho·Wo], then
 ///   y = W·cols, ∂W += δ·colsᵀ, ∂cols = Wᵀ·δ and col2im(∂cols) = ∂x.
+/// In float, when <see cref="WinogradConvolution{T}.Chooses"/> the shape and there is no connection table, y is computed
+/// by Winograd instead (<see cref="ForwardUsesWinograd"/>), and ∂x too when the rule chooses its shape: ∂x is the stride-1
+/// correlation of δ, padded by r − 1 − pad, with w'[c, o, i, j] = w[o, c, r−1−i, r−1−j] (<see cref="InputGradientUsesWinograd"/>;
+/// docs/MATH.md, "Winograd convolution in training").
 /// </summary>
 public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -225,7 +229,7 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     public override long ForwardFlops => 2L * Weight.TrainableCount * P;
 
     /// <inheritdoc />
-    /// <remarks>The direct kernel with bias, ReLU and 2x2 max pooling in its epilogue: the same bits as <see cref="Forward"/>.</remarks>
+    /// <remarks>The direct kernel (or Winograd, where <see cref="Forward"/> runs it) with bias, ReLU and 2x2 max pooling in its epilogue: the same bits as <see cref="Forward"/>.</remarks>
     internal override Model.InferenceStage<T>? CreateInferenceStage() => new Model.ConvolutionStage<T>(this);
 
     /// <inheritdoc />
