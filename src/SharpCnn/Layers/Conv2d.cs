@@ -219,8 +219,10 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
             if (IsPointwise) return 0;
             long columns = (long)K * P;
             long padded = (long)InputShape.Channels * (InputShape.Height + padTop + padBottom) * (InputShape.Width + padLeft + padRight);
+            // Winograd's own slots (transformed input, products, output tile) come on top of the column matrices, and its padded
+            // sample shares im2col's slot: counted on top too, so the figure is never short.
             long winograd = Math.Max(winogradForward?.ScratchValues ?? 0, winogradInput?.ScratchValues ?? 0);
-            return MemoryMath.Bytes<T>(1, 2 * columns + Math.Max(padded + 2 * Im2Col.Slack, winograd));
+            return MemoryMath.Bytes<T>(1, 2 * columns + padded + 2 * Im2Col.Slack + winograd);
         }
     }
     private T[] partialBias = [];
