@@ -81,7 +81,7 @@ internal static class ExportOnnxCommand
         int classes = network.Classes;
         var outputs = new float[count * classes];
         bool softmax = OnnxExport.AppliesSoftmax(network.Loss.Name);
-        // The layer-by-layer outputs (no Winograd): the definition the exported graph must compute (docs/PERFORMANCE.md, "Winograd").
+        // The layer-by-layer outputs (Winograd only where the layers run it themselves): the definition the exported graph must compute (docs/PERFORMANCE.md, "Winograd").
         using (var inference = new Inference<float>(network, batchSize: 256) { SameBitsAsForward = true })
         {
             foreach (var batch in inference.Batches(inputs))

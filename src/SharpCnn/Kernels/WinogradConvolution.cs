@@ -1,4 +1,5 @@
-// Winograd convolution for inference: F(2x2, 5x5) and F(4x4, 3x3), stride 1, on 6x6 input tiles.
+// Winograd convolution for inference and for float training's forward pass and input gradient (Conv2d): F(2x2, 5x5) and
+// F(4x4, 3x3), stride 1, on 6x6 input tiles.
 //
 // A tile of m x m outputs (m = 2 for 5x5 kernels, m = 4 for 3x3; α = m + r - 1 = 6 either way) is
 //   Y = Aᵀ [ Σ_c (G g_{o,c} Gᵀ) ⊙ (Bᵀ d_c B) ] A
@@ -59,8 +60,15 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
     public const int MinimumChannels = 16;
 
     /// <summary>A stride-1 convolution of <paramref name="channels"/> x <paramref name="height"/> x <paramref name="width"/> inputs with a square <paramref name="kernel"/> (3 or 5) and the given zero padding; <paramref name="block"/> output channels per block (two registers).</summary>
-    public WinogradConvolution(int channels, int height, int width, int outChannels, int kernel, int padTop, int padBottom, int padLeft, int padRight, int block)
+    /// <remarks>
+    /// Without flipped, <see cref="Pack"/> takes filters w[o, c, i, j] ([OutChannels, Channels, r, r]). With flipped it takes a layer's weights
+    /// w[c, o, i, j] ([Channels, OutChannels, r, r]) and convolves with w'[o, c, i, j] = w[c, o, r−1−i, r−1−j], the filters of
+    /// the layer's input gradient (docs/MATH.md, "Winograd convolution in training").
+    /// </remarks>
+    public WinogradConvolution(int channels, int height, int width, int outChannels, int kernel, int padTop, int padBottom, int padLeft, int padRight, int block,
+        bool flipped = false)
     {
+        Flipped = flipped;
         if (kernel != 3 && kernel != 5) throw new ArgumentOutOfRangeException(nameof(kernel), kernel, "Winograd convolution takes 3x3 or 5x5 kernels");
         Channels = channels;
         Height = height;
@@ -84,6 +92,10 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
     }
 
     public int Channels { get; }
+
+    /// <summary>True when <see cref="Pack"/> takes the weights of the layer whose input gradient this convolution computes (flipped and transposed).</summary>
+    public bool Flipped { get; }
+
     public int Height { get; }
     public int Width { get; }
     public int OutChannels { get; }
@@ -115,34 +127,64 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
     internal ReadOnlySpan<T> Packed => packed;
 
     /// <summary>
-    /// Transforms <paramref name="weights"/> [Cout, Cin, r, r] (U = G g Gᵀ per output and input channel), unless they are bit for
-    /// bit the weights transformed last (a copy is kept to tell).
+    /// Transforms <paramref name="weights"/> [Cout, Cin, r, r] (U = G g Gᵀ per output and input channel; with <see cref="Flipped"/>,
+    /// [Cin, Cout, r, r] read flipped), unless they are bit for bit the weights transformed last (a copy is kept to tell). The
+    /// blocks of output channels are transformed in parallel (each block's values are computed the same way on any thread), so
+    /// the result never depends on the thread count. Call it outside parallel work.
     /// </summary>
     public void Pack(ReadOnlySpan<T> weights)
     {
-        int r = Kernel, cin = Channels, bs = Block;
-        if (weights.Length != OutChannels * cin * r * r) throw new ArgumentException($"the weights have {weights.Length} values, {OutChannels}x{cin}x{r}x{r} expected", nameof(weights));
+        int r = Kernel, cin = Channels;
+        if (weights.Length != OutChannels * cin * r * r)
+            throw new ArgumentException(Flipped
+                ? $"the weights have {weights.Length} values, {cin}x{OutChannels}x{r}x{r} expected"
+                : $"the weights have {weights.Length} values, {OutChannels}x{cin}x{r}x{r} expected", nameof(weights));
         if (packedFrom.Length == weights.Length && MemoryMarshal.AsBytes(weights).SequenceEqual(MemoryMarshal.AsBytes(packedFrom.AsSpan()))) return;
         if (packed.Length == 0)
         {
-            packed = new T[Frequencies * Blocks * cin * bs];
+            // Zero past the last output channel, never written afterwards.
+            packed = new T[Frequencies * Blocks * cin * Block];
             packedFrom = new T[weights.Length];
         }
-        packed.AsSpan().Clear();
+        weights.CopyTo(packedFrom);
+        var work = new PackWork { Convolution = this };
+        Parallelism.For(Blocks, ref work);
+    }
+
+    private ref struct PackWork : IPartitionedWork
+    {
+        public WinogradConvolution<T> Convolution;
+
+        public readonly void Run(int partition) => Convolution.PackBlock(partition);
+    }
+
+    /// <summary>The transformed filters of block <paramref name="b"/>'s output channels (from the copy of the weights).</summary>
+    private void PackBlock(int b)
+    {
+        int r = Kernel, taps = r * r, cin = Channels, cout = OutChannels, bs = Block, blocks = Blocks;
+        ReadOnlySpan<T> weights = packedFrom;
+        Span<T> to = packed;
         Span<double> g = stackalloc double[25];
         Span<double> u = stackalloc double[Frequencies];
-        for (int o = 0; o < OutChannels; o++)
-        {
-            int b = o / bs, l = o % bs;
-            for (int c = 0; c < cin; c++)
+        int last = Math.Min(cout, (b + 1) * bs);
+        for (int c = 0; c < cin; c++)
+            for (int o = b * bs; o < last; o++)
             {
-                for (int i = 0; i < r * r; i++) g[i] = double.CreateTruncating(weights[(o * cin + c) * r * r + i]);
+                if (Flipped)
+                {
+                    ReadOnlySpan<T> from = weights.Slice((c * cout + o) * taps, taps);
+                    for (int i = 0; i < taps; i++) g[i] = double.CreateTruncating(from[taps - 1 - i]);
+                }
+                else
+                {
+                    ReadOnlySpan<T> from = weights.Slice((o * cin + c) * taps, taps);
+                    for (int i = 0; i < taps; i++) g[i] = double.CreateTruncating(from[i]);
+                }
                 TransformFilter(g, r, u);
-                for (int xi = 0; xi < Frequencies; xi++)
-                    packed[((xi * Blocks + b) * cin + c) * bs + l] = T.CreateTruncating(u[xi]);
+                int at = (b * cin + c) * bs + (o - b * bs);
+                nint frequency = (nint)blocks * cin * bs;
+                for (int xi = 0; xi < Frequencies; xi++) to[(int)(at + xi * frequency)] = T.CreateTruncating(u[xi]);
             }
-        }
-        weights.CopyTo(packedFrom);
     }
 
     /// <summary>G[j][k] for an r-tap kernel: a_jᵏ / Π_{l≠j}(a_j − a_l) on the points 0, 1, -1, 2, -2; row 5 (∞) picks the last tap.</summary>
@@ -157,22 +199,34 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
         return (double)power / denominator;
     }
 
+    /// <summary>G (6 x r, row-major) for r = 3 and r = 5: the values of <see cref="FilterMatrix"/>, computed once.</summary>
+    private static readonly double[] FilterMatrix3 = FilterTable(3), FilterMatrix5 = FilterTable(5);
+
+    private static double[] FilterTable(int r)
+    {
+        var table = new double[Alpha * r];
+        for (int j = 0; j < Alpha; j++)
+            for (int k = 0; k < r; k++) table[j * r + k] = FilterMatrix(j, k, r);
+        return table;
+    }
+
     /// <summary>U = G g Gᵀ (6x6, row-major) of one r x r kernel g, in double: T = G g (Σ over i in increasing i), then U = T Gᵀ (Σ over k).</summary>
     internal static void TransformFilter(ReadOnlySpan<double> g, int r, Span<double> u)
     {
+        ReadOnlySpan<double> gm = r == 3 ? FilterMatrix3 : r == 5 ? FilterMatrix5 : throw new ArgumentOutOfRangeException(nameof(r), r, "Winograd filters are 3x3 or 5x5");
         Span<double> t = stackalloc double[Alpha * 5];
         for (int a = 0; a < Alpha; a++)
             for (int k = 0; k < r; k++)
             {
                 double sum = 0;
-                for (int i = 0; i < r; i++) sum += FilterMatrix(a, i, r) * g[i * r + k];
+                for (int i = 0; i < r; i++) sum += gm[a * r + i] * g[i * r + k];
                 t[a * r + k] = sum;
             }
         for (int a = 0; a < Alpha; a++)
             for (int b = 0; b < Alpha; b++)
             {
                 double sum = 0;
-                for (int k = 0; k < r; k++) sum += t[a * r + k] * FilterMatrix(b, k, r);
+                for (int k = 0; k < r; k++) sum += t[a * r + k] * gm[b * r + k];
                 u[a * Alpha + b] = sum;
             }
     }
@@ -400,6 +454,84 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
                         if (v + 3 < wo && m > 2) TWidth.Store(y3, ref Unsafe.Add(ref at, 3 * bs));
                     }
                 }
+    }
+
+    /// <summary>Largest transformed input (or block of products) <see cref="ComputeMaps"/> holds at once, in values: it stays in L2.</summary>
+    internal const int ChunkValues = 65536;
+
+    /// <summary>Tile rows per chunk of <see cref="ComputeMaps"/> (its transformed input and products stay in L2).</summary>
+    public int ChunkTileRows => Math.Max(1, ChunkValues / (Frequencies * TileColumns * Math.Max(Channels, Block)));
+
+    /// <summary>
+    /// This thread's scratch for <see cref="ComputeMaps"/>, in values: the padded sample channels last, the transformed input and products of one chunk, and one
+    /// block's outputs of a chunk.
+    /// </summary>
+    public long ScratchValues
+    {
+        get
+        {
+            long tiles = (long)Math.Min(ChunkTileRows, TileRows) * TileColumns;
+            return PaddedSize + Frequencies * tiles * (Channels + Block) + (long)TileSize * Math.Min(ChunkTileRows, TileRows) * OutWidth * Block;
+        }
+    }
+
+    /// <summary>
+    /// One sample's output maps y[o, u, v] = Σ (+ <paramref name="bias"/>[o] when given, added once to the finished sum) for the output rows of tile rows
+    /// <paramref name="firstTileRow"/> .. + <paramref name="tileRows"/>, from the sample's input maps <paramref name="x"/> [Channels, Height, Width]
+    /// into <paramref name="y"/> [OutChannels, OutHeight, OutWidth] (the layer's layouts). The sample is copied channels last with its zero border into
+    /// this thread's scratch, then per chunk of tile rows: the input transform, and per block of output channels the products and the output
+    /// transform. Each output is computed the same way whatever the tile rows asked for, so any split over threads gives the same bits.
+    /// </summary>
+    public void ComputeMaps(ReadOnlySpan<T> x, ReadOnlySpan<T> bias, Span<T> y, int firstTileRow, int tileRows)
+    {
+        int cin = Channels, h = Height, wd = Width, pw = PaddedWidth, cout = OutChannels, ho = OutHeight, wo = OutWidth;
+        if (x.Length < cin * h * wd || y.Length < cout * ho * wo || (!bias.IsEmpty && bias.Length < cout)
+            || firstTileRow < 0 || tileRows < 0 || firstTileRow + tileRows > TileRows)
+            throw new ArgumentException("WinogradConvolution.ComputeMaps: tile rows or spans out of range");
+        if (tileRows == 0) return;
+        // The rows of the padded sample these tile rows read (each its convolution border or tile zeros, or input).
+        int m = TileSize, rowFirst = firstTileRow * m, rowEnd = (firstTileRow + tileRows) * m + Kernel - 1;
+        Span<T> padded = ThreadScratch<T>.Get(ScratchSlot.PaddedInput, PaddedSize);
+        padded.Slice(rowFirst * pw * cin, (rowEnd - rowFirst) * pw * cin).Clear();
+        for (int c = 0; c < cin; c++)
+        {
+            int from = Math.Max(0, rowFirst - PadTop), to = Math.Min(h, rowEnd - PadTop);
+            for (int row = from; row < to; row++)
+            {
+                ReadOnlySpan<T> line = x.Slice((c * h + row) * wd, wd);
+                ref T target = ref padded[((row + PadTop) * pw + PadLeft) * cin + c];
+                for (int v = 0; v < wd; v++) Unsafe.Add(ref target, v * cin) = line[v];
+            }
+        }
+        int columns = TileColumns, bs = Block, chunk = ChunkTileRows;
+        for (int t = firstTileRow; t < firstTileRow + tileRows; t += chunk)
+        {
+            int rowsOfTiles = Math.Min(chunk, firstTileRow + tileRows - t), tiles = rowsOfTiles * columns;
+            int r0 = t * m, rows = Math.Min((t + rowsOfTiles) * m, ho) - r0;
+            Span<T> v = ThreadScratch<T>.Get(ScratchSlot.WinogradInput, Frequencies * tiles * cin);
+            TransformInput(padded, t, rowsOfTiles, v);
+            Span<T> products = ThreadScratch<T>.Get(ScratchSlot.WinogradProducts, Frequencies * tiles * bs);
+            Span<T> tile = ThreadScratch<T>.Get(ScratchSlot.ConvolutionTile, rows * wo * bs);
+            for (int block = 0; block < Blocks; block++)
+            {
+                Multiply(v, tiles, block, products);
+                TransformOutput(products, t, rowsOfTiles, rows, tile);
+                int lanes = Math.Min(bs, cout - block * bs);
+                for (int l = 0; l < lanes; l++)
+                {
+                    int o = block * bs + l;
+                    Span<T> plane = y.Slice((o * ho + r0) * wo, rows * wo);
+                    ref T sums = ref Unsafe.Add(ref MemoryMarshal.GetReference(tile), l);
+                    if (bias.IsEmpty)
+                        for (int i = 0; i < plane.Length; i++) plane[i] = Unsafe.Add(ref sums, i * bs);
+                    else
+                    {
+                        T b = bias[o];
+                        for (int i = 0; i < plane.Length; i++) plane[i] = Unsafe.Add(ref sums, i * bs) + b;
+                    }
+                }
+            }
+        }
     }
 
     /// <summary>36 registers on the stack (a tile's transform between its two passes).</summary>

@@ -32,10 +32,28 @@ namespace SharpCnn.Layers;
 ///
 /// Implementation: per sample, im2col turns xp into cols[K = Cin·kh·kw, P = Ho·Wo], then
 ///   y = W·cols, ∂W += δ·colsᵀ, ∂cols = Wᵀ·δ and col2im(∂cols) = ∂x.
+/// In float, when <see cref="WinogradConvolution{T}.Chooses"/> the shape and there is no connection table, y is computed
+/// by Winograd instead (<see cref="ForwardUsesWinograd"/>), and ∂x too when the rule chooses its shape: ∂x is the stride-1
+/// correlation of δ, padded by r − 1 − pad, with w'[c, o, i, j] = w[o, c, r−1−i, r−1−j] (<see cref="InputGradientUsesWinograd"/>;
+/// docs/MATH.md, "Winograd convolution in training").
 /// </summary>
 public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private int padTop, padBottom, padLeft, padRight, outH, outW;
+    private WinogradConvolution<T>? winogradForward, winogradInput;
+
+    /// <summary>
+    /// True when <see cref="Forward"/> runs Winograd (F(2x2, 5x5) or F(4x4, 3x3)): the fixed rule
+    /// <see cref="WinogradConvolution{T}.Chooses"/> (float, a 5x5 or 3x3 kernel, stride 1, at least 16 input channels, an
+    /// output at least 4x4; docs/PERFORMANCE.md, "Winograd convolution in training") and no connection table.
+    /// </summary>
+    internal bool ForwardUsesWinograd => winogradForward is not null;
+
+    /// <summary>
+    /// True when <see cref="Backward"/> computes ∂x by Winograd: the same rule for the convolution of δ (Cout input channels,
+    /// an H x W output) with the flipped, transposed filters, whose padding r − 1 − pad must not be negative.
+    /// </summary>
+    internal bool InputGradientUsesWinograd => winogradInput is not null;
 
     /// <summary>Creates a convolution with <paramref name="outChannels"/> kernels of <paramref name="kernelHeight"/> x <paramref name="kernelWidth"/>.</summary>
     /// <param name="outChannels">Number of output maps (kernels).</param>
@@ -114,6 +132,16 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
             throw new LayerShapeException($"kernel {KernelHeight}x{KernelWidth} is larger than its {(ph == input.Height && pw == input.Width ? "" : "padded ")}input {ph}x{pw}");
         outH = (ph - KernelHeight) / Stride + 1;
         outW = (pw - KernelWidth) / Stride + 1;
+        winogradForward = winogradInput = null;
+        if (ConnectionTable is null && WinogradConvolution<T>.Chooses(input.Channels, outH, outW, KernelHeight, KernelWidth, Stride))
+            winogradForward = new WinogradConvolution<T>(input.Channels, input.Height, input.Width, OutChannels, KernelHeight,
+                padTop, padBottom, padLeft, padRight, WinogradConvolution<T>.DefaultBlock);
+        // ∂x: a stride-1 convolution of δ padded by r − 1 − pad on each side with the flipped, transposed filters (docs/MATH.md).
+        int r = KernelHeight;
+        if (ConnectionTable is null && Stride == 1 && padTop < r && padBottom < r && padLeft < r && padRight < r
+            && WinogradConvolution<T>.Chooses(OutChannels, input.Height, input.Width, KernelHeight, KernelWidth, Stride))
+            winogradInput = new WinogradConvolution<T>(OutChannels, outH, outW, input.Channels, r,
+                r - 1 - padTop, r - 1 - padBottom, r - 1 - padLeft, r - 1 - padRight, WinogradConvolution<T>.DefaultBlock, flipped: true);
         return new Shape(OutChannels, outH, outW);
     }
 
@@ -191,7 +219,10 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
             if (IsPointwise) return 0;
             long columns = (long)K * P;
             long padded = (long)InputShape.Channels * (InputShape.Height + padTop + padBottom) * (InputShape.Width + padLeft + padRight);
-            return MemoryMath.Bytes<T>(1, 2 * columns + padded + 2 * Im2Col.Slack);
+            // Winograd's own slots (transformed input, products, output tile) come on top of the column matrices, and its padded
+            // sample shares im2col's slot: counted on top too, so the figure is never short.
+            long winograd = Math.Max(winogradForward?.ScratchValues ?? 0, winogradInput?.ScratchValues ?? 0);
+            return MemoryMath.Bytes<T>(1, 2 * columns + padded + 2 * Im2Col.Slack + winograd);
         }
     }
     private T[] partialBias = [];
@@ -200,13 +231,19 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     public override long ForwardFlops => 2L * Weight.TrainableCount * P;
 
     /// <inheritdoc />
-    /// <remarks>The direct kernel with bias, ReLU and 2x2 max pooling in its epilogue: the same bits as <see cref="Forward"/>.</remarks>
+    /// <remarks>The direct kernel (or Winograd, where <see cref="Forward"/> runs it) with bias, ReLU and 2x2 max pooling in its epilogue: the same bits as <see cref="Forward"/>.</remarks>
     internal override Model.InferenceStage<T>? CreateInferenceStage() => new Model.ConvolutionStage<T>(this);
 
     /// <inheritdoc />
     public override void Forward(ReadOnlySpan<T> x, Span<T> y, int n)
     {
         CheckForward(x, y, n);
+        if (winogradForward is { } winograd)
+        {
+            winograd.Pack(Weight.Value);
+            RunWinograd(winograd, x, Bias.Value, y, n);
+            return;
+        }
         // Partition (sample s, block of output positions): im2col of just those positions, then
         // y_s[:, block] = W · cols_block + b. Every output is computed the same way whatever the split.
         int blocks = SplitFor(n, P);
@@ -220,6 +257,34 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         int threads = Parallelism.ThreadCount;
         if (threads == 1 || n >= 2 * threads) return 1;
         return Math.Clamp((2 * threads + n - 1) / n, 1, Math.Max(1, size / 48));
+    }
+
+    /// <summary>
+    /// <paramref name="winograd"/> over n samples: partitions are (sample, range of tile rows), more than one range per sample
+    /// only when the batch is smaller than twice the threads; each output is computed the same way whatever the split.
+    /// </summary>
+    private static void RunWinograd(WinogradConvolution<T> winograd, ReadOnlySpan<T> x, ReadOnlySpan<T> bias, Span<T> y, int n)
+    {
+        int threads = Parallelism.ThreadCount;
+        int groups = threads == 1 || n >= 2 * threads ? 1 : Math.Clamp((2 * threads + n - 1) / n, 1, winograd.TileRows);
+        var work = new WinogradWork { Convolution = winograd, X = x, Bias = bias, Y = y, Groups = groups };
+        Parallelism.For(n * groups, ref work);
+    }
+
+    private ref struct WinogradWork : IPartitionedWork
+    {
+        public WinogradConvolution<T> Convolution;
+        public ReadOnlySpan<T> X, Bias;
+        public Span<T> Y;
+        public int Groups;
+
+        public readonly void Run(int partition)
+        {
+            var w = Convolution;
+            int s = partition / Groups, inSize = w.Channels * w.Height * w.Width, outSize = w.OutChannels * w.OutHeight * w.OutWidth;
+            var (first, count) = Parallelism.Range(w.TileRows, Groups, partition % Groups);
+            if (count > 0) w.ComputeMaps(X.Slice(s * inSize, inSize), Bias, Y.Slice(s * outSize, outSize), first, count);
+        }
     }
 
     private ref struct ForwardWork : IPartitionedWork
@@ -286,7 +351,13 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         }
         if (ConnectionTable is not null) Weight.ApplyMask();
 
-        if (!dx.IsEmpty)
+        if (!dx.IsEmpty && winogradInput is { } winogradGradient)
+        {
+            // ∂x_s = δ_s convolved (stride 1, padding r − 1 − pad) with w'[c, o, i, j] = w[o, c, r−1−i, r−1−j].
+            winogradGradient.Pack(Weight.Value);
+            RunWinograd(winogradGradient, dy, default, dx, n);
+        }
+        else if (!dx.IsEmpty)
         {
             // ∂cols_s[K, P] = Wᵀ[K, Cout] · δ_s[Cout, P], col2im onto ∂x_s; partition (sample, group of input maps),
             // since the rows of ∂cols for input map c only scatter onto ∂x_s[c]. (After the weight gradient, whose

@@ -8,7 +8,7 @@ namespace SharpCnn.Model;
 /// <see cref="Dispose"/>, which puts the mode the network had back; each batch copied into the network's
 /// input buffer, then the forward pass, fused where it can be (a convolution with its bias, ReLU and 2x2 max
 /// pooling in one pass, a dense layer with its ReLU: the network's inference plan, which gives the same bits as the
-/// layer-by-layer pass except where a float convolution runs Winograd; see <see cref="SameBitsAsForward"/>). A convolution's packed weights are checked against its weights on every run; a dense layer's
+/// layer-by-layer pass except where a float convolution with a connection table runs Winograd; see <see cref="SameBitsAsForward"/>). A convolution's packed weights are checked against its weights on every run; a dense layer's
 /// (packed for one-sample runs, 12.8 MB for the seed CNN: too large to compare each time) are packed on the first
 /// one-sample run of each <see cref="Inference{T}"/>, so weights changed while one is open reach one-sample runs of
 /// the next one. Outputs are valid until the next run; <see cref="Network{T}.Activation"/> holds the input and
@@ -51,11 +51,13 @@ public sealed class Inference<T> : IDisposable where T : unmanaged, IFloatingPoi
     private readonly bool everyActivation;
 
     /// <summary>
-    /// When true, every convolution runs its direct kernel, so the outputs are the layer-by-layer forward pass's bits
-    /// (<see cref="Network{T}.Forward(ReadOnlySpan{T}, int)"/> in evaluation mode). By default (false) a float convolution the fixed
-    /// rule picks (5x5 or 3x3, stride 1, at least 16 input channels) runs Winograd F(2x2, 5x5) or F(4x4, 3x3): faster, within the tolerance stated in
-    /// docs/MATH.md ("Winograd"), and still the same bits on every SIMD width, thread count and batch. Double always runs the
-    /// direct kernels.
+    /// When true, the outputs are the layer-by-layer forward pass's bits (<see cref="Network{T}.Forward(ReadOnlySpan{T}, int)"/> in
+    /// evaluation mode): every convolution runs the kernel whose bits are its layer's, Winograd where the layer's own forward pass runs
+    /// it (float, the fixed rule: 5x5 or 3x3, stride 1, at least 16 input channels, no connection table; docs/MATH.md, "Winograd
+    /// convolution in training") and the direct kernel elsewhere. By default (false) a float convolution the fixed rule picks runs
+    /// Winograd F(2x2, 5x5) or F(4x4, 3x3) even with a connection table (within the tolerance stated in docs/MATH.md, "Winograd",
+    /// of its layer's bits), so the two differ only for such convolutions; either way the same bits on every SIMD width, thread count
+    /// and batch. Double always runs the direct kernels.
     /// </summary>
     public bool SameBitsAsForward { get; init; }
 

@@ -8,14 +8,16 @@
 // absorbs the ReLUs (and a flatten) after it. Every other layer runs its own Forward.
 //
 // Winograd. A float convolution that WinogradConvolution.Chooses (5x5 or 3x3, stride 1, at least 16 input channels; a
-// fixed rule from measurements, docs/PERFORMANCE.md) runs F(2x2, 5x5) or F(4x4, 3x3) instead of the direct kernel, unless the run asks for the
-// layer-by-layer bits (Inference.SameBitsAsForward): its input is then read channels last, with Winograd's padding, which
-// the stage before writes so (or the stage transposes from the maps); partitions are (sample, group of tile rows), each
-// tile computed the same way whatever the split; the products and output transform run per block of channels, then the
-// same epilogue. Its results are within docs/MATH.md's tolerance of the direct kernel's, the same for any thread count,
-// batch and SIMD width.
+// fixed rule from measurements, docs/PERFORMANCE.md) runs F(2x2, 5x5) or F(4x4, 3x3) instead of the direct kernel: its input
+// is then read channels last, with Winograd's padding, which the stage before writes so (or the stage transposes from the maps);
+// partitions are (sample, group of tile rows), each tile computed the same way whatever the split; the products and output
+// transform run per block of channels, then the same epilogue. The layer's own forward pass (Conv2d.Forward) runs the same
+// Winograd for the same shapes unless the layer has a connection table, so for those the plan's bits are the layer-by-layer
+// bits (each tile's sums in the same order, then y + b); a convolution with a connection table keeps the direct kernel when
+// the run asks for the layer-by-layer bits (Inference.SameBitsAsForward), and otherwise runs Winograd within docs/MATH.md's
+// tolerance of them. Either way the same for any thread count, batch and SIMD width.
 //
-// Otherwise the same bits as the layer-by-layer forward pass (Network.Forward in evaluation mode): the direct kernel follows
+// Everywhere else the same bits as the layer-by-layer forward pass (Network.Forward in evaluation mode): the direct kernel follows
 // the GEMM's order per output (DirectConvolution.cs), the epilogue does what the layers do element by element in
 // the same order (y + b; ((y - μ)·a) + β with BatchNorm's own a; max(y, 0) as IEEE maximum; the pooling window's first maximum in row-major order, a NaN
 // over numbers; NaN payloads aside), and a dense stage runs the layer's own product (or, for one sample, RowProduct,
@@ -82,13 +84,14 @@ internal sealed class InferencePlan<T> where T : unmanaged, IFloatingPointIeee75
 
     /// <summary>Runs the batch of <paramref name="n"/> samples in the network's input buffer; the output lands in the network's output buffer.</summary>
     /// <remarks>
-    /// With <paramref name="exact"/> every convolution runs its direct kernel (the layer-by-layer bits); otherwise a float
-    /// convolution that WinogradConvolution.Chooses runs Winograd (within the tolerance of docs/MATH.md, "Winograd").
+    /// With <paramref name="exact"/> every convolution runs the kernel whose bits are the layer's: Winograd where the layer's own
+    /// forward pass runs it (Conv2d.ForwardUsesWinograd), else the direct kernel. Otherwise a float convolution that
+    /// WinogradConvolution.Chooses runs Winograd (also with a connection table, within the tolerance of docs/MATH.md, "Winograd").
     /// </remarks>
     public void Run(int n, bool exact = false)
     {
         foreach (var step in steps)
-            if (step.Stage is ConvolutionStage<T> convolution) convolution.UseWinograd = !exact && convolution.HasWinograd;
+            if (step.Stage is ConvolutionStage<T> convolution) convolution.UseWinograd = convolution.HasWinograd && (!exact || convolution.LayerUsesWinograd);
         foreach (var step in steps)
         {
             if (step.Stage is null)
@@ -146,6 +149,13 @@ internal sealed class ConvolutionStage<T> : InferenceStage<T> where T : unmanage
 
     /// <summary>True when the fixed rule (WinogradConvolution.Chooses) gives this convolution a Winograd kernel.</summary>
     public bool HasWinograd => winograd is not null;
+
+    /// <summary>
+    /// True when the layer's own forward pass runs Winograd (<see cref="Conv2d{T}.ForwardUsesWinograd"/>: the same rule, no
+    /// connection table): the stage's Winograd then gives the layer-by-layer bits (each tile's sums in the same order, then
+    /// y + b and the epilogue as the layers do it), so it runs even when the run asks for them.
+    /// </summary>
+    public bool LayerUsesWinograd => layer.ForwardUsesWinograd;
 
     /// <summary>This run uses the Winograd kernel (set by the plan before each run): the input is then read channels last, with Winograd's padding.</summary>
     public bool UseWinograd { get; set; }

@@ -6,7 +6,8 @@ using SharpCnn.Tensors;
 namespace SharpCnn.Tests.Kernels;
 
 /// <summary>
-/// The direct convolution kernel against the convolution layer's own forward pass (im2col + GEMM), bit for bit, and
+/// The direct convolution kernel against the convolution layer's own forward pass (im2col + GEMM; for a float shape the layer
+/// runs by Winograd, the same layer with a connection table that connects everything), bit for bit, and
 /// against the plain-loop reference within rounding, on odd shapes: strides 1-3, kernels 1x1 to 5x5 and 2x3, valid,
 /// same and explicit padding, channel counts that are not a multiple of the block, any width (CI reruns this class
 /// on each narrower width).
@@ -42,6 +43,17 @@ public sealed class DirectConvolutionTests
         var spec = (ConvSpec)ConvKind.Instance.Parse(new LayerToken($"conv{kh}x{kw}x{cout}" + (stride > 1 ? $":s{stride}" : "") + ":" + padding, 1))!;
         var layer = (Conv2d<T>)spec.Create<T>();
         layer.Build(new Shape(cin, h, w));
+        if (layer.ForwardUsesWinograd)
+        {
+            // The layer runs Winograd for this shape; with a connection table that connects everything it keeps im2col + GEMM,
+            // whose bits the direct kernel gives (the plan's exact path for such layers).
+            var all = new bool[cout, cin];
+            for (int o = 0; o < cout; o++)
+                for (int c = 0; c < cin; c++) all[o, c] = true;
+            layer = new Conv2d<T>(cout, kh, kw, stride, spec.Padding, all);
+            layer.Build(new Shape(cin, h, w));
+            Assert.False(layer.ForwardUsesWinograd);
+        }
         var rng = new Random(cin * 1000 + cout);
         foreach (var p in layer.Parameters)
             for (int i = 0; i < p.Length; i++) p.Value[i] = T.CreateChecked(rng.NextDouble() * 2 - 1);

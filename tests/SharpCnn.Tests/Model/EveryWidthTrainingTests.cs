@@ -65,13 +65,38 @@ public class EveryWidthTrainingTests
         Assert.Equal(FashionRecipeHash.ToString("x16"), hash.ToString("x16"));
     }
 
-    private static ulong Train(string spec, InitScheme init, TrainingOptions options, int threads)
+    /// <summary>
+    /// A model whose float convolutions train through Winograd (Conv2d.ForwardUsesWinograd and InputGradientUsesWinograd): 16 -> 16
+    /// channels, 3x3 and 5x5, 'same' and 'valid' (docs/MATH.md, "Winograd convolution in training"); small, so that the scalar runs stay short.
+    /// </summary>
+    private const string WinogradModel = "maxpool2,conv3x3x16:same,relu,conv5x5x16:valid,relu,maxpool2,conv3x3x16:same,relu,flatten,dense10";
+
+    /// <summary>XxHash64 of <see cref="WinogradModel"/>'s parameters after training, on every width and thread count.</summary>
+    private const ulong WinogradModelHash = 0xc06e64e15e98197a;
+
+    [Fact]
+    public void AModelTrainingThroughWinogradTrainsToOneHashOnEveryWidthAndThreadCount()
+    {
+        var layers = ModelSpec.Parse(WinogradModel).Build<float>(new Shape(1, 28, 28), "ce").Layers.OfType<SharpCnn.Layers.Conv2d<float>>().ToArray();
+        Assert.Equal([false, true, true], layers.Select(l => l.ForwardUsesWinograd));
+        Assert.Equal([true, true, true], layers.Select(l => l.InputGradientUsesWinograd));
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            ulong hash = Train(WinogradModel, InitScheme.He, new TrainingOptions
+            {
+                BatchSize = 10, Optimizer = "adam", LearningRate = 0.001, MaxSteps = 20, Seed = 5,
+            }, threads, images: 200);
+            Assert.Equal(WinogradModelHash.ToString("x16"), hash.ToString("x16"));
+        }
+    }
+
+    private static ulong Train(string spec, InitScheme init, TrainingOptions options, int threads, int images = 2000)
     {
         using var scope = new ThreadCountScope(threads);
         var network = ModelSpec.Parse(spec).Build<float>(new Shape(1, 28, 28), "ce");
         Initializer.Apply(network.Layers, init, new Rng(7));
         var (train, _) = BundledDigits.Load();
-        var result = new Trainer<float>(network, options).Fit(train.Take(2000)); // one epoch of 200 steps
+        var result = new Trainer<float>(network, options).Fit(train.Take(images)); // one epoch (200 steps of 10 for 2,000 images)
         Assert.True(result.Divergence is null && result.Steps == options.MaxSteps, $"{result.Steps} steps: {result.StopReason}");
         var hash = new XxHash64();
         foreach (var p in network.Parameters) hash.Append(MemoryMarshal.AsBytes(p.Value.AsSpan()));
