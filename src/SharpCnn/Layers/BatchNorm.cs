@@ -166,7 +166,7 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
                 for (int s = first; s < end; s++)
                 {
                     if (Parts == 1 && Sum.AddRow(s, pb, Channels)) continue; // a vector input: the whole row at once
-                    for (int c = c0; c < c0 + count; c++) Sum.Add(s, c, pb, Channels);
+                    for (int c = c0, last = c0 + count; c < last;) c += Sum.Add(s, c, last, pb, Channels);
                 }
             }
         }
@@ -175,7 +175,11 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
     /// <summary>What <see cref="BatchSums"/> adds per (sample, channel).</summary>
     private interface IPlaneSums
     {
-        void Add(int s, int c, Span<T> block, int channels);
+        /// <summary>
+        /// Adds sample <paramref name="s"/>'s plane reductions of channel <paramref name="c"/> (and maybe of the next
+        /// ones, below <paramref name="end"/>, in one pass) to <paramref name="block"/>; returns how many channels it did.
+        /// </summary>
+        int Add(int s, int c, int end, Span<T> block, int channels);
 
         /// <summary>
         /// With planes of one value (a vector input), adds sample <paramref name="s"/>'s whole row at once, vectorised
@@ -190,7 +194,21 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
         public ReadOnlySpan<T> X;
         public int Size, Plane;
 
-        public readonly void Add(int s, int c, Span<T> block, int channels) => block[c] += Reductions.Sum<T>(X.Slice(s * Size + c * Plane, Plane));
+        public readonly int Add(int s, int c, int end, Span<T> block, int channels)
+        {
+            ReadOnlySpan<T> a = X.Slice(s * Size + c * Plane, Plane);
+            if (c + 1 == end)
+            {
+                block[c] += Reductions.Sum<T>(a);
+                return 1;
+            }
+            // Two channels' planes side by side (each sum its own, the same bits as one call each).
+            ReadOnlySpan<T> b = X.Slice(s * Size + (c + 1) * Plane, Plane);
+            var (sa, sb) = Reductions.Pair<T, SumStep<T>, SumStep<T>>(a, a, T.Zero, b, b, T.Zero);
+            block[c] += sa;
+            block[c + 1] += sb;
+            return 2;
+        }
 
         public readonly bool AddRow(int s, Span<T> block, int channels)
         {
@@ -205,8 +223,20 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
         public ReadOnlySpan<T> X, Mean;
         public int Size, Plane;
 
-        public readonly void Add(int s, int c, Span<T> block, int channels) =>
-            block[c] += Reductions.SumOfSquaredDeviations<T>(X.Slice(s * Size + c * Plane, Plane), Mean[c]);
+        public readonly int Add(int s, int c, int end, Span<T> block, int channels)
+        {
+            ReadOnlySpan<T> a = X.Slice(s * Size + c * Plane, Plane);
+            if (c + 1 == end)
+            {
+                block[c] += Reductions.SumOfSquaredDeviations<T>(a, Mean[c]);
+                return 1;
+            }
+            ReadOnlySpan<T> b = X.Slice(s * Size + (c + 1) * Plane, Plane);
+            var (sa, sb) = Reductions.Pair<T, DeviationSquareStep<T>, DeviationSquareStep<T>>(a, a, Mean[c], b, b, Mean[c + 1]);
+            block[c] += sa;
+            block[c + 1] += sb;
+            return 2;
+        }
 
         public readonly bool AddRow(int s, Span<T> block, int channels)
         {
@@ -221,12 +251,15 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
         public ReadOnlySpan<T> X, Dy, Mean;
         public int Size, Plane;
 
-        public readonly void Add(int s, int c, Span<T> block, int channels)
+        public readonly int Add(int s, int c, int end, Span<T> block, int channels)
         {
             int offset = s * Size + c * Plane;
-            ReadOnlySpan<T> g = Dy.Slice(offset, Plane);
-            block[c] += Reductions.Sum<T>(g);
-            block[channels + c] += Reductions.DotWithDeviations<T>(g, X.Slice(offset, Plane), Mean[c]);
+            ReadOnlySpan<T> g = Dy.Slice(offset, Plane), x = X.Slice(offset, Plane);
+            // Σδ and Σδ(x - μ) in one pass over the plane (each the bits of its own Reductions call).
+            var (sum, dot) = Reductions.Pair<T, SumStep<T>, DeviationDotStep<T>>(g, g, T.Zero, x, g, Mean[c]);
+            block[c] += sum;
+            block[channels + c] += dot;
+            return 1;
         }
 
         public readonly bool AddRow(int s, Span<T> block, int channels)
