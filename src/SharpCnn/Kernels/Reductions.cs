@@ -183,8 +183,11 @@ internal static class Reductions
         return lanes[0];
     }
 
-    /// <summary>Picks the widest accelerated width (float and double; other types take the scalar lanes).</summary>
-    private static T Reduce<T, TStep>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, T mu)
+    /// <summary>
+    /// The reduction with step <typeparamref name="TStep"/> (x, y, μ as in the named ones; y as long as x), on the widest
+    /// accelerated width (float and double; other types take the scalar lanes).
+    /// </summary>
+    internal static T Reduce<T, TStep>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, T mu)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TStep : struct, IReductionStep<T>
     {
