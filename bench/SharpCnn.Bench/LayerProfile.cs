@@ -29,24 +29,42 @@ internal static class LayerProfile
             step.Run(data, indices);
         }
 
-        // Forward per layer: ForwardFrom(k) runs layers k.. on the activations the steps left; the
-        // cumulative times are turned into per-layer times below.
+        // Forward per layer: each layer's Forward timed on its own, on the input the steps left, into an output buffer
+        // allocated and touched once outside the timed loop (its state, e.g. max pooling's arg-max, is what the same
+        // input gave, so the backward timings below see the same state).
         int layers = net.Layers.Count;
         var forward = new double[layers];
         var backward = new double[layers];
+        var ys = new float[layers][];
+        for (int k = 0; k < layers; k++)
+        {
+            ys[k] = new float[net.Activation(k + 1, batch).Length];
+            Array.Fill(ys[k], 1f);
+        }
         for (int s = -2; s < steps; s++)
         {
             for (int k = 0; k < layers; k++)
             {
+                var x = net.Activation(k, batch);
                 long a = Stopwatch.GetTimestamp();
-                net.ForwardFrom(k, batch);
+                net.Layers[k].Forward(x, ys[k], batch);
                 long b = Stopwatch.GetTimestamp();
                 if (s >= 0) forward[k] += b - a;
             }
         }
-        for (int k = 0; k < layers - 1; k++) forward[k] -= forward[k + 1];
 
-        // Backward per layer: time each layer's Backward directly on the buffers the network filled.
+        // Backward per layer: time each layer's Backward directly on the buffers the network filled. The δ and dx
+        // buffers are allocated and touched once, outside the timed loop (a fresh array's first writes are page
+        // faults, which a training step, reusing its buffers, does not pay).
+        var dys = new float[layers][];
+        var dxs = new float[layers][];
+        for (int k = 0; k < layers; k++)
+        {
+            dys[k] = new float[net.Activation(k + 1, batch).Length];
+            for (int i = 0; i < dys[k].Length; i++) dys[k][i] = 1e-3f * (i % 7);
+            dxs[k] = k == 0 ? [] : new float[net.Activation(k, batch).Length];
+            Array.Fill(dxs[k], 1f);
+        }
         for (int s = -2; s < steps; s++)
         {
             for (int k = layers - 1; k >= 0; k--)
@@ -54,9 +72,8 @@ internal static class LayerProfile
                 var layer = net.Layers[k];
                 var x = net.Activation(k, batch);
                 var y = net.Activation(k + 1, batch);
-                var dy = new float[y.Length];
-                var dx = k == 0 ? Span<float>.Empty : new float[x.Length];
-                for (int i = 0; i < dy.Length; i++) dy[i] = 1e-3f * (i % 7);
+                var dy = dys[k];
+                var dx = k == 0 ? Span<float>.Empty : dxs[k].AsSpan();
                 long a = Stopwatch.GetTimestamp();
                 layer.Backward(x, y, dy, dx, batch);
                 long b = Stopwatch.GetTimestamp();

@@ -59,6 +59,94 @@ internal static class Reductions
         return Reduce<T, DeviationDotStep<T>>(x, y, mu);
     }
 
+    /// <summary>
+    /// Two reductions in one pass, each exactly what its own call gives (the same lanes, steps and tree; only their
+    /// chains run side by side, which hides the add latency of a single accumulator): Σ over the A spans with
+    /// <typeparamref name="TStepA"/> and Σ over the B spans with <typeparamref name="TStepB"/> (x, y, μ as in the single
+    /// reductions: <see cref="SumStep{T}"/> reads x; <see cref="DeviationSquareStep{T}"/> x and μ;
+    /// <see cref="DeviationDotStep{T}"/> is fma(y, x - μ, s)). The two may be the same data (batch norm's Σδ and
+    /// Σδ(x - μ) of one plane) or two planes (two channels' sums); the A spans and the B spans must be as long as each other.
+    /// </summary>
+    public static (T A, T B) Pair<T, TStepA, TStepB>(ReadOnlySpan<T> xa, ReadOnlySpan<T> ya, T mua, ReadOnlySpan<T> xb, ReadOnlySpan<T> yb, T mub)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TStepA : struct, IReductionStep<T>
+        where TStepB : struct, IReductionStep<T>
+    {
+        int n = xa.Length;
+        if (ya.Length != n || xb.Length != n || yb.Length != n) throw new ArgumentException($"a paired reduction needs four spans of one length; got {xa.Length}, {ya.Length}, {xb.Length} and {yb.Length}");
+        // Widths of at most two registers per 16 lanes run the pair; the narrower ones (whose 4 to 16 registers
+        // already hide the latency) run the two reductions one after the other: the same bits either way.
+        if (n > 1)
+        {
+            if (Width512<T>.IsAccelerated && Lanes / Width512<T>.Count <= 2) return Pair<T, TStepA, TStepB, Vector512<T>, Width512<T>>(xa, ya, mua, xb, yb, mub);
+            if (!Width512<T>.IsAccelerated && Width256<T>.IsAccelerated && Lanes / Width256<T>.Count <= 2) return Pair<T, TStepA, TStepB, Vector256<T>, Width256<T>>(xa, ya, mua, xb, yb, mub);
+        }
+        return (Reduce<T, TStepA>(xa, ya, mua), Reduce<T, TStepB>(xb, yb, mub));
+    }
+
+    /// <summary>The two reductions of <see cref="Pair{T, TStepA, TStepB}"/> with one or two registers per 16 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static (T A, T B) Pair<T, TStepA, TStepB, TVector, TWidth>(ReadOnlySpan<T> xa, ReadOnlySpan<T> ya, T mua, ReadOnlySpan<T> xb, ReadOnlySpan<T> yb, T mub)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TStepA : struct, IReductionStep<T>
+        where TStepB : struct, IReductionStep<T>
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, T>
+    {
+        int w = TWidth.Count, regs = Lanes / w, n = xa.Length, whole = n - n % Lanes;
+        TVector ma = TWidth.Broadcast(mua), mb = TWidth.Broadcast(mub);
+        TVector a0 = TWidth.Zero, a1 = TWidth.Zero, b0 = TWidth.Zero, b1 = TWidth.Zero;
+        ref T xar = ref MemoryMarshal.GetReference(xa), yar = ref MemoryMarshal.GetReference(ya);
+        ref T xbr = ref MemoryMarshal.GetReference(xb), ybr = ref MemoryMarshal.GetReference(yb);
+        for (int i = 0; i < whole; i += Lanes)
+        {
+            ref T xai = ref Unsafe.Add(ref xar, i), yai = ref Unsafe.Add(ref yar, i);
+            ref T xbi = ref Unsafe.Add(ref xbr, i), ybi = ref Unsafe.Add(ref ybr, i);
+            a0 = TStepA.Step<TVector, TWidth>(a0, TWidth.Load(ref xai), TWidth.Load(ref yai), ma);
+            b0 = TStepB.Step<TVector, TWidth>(b0, TWidth.Load(ref xbi), TWidth.Load(ref ybi), mb);
+            if (regs > 1)
+            {
+                a1 = TStepA.Step<TVector, TWidth>(a1, TWidth.Load(ref Unsafe.Add(ref xai, w)), TWidth.Load(ref Unsafe.Add(ref yai, w)), ma);
+                b1 = TStepB.Step<TVector, TWidth>(b1, TWidth.Load(ref Unsafe.Add(ref xbi, w)), TWidth.Load(ref Unsafe.Add(ref ybi, w)), mb);
+            }
+        }
+        if (whole < n)
+        {
+            int rest = n - whole;
+            Span<T> bxa = stackalloc T[Lanes], bya = stackalloc T[Lanes], bxb = stackalloc T[Lanes], byb = stackalloc T[Lanes];
+            bxa.Clear();
+            bya.Clear();
+            bxb.Clear();
+            byb.Clear();
+            xa[whole..].CopyTo(bxa);
+            ya[whole..].CopyTo(bya);
+            xb[whole..].CopyTo(bxb);
+            yb[whole..].CopyTo(byb);
+            ref T xai = ref MemoryMarshal.GetReference(bxa), yai = ref MemoryMarshal.GetReference(bya);
+            ref T xbi = ref MemoryMarshal.GetReference(bxb), ybi = ref MemoryMarshal.GetReference(byb);
+            a0 = Masked<T, TStepA, TVector, TWidth>(a0, ref xai, ref yai, ma, rest, 0);
+            b0 = Masked<T, TStepB, TVector, TWidth>(b0, ref xbi, ref ybi, mb, rest, 0);
+            if (regs > 1)
+            {
+                a1 = Masked<T, TStepA, TVector, TWidth>(a1, ref xai, ref yai, ma, rest, 1);
+                b1 = Masked<T, TStepB, TVector, TWidth>(b1, ref xbi, ref ybi, mb, rest, 1);
+            }
+        }
+        if (regs > 1)
+        {
+            a0 = TWidth.Add(a0, a1);
+            b0 = TWidth.Add(b0, b1);
+        }
+        return (TWidth.FoldSum(a0), TWidth.FoldSum(b0));
+    }
+
+    /// <summary>The plain loops <see cref="Pair{T, TStepA, TStepB}"/> is held to: the two reductions' references.</summary>
+    public static (T A, T B) PairReference<T, TStepA, TStepB>(ReadOnlySpan<T> xa, ReadOnlySpan<T> ya, T mua, ReadOnlySpan<T> xb, ReadOnlySpan<T> yb, T mub)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TStepA : struct, IReductionStep<T>
+        where TStepB : struct, IReductionStep<T> =>
+        (Reference<T, TStepA>(xa, ya, mua), Reference<T, TStepB>(xb, yb, mub));
+
     /// <summary>The plain loop <see cref="Sum{T}"/> is held to.</summary>
     public static T SumReference<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T> => Reference<T, SumStep<T>>(x, x, T.Zero);
 
@@ -95,8 +183,11 @@ internal static class Reductions
         return lanes[0];
     }
 
-    /// <summary>Picks the widest accelerated width (float and double; other types take the scalar lanes).</summary>
-    private static T Reduce<T, TStep>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, T mu)
+    /// <summary>
+    /// The reduction with step <typeparamref name="TStep"/> (x, y, μ as in the named ones; y as long as x), on the widest
+    /// accelerated width (float and double; other types take the scalar lanes).
+    /// </summary>
+    internal static T Reduce<T, TStep>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, T mu)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TStep : struct, IReductionStep<T>
     {

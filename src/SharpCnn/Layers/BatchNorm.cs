@@ -166,7 +166,7 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
                 for (int s = first; s < end; s++)
                 {
                     if (Parts == 1 && Sum.AddRow(s, pb, Channels)) continue; // a vector input: the whole row at once
-                    for (int c = c0; c < c0 + count; c++) Sum.Add(s, c, pb, Channels);
+                    for (int c = c0, last = c0 + count; c < last;) c += Sum.Add(s, c, last, pb, Channels);
                 }
             }
         }
@@ -175,7 +175,11 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
     /// <summary>What <see cref="BatchSums"/> adds per (sample, channel).</summary>
     private interface IPlaneSums
     {
-        void Add(int s, int c, Span<T> block, int channels);
+        /// <summary>
+        /// Adds sample <paramref name="s"/>'s plane reductions of channel <paramref name="c"/> (and maybe of the next
+        /// ones, below <paramref name="end"/>, in one pass) to <paramref name="block"/>; returns how many channels it did.
+        /// </summary>
+        int Add(int s, int c, int end, Span<T> block, int channels);
 
         /// <summary>
         /// With planes of one value (a vector input), adds sample <paramref name="s"/>'s whole row at once, vectorised
@@ -190,7 +194,21 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
         public ReadOnlySpan<T> X;
         public int Size, Plane;
 
-        public readonly void Add(int s, int c, Span<T> block, int channels) => block[c] += Reductions.Sum<T>(X.Slice(s * Size + c * Plane, Plane));
+        public readonly int Add(int s, int c, int end, Span<T> block, int channels)
+        {
+            ReadOnlySpan<T> a = X.Slice(s * Size + c * Plane, Plane);
+            if (c + 1 == end)
+            {
+                block[c] += Reductions.Sum<T>(a);
+                return 1;
+            }
+            // Two channels' planes side by side (each sum its own, the same bits as one call each).
+            ReadOnlySpan<T> b = X.Slice(s * Size + (c + 1) * Plane, Plane);
+            var (sa, sb) = Reductions.Pair<T, SumStep<T>, SumStep<T>>(a, a, T.Zero, b, b, T.Zero);
+            block[c] += sa;
+            block[c + 1] += sb;
+            return 2;
+        }
 
         public readonly bool AddRow(int s, Span<T> block, int channels)
         {
@@ -205,8 +223,20 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
         public ReadOnlySpan<T> X, Mean;
         public int Size, Plane;
 
-        public readonly void Add(int s, int c, Span<T> block, int channels) =>
-            block[c] += Reductions.SumOfSquaredDeviations<T>(X.Slice(s * Size + c * Plane, Plane), Mean[c]);
+        public readonly int Add(int s, int c, int end, Span<T> block, int channels)
+        {
+            ReadOnlySpan<T> a = X.Slice(s * Size + c * Plane, Plane);
+            if (c + 1 == end)
+            {
+                block[c] += Reductions.SumOfSquaredDeviations<T>(a, Mean[c]);
+                return 1;
+            }
+            ReadOnlySpan<T> b = X.Slice(s * Size + (c + 1) * Plane, Plane);
+            var (sa, sb) = Reductions.Pair<T, DeviationSquareStep<T>, DeviationSquareStep<T>>(a, a, Mean[c], b, b, Mean[c + 1]);
+            block[c] += sa;
+            block[c + 1] += sb;
+            return 2;
+        }
 
         public readonly bool AddRow(int s, Span<T> block, int channels)
         {
@@ -221,12 +251,15 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
         public ReadOnlySpan<T> X, Dy, Mean;
         public int Size, Plane;
 
-        public readonly void Add(int s, int c, Span<T> block, int channels)
+        public readonly int Add(int s, int c, int end, Span<T> block, int channels)
         {
             int offset = s * Size + c * Plane;
-            ReadOnlySpan<T> g = Dy.Slice(offset, Plane);
-            block[c] += Reductions.Sum<T>(g);
-            block[channels + c] += Reductions.DotWithDeviations<T>(g, X.Slice(offset, Plane), Mean[c]);
+            ReadOnlySpan<T> g = Dy.Slice(offset, Plane), x = X.Slice(offset, Plane);
+            // Σδ and Σδ(x - μ) in one pass over the plane (each the bits of its own Reductions call).
+            var (sum, dot) = Reductions.Pair<T, SumStep<T>, DeviationDotStep<T>>(g, g, T.Zero, x, g, Mean[c]);
+            block[c] += sum;
+            block[channels + c] += dot;
+            return 1;
         }
 
         public readonly bool AddRow(int s, Span<T> block, int channels)
@@ -244,13 +277,19 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
     {
         CheckForward(x, y, n);
         int channels = InputShape.Channels, plane = InputShape.Height * InputShape.Width, size = InputShape.Size;
-        T eps = T.CreateChecked(Epsilon);
         usedBatchStatistics = Training;
-        Span<T> gamma = Gamma.Value, beta = Beta.Value, runningMean = RunningMean.Value, runningVar = RunningVariance.Value;
         if (statistics.Length < 2 * channels) statistics = new T[2 * channels];
         if (coefficients.Length < 3 * channels) coefficients = new T[3 * channels];
         Span<T> sums = statistics, squares = statistics.AsSpan(channels);
         int m = GlobalCount(n) * plane;
+        if (Training && !SplitBatch && plane > 1)
+        {
+            // One process, maps: channel by channel (ChannelMajor), each channel's planes read once from
+            // memory and again from the cache. The same sums in the same order as below, so the same bits.
+            var channelWork = new ChannelWork { Layer = this, X = x, Y = y, N = n, Parts = Math.Min(channels, Parallelism.ElementParts(n * size)) };
+            Parallelism.For(channelWork.Parts, ref channelWork);
+            return;
+        }
         if (Training)
         {
             // Canonical order (docs/DETERMINISM.md): each sample's plane reduced in the 16-lane order, the
@@ -261,34 +300,192 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
             var deviations = new DeviationSums { X = x, Mean = mean, Size = size, Plane = plane };
             BatchSums(n, squares, ref deviations, 1);
         }
-        for (int c = 0; c < channels; c++)
-        {
-            T mu, variance;
-            if (Training)
-            {
-                mu = mean[c];
-                variance = squares[c] / T.CreateChecked(m);
-                T rho = T.CreateChecked(Momentum), keep = T.One - rho;
-                T unbiased = m > 1 ? squares[c] / T.CreateChecked(m - 1) : variance;
-                runningMean[c] = keep * runningMean[c] + rho * mu;
-                runningVar[c] = keep * runningVar[c] + rho * unbiased;
-            }
-            else
-            {
-                mu = runningMean[c];
-                variance = runningVar[c];
-            }
-            T inv = T.One / T.Sqrt(variance + eps);
-            mean[c] = mu;
-            inverseStd[c] = inv;
-            // y = a (x - μ) + β with a = γ/σ. Not a x + (β - a μ): when |μ| ≫ σ that form cancels and
-            // amplifies rounding by |μ|/σ, while x - μ is exact near μ.
-            coefficients[c] = gamma[c] * inv;
-            coefficients[channels + c] = beta[c];
-        }
+        for (int c = 0; c < channels; c++) ForwardConstants(c, m);
         // One pass per plane (NormalizationKernels.Normalize), samples on several threads.
         var work = new ElementWork { Layer = this, X = x, Y = y, N = n, Parts = Parallelism.ElementParts(n * size) };
         Parallelism.For(work.Parts, ref work);
+    }
+
+    /// <summary>
+    /// Channel <paramref name="c"/>'s constants of the element-wise pass (μ, 1/σ, a = γ/σ, β) from the statistics
+    /// (training: Σx/m already in mean, Σ(x - μ)² in statistics[C + c]; the running statistics move) or the running ones.
+    /// </summary>
+    private void ForwardConstants(int c, int m)
+    {
+        int channels = InputShape.Channels;
+        T eps = T.CreateChecked(Epsilon);
+        Span<T> gamma = Gamma.Value, beta = Beta.Value, runningMean = RunningMean.Value, runningVar = RunningVariance.Value;
+        Span<T> squares = statistics.AsSpan(channels);
+        T mu, variance;
+        if (Training)
+        {
+            mu = mean[c];
+            variance = squares[c] / T.CreateChecked(m);
+            T rho = T.CreateChecked(Momentum), keep = T.One - rho;
+            T unbiased = m > 1 ? squares[c] / T.CreateChecked(m - 1) : variance;
+            runningMean[c] = keep * runningMean[c] + rho * mu;
+            runningVar[c] = keep * runningVar[c] + rho * unbiased;
+        }
+        else
+        {
+            mu = runningMean[c];
+            variance = runningVar[c];
+        }
+        T inv = T.One / T.Sqrt(variance + eps);
+        mean[c] = mu;
+        inverseStd[c] = inv;
+        // y = a (x - μ) + β with a = γ/σ. Not a x + (β - a μ): when |μ| ≫ σ that form cancels and
+        // amplifies rounding by |μ|/σ, while x - μ is exact near μ.
+        coefficients[c] = gamma[c] * inv;
+        coefficients[channels + c] = beta[c];
+    }
+
+    /// <summary>
+    /// Channel <paramref name="c"/>'s parameter gradients and backward constants k, p, q from Σδ (statistics[c]) and
+    /// Σδ(x - μ) (statistics[C + c]).
+    /// </summary>
+    private void BackwardConstants(int c, T m)
+    {
+        int channels = InputShape.Channels;
+        Span<T> gamma = Gamma.Value, dGamma = Gamma.Gradient, dBeta = Beta.Gradient;
+        T inv = inverseStd[c];
+        T sumDy = statistics[c], sumDyCentered = statistics[channels + c];
+        T sumDyXhat = sumDyCentered * inv;
+        dBeta[c] += sumDy;
+        dGamma[c] += sumDyXhat;
+        T k = gamma[c] * inv;
+        // training: dx = k (δ - Σδ/m - x̂ Σδx̂/m) = k δ + p (x - μ) + q with p = -k σ⁻¹ Σδx̂/m, q = -k Σδ/m
+        // (x - μ, not p x - p μ, for the same reason as in Forward)
+        // evaluation: dx = k δ
+        coefficients[c] = k;
+        coefficients[channels + c] = usedBatchStatistics ? -k * inv * sumDyXhat / m : T.Zero;
+        coefficients[2 * channels + c] = usedBatchStatistics ? -k * sumDy / m : T.Zero;
+    }
+
+    /// <summary>
+    /// Both passes of one process on maps, channel by channel over channels [c0, c0 + count): a channel's statistics
+    /// (forward: Σx, then Σ(x - μ)²; backward: Σδ with Σδ(x - μ)), its constants, then its element-wise pass over every
+    /// sample, so the second and third reads of the channel's planes (a few hundred KB) come from the cache rather than
+    /// memory. The sums are BatchSums' exactly: per block of 16 samples, 0 + each sample's plane reduction in sample
+    /// order, then 0 + BatchTree's tree over the blocks (<see cref="BlockTree"/>); two channels' planes are reduced side
+    /// by side (Reductions.Pair), as BatchSums does. So the same bits as the pass over all channels at once, which the
+    /// shared-batch path (each exchange needs every channel's sums) still takes.
+    /// </summary>
+    private void ChannelMajor(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> to, int n, int c0, int count, bool backward)
+    {
+        int channels = InputShape.Channels, plane = InputShape.Height * InputShape.Width, size = InputShape.Size;
+        int blocks = BatchTree.Blocks(n), m = n * plane;
+        for (int c = c0, last = c0 + count; c < last;)
+        {
+            int pair = backward || c + 1 == last ? 1 : 2;
+            // Channel c's 2·blocks block sums (and channel c + 1's after them) in the layer's scratch: no other
+            // partition touches them.
+            Span<T> part = partials.AsSpan(c * 2 * blocks, pair * 2 * blocks);
+            if (backward)
+            {
+                for (int b = 0; b < blocks; b++)
+                {
+                    T sum = T.Zero, dot = T.Zero;
+                    for (int s = b * BatchTree.BlockSize, end = Math.Min(n, s + BatchTree.BlockSize); s < end; s++)
+                    {
+                        int offset = s * size + c * plane;
+                        ReadOnlySpan<T> g = dy.Slice(offset, plane);
+                        var (ps, pd) = Reductions.Pair<T, SumStep<T>, DeviationDotStep<T>>(g, g, T.Zero, x.Slice(offset, plane), g, mean[c]);
+                        sum += ps;
+                        dot += pd;
+                    }
+                    part[b] = sum;
+                    part[blocks + b] = dot;
+                }
+                statistics[c] = T.Zero + BlockTree(part[..blocks]);
+                statistics[channels + c] = T.Zero + BlockTree(part.Slice(blocks, blocks));
+                BackwardConstants(c, T.CreateChecked(m));
+                if (!to.IsEmpty)
+                {
+                    ReadOnlySpan<T> co = coefficients;
+                    for (int s = 0; s < n; s++)
+                    {
+                        int offset = s * size + c * plane;
+                        NormalizationKernels.InputGradient(x.Slice(offset, plane), dy.Slice(offset, plane), mean[c], co[channels + c], co[2 * channels + c], co[c], to.Slice(offset, plane));
+                    }
+                }
+                c++;
+                continue;
+            }
+            // Σx per block (A: channel c at part[0, blocks), B: channel c + 1 at part[2·blocks, 3·blocks)), then μ.
+            BlockSums<SumStep<T>>(x, n, c, pair, part, 0, T.Zero, T.Zero);
+            for (int k = 0; k < pair; k++)
+            {
+                statistics[c + k] = T.Zero + BlockTree(part.Slice(k * 2 * blocks, blocks));
+                mean[c + k] = statistics[c + k] / T.CreateChecked(m);
+            }
+            BlockSums<DeviationSquareStep<T>>(x, n, c, pair, part, blocks, mean[c], pair == 2 ? mean[c + 1] : T.Zero);
+            for (int k = 0; k < pair; k++)
+            {
+                statistics[channels + c + k] = T.Zero + BlockTree(part.Slice(k * 2 * blocks + blocks, blocks));
+                ForwardConstants(c + k, m);
+                ReadOnlySpan<T> co = coefficients;
+                int ch = c + k;
+                for (int s = 0; s < n; s++)
+                {
+                    int offset = s * size + ch * plane;
+                    NormalizationKernels.Normalize(x.Slice(offset, plane), mean[ch], co[ch], co[channels + ch], to.Slice(offset, plane));
+                }
+            }
+            c += pair;
+        }
+    }
+
+    /// <summary>
+    /// Per block b, 0 + the plane reductions of its samples in sample order, for channel c into part[at + b] and, when
+    /// <paramref name="pair"/> is 2, channel c + 1 (side by side) into part[2·blocks + at + b].
+    /// </summary>
+    private void BlockSums<TStep>(ReadOnlySpan<T> x, int n, int c, int pair, Span<T> part, int at, T muA, T muB)
+        where TStep : struct, IReductionStep<T>
+    {
+        int plane = InputShape.Height * InputShape.Width, size = InputShape.Size, blocks = BatchTree.Blocks(n);
+        for (int b = 0; b < blocks; b++)
+        {
+            T sa = T.Zero, sb = T.Zero;
+            for (int s = b * BatchTree.BlockSize, end = Math.Min(n, s + BatchTree.BlockSize); s < end; s++)
+            {
+                ReadOnlySpan<T> a = x.Slice(s * size + c * plane, plane);
+                if (pair == 1)
+                {
+                    sa += Reductions.Reduce<T, TStep>(a, a, muA);
+                    continue;
+                }
+                ReadOnlySpan<T> bx = x.Slice(s * size + (c + 1) * plane, plane);
+                var (ra, rb) = Reductions.Pair<T, TStep, TStep>(a, a, muA, bx, bx, muB);
+                sa += ra;
+                sb += rb;
+            }
+            part[at + b] = sa;
+            if (pair == 2) part[2 * blocks + at + b] = sb;
+        }
+    }
+
+    /// <summary>BatchTree's tree over one value's block sums: tree(lo, hi) = tree(lo, lo + p) + tree(lo + p, hi), p the largest power of two below hi - lo.</summary>
+    private static T BlockTree(ReadOnlySpan<T> blockSums)
+    {
+        if (blockSums.Length == 1) return blockSums[0];
+        int p = BatchTree.SplitOf(blockSums.Length);
+        return BlockTree(blockSums[..p]) + BlockTree(blockSums[p..]);
+    }
+
+    private ref struct ChannelWork : IPartitionedWork
+    {
+        public BatchNorm<T> Layer;
+        public ReadOnlySpan<T> X, Dy;
+        public Span<T> Y;
+        public int N, Parts;
+        public bool Backward;
+
+        public readonly void Run(int partition)
+        {
+            var (start, count) = Parallelism.Range(Layer.InputShape.Channels, Parts, partition);
+            Layer.ChannelMajor(X, Dy, Y, N, start, count, Backward);
+        }
     }
 
     /// <summary>Per channel: forward a = γ/σ at [0, C) and β at [C, 2C); backward k, p, q at [0, C), [C, 2C), [2C, 3C).</summary>
@@ -342,28 +539,20 @@ public sealed class BatchNorm<T> : Layer<T> where T : unmanaged, IFloatingPointI
     {
         CheckBackward(x, y, dy, dx, n);
         int channels = InputShape.Channels, plane = InputShape.Height * InputShape.Width, size = InputShape.Size;
-        Span<T> gamma = Gamma.Value, dGamma = Gamma.Gradient, dBeta = Beta.Gradient;
         T m = T.CreateChecked(GlobalCount(n) * plane);
         if (statistics.Length < 2 * channels) statistics = new T[2 * channels];
+        if (coefficients.Length < 3 * channels) coefficients = new T[3 * channels];
+        if (!SplitBatch && plane > 1)
+        {
+            // One process, maps: channel by channel (ChannelMajor), the same sums in the same order as below.
+            var channelWork = new ChannelWork { Layer = this, X = x, Dy = dy, Y = dx, N = n, Parts = Math.Min(channels, Parallelism.ElementParts(n * size)), Backward = true };
+            Parallelism.For(channelWork.Parts, ref channelWork);
+            return;
+        }
         // Σ δ and Σ δ x̂ = (1/σ) Σ δ (x - μ) over the channel (of the whole batch).
         var backward = new BackwardSums { X = x, Dy = dy, Mean = mean, Size = size, Plane = plane };
         BatchSums(n, statistics, ref backward, 2);
-        if (coefficients.Length < 3 * channels) coefficients = new T[3 * channels];
-        for (int c = 0; c < channels; c++)
-        {
-            T inv = inverseStd[c];
-            T sumDy = statistics[c], sumDyCentered = statistics[channels + c];
-            T sumDyXhat = sumDyCentered * inv;
-            dBeta[c] += sumDy;
-            dGamma[c] += sumDyXhat;
-            T k = gamma[c] * inv;
-            // training: dx = k (δ - Σδ/m - x̂ Σδx̂/m) = k δ + p (x - μ) + q with p = -k σ⁻¹ Σδx̂/m, q = -k Σδ/m
-            // (x - μ, not p x - p μ, for the same reason as in Forward)
-            // evaluation: dx = k δ
-            coefficients[c] = k;
-            coefficients[channels + c] = usedBatchStatistics ? -k * inv * sumDyXhat / m : T.Zero;
-            coefficients[2 * channels + c] = usedBatchStatistics ? -k * sumDy / m : T.Zero;
-        }
+        for (int c = 0; c < channels; c++) BackwardConstants(c, m);
         if (dx.IsEmpty) return;
         // One pass per plane: dx = k δ + ((x - μ) p + q) (NormalizationKernels.InputGradient), samples on several threads.
         var work = new ElementWork { Layer = this, X = x, Dy = dy, Y = dx, N = n, Parts = Parallelism.ElementParts(n * size), Backward = true };

@@ -130,6 +130,10 @@ public class ElementwiseKernelsTests
     [InlineData(4, 16)]  // exactly one block of 8 windows per row
     [InlineData(6, 41)]  // 20 windows: two blocks and an overlapping third
     [InlineData(3, 64)]
+    [InlineData(14, 14)] // 7 windows a row: the 4-window path, two overlapping blocks
+    [InlineData(9, 8)]   // exactly one block of 4 windows per row
+    [InlineData(5, 13)]  // 6 windows and a dropped column
+    [InlineData(8, 6)]   // 3 windows: the plain loop
     public void TwoByTwoMaxPoolIsIdenticalToThePlainLoop(int h, int w)
     {
         var random = new Random(h * 31 + w);

@@ -37,6 +37,24 @@ public class ReductionsTests
         Same(Reductions.SumOfSquaredDeviationsReference<T>(x, mu), Reductions.SumOfSquaredDeviations<T>(x, mu), "SumOfSquaredDeviations", length);
         Same(Reductions.DotWithDeviationsReference<T>(y, x, mu), Reductions.DotWithDeviations<T>(y, x, mu), "DotWithDeviations", length);
 
+        // The paired reductions (batch norm's two planes at once, and Σδ with Σδ(x - μ) in one pass): each half the bits
+        // of its own reference, and of the single fast reduction.
+        T[] z = Values<T>(random, length);
+        T nu = T.CreateTruncating(random.NextDouble() - 0.5);
+        var sums = Reductions.Pair<T, SumStep<T>, SumStep<T>>(x, x, T.Zero, z, z, T.Zero);
+        var sumsRef = Reductions.PairReference<T, SumStep<T>, SumStep<T>>(x, x, T.Zero, z, z, T.Zero);
+        Same(sumsRef.A, sums.A, "Pair Sum A", length);
+        Same(sumsRef.B, sums.B, "Pair Sum B", length);
+        Same(Reductions.Sum<T>(z), sums.B, "Pair Sum B against Sum", length);
+        var squares = Reductions.Pair<T, DeviationSquareStep<T>, DeviationSquareStep<T>>(x, x, mu, z, z, nu);
+        var squaresRef = Reductions.PairReference<T, DeviationSquareStep<T>, DeviationSquareStep<T>>(x, x, mu, z, z, nu);
+        Same(squaresRef.A, squares.A, "Pair SumOfSquaredDeviations A", length);
+        Same(squaresRef.B, squares.B, "Pair SumOfSquaredDeviations B", length);
+        Same(Reductions.SumOfSquaredDeviations<T>(z, nu), squares.B, "Pair SumOfSquaredDeviations B against the single one", length);
+        var backward = Reductions.Pair<T, SumStep<T>, DeviationDotStep<T>>(y, y, T.Zero, x, y, mu);
+        Same(Reductions.SumReference<T>(y), backward.A, "Pair Σδ", length);
+        Same(Reductions.DotWithDeviationsReference<T>(y, x, mu), backward.B, "Pair Σδ(x - μ)", length);
+
         // The references are the sums they claim to be (within the rounding of n additions).
         double eps = double.CreateTruncating(T.BitIncrement(T.One) - T.One);
         double sum = 0, magnitude = 0, dot = 0, dotMagnitude = 0;
@@ -96,6 +114,10 @@ public class ReductionsTests
         Assert.Equal(Reductions.SumReference<Half>(x), Reductions.Sum<Half>(x));
         Assert.Equal(Reductions.DotReference<Half>(x, x), Reductions.Dot<Half>(x, x));
     }
+
+    [Fact]
+    public void APairOfUnequalLengthsThrows() =>
+        Assert.Throws<ArgumentException>(() => Reductions.Pair<float, SumStep<float>, SumStep<float>>(new float[3], new float[3], 0, new float[4], new float[4], 0));
 
     [Fact]
     public void ADotProductOfUnequalLengthsThrows() =>

@@ -1,4 +1,5 @@
 using SharpCnn.Layers;
+using SharpCnn.Kernels;
 using SharpCnn.Model;
 using SharpCnn.Optim;
 using SharpCnn.Tensors;
@@ -39,6 +40,76 @@ public class BatchNormTests
     }
 
     /// <summary>Forward and backward against the formulas written out as plain loops over n, c, h, w.</summary>
+    [Theory]
+    [InlineData(3, 5, 7, 17, 1)]  // odd maps, a second block of one sample
+    [InlineData(3, 5, 7, 17, 2)]
+    [InlineData(5, 3, 3, 3, 3)]   // planes shorter than the 16 canonical lanes, an odd channel left over by the pairs
+    [InlineData(1, 9, 1, 1, 2)]   // one channel, one sample
+    [InlineData(17, 2, 3, 33, 2)] // three blocks: the tree (b0 + b1) + b2; 17 channels
+    [InlineData(4, 4, 4, 40, 3)]  // planes of exactly 16; two blocks and a short third
+    public void TrainingPassesGiveTheCanonicalBitsOnOddShapes(int c, int h, int w, int n, int threads)
+    {
+        var shape = new Shape(c, h, w);
+        var layer = new BatchNorm<float>(momentum: 0.25);
+        layer.Build(shape);
+        layer.Reserve(n);
+        layer.Training = true;
+        var rng = new Rng(7);
+        for (int i = 0; i < c; i++)
+        {
+            layer.Gamma.Value[i] = (float)(1 + 0.3 * rng.NextNormal());
+            layer.Beta.Value[i] = (float)(0.3 * rng.NextNormal());
+        }
+        float[] x = RandomTensors.Normal(rng, n * shape.Size, 2.0).Select(v => (float)(v * Math.Pow(10, (int)(v * 10) % 3) + 1.5)).ToArray();
+        float[] dy = RandomTensors.Normal(rng, n * shape.Size).Select(v => (float)v).ToArray();
+        float[] y = new float[x.Length], dx = new float[x.Length];
+        int saved = Parallelism.ThreadCount;
+        try
+        {
+            Parallelism.ThreadCount = threads;
+            layer.Forward(x, y, n);
+            layer.Backward(x, y, dy, dx, n);
+        }
+        finally
+        {
+            Parallelism.ThreadCount = saved;
+        }
+
+        // The definition (docs/DETERMINISM.md): per block of 16 samples 0 + each plane's canonical reduction in sample
+        // order, 0 + BatchTree's tree over the blocks; the element-wise formulas as BatchNorm writes them.
+        int hw = h * w, m = n * hw, blocks = BatchTree.Blocks(n);
+        float Tree(float[] b, int lo, int hi) => hi - lo == 1 ? b[lo] : Tree(b, lo, lo + BatchTree.SplitOf(hi - lo)) + Tree(b, lo + BatchTree.SplitOf(hi - lo), hi);
+        float BatchSum(Func<int, float> plane)
+        {
+            var b = new float[blocks];
+            for (int s = 0; s < n; s++) b[s / BatchTree.BlockSize] += plane(s);
+            return 0f + Tree(b, 0, blocks);
+        }
+        for (int ch = 0; ch < c; ch++)
+        {
+            ReadOnlySpan<float> Plane(float[] a, int s) => a.AsSpan((s * c + ch) * hw, hw);
+            float mu = BatchSum(s => Reductions.SumReference<float>(Plane(x, s))) / m;
+            float squares = BatchSum(s => Reductions.SumOfSquaredDeviationsReference<float>(Plane(x, s), mu));
+            float inv = 1f / MathF.Sqrt(squares / m + (float)BatchNorm<float>.DefaultEpsilon);
+            float gamma = layer.Gamma.Value[ch], a = gamma * inv, beta = layer.Beta.Value[ch];
+            float sumDy = BatchSum(s => Reductions.SumReference<float>(Plane(dy, s)));
+            float dot = BatchSum(s => Reductions.DotWithDeviationsReference<float>(Plane(dy, s), Plane(x, s), mu));
+            float sumDyXhat = dot * inv, k = gamma * inv;
+            float p = -k * inv * sumDyXhat / m, q = -k * sumDy / m;
+            Assert.Equal(BitConverter.SingleToInt32Bits(0f + sumDy), BitConverter.SingleToInt32Bits(layer.Beta.Gradient[ch]));
+            Assert.Equal(BitConverter.SingleToInt32Bits(0f + sumDyXhat), BitConverter.SingleToInt32Bits(layer.Gamma.Gradient[ch]));
+            for (int s = 0; s < n; s++)
+                for (int i = 0; i < hw; i++)
+                {
+                    int at = (s * c + ch) * hw + i;
+                    float expectedY = ((x[at] - mu) * a) + beta;
+                    float expectedDx = (dy[at] * k) + (((x[at] - mu) * p) + q);
+                    Assert.True(BitConverter.SingleToInt32Bits(expectedY) == BitConverter.SingleToInt32Bits(y[at]), $"y at channel {ch}, sample {s}, {i}: {expectedY} expected, {y[at]}");
+                    Assert.True(BitConverter.SingleToInt32Bits(expectedDx) == BitConverter.SingleToInt32Bits(dx[at]), $"dx at channel {ch}, sample {s}, {i}: {expectedDx} expected, {dx[at]}");
+                }
+        }
+    }
+
     [Theory]
     [InlineData(3, 2, 3, 4, true)]
     [InlineData(4, 1, 1, 5, true)]
