@@ -110,7 +110,9 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
             int threads = Parallelism.ThreadCount;
             BatchTree.Pending<T>? pending = SplitBatch ? BatchTree.BeginNodes<T>(Share!, Weight.Length) : null;
             int nodes = pending is null ? 1 : Share!.OwnNodes.Length;
-            int columnParts = threads == 1 ? 1 : Math.Clamp((8 * threads + nodes - 1) / nodes, 1, Math.Max(1, d / 48));
+            // Two column ranges per thread (whole 48-column tiles, equal but for one tile): each range packs all of δ
+            // again, so few ranges pack it least, and two per thread leave room to balance a thread that starts late.
+            int columnParts = threads == 1 ? 1 : Math.Clamp((2 * threads + nodes - 1) / nodes, 1, Math.Max(1, d / 48));
             var work = new WeightGradientWork { Layer = this, X = x, Dy = dy, N = n, ColumnParts = columnParts, Nodes = pending is null ? default : pending.Nodes(nodes) };
             Parallelism.For(nodes * columnParts, ref work);
             // With a shared batch the exchanges run on while the layers below go backward (BatchTree.CombineLater).
