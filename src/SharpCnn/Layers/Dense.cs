@@ -113,8 +113,16 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
             // Two column ranges per thread (whole 48-column tiles, equal but for one tile): each range packs all of δ
             // again, so few ranges pack it least, and two per thread leave room to balance a thread that starts late.
             int columnParts = threads == 1 ? 1 : Math.Clamp((2 * threads + nodes - 1) / nodes, 1, Math.Max(1, d / 48));
-            var work = new WeightGradientWork { Layer = this, X = x, Dy = dy, N = n, ColumnParts = columnParts, Nodes = pending is null ? default : pending.Nodes(nodes) };
-            Parallelism.For(nodes * columnParts, ref work);
+            int dxParts = pending is null && !dx.IsEmpty ? ParallelGemm.Partitions(n, d, m) : 1;
+            var work = new WeightGradientWork
+            {
+                Layer = this, X = x, Dy = dy, N = n, ColumnParts = columnParts, Nodes = pending is null ? default : pending.Nodes(nodes),
+                Dx = dxParts > 1 ? dx : default, DxParts = dxParts > 1 ? dxParts : 0,
+            };
+            // In one process ∂x's column ranges join the same job, interleaved with ∂W's: one wake-up instead of two, no
+            // wait between them, and a thread streaming ∂W (memory-bound: depth = batch) beside one computing ∂x.
+            Parallelism.For(nodes * columnParts + work.DxParts, ref work);
+            if (work.DxParts > 0) dx = default;
             // With a shared batch the exchanges run on while the layers below go backward (BatchTree.CombineLater).
             if (pending is not null) BatchTree.SendNodesLater<T>(Share!, pending, Weight.Gradient);
             BatchTree.CombineLater<T>(Share, partialBias.AsSpan(0, blocks * m), m, blocks, Bias.Gradient);
@@ -156,18 +164,38 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
         FusedSgdKernels.Bias(Bias.Value, dy[..m], step.Rate);
     }
 
+    /// <summary>
+    /// ∂W's column ranges (per node with a shared batch) and, when <see cref="DxParts"/> &gt; 0, ∂x's column ranges as
+    /// Gemm.MultiplyColumns computes them for ParallelGemm (the same ranges, so the same bits), taken alternately while
+    /// both have some left.
+    /// </summary>
     private ref struct WeightGradientWork : IPartitionedWork
     {
         public Dense<T> Layer;
         public ReadOnlySpan<T> X, Dy;
-        public Span<T> Nodes;
-        public int N, ColumnParts;
+        public Span<T> Nodes, Dx;
+        public int N, ColumnParts, DxParts;
 
         public readonly void Run(int partition)
         {
-            if (Nodes.IsEmpty) Layer.WeightGradientTree(X, Dy, N, partition, ColumnParts);
-            else Layer.WeightGradientNode(X, Dy, N, partition / ColumnParts, partition % ColumnParts, ColumnParts, Nodes);
+            int weightParts = Nodes.IsEmpty ? ColumnParts : Nodes.Length / Layer.Weight.Length * ColumnParts;
+            int paired = 2 * Math.Min(weightParts, DxParts);
+            int weightPart, dxPart;
+            if (partition < paired) (weightPart, dxPart) = partition % 2 == 0 ? (partition / 2, -1) : (-1, partition / 2);
+            else if (weightParts > DxParts) (weightPart, dxPart) = (partition - paired / 2, -1);
+            else (weightPart, dxPart) = (-1, partition - paired / 2);
+            if (dxPart >= 0) Layer.InputGradientColumns(Dy, N, dxPart, DxParts, Dx);
+            else if (Nodes.IsEmpty) Layer.WeightGradientTree(X, Dy, N, weightPart, ColumnParts);
+            else Layer.WeightGradientNode(X, Dy, N, weightPart / ColumnParts, weightPart % ColumnParts, ColumnParts, Nodes);
         }
+    }
+
+    /// <summary>Columns of range <paramref name="part"/> of <paramref name="parts"/> of ∂x = δ W, as ParallelGemm splits them.</summary>
+    private void InputGradientColumns(ReadOnlySpan<T> dy, int n, int part, int parts, Span<T> dx)
+    {
+        int d = InputShape.Size, m = Outputs;
+        var (start, count) = Parallelism.AlignedRange(d, parts, part, ParallelGemm.ColumnMultiple);
+        if (count > 0) Gemm.MultiplyColumns(false, false, n, d, m, dy, m, Weight.Value, d, dx, d, false, start, count);
     }
 
     /// <summary>
