@@ -54,7 +54,7 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
         int d = InputShape.Size;
         return
         [
-            new Parameter<T>("weight", [Outputs, d], ParameterRole.Weight) { FanIn = d, FanOut = Outputs },
+            new Parameter<T>("weight", [Outputs, d], ParameterRole.Weight) { FanIn = d, FanOut = Outputs, WrittenWholeByBackward = true },
             new Parameter<T>("bias", [Outputs], ParameterRole.Bias) { FanIn = d, FanOut = Outputs },
         ];
     }
@@ -85,6 +85,11 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
     public override void Backward(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, int n)
     {
         CheckBackward(x, y, dy, dx, n);
+        // A training step may leave ∂W uncleared (Parameter.Uncleared: it counts as zero): then the one-process paths
+        // write ∂W = the product instead of ∂W = 0 + the product (the same values; a product's sums start from +0, so
+        // it is never -0 unless an underflow rounds to -0 in every term) and skip reading and clearing all of ∂W.
+        bool uncleared = Weight.TakeUncleared();
+        if (uncleared && (Fusion != SgdFusion.None || SplitBatch)) ElementwiseKernels.Clear<T>(Weight.Gradient);
         if (Fusion != SgdFusion.None)
         {
             FusedBackward(x, dy, dx);
@@ -95,7 +100,7 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
         if (blocks == 1 && !SplitBatch)
         {
             // One block: its product (depth n ≤ BlockSize) straight into ∂W, its columns split over threads.
-            ParallelGemm.Multiply(true, false, m, d, n, dy, m, x, d, Weight.Gradient, d, accumulate: true);
+            ParallelGemm.Multiply(true, false, m, d, n, dy, m, x, d, Weight.Gradient, d, accumulate: !uncleared);
             Span<T> db = Bias.Gradient;
             for (int s = 0; s < n; s++) TensorPrimitives.Add(db, dy.Slice(s * m, m), db);
         }
@@ -116,7 +121,7 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
             int dxParts = pending is null && !dx.IsEmpty ? ParallelGemm.Partitions(n, d, m) : 1;
             var work = new WeightGradientWork
             {
-                Layer = this, X = x, Dy = dy, N = n, ColumnParts = columnParts, Nodes = pending is null ? default : pending.Nodes(nodes),
+                Layer = this, X = x, Dy = dy, N = n, ColumnParts = columnParts, Nodes = pending is null ? default : pending.Nodes(nodes), Overwrite = uncleared,
                 Dx = dxParts > 1 ? dx : default, DxParts = dxParts > 1 ? dxParts : 0,
             };
             // In one process ∂x's column ranges join the same job, interleaved with ∂W's: one wake-up instead of two, no
@@ -175,6 +180,7 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
         public ReadOnlySpan<T> X, Dy;
         public Span<T> Nodes, Dx;
         public int N, ColumnParts, DxParts;
+        public bool Overwrite;
 
         public readonly void Run(int partition)
         {
@@ -185,7 +191,7 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
             else if (weightParts > DxParts) (weightPart, dxPart) = (partition - paired / 2, -1);
             else (weightPart, dxPart) = (-1, partition - paired / 2);
             if (dxPart >= 0) Layer.InputGradientColumns(Dy, N, dxPart, DxParts, Dx);
-            else if (Nodes.IsEmpty) Layer.WeightGradientTree(X, Dy, N, weightPart, ColumnParts);
+            else if (Nodes.IsEmpty) Layer.WeightGradientTree(X, Dy, N, weightPart, ColumnParts, Overwrite);
             else Layer.WeightGradientNode(X, Dy, N, weightPart / ColumnParts, weightPart % ColumnParts, ColumnParts, Nodes);
         }
     }
@@ -227,16 +233,17 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
 
     /// <summary>
     /// ∂W's columns of part <paramref name="part"/> += BatchTree's tree over every block's product (GemmTree: the tree
-    /// computed per register tile, only the root added to ∂W). Part 0 also writes the blocks' ∂b partials.
+    /// computed per register tile, only the root added to ∂W, or written when <paramref name="overwrite"/>). Part 0 also
+    /// writes the blocks' ∂b partials.
     /// </summary>
-    private void WeightGradientTree(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, int part, int parts)
+    private void WeightGradientTree(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, int part, int parts, bool overwrite)
     {
         int d = InputShape.Size, m = Outputs, blocks = BatchTree.Blocks(n);
         if (part == 0)
             for (int b = 0; b < blocks; b++) BiasBlock(dy, n, b);
         var (d0, count) = Parallelism.AlignedRange(d, parts, part, 48);
         if (count == 0) return;
-        GemmTree.MultiplyColumns(true, false, m, d, n, dy[..(n * m)], m, x[..(n * d)], d, Weight.Gradient, d, accumulate: true, d0, count);
+        GemmTree.MultiplyColumns(true, false, m, d, n, dy[..(n * m)], m, x[..(n * d)], d, Weight.Gradient, d, accumulate: !overwrite, d0, count);
     }
 }
 
