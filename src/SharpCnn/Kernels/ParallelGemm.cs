@@ -11,7 +11,7 @@ internal static class ParallelGemm
     private const long MinParallelFlops = 400_000;
 
     /// <summary>Columns per range are a multiple of this (the AVX-512 tile width) so ranges add no partial tiles.</summary>
-    private const int ColumnMultiple = 48;
+    internal const int ColumnMultiple = 48;
 
     /// <summary>As <see cref="Gemm.Multiply{T}"/>, computed on up to <see cref="Parallelism.ThreadCount"/> threads.</summary>
     public static void Multiply<T>(bool transA, bool transB, int m, int n, int k,

@@ -54,7 +54,7 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
         int d = InputShape.Size;
         return
         [
-            new Parameter<T>("weight", [Outputs, d], ParameterRole.Weight) { FanIn = d, FanOut = Outputs },
+            new Parameter<T>("weight", [Outputs, d], ParameterRole.Weight) { FanIn = d, FanOut = Outputs, WrittenWholeByBackward = true },
             new Parameter<T>("bias", [Outputs], ParameterRole.Bias) { FanIn = d, FanOut = Outputs },
         ];
     }
@@ -85,6 +85,11 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
     public override void Backward(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, int n)
     {
         CheckBackward(x, y, dy, dx, n);
+        // A training step may leave ∂W uncleared (Parameter.Uncleared: it counts as zero): then the one-process paths
+        // write ∂W = the product instead of ∂W = 0 + the product (the same values; a product's sums start from +0, so
+        // it is never -0 unless an underflow rounds to -0 in every term) and skip reading and clearing all of ∂W.
+        bool uncleared = Weight.TakeUncleared();
+        if (uncleared && (Fusion != SgdFusion.None || SplitBatch)) ElementwiseKernels.Clear<T>(Weight.Gradient);
         if (Fusion != SgdFusion.None)
         {
             FusedBackward(x, dy, dx);
@@ -95,7 +100,7 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
         if (blocks == 1 && !SplitBatch)
         {
             // One block: its product (depth n ≤ BlockSize) straight into ∂W, its columns split over threads.
-            ParallelGemm.Multiply(true, false, m, d, n, dy, m, x, d, Weight.Gradient, d, accumulate: true);
+            ParallelGemm.Multiply(true, false, m, d, n, dy, m, x, d, Weight.Gradient, d, accumulate: !uncleared);
             Span<T> db = Bias.Gradient;
             for (int s = 0; s < n; s++) TensorPrimitives.Add(db, dy.Slice(s * m, m), db);
         }
@@ -110,9 +115,19 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
             int threads = Parallelism.ThreadCount;
             BatchTree.Pending<T>? pending = SplitBatch ? BatchTree.BeginNodes<T>(Share!, Weight.Length) : null;
             int nodes = pending is null ? 1 : Share!.OwnNodes.Length;
-            int columnParts = threads == 1 ? 1 : Math.Clamp((8 * threads + nodes - 1) / nodes, 1, Math.Max(1, d / 48));
-            var work = new WeightGradientWork { Layer = this, X = x, Dy = dy, N = n, ColumnParts = columnParts, Nodes = pending is null ? default : pending.Nodes(nodes) };
-            Parallelism.For(nodes * columnParts, ref work);
+            // Two column ranges per thread (whole 48-column tiles, equal but for one tile): each range packs all of δ
+            // again, so few ranges pack it least, and two per thread leave room to balance a thread that starts late.
+            int columnParts = threads == 1 ? 1 : Math.Clamp((2 * threads + nodes - 1) / nodes, 1, Math.Max(1, d / 48));
+            int dxParts = pending is null && !dx.IsEmpty ? ParallelGemm.Partitions(n, d, m) : 1;
+            var work = new WeightGradientWork
+            {
+                Layer = this, X = x, Dy = dy, N = n, ColumnParts = columnParts, Nodes = pending is null ? default : pending.Nodes(nodes), Overwrite = uncleared,
+                Dx = dxParts > 1 ? dx : default, DxParts = dxParts > 1 ? dxParts : 0,
+            };
+            // In one process ∂x's column ranges join the same job, interleaved with ∂W's: one wake-up instead of two, no
+            // wait between them, and a thread streaming ∂W (memory-bound: depth = batch) beside one computing ∂x.
+            Parallelism.For(nodes * columnParts + work.DxParts, ref work);
+            if (work.DxParts > 0) dx = default;
             // With a shared batch the exchanges run on while the layers below go backward (BatchTree.CombineLater).
             if (pending is not null) BatchTree.SendNodesLater<T>(Share!, pending, Weight.Gradient);
             BatchTree.CombineLater<T>(Share, partialBias.AsSpan(0, blocks * m), m, blocks, Bias.Gradient);
@@ -154,18 +169,39 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
         FusedSgdKernels.Bias(Bias.Value, dy[..m], step.Rate);
     }
 
+    /// <summary>
+    /// ∂W's column ranges (per node with a shared batch) and, when <see cref="DxParts"/> &gt; 0, ∂x's column ranges as
+    /// Gemm.MultiplyColumns computes them for ParallelGemm (the same ranges, so the same bits), taken alternately while
+    /// both have some left.
+    /// </summary>
     private ref struct WeightGradientWork : IPartitionedWork
     {
         public Dense<T> Layer;
         public ReadOnlySpan<T> X, Dy;
-        public Span<T> Nodes;
-        public int N, ColumnParts;
+        public Span<T> Nodes, Dx;
+        public int N, ColumnParts, DxParts;
+        public bool Overwrite;
 
         public readonly void Run(int partition)
         {
-            if (Nodes.IsEmpty) Layer.WeightGradientTree(X, Dy, N, partition, ColumnParts);
-            else Layer.WeightGradientNode(X, Dy, N, partition / ColumnParts, partition % ColumnParts, ColumnParts, Nodes);
+            int weightParts = Nodes.IsEmpty ? ColumnParts : Nodes.Length / Layer.Weight.Length * ColumnParts;
+            int paired = 2 * Math.Min(weightParts, DxParts);
+            int weightPart, dxPart;
+            if (partition < paired) (weightPart, dxPart) = partition % 2 == 0 ? (partition / 2, -1) : (-1, partition / 2);
+            else if (weightParts > DxParts) (weightPart, dxPart) = (partition - paired / 2, -1);
+            else (weightPart, dxPart) = (-1, partition - paired / 2);
+            if (dxPart >= 0) Layer.InputGradientColumns(Dy, N, dxPart, DxParts, Dx);
+            else if (Nodes.IsEmpty) Layer.WeightGradientTree(X, Dy, N, weightPart, ColumnParts, Overwrite);
+            else Layer.WeightGradientNode(X, Dy, N, weightPart / ColumnParts, weightPart % ColumnParts, ColumnParts, Nodes);
         }
+    }
+
+    /// <summary>Columns of range <paramref name="part"/> of <paramref name="parts"/> of ∂x = δ W, as ParallelGemm splits them.</summary>
+    private void InputGradientColumns(ReadOnlySpan<T> dy, int n, int part, int parts, Span<T> dx)
+    {
+        int d = InputShape.Size, m = Outputs;
+        var (start, count) = Parallelism.AlignedRange(d, parts, part, ParallelGemm.ColumnMultiple);
+        if (count > 0) Gemm.MultiplyColumns(false, false, n, d, m, dy, m, Weight.Value, d, dx, d, false, start, count);
     }
 
     /// <summary>
@@ -197,16 +233,17 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
 
     /// <summary>
     /// ∂W's columns of part <paramref name="part"/> += BatchTree's tree over every block's product (GemmTree: the tree
-    /// computed per register tile, only the root added to ∂W). Part 0 also writes the blocks' ∂b partials.
+    /// computed per register tile, only the root added to ∂W, or written when <paramref name="overwrite"/>). Part 0 also
+    /// writes the blocks' ∂b partials.
     /// </summary>
-    private void WeightGradientTree(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, int part, int parts)
+    private void WeightGradientTree(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, int part, int parts, bool overwrite)
     {
         int d = InputShape.Size, m = Outputs, blocks = BatchTree.Blocks(n);
         if (part == 0)
             for (int b = 0; b < blocks; b++) BiasBlock(dy, n, b);
         var (d0, count) = Parallelism.AlignedRange(d, parts, part, 48);
         if (count == 0) return;
-        GemmTree.MultiplyColumns(true, false, m, d, n, dy[..(n * m)], m, x[..(n * d)], d, Weight.Gradient, d, accumulate: true, d0, count);
+        GemmTree.MultiplyColumns(true, false, m, d, n, dy[..(n * m)], m, x[..(n * d)], d, Weight.Gradient, d, accumulate: !overwrite, d0, count);
     }
 }
 

@@ -298,15 +298,36 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Sets every parameter gradient to zero.</summary>
     public void ZeroGradients() => ClearGradients(skipFused: false);
 
-    /// <summary>Sets every parameter gradient to zero, except (with <paramref name="skipFused"/>) those of layers that fold the step's update into their backward pass: nobody writes or reads those.</summary>
-    internal void ClearGradients(bool skipFused)
+    /// <summary>
+    /// Sets every parameter gradient to zero, except (with <paramref name="skipFused"/>) those of layers that fold the
+    /// step's update into their backward pass: nobody writes or reads those. With <paramref name="deferToBackward"/> (a
+    /// training step, whose backward pass follows) a gradient its layer writes whole (<see cref="Parameter{T}.WrittenWholeByBackward"/>)
+    /// is only marked <see cref="Parameter{T}.Uncleared"/>: the backward pass writes it instead of adding to zeros.
+    /// </summary>
+    internal void ClearGradients(bool skipFused, bool deferToBackward = false)
     {
         // Index loops: foreach over an IReadOnlyList would allocate an enumerator every step.
         foreach (var layer in layers)
         {
             if (skipFused && layer.Fusion != SgdFusion.None) continue;
             var parameters = layer.Parameters;
-            for (int i = 0; i < parameters.Count; i++) Kernels.ElementwiseKernels.Clear<T>(parameters[i].Gradient); // large ones on several threads
+            for (int i = 0; i < parameters.Count; i++)
+            {
+                var p = parameters[i];
+                p.Uncleared = deferToBackward && p.WrittenWholeByBackward;
+                if (!p.Uncleared) Kernels.ElementwiseKernels.Clear<T>(p.Gradient); // large ones on several threads
+            }
+        }
+    }
+
+    /// <summary>Clears the gradients still marked <see cref="Parameter{T}.Uncleared"/> (a step that stopped before its backward pass).</summary>
+    internal void FinishClearing()
+    {
+        foreach (var layer in layers)
+        {
+            var parameters = layer.Parameters;
+            for (int i = 0; i < parameters.Count; i++)
+                if (parameters[i].TakeUncleared()) Kernels.ElementwiseKernels.Clear<T>(parameters[i].Gradient);
         }
     }
 

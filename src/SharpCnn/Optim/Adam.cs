@@ -39,22 +39,22 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
     /// <inheritdoc />
     public override IReadOnlyList<T[]> State => state;
 
+    private T stepSize, stepEpsilon;
+
     /// <inheritdoc />
-    protected override void Update(int index, Span<T> w, ReadOnlySpan<T> g)
+    /// <remarks>Folds the bias corrections into the step: η_t = η · sqrt(1 - β2^t) / (1 - β1^t), ε_t = ε · sqrt(1 - β2^t).</remarks>
+    protected override void BeginStep()
     {
-        T b1 = T.CreateChecked(Beta1), b2 = T.CreateChecked(Beta2), eps = T.CreateChecked(Epsilon);
-        // Fold the bias corrections into the step: η_t = η · sqrt(1 - β2^t) / (1 - β1^t), ε_t = ε · sqrt(1 - β2^t).
         double corr2 = Math.Sqrt(1 - Power(Beta2, StepCount));
-        T step = T.CreateChecked(LearningRate * corr2 / (1 - Power(Beta1, StepCount)));
-        T epsT = eps * T.CreateChecked(corr2);
-        // One fused, vectorised pass (ElementwiseKernels.Adam), element ranges on several threads.
-        var work = new UpdateWork
-        {
-            W = w, G = g, M = state[2 * index], V = state[2 * index + 1],
-            Beta1 = b1, Beta2 = b2, Step = step, Epsilon = epsT, Parts = Parallelism.ElementParts(w.Length),
-        };
-        Parallelism.For(work.Parts, ref work);
+        stepSize = T.CreateChecked(LearningRate * corr2 / (1 - Power(Beta1, StepCount)));
+        stepEpsilon = T.CreateChecked(Epsilon) * T.CreateChecked(corr2);
     }
+
+    /// <inheritdoc />
+    /// <remarks>One fused, vectorised pass over the piece of w, g, m and v (ElementwiseKernels.Adam).</remarks>
+    protected override void Update(int index, int offset, Span<T> w, ReadOnlySpan<T> g) =>
+        ElementwiseKernels.Adam(w, g, state[2 * index].AsSpan(offset, w.Length), state[2 * index + 1].AsSpan(offset, w.Length),
+            T.CreateChecked(Beta1), T.CreateChecked(Beta2), stepSize, stepEpsilon);
 
     /// <summary>
     /// β^t by repeated squaring in double-double arithmetic (each product's rounding error kept by a fused
@@ -79,19 +79,5 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
         double error = Math.FusedMultiplyAdd(ah, bh, -p) + (ah * bl + al * bh);
         double high = p + error;
         return (high, error - (high - p));
-    }
-
-    private ref struct UpdateWork : IPartitionedWork
-    {
-        public Span<T> W, M, V;
-        public ReadOnlySpan<T> G;
-        public T Beta1, Beta2, Step, Epsilon;
-        public int Parts;
-
-        public readonly void Run(int partition)
-        {
-            var (start, count) = Parallelism.Range(W.Length, Parts, partition);
-            ElementwiseKernels.Adam(W.Slice(start, count), G.Slice(start, count), M.Slice(start, count), V.Slice(start, count), Beta1, Beta2, Step, Epsilon);
-        }
     }
 }

@@ -33,6 +33,6 @@ public sealed class Momentum<T> : Optimizer<T> where T : unmanaged, IFloatingPoi
 
     /// <inheritdoc />
     /// <remarks>One pass (ElementwiseKernels.MomentumStep): the decay, the velocity and the weights, bit for bit what the three passes computed.</remarks>
-    protected override void Update(int index, Span<T> w, ReadOnlySpan<T> g) =>
-        ElementwiseKernels.MomentumStep(w, g, velocity[index], T.CreateChecked(Mu), T.CreateChecked(-LearningRate), T.CreateChecked(WeightDecay), DecaysWeight(index));
+    protected override void Update(int index, int offset, Span<T> w, ReadOnlySpan<T> g) =>
+        ElementwiseKernels.MomentumStep(w, g, velocity[index].AsSpan(offset, w.Length), T.CreateChecked(Mu), T.CreateChecked(-LearningRate), T.CreateChecked(WeightDecay), DecaysWeight(index));
 }

@@ -1,3 +1,4 @@
+using SharpCnn.Kernels;
 using SharpCnn.Tensors;
 
 namespace SharpCnn.Optim;
@@ -42,17 +43,62 @@ public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// One update; with <paramref name="skipFused"/> the parameters marked <see cref="Parameter{T}.Fused"/> are left
     /// alone (their layer applies the step's plain-SGD update itself, <see cref="Sgd{T}.FusedStep"/>).
     /// </summary>
+    /// <remarks>
+    /// The updated parameters are seen as one run of values (in order) cut into equal element ranges, and the ranges
+    /// run on the kernels' threads as one job (<see cref="Parallelism"/>): each range applies the weight decay (unless
+    /// the optimiser folds it) and then the update to the pieces of the parameters it covers. Every update is
+    /// element-wise, so the values do not depend on the cut or the thread count; one job per step instead of one (or
+    /// none: plain SGD and small tensors ran on one thread) per parameter, and the threads get equal shares.
+    /// </remarks>
     internal void TakeStep(bool skipFused)
     {
         StepCount++;
+        BeginStep();
+        long total = 0;
         for (int i = 0; i < Parameters.Count; i++)
+            if (!(skipFused && Parameters[i].Fused)) total += Parameters[i].Length;
+        if (total == 0) return;
+        var work = new StepWork { Optimizer = this, SkipFused = skipFused, Total = total, Parts = StepParts(total) };
+        Parallelism.For(work.Parts, ref work);
+    }
+
+    /// <summary>How many element ranges a step over <paramref name="total"/> values is cut into: one per 16 K values, at most two per thread.</summary>
+    private static int StepParts(long total)
+    {
+        int threads = Parallelism.ThreadCount;
+        return threads == 1 ? 1 : (int)Math.Clamp(total / 16384, 1, 2 * threads);
+    }
+
+    /// <summary>Range <paramref name="part"/> of <paramref name="parts"/> equal ranges of the updated parameters' values taken as one run.</summary>
+    private void UpdateRange(int part, int parts, long total, bool skipFused)
+    {
+        long start = total * part / parts, end = total * (part + 1) / parts, offset = 0;
+        for (int i = 0; i < Parameters.Count && offset < end; i++)
         {
             var p = Parameters[i];
             if (skipFused && p.Fused) continue;
-            if (!FoldsWeightDecay && DecaysWeight(i))
-                Kernels.ElementwiseKernels.MultiplyAdd(p.Value, T.CreateChecked(WeightDecay), p.Gradient, p.Gradient);
-            Update(i, p.Value, p.Gradient);
+            long lo = Math.Max(start, offset) - offset, hi = Math.Min(end, offset + p.Length) - offset;
+            offset += p.Length;
+            if (hi <= lo) continue;
+            Span<T> w = p.Value.AsSpan((int)lo, (int)(hi - lo)), g = p.Gradient.AsSpan((int)lo, (int)(hi - lo));
+            if (!FoldsWeightDecay && DecaysWeight(i)) Kernels.ElementwiseKernels.MultiplyAdd(w, T.CreateChecked(WeightDecay), g, g);
+            Update(i, (int)lo, w, g);
         }
+    }
+
+    private ref struct StepWork : IPartitionedWork
+    {
+        public Optimizer<T> Optimizer;
+        public bool SkipFused;
+        public long Total;
+        public int Parts;
+
+        public readonly void Run(int partition) => Optimizer.UpdateRange(partition, Parts, Total, SkipFused);
+    }
+
+    /// <summary>Called once per step, after <see cref="StepCount"/> counted it and before any <see cref="Update"/>: where per-step constants are computed.</summary>
+    protected virtual void BeginStep()
+    {
     }
 
     /// <summary>
@@ -64,8 +110,12 @@ public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Whether parameter <paramref name="index"/> is decayed (a weight, and the decay is not zero).</summary>
     protected bool DecaysWeight(int index) => WeightDecay != 0 && Parameters[index].Role == ParameterRole.Weight;
 
-    /// <summary>Updates parameter <paramref name="index"/>'s values <paramref name="w"/> from its gradient <paramref name="g"/>.</summary>
-    protected abstract void Update(int index, Span<T> w, ReadOnlySpan<T> g);
+    /// <summary>
+    /// Updates the values <paramref name="w"/> of parameter <paramref name="index"/> from its gradient <paramref name="g"/>:
+    /// the piece of them that starts at element <paramref name="offset"/> (the parameter's state at the same offset).
+    /// Pieces of one step may run at the same time on different threads; each must touch only its own elements.
+    /// </summary>
+    protected abstract void Update(int index, int offset, Span<T> w, ReadOnlySpan<T> g);
 
     /// <summary>The optimiser's state arrays (for checkpoints); empty for plain SGD.</summary>
     public abstract IReadOnlyList<T[]> State { get; }

@@ -23,6 +23,6 @@ public sealed class Sgd<T>(IEnumerable<Parameter<T>> parameters, double learning
     internal SgdStep<T> FusedStep => new(T.CreateChecked(-LearningRate), T.CreateChecked(WeightDecay), WeightDecay != 0);
 
     /// <inheritdoc />
-    protected override void Update(int index, Span<T> w, ReadOnlySpan<T> g) =>
+    protected override void Update(int index, int offset, Span<T> w, ReadOnlySpan<T> g) =>
         ElementwiseKernels.MultiplyAdd(g, T.CreateChecked(-LearningRate), w, w);
 }

@@ -92,6 +92,29 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>With <see cref="Fused"/>: max |g| of the gradient the layer did not write (computed exactly from its factors).</summary>
     internal double FusedGradientMagnitude { get; set; }
 
+    /// <summary>
+    /// Whether its layer's backward pass can write <see cref="Gradient"/> whole instead of adding to it (a dense layer's
+    /// weight: its gradient is one product over the batch, and adding it to a gradient just cleared would read and
+    /// write the whole gradient once more). Lets the training step leave such a gradient uncleared (<see cref="Uncleared"/>).
+    /// </summary>
+    internal bool WrittenWholeByBackward { get; init; }
+
+    /// <summary>
+    /// Set by the training step's clearing (Network.ClearGradients with deferral) instead of clearing a gradient that
+    /// <see cref="WrittenWholeByBackward"/>: the gradient still holds old values and counts as zero. The layer's next
+    /// backward pass takes the mark (<see cref="TakeUncleared"/>) and writes the gradient instead of adding to it; a
+    /// step that stops before its backward pass clears what is left marked (Network.FinishClearing).
+    /// </summary>
+    internal bool Uncleared { get; set; }
+
+    /// <summary>Whether the gradient counts as zero without being cleared (<see cref="Uncleared"/>); clears the mark.</summary>
+    internal bool TakeUncleared()
+    {
+        bool uncleared = Uncleared;
+        Uncleared = false;
+        return uncleared;
+    }
+
     /// <summary>True when an optimiser updates this parameter (every role but <see cref="ParameterRole.State"/>).</summary>
     public bool IsTrained => Role != ParameterRole.State;
 

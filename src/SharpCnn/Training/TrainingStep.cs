@@ -222,10 +222,14 @@ public sealed class TrainingStep<T> where T : unmanaged, IFloatingPointIeee754<T
         long step = optimizer.StepCount + 1;
         if (fusion == SgdFusion.InBackward) SetRate(); // nothing can stop an unguarded step without clipping after the backward pass
         bool fused = fusion != SgdFusion.None && network.PrepareFusedSgd(n, fusion, ((Sgd<T>)optimizer).FusedStep);
-        network.ClearGradients(skipFused: fused);
+        network.ClearGradients(skipFused: fused, deferToBackward: true); // a gradient its layer writes whole is cleared by that write
         network.SetStep(Options.Seed, optimizer.StepCount);
         var output = network.Forward(n);
-        if (Guarded && guard.CheckOutputs(n, step, epoch) is { } exploded) return new StepResult(n, double.NaN, 0, exploded);
+        if (Guarded && guard.CheckOutputs(n, step, epoch) is { } exploded)
+        {
+            network.FinishClearing(); // no backward pass: the gradients end zero, as every stopped step leaves them
+            return new StepResult(n, double.NaN, 0, exploded);
+        }
         int classes = network.Classes;
         int correct = 0;
         for (int s = 0; s < n; s++)

@@ -109,6 +109,26 @@ public sealed class TrainingStepTests
     }
 
     [Fact]
+    public void AStepStoppedAfterItsForwardPassLeavesEveryGradientZero()
+    {
+        // The dense layer's weight gradient is not cleared before the backward pass that writes it whole (Parameter.Uncleared):
+        // a step that never reaches that pass must still clear it, not leave the last step's gradient behind.
+        var network = Network<float>();
+        var options = new TrainingOptions { BatchSize = 4, LearningRate = 0.1 };
+        var step = new TrainingStep<float>(network, options.CreateOptimizer(network.Parameters), options, Data.Count);
+        Assert.False(step.Run(Data, Batch(0, 4)).Diverged);
+        var dense = network.Layers[^1].Parameters[0];
+        Assert.Contains(dense.Gradient, g => g != 0f);
+        dense.Value.AsSpan().Fill(1e7f);
+        Assert.True(step.Run(Data, Batch(1, 4)).Diverged);
+        foreach (var p in network.Parameters)
+        {
+            Assert.False(p.Uncleared, $"{p.Name} is still marked uncleared");
+            Assert.All(p.Gradient, g => Assert.Equal(0f, g));
+        }
+    }
+
+    [Fact]
     public void AnUnguardedStepChecksNothingAndUpdates()
     {
         var network = Network<float>();
