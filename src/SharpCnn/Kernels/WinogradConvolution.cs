@@ -147,44 +147,81 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
             packedFrom = new T[weights.Length];
         }
         weights.CopyTo(packedFrom);
-        var work = new PackWork { Convolution = this };
-        Parallelism.For(Blocks, ref work);
+        // Every transformed filter is computed on its own, so any cut of the (block, input channel) pairs gives the same
+        // bits: blocks times groups of input channels, at least four partitions per thread where the channels allow.
+        int groups = Math.Clamp((4 * Parallelism.ThreadCount + Blocks - 1) / Blocks, 1, cin);
+        var work = new PackWork { Convolution = this, Groups = groups };
+        Parallelism.For(Blocks * groups, ref work);
     }
 
     private ref struct PackWork : IPartitionedWork
     {
         public WinogradConvolution<T> Convolution;
+        public int Groups;
 
-        public readonly void Run(int partition) => Convolution.PackBlock(partition);
+        public readonly void Run(int partition) => Convolution.PackBlock(partition / Groups, partition % Groups, Groups);
     }
 
-    /// <summary>The transformed filters of block <paramref name="b"/>'s output channels (from the copy of the weights).</summary>
-    private void PackBlock(int b)
+    /// <summary>
+    /// The transformed filters of block <paramref name="b"/>'s output channels for group <paramref name="group"/> of the input
+    /// channels (from the copy of the weights): Vector&lt;double&gt;.Count output channels at a time, one filter per lane (the
+    /// lanes never meet, and each value is the same multiplies and adds in the same order as <see cref="TransformFilter"/>,
+    /// which does the output channels left over: the same bits on every width).
+    /// </summary>
+    private void PackBlock(int b, int group, int groups)
     {
         int r = Kernel, taps = r * r, cin = Channels, cout = OutChannels, bs = Block, blocks = Blocks;
+        var (c0, count) = Parallelism.Range(cin, groups, group);
         ReadOnlySpan<T> weights = packedFrom;
         Span<T> to = packed;
         Span<double> g = stackalloc double[25];
         Span<double> u = stackalloc double[Frequencies];
+        int lanes = Vector<double>.Count;
+        Span<Vector<double>> gv = stackalloc Vector<double>[25];
+        Span<Vector<double>> tv = stackalloc Vector<double>[Alpha * 5];
+        Span<double> gather = stackalloc double[lanes];
+        Span<double> spill = stackalloc double[lanes];
+        ReadOnlySpan<double> gm = r == 3 ? FilterMatrix3 : FilterMatrix5;
         int last = Math.Min(cout, (b + 1) * bs);
-        for (int c = 0; c < cin; c++)
-            for (int o = b * bs; o < last; o++)
+        nint frequency = (nint)blocks * cin * bs;
+        // Index of tap i of the filter from input channel c to output channel o, in the layer's weights.
+        int Tap(int o, int c, int i) => Flipped ? (c * cout + o) * taps + taps - 1 - i : (o * cin + c) * taps + i;
+        for (int c = c0; c < c0 + count; c++)
+        {
+            int o = b * bs;
+            for (; o + lanes <= last; o += lanes)
             {
-                if (Flipped)
+                for (int i = 0; i < taps; i++)
                 {
-                    ReadOnlySpan<T> from = weights.Slice((c * cout + o) * taps, taps);
-                    for (int i = 0; i < taps; i++) g[i] = double.CreateTruncating(from[taps - 1 - i]);
+                    for (int l = 0; l < lanes; l++) gather[l] = double.CreateTruncating(weights[Tap(o + l, c, i)]);
+                    gv[i] = new Vector<double>(gather);
                 }
-                else
-                {
-                    ReadOnlySpan<T> from = weights.Slice((o * cin + c) * taps, taps);
-                    for (int i = 0; i < taps; i++) g[i] = double.CreateTruncating(from[i]);
-                }
+                for (int a = 0; a < Alpha; a++)
+                    for (int k = 0; k < r; k++)
+                    {
+                        var sum = Vector<double>.Zero;
+                        for (int i = 0; i < r; i++) sum += new Vector<double>(gm[a * r + i]) * gv[i * r + k];
+                        tv[a * r + k] = sum;
+                    }
+                int at = (b * cin + c) * bs + (o - b * bs);
+                for (int a = 0; a < Alpha; a++)
+                    for (int bb = 0; bb < Alpha; bb++)
+                    {
+                        var sum = Vector<double>.Zero;
+                        for (int k = 0; k < r; k++) sum += tv[a * r + k] * new Vector<double>(gm[bb * r + k]);
+                        sum.CopyTo(spill);
+                        Span<T> into = to.Slice((int)(at + (a * Alpha + bb) * frequency), lanes);
+                        for (int l = 0; l < lanes; l++) into[l] = T.CreateTruncating(spill[l]);
+                    }
+            }
+            for (; o < last; o++)
+            {
+                for (int i = 0; i < taps; i++) g[i] = double.CreateTruncating(weights[Tap(o, c, i)]);
                 TransformFilter(g, r, u);
                 int at = (b * cin + c) * bs + (o - b * bs);
-                nint frequency = (nint)blocks * cin * bs;
                 for (int xi = 0; xi < Frequencies; xi++) to[(int)(at + xi * frequency)] = T.CreateTruncating(u[xi]);
             }
+        }
     }
 
     /// <summary>G[j][k] for an r-tap kernel: a_jᵏ / Π_{l≠j}(a_j − a_l) on the points 0, 1, -1, 2, -2; row 5 (∞) picks the last tap.</summary>
