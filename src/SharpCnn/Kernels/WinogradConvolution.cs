@@ -184,16 +184,22 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
         ReadOnlySpan<double> gm = r == 3 ? FilterMatrix3 : FilterMatrix5;
         int last = Math.Min(cout, (b + 1) * bs);
         nint frequency = (nint)blocks * cin * bs;
-        // Index of tap i of the filter from input channel c to output channel o, in the layer's weights.
-        int Tap(int o, int c, int i) => Flipped ? (c * cout + o) * taps + taps - 1 - i : (o * cin + c) * taps + i;
+        // Tap i of the filter from input channel c to output channel o is weights[First(o, c) + Step(i)]; the next output
+        // channel's is laneStride further on.
+        bool flipped = Flipped;
+        int laneStride = flipped ? taps : cin * taps;
+        int First(int o, int c) => flipped ? (c * cout + o) * taps + taps - 1 : (o * cin + c) * taps;
+        int Step(int i) => flipped ? -i : i;
         for (int c = c0; c < c0 + count; c++)
         {
             int o = b * bs;
             for (; o + lanes <= last; o += lanes)
             {
+                int first = First(o, c);
                 for (int i = 0; i < taps; i++)
                 {
-                    for (int l = 0; l < lanes; l++) gather[l] = double.CreateTruncating(weights[Tap(o + l, c, i)]);
+                    int index = first + Step(i);
+                    for (int l = 0; l < lanes; l++, index += laneStride) gather[l] = double.CreateTruncating(weights[index]);
                     gv[i] = new Vector<double>(gather);
                 }
                 for (int a = 0; a < Alpha; a++)
@@ -216,7 +222,7 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
             }
             for (; o < last; o++)
             {
-                for (int i = 0; i < taps; i++) g[i] = double.CreateTruncating(weights[Tap(o, c, i)]);
+                for (int i = 0, first = First(o, c); i < taps; i++) g[i] = double.CreateTruncating(weights[first + Step(i)]);
                 TransformFilter(g, r, u);
                 int at = (b * cin + c) * bs + (o - b * bs);
                 for (int xi = 0; xi < Frequencies; xi++) to[(int)(at + xi * frequency)] = T.CreateTruncating(u[xi]);
