@@ -86,8 +86,8 @@ internal static class LayerProfile
         {
             var layer = net.Layers[k];
             double f = ms(forward[k]), b = ms(backward[k]);
-            double flops = 3.0 * layer.ForwardFlops * batch;
-            Console.WriteLine($"  {layer.Token,-22} forward {f,8:F3}  backward {b,8:F3}   {flops / ((f + b) / 1000) / 1e9,7:F1} GFLOP/s (3x forward flops)");
+            double flops = (double)layer.TrainingFlops(withInputGradient: k > 0) * batch;
+            Console.WriteLine($"  {layer.Token,-22} forward {f,8:F3}  backward {b,8:F3}   {flops / ((f + b) / 1000) / 1e9,7:F1} GFLOP/s (executed flops)");
         }
         Console.WriteLine("  the training step, by phase:");
         Console.WriteLine($"  {"load the batch",-22} {ms(phases.Load),8:F3}");

@@ -81,11 +81,11 @@ internal static class BenchCommand
             if (EpochData is not null) return Epoch<T>(EpochData);
             var (train, _) = BundledDigits.Load();
             var steps = new StepRunner<T>(Choice, train, seed: 1, Optimizer, Math.Max(64, Batch));
-            long trainFlops = steps.TrainingFlopsPerSample;
+            long trainFlops = steps.TrainingFlopsPerSample, executedFlops = steps.Network.TrainingFlops;
             if (!Tsv)
             {
                 Output.WriteLine($"model     {Choice.Label}: {steps.Network.Spec}");
-                Output.WriteLine($"          {steps.Network.ForwardFlops / 1e6:F1} MFLOP forward, ~{trainFlops / 1e6:F1} MFLOP per training sample; {Precisions.Of<T>().TypeName()}, {OptimizerText} without the divergence guard, bundled digits");
+                Output.WriteLine($"          {steps.Network.ForwardFlops / 1e6:F1} MFLOP forward, ~{trainFlops / 1e6:F1} MFLOP per training sample{(executedFlops == trainFlops ? "" : $" ({executedFlops / 1e6:F1} executed: Winograd)")}; {Precisions.Of<T>().TypeName()}, {OptimizerText} without the divergence guard, bundled digits");
                 Output.WriteLine($"machine   {Environment.ProcessorCount} processors, {PeakFlops.VectorName}, {Threads} thread(s); each figure is the best of {Rounds} rounds of {Seconds:G3} s");
             }
             double peak = 0;
@@ -98,18 +98,24 @@ internal static class BenchCommand
             if (Selected.Contains("train64") || Selected.Contains("scaling"))
             {
                 trainN = steps.TrainingSamplesPerSecond(Batch, Seconds, Rounds);
-                double gflops = trainN * trainFlops / 1e9;
-                Report($"train_b{Batch}", trainN, "samples/s", $"training, batch {Batch}, {Threads} thread(s), {OptimizerText}: {gflops:F1} GFLOP/s, {gflops / peak:P0} of peak");
+                // Two rates: the definition's count (3x the forward flops of direct convolution, the figure that compares
+                // across engines and algorithms) and what the kernels execute (Winograd's convolutions do fewer
+                // multiply-adds for the same outputs: Layer.TrainingFlops). Only the executed rate is bounded by the peak.
+                double gflops = trainN * trainFlops / 1e9, executed = trainN * executedFlops / 1e9;
+                string rates = executedFlops == trainFlops
+                    ? $"{gflops:F1} GFLOP/s, {executed / peak:P0} of peak"
+                    : $"{gflops:F1} GFLOP/s counted as direct convolution, {executed:F1} GFLOP/s executed (Winograd), {executed / peak:P0} of peak";
+                Report($"train_b{Batch}", trainN, "samples/s", $"training, batch {Batch}, {Threads} thread(s), {OptimizerText}: {rates}");
                 // The peak is a ceiling: a kernel above it means the peak loop measured less than the cores can do. A
                 // thread descheduled during the short peak rounds (a shared machine) does that too, so the peak is
                 // measured again, for longer, before the figures are refused.
-                if (gflops > peak)
+                if (executed > peak)
                 {
                     peak = Math.Max(peak, PeakFlops.Measure(Threads, seconds: 1.5));
                     Report("peak_gflops", peak, "GFLOP/s", $"measured FMA peak, {Threads} thread(s), measured again (training was above the first measurement)");
                 }
-                if (gflops > peak)
-                    throw new InvalidOperationException($"training reached {gflops:F1} GFLOP/s, above the measured FMA peak of {peak:F1} GFLOP/s: the peak measurement is wrong on this CPU ({PeakFlops.VectorName}); the figures are not reported as a fraction of it");
+                if (executed > peak)
+                    throw new InvalidOperationException($"training executed {executed:F1} GFLOP/s, above the measured FMA peak of {peak:F1} GFLOP/s: the peak measurement is wrong on this CPU ({PeakFlops.VectorName}); the figures are not reported as a fraction of it");
             }
             if (Selected.Contains("train1"))
                 Report("train_b1", steps.TrainingSamplesPerSecond(1, Seconds, Rounds), "samples/s", $"training, batch 1, {Threads} thread(s), {OptimizerText}");

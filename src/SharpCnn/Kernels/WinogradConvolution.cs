@@ -56,6 +56,13 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
         typeof(T) == typeof(float) && kernelHeight == kernelWidth && (kernelHeight == 5 || kernelHeight == 3) && stride == 1
         && channels >= MinimumChannels && outHeight >= 4 && outWidth >= 4;
 
+    /// <summary>
+    /// Floating-point operations of the element-wise products of one sample (a multiply-add counts 2): per tile and
+    /// frequency, an OutChannels x Channels matrix times the tile's transformed input. The input, filter and output
+    /// transforms come on top (a few per cent at these channel counts) and are not counted.
+    /// </summary>
+    public long MultiplyFlops => 2L * Frequencies * Channels * OutChannels * TileRows * TileColumns;
+
     /// <summary>Fewest input channels for which the plan uses Winograd.</summary>
     public const int MinimumChannels = 16;
 

@@ -231,6 +231,16 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     public override long ForwardFlops => 2L * Weight.TrainableCount * P;
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Where Winograd computes the forward pass or the input gradient, that pass counts the element-wise products of the
+    /// transformed tiles (<see cref="WinogradConvolution{T}.MultiplyFlops"/>; the transforms are not counted, so the total
+    /// is a lower bound of the work done); the weight gradient, by im2col and GEMM, counts <see cref="ForwardFlops"/>.
+    /// </remarks>
+    public override long TrainingFlops(bool withInputGradient) =>
+        (winogradForward?.MultiplyFlops ?? ForwardFlops) + ForwardFlops
+        + (withInputGradient ? winogradInput?.MultiplyFlops ?? ForwardFlops : 0);
+
+    /// <inheritdoc />
     /// <remarks>The direct kernel (or Winograd, where <see cref="Forward"/> runs it) with bias, ReLU and 2x2 max pooling in its epilogue: the same bits as <see cref="Forward"/>.</remarks>
     internal override Model.InferenceStage<T>? CreateInferenceStage() => new Model.ConvolutionStage<T>(this);
 

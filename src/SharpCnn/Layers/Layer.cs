@@ -184,6 +184,15 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     public virtual long ForwardFlops => 0;
 
     /// <summary>
+    /// Floating-point operations the kernels execute for one sample of a training step through this layer: the forward
+    /// pass, the parameter gradient and, when <paramref name="withInputGradient"/>, the input gradient, each counted as
+    /// <see cref="ForwardFlops"/> (so 3x or 2x it). A layer whose kernels do less arithmetic than the definition's count
+    /// (a convolution computed by Winograd) says so here: its <see cref="ForwardFlops"/> stays the definition's count, the
+    /// one "GFLOP/s" figures compare across engines, while this is the work the cores did, the one a hardware peak bounds.
+    /// </summary>
+    public virtual long TrainingFlops(bool withInputGradient) => (withInputGradient ? 3 : 2) * ForwardFlops;
+
+    /// <summary>
     /// The layer's weights seen as pictures, for the first-layer kernel plots, when this layer reads
     /// images of shape <paramref name="image"/> (the network's input): a convolution's kernels, a dense
     /// layer's rows seen as images; null when the weights are not pictures of that input.

@@ -121,6 +121,12 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Floating-point operations of one sample's forward pass.</summary>
     public long ForwardFlops => layers.Sum(l => l.ForwardFlops);
 
+    /// <summary>
+    /// Floating-point operations the kernels execute for one training sample: every layer's <see cref="Layer{T}.TrainingFlops"/>,
+    /// without the first layer's input gradient (nothing needs it).
+    /// </summary>
+    public long TrainingFlops => layers.Select((l, k) => l.TrainingFlops(withInputGradient: k > 0)).Sum();
+
     /// <summary>Training mode (true) or evaluation mode (false), for every layer.</summary>
     public bool Training
     {

@@ -176,6 +176,37 @@ public sealed class Conv2dWinogradTests
     }
 
     [Fact]
+    public void TrainingFlopsCountWinogradsProductsWhereItRunsAndTheDefinitionElsewhere()
+    {
+        // conv 5x5, 32 -> 64 maps on 14x14, 'same': the definition counts 2 · (64 · 32 · 25) · 196 per pass; F(2x2, 5x5)
+        // covers the 14x14 output with 7 x 7 tiles of 6 x 6 frequencies: 2 · 36 · 32 · 64 · 49 for the forward pass and the
+        // same for ∂x (64 maps of δ to 32), while ∂W stays im2col + GEMM.
+        static Conv2d<T> Built<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var layer = (Conv2d<T>)ConvKind.Instance.Parse(new LayerToken("conv5x5x64:same", 1))!.Create<T>();
+            layer.Build(new Shape(32, 14, 14));
+            return layer;
+        }
+        const long direct = 20_070_400, winograd = 7_225_344;
+        var single = Built<float>();
+        Assert.Equal(direct, single.ForwardFlops);
+        Assert.Equal(2 * winograd + direct, single.TrainingFlops(withInputGradient: true));
+        Assert.Equal(winograd + direct, single.TrainingFlops(withInputGradient: false));
+        var twice = Built<double>();
+        Assert.Equal(direct, twice.ForwardFlops);
+        Assert.Equal(3 * direct, twice.TrainingFlops(withInputGradient: true));
+        Assert.Equal(2 * direct, twice.TrainingFlops(withInputGradient: false));
+
+        // A network sums its layers' counts without the first layer's input gradient: in double (no Winograd) that is the
+        // old 3 x forward less the first layer's forward; in float the seed CNN's second convolution runs Winograd.
+        const string seed = "conv5x5x32:same,relu,maxpool2,conv5x5x64:same,relu,maxpool2,flatten,dense1024,relu,dense10";
+        var inDouble = SharpCnn.Model.ModelFactory.FromSpec<double>(seed, new Shape(1, 28, 28));
+        Assert.Equal(3 * inDouble.ForwardFlops - inDouble.Layers[0].ForwardFlops, inDouble.TrainingFlops);
+        var inFloat = SharpCnn.Model.ModelFactory.FromSpec<float>(seed, new Shape(1, 28, 28));
+        Assert.Equal(3 * inFloat.ForwardFlops - inFloat.Layers[0].ForwardFlops - 2 * (direct - winograd), inFloat.TrainingFlops);
+    }
+
+    [Fact]
     public void AForwardAndBackwardStepAllocatesNothingAfterWarmUp()
     {
         // One thread: every partition runs here, so this thread's count sees all of them (the pool's threads only ever
