@@ -59,7 +59,7 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
     /// <summary>
     /// Floating-point operations of the element-wise products of one sample (a multiply-add counts 2): per tile and
     /// frequency, an OutChannels x Channels matrix times the tile's transformed input. The input, filter and output
-    /// transforms come on top (a few per cent at these channel counts) and are not counted.
+    /// transforms come on top and are not counted: a lower bound of the arithmetic done.
     /// </summary>
     public long MultiplyFlops => 2L * Frequencies * Channels * OutChannels * TileRows * TileColumns;
 
