@@ -149,7 +149,7 @@ internal readonly struct Width512<T> : IVectorWidth<Vector512<T>, T>
             return Vector512.FusedMultiplyAdd(left.AsSingle(), right.AsSingle(), addend.AsSingle()).As<float, T>();
         if (typeof(T) == typeof(double))
             return Vector512.FusedMultiplyAdd(left.AsDouble(), right.AsDouble(), addend.AsDouble()).As<double, T>();
-        throw new NotSupportedException();
+        throw LaneType.Unsupported<T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -159,7 +159,7 @@ internal readonly struct Width512<T> : IVectorWidth<Vector512<T>, T>
             return Vector512.MultiplyAddEstimate(left.AsSingle(), right.AsSingle(), addend.AsSingle()).As<float, T>();
         if (typeof(T) == typeof(double))
             return Vector512.MultiplyAddEstimate(left.AsDouble(), right.AsDouble(), addend.AsDouble()).As<double, T>();
-        throw new NotSupportedException();
+        throw LaneType.Unsupported<T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -191,7 +191,7 @@ internal readonly struct Width512<T> : IVectorWidth<Vector512<T>, T>
     {
         if (typeof(T) == typeof(float)) return (left.AsInt32() + right.AsInt32()).As<int, T>();
         if (typeof(T) == typeof(double)) return (left.AsInt64() + right.AsInt64()).As<long, T>();
-        throw new NotSupportedException();
+        throw LaneType.Unsupported<T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -199,7 +199,7 @@ internal readonly struct Width512<T> : IVectorWidth<Vector512<T>, T>
     {
         if (typeof(T) == typeof(float)) return Vector512.ShiftLeft(value.AsInt32(), count).As<int, T>();
         if (typeof(T) == typeof(double)) return Vector512.ShiftLeft(value.AsInt64(), count).As<long, T>();
-        throw new NotSupportedException();
+        throw LaneType.Unsupported<T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -207,7 +207,7 @@ internal readonly struct Width512<T> : IVectorWidth<Vector512<T>, T>
     {
         if (typeof(T) == typeof(float)) return Vector512.ShiftRightLogical(value.AsUInt32(), count).As<uint, T>();
         if (typeof(T) == typeof(double)) return Vector512.ShiftRightLogical(value.AsUInt64(), count).As<ulong, T>();
-        throw new NotSupportedException();
+        throw LaneType.Unsupported<T>();
     }
 
     /// <summary>Upper 256 bits onto the lower 256, then as <see cref="Width256{T}.FoldSum"/>.</summary>
@@ -253,7 +253,7 @@ internal readonly struct Width256<T> : IVectorWidth<Vector256<T>, T>
             return Vector256.FusedMultiplyAdd(left.AsSingle(), right.AsSingle(), addend.AsSingle()).As<float, T>();
         if (typeof(T) == typeof(double))
             return Vector256.FusedMultiplyAdd(left.AsDouble(), right.AsDouble(), addend.AsDouble()).As<double, T>();
-        throw new NotSupportedException();
+        throw LaneType.Unsupported<T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -263,7 +263,7 @@ internal readonly struct Width256<T> : IVectorWidth<Vector256<T>, T>
             return Vector256.MultiplyAddEstimate(left.AsSingle(), right.AsSingle(), addend.AsSingle()).As<float, T>();
         if (typeof(T) == typeof(double))
             return Vector256.MultiplyAddEstimate(left.AsDouble(), right.AsDouble(), addend.AsDouble()).As<double, T>();
-        throw new NotSupportedException();
+        throw LaneType.Unsupported<T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -295,7 +295,7 @@ internal readonly struct Width256<T> : IVectorWidth<Vector256<T>, T>
     {
         if (typeof(T) == typeof(float)) return (left.AsInt32() + right.AsInt32()).As<int, T>();
         if (typeof(T) == typeof(double)) return (left.AsInt64() + right.AsInt64()).As<long, T>();
-        throw new NotSupportedException();
+        throw LaneType.Unsupported<T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -303,7 +303,7 @@ internal readonly struct Width256<T> : IVectorWidth<Vector256<T>, T>
     {
         if (typeof(T) == typeof(float)) return Vector256.ShiftLeft(value.AsInt32(), count).As<int, T>();
         if (typeof(T) == typeof(double)) return Vector256.ShiftLeft(value.AsInt64(), count).As<long, T>();
-        throw new NotSupportedException();
+        throw LaneType.Unsupported<T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -311,7 +311,7 @@ internal readonly struct Width256<T> : IVectorWidth<Vector256<T>, T>
     {
         if (typeof(T) == typeof(float)) return Vector256.ShiftRightLogical(value.AsUInt32(), count).As<uint, T>();
         if (typeof(T) == typeof(double)) return Vector256.ShiftRightLogical(value.AsUInt64(), count).As<ulong, T>();
-        throw new NotSupportedException();
+        throw LaneType.Unsupported<T>();
     }
 
     /// <summary>Upper 128 bits onto the lower 128, then as <see cref="Width128{T}.FoldSum"/>.</summary>
@@ -359,7 +359,7 @@ internal readonly struct Width128<T> : IVectorWidth<Vector128<T>, T>
             return Vector128.FusedMultiplyAdd(left.AsSingle(), right.AsSingle(), addend.AsSingle()).As<float, T>();
         if (typeof(T) == typeof(double))
             return Vector128.FusedMultiplyAdd(left.AsDouble(), right.AsDouble(), addend.AsDouble()).As<double, T>();
-        throw new NotSupportedException();
+        throw LaneType.Unsupported<T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -369,7 +369,7 @@ internal readonly struct Width128<T> : IVectorWidth<Vector128<T>, T>
             return Vector128.MultiplyAddEstimate(left.AsSingle(), right.AsSingle(), addend.AsSingle()).As<float, T>();
         if (typeof(T) == typeof(double))
             return Vector128.MultiplyAddEstimate(left.AsDouble(), right.AsDouble(), addend.AsDouble()).As<double, T>();
-        throw new NotSupportedException();
+        throw LaneType.Unsupported<T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -401,7 +401,7 @@ internal readonly struct Width128<T> : IVectorWidth<Vector128<T>, T>
     {
         if (typeof(T) == typeof(float)) return (left.AsInt32() + right.AsInt32()).As<int, T>();
         if (typeof(T) == typeof(double)) return (left.AsInt64() + right.AsInt64()).As<long, T>();
-        throw new NotSupportedException();
+        throw LaneType.Unsupported<T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -409,7 +409,7 @@ internal readonly struct Width128<T> : IVectorWidth<Vector128<T>, T>
     {
         if (typeof(T) == typeof(float)) return Vector128.ShiftLeft(value.AsInt32(), count).As<int, T>();
         if (typeof(T) == typeof(double)) return Vector128.ShiftLeft(value.AsInt64(), count).As<long, T>();
-        throw new NotSupportedException();
+        throw LaneType.Unsupported<T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -417,7 +417,7 @@ internal readonly struct Width128<T> : IVectorWidth<Vector128<T>, T>
     {
         if (typeof(T) == typeof(float)) return Vector128.ShiftRightLogical(value.AsUInt32(), count).As<uint, T>();
         if (typeof(T) == typeof(double)) return Vector128.ShiftRightLogical(value.AsUInt64(), count).As<ulong, T>();
-        throw new NotSupportedException();
+        throw LaneType.Unsupported<T>();
     }
 
     /// <summary>Four floats: (l0 + l2) + (l1 + l3); two doubles: l0 + l1.</summary>
@@ -576,4 +576,14 @@ internal readonly struct WidthScalar<T> : IVectorWidth<T, T>
         if (typeof(T) == typeof(double)) return Unsafe.BitCast<ulong, T>(bits);
         throw new NotSupportedException($"bit operations on {typeof(T).Name}");
     }
+}
+
+/// <summary>
+/// The error of a width's float-or-double dispatch reached with another lane type. The engine instantiates the widths
+/// only with float and double (its two precisions), so this names the mistake instead of failing silently.
+/// </summary>
+internal static class LaneType
+{
+    public static NotSupportedException Unsupported<T>() =>
+        new($"{typeof(T).Name} lanes: the vector widths compute only float and double");
 }

@@ -9,6 +9,16 @@ namespace SharpCnn.Tests.Kernels;
 public class VectorWidthTests
 {
     [Fact]
+    public void ALaneTypeOtherThanFloatOrDoubleIsRefusedByName()
+    {
+        // The widths dispatch on float and double; Half satisfies the constraint but has no such path.
+        var e = Assert.Throws<NotSupportedException>(() => Width128<Half>.MultiplyAdd(default, default, default));
+        Assert.Equal("Half lanes: the vector widths compute only float and double", e.Message);
+        Assert.Throws<NotSupportedException>(() => Width256<Half>.MultiplyAdd(default, default, default));
+        Assert.Throws<NotSupportedException>(() => Width512<Half>.MultiplyAdd(default, default, default));
+    }
+
+    [Fact]
     public void FloatFmaWithoutFmaHardwareIsCorrectlyRounded()
     {
         var random = new Random(11);
