@@ -8,6 +8,7 @@ using SharpCnn.Bench;
 //   layers [batch] [threads] [steps] [spec]   where a training step's time goes, layer by layer
 //   steps [batch] [threads] [count] [adam|sgd|momentum] [spec]   only training steps (wall and CPU time), also to run under a sampling profiler
 //     (DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 perf record -e cpu-clock ...)
+//   pack [threads]        the Winograd filter transform of the seed CNN's second convolution (forward and input gradient)
 if (args.Length > 0 && args[0] == "peak")
 {
     QuickMeasure.PrintPeak();
@@ -32,6 +33,11 @@ if (args.Length > 0 && args[0] == "steps")
     string optimizer = args.Length > 4 ? args[4] : "adam";
     string spec = args.Length > 5 ? args[5] : SharpCnn.Model.Presets.Find("seed-cnn")!.Spec;
     LayerProfile.Steps(spec, batch, threads, count, optimizer);
+    return 0;
+}
+if (args.Length > 0 && args[0] == "pack")
+{
+    WinogradPackMeasure.Run(args.Length > 1 ? int.Parse(args[1]) : 1);
     return 0;
 }
 if (args.Length > 0 && args[0] == "quick")

@@ -197,9 +197,11 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
         int laneStride = flipped ? taps : cin * taps;
         int First(int o, int c) => flipped ? (c * cout + o) * taps + taps - 1 : (o * cin + c) * taps;
         int Step(int i) => flipped ? -i : i;
+        bool quads = typeof(T) == typeof(float) && Vector256.IsHardwareAccelerated;
         for (int c = c0; c < c0 + count; c++)
         {
             int o = b * bs;
+            if (quads) o = PackFloatQuads(b, c, o, last);
             for (; o + lanes <= last; o += lanes)
             {
                 int first = First(o, c);
@@ -236,6 +238,92 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
             }
         }
     }
+
+    /// <summary>
+    /// Float weights: the transformed filters from input channel <paramref name="c"/> to output channels <paramref name="o"/> ..
+    /// <paramref name="last"/> of block <paramref name="b"/>, four at a time in the lanes of a Vector256&lt;double&gt;; returns the first
+    /// output channel left over (fewer than four). The same multiplies and adds in the same order as <see cref="TransformFilter"/>
+    /// (a product, then its sum, each rounded in double; never fused), and the same rounding to float, so the same bits; what
+    /// makes it fast is only the data movement: the filter taps are read straight into vectors, the G coefficients are
+    /// broadcast once (<see cref="FilterVectors5"/>), and each frequency's four values are narrowed and stored as one vector.
+    /// </summary>
+    private int PackFloatQuads(int b, int c, int o, int last)
+    {
+        int r = Kernel, taps = r * r, cin = Channels, cout = OutChannels, bs = Block;
+        ref float weights = ref Unsafe.As<T, float>(ref MemoryMarshal.GetArrayDataReference(packedFrom));
+        ref float to = ref Unsafe.As<T, float>(ref MemoryMarshal.GetArrayDataReference(packed));
+        ref Vector256<double> gm = ref MemoryMarshal.GetArrayDataReference(r == 3 ? FilterVectors3 : FilterVectors5);
+        nint frequency = (nint)Blocks * cin * bs;
+        bool flipped = Flipped;
+        nint laneStride = flipped ? taps : (nint)cin * taps, step = flipped ? -1 : 1;
+        var filterRegisters = default(Registers36<Vector256<double>>);
+        var halfRegisters = default(Registers36<Vector256<double>>); // T, 6 rows of 5 (3 used for r = 3)
+        ref Vector256<double> g = ref Unsafe.As<Registers36<Vector256<double>>, Vector256<double>>(ref filterRegisters);
+        ref Vector256<double> t = ref Unsafe.As<Registers36<Vector256<double>>, Vector256<double>>(ref halfRegisters);
+        for (; o + 4 <= last; o += 4)
+        {
+            // Tap i of the filter to output channel o + l (lane l), as in PackBlock's First and Step.
+            nint first = flipped ? ((nint)c * cout + o) * taps + taps - 1 : ((nint)o * cin + c) * taps;
+            for (int i = 0; i < taps; i++)
+            {
+                ref float tap = ref Unsafe.Add(ref weights, first + step * i);
+                Unsafe.Add(ref g, i) = Vector256.Create((double)tap, Unsafe.Add(ref tap, laneStride), Unsafe.Add(ref tap, 2 * laneStride), Unsafe.Add(ref tap, 3 * laneStride));
+            }
+            // T = G g, row a at a time: T[a][k] = Σ over i in increasing i, from zero (the columns k side by side: independent sums).
+            bool five = r == 5;
+            for (int a = 0; a < Alpha; a++)
+            {
+                Vector256<double> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default;
+                for (int i = 0; i < r; i++)
+                {
+                    Vector256<double> coefficient = Unsafe.Add(ref gm, a * r + i);
+                    ref Vector256<double> row = ref Unsafe.Add(ref g, i * r);
+                    s0 += coefficient * row;
+                    s1 += coefficient * Unsafe.Add(ref row, 1);
+                    s2 += coefficient * Unsafe.Add(ref row, 2);
+                    if (five)
+                    {
+                        s3 += coefficient * Unsafe.Add(ref row, 3);
+                        s4 += coefficient * Unsafe.Add(ref row, 4);
+                    }
+                }
+                ref Vector256<double> tRow = ref Unsafe.Add(ref t, a * 5);
+                tRow = s0;
+                Unsafe.Add(ref tRow, 1) = s1;
+                Unsafe.Add(ref tRow, 2) = s2;
+                Unsafe.Add(ref tRow, 3) = s3;
+                Unsafe.Add(ref tRow, 4) = s4;
+            }
+            // U = T Gᵀ, row a at a time: U[a][bb] = Σ over k in increasing k, from zero; rounded to float.
+            ref float into = ref Unsafe.Add(ref to, ((nint)b * cin + c) * bs + (o - b * bs));
+            for (int a = 0; a < Alpha; a++)
+            {
+                Vector256<double> u0 = default, u1 = default, u2 = default, u3 = default, u4 = default, u5 = default;
+                for (int k = 0; k < r; k++)
+                {
+                    Vector256<double> tk = Unsafe.Add(ref t, a * 5 + k);
+                    u0 += tk * Unsafe.Add(ref gm, k);
+                    u1 += tk * Unsafe.Add(ref gm, r + k);
+                    u2 += tk * Unsafe.Add(ref gm, 2 * r + k);
+                    u3 += tk * Unsafe.Add(ref gm, 3 * r + k);
+                    u4 += tk * Unsafe.Add(ref gm, 4 * r + k);
+                    u5 += tk * Unsafe.Add(ref gm, 5 * r + k);
+                }
+                ref float frequencyRow = ref Unsafe.Add(ref into, a * Alpha * frequency);
+                Vector128.Narrow(u0.GetLower(), u0.GetUpper()).StoreUnsafe(ref frequencyRow);
+                Vector128.Narrow(u1.GetLower(), u1.GetUpper()).StoreUnsafe(ref Unsafe.Add(ref frequencyRow, frequency));
+                Vector128.Narrow(u2.GetLower(), u2.GetUpper()).StoreUnsafe(ref Unsafe.Add(ref frequencyRow, 2 * frequency));
+                Vector128.Narrow(u3.GetLower(), u3.GetUpper()).StoreUnsafe(ref Unsafe.Add(ref frequencyRow, 3 * frequency));
+                Vector128.Narrow(u4.GetLower(), u4.GetUpper()).StoreUnsafe(ref Unsafe.Add(ref frequencyRow, 4 * frequency));
+                Vector128.Narrow(u5.GetLower(), u5.GetUpper()).StoreUnsafe(ref Unsafe.Add(ref frequencyRow, 5 * frequency));
+            }
+        }
+        return o;
+    }
+
+    /// <summary>G (6 x r, row-major) for r = 3 and r = 5, each coefficient broadcast to a Vector256&lt;double&gt; (<see cref="PackFloatQuads"/>).</summary>
+    private static readonly Vector256<double>[] FilterVectors3 = Array.ConvertAll(FilterTable(3), Vector256.Create),
+        FilterVectors5 = Array.ConvertAll(FilterTable(5), Vector256.Create);
 
     /// <summary>G[j][k] for an r-tap kernel: a_jᵏ / Π_{l≠j}(a_j − a_l) on the points 0, 1, -1, 2, -2; row 5 (∞) picks the last tap.</summary>
     internal static double FilterMatrix(int j, int k, int r)

@@ -145,6 +145,47 @@ public sealed class WinogradConvolutionTests
         }
     }
 
+    [Theory]
+    [InlineData(18, 7, 5, false, 1)]
+    [InlineData(18, 7, 5, true, 2)]
+    [InlineData(5, 19, 3, false, 2)]
+    [InlineData(5, 19, 3, true, 1)]
+    [InlineData(32, 64, 5, true, 2)]
+    public void PacksEveryFilterAsTransformFilterDoesInFloat(int cin, int cout, int r, bool flipped, int threads)
+    {
+        // Pack's vector paths (four filters per Vector256<double> for float, Vector<double> lanes otherwise, one filter at a time
+        // for what is left) against TransformFilter on each filter alone, bit for bit: with and without the flip and transpose,
+        // output channels that are not a multiple of four or of the block, on 1 and 2 threads.
+        var conv = new WinogradConvolution<float>(cin, 9, 9, cout, r, r / 2, r / 2, r / 2, r / 2, WinogradConvolution<float>.DefaultBlock, flipped);
+        var rng = new Random(cin + 100 * cout + r);
+        var weights = Enumerable.Range(0, cin * cout * r * r).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        int saved = Parallelism.ThreadCount;
+        try
+        {
+            Parallelism.ThreadCount = threads;
+            conv.Pack(weights);
+        }
+        finally
+        {
+            Parallelism.ThreadCount = saved;
+        }
+        int taps = r * r, bs = conv.Block, frequency = conv.Blocks * cin * bs;
+        var g = new double[taps];
+        var u = new double[WinogradConvolution<float>.Frequencies];
+        for (int o = 0; o < cout; o++)
+            for (int c = 0; c < cin; c++)
+            {
+                // The filter from input channel c to output channel o: w[o, c] as given, or with the flip, w[c, o] turned by 180 degrees.
+                for (int i = 0; i < taps; i++)
+                    g[i] = flipped ? weights[(c * cout + o) * taps + taps - 1 - i] : weights[(o * cin + c) * taps + i];
+                WinogradConvolution<float>.TransformFilter(g, r, u);
+                int at = (o / bs * cin + c) * bs + o % bs;
+                for (int xi = 0; xi < u.Length; xi++)
+                    Assert.True(BitConverter.SingleToUInt32Bits((float)u[xi]) == BitConverter.SingleToUInt32Bits(conv.Packed[at + xi * frequency]),
+                        $"filter {o} <- {c}, frequency {xi}: {conv.Packed[at + xi * frequency]} vs {(float)u[xi]}");
+            }
+    }
+
     [Fact]
     public void TransformsTheFiltersAgainOnlyWhenTheWeightsChange()
     {
