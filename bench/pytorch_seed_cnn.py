@@ -8,7 +8,8 @@ ExperimentCatalog.FashionSpec: batch norm after both convolutions and the 1,024-
 momentum: SGD with momentum 0.9, lr 0.05, weight decay 5e-4 on the convolution and dense weights only,
 as SharpCnn decays only weights), same data
 (the bundled MNIST digits in data/mnist-10k, kept as bytes and converted per batch to pixel/255),
-same timing (a warm-up of at least 3 steps, then the best of --rounds rounds of --seconds each).
+same timing (a warm-up of at least 3 steps, then the best of --rounds rounds of --seconds each; for the
+1 -> N thread scaling the N-thread and 1-thread rounds alternate).
 
 Prints `measure<TAB>value<TAB>unit` lines with the same measure names as `sharpcnn bench --tsv`.
 Run it through bench/compare-pytorch.sh, which configures PyTorch at its best (OpenBLAS with
@@ -111,23 +112,42 @@ class Runner:
         return len(order)
 
 
-def best_rate(step, n, seconds, rounds):
+def warm_up(step, n, seconds):
     warm = time.perf_counter()
     i = 0
     while i < 3 or time.perf_counter() - warm < min(1.0, seconds / 2):
         step(n)
         i += 1
-    best = 0.0
+
+
+def one_round(step, n, seconds):
+    count, start = 0, time.perf_counter()
+    while True:
+        step(n)
+        count += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return count * n / elapsed
+
+
+def best_rate(step, n, seconds, rounds):
+    warm_up(step, n, seconds)
+    return max(one_round(step, n, seconds) for _ in range(rounds))
+
+
+def best_rates_alternating(step, n, seconds, rounds, threads):
+    """The best round on `threads` threads and on 1, the rounds alternating (as `sharpcnn bench` measures scaling)."""
+    for count in (threads, 1):
+        torch.set_num_threads(count)
+        warm_up(step, n, seconds)
+    many = one = 0.0
     for _ in range(rounds):
-        count, start = 0, time.perf_counter()
-        while True:
-            step(n)
-            count += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= seconds:
-                break
-        best = max(best, count * n / elapsed)
-    return best
+        torch.set_num_threads(threads)
+        many = max(many, one_round(step, n, seconds))
+        torch.set_num_threads(1)
+        one = max(one, one_round(step, n, seconds))
+    torch.set_num_threads(threads)
+    return many, one
 
 
 def report(key, value, unit):
@@ -175,10 +195,13 @@ def main():
     runner = Runner(images, labels, optimizer=args.optimizer, model=args.model)
     b = args.batch
     measures = args.only.split(",")
-    train_n = None
+    train_n = train_one = None
     if "train64" in measures or "scaling" in measures:
         runner.model.train()
-        train_n = best_rate(runner.train_step, b, args.seconds, args.rounds)
+        if "scaling" in measures:
+            train_n, train_one = best_rates_alternating(runner.train_step, b, args.seconds, args.rounds, args.threads)
+        else:
+            train_n = best_rate(runner.train_step, b, args.seconds, args.rounds)
         report(f"train_b{b}", train_n, "samples/s")
     if "train1" in measures:
         runner.model.train()
@@ -188,11 +211,8 @@ def main():
         report("infer_b256", best_rate(runner.infer_step, 256, args.seconds, args.rounds), "samples/s")
         runner.model.train()
     if "scaling" in measures:
-        torch.set_num_threads(1)
-        one = best_rate(runner.train_step, b, args.seconds, args.rounds)
-        torch.set_num_threads(args.threads)
-        report(f"train_b{b}_1thread", one, "samples/s")
-        report("scaling", train_n / one, "x")
+        report(f"train_b{b}_1thread", train_one, "samples/s")
+        report("scaling", train_n / train_one, "x")
     report("peak_rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, "MiB")
 
 

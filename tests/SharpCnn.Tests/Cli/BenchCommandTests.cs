@@ -32,6 +32,19 @@ public class BenchCommandTests
         Assert.Matches(@"(?m)^train_b8\t[0-9.]+\tsamples/s", r.Output);
     }
 
+    [Fact]
+    public void ScalingReportsBothThreadCountsAndTheirRatio()
+    {
+        // The N-thread and 1-thread rates come from alternating rounds; the speed-up is their ratio.
+        var r = CliProcess.Run(AppContext.BaseDirectory, "bench", "--model", "conv3x3x4,relu,maxpool2,dense10", "--batch", "8", "--threads", "2",
+            "--only", "scaling", "--seconds", "0.05", "--rounds", "2", "--tsv");
+        Assert.True(r.ExitCode == 0, r.Output + r.Error);
+        var lines = r.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(l => l.Split('\t')).ToDictionary(f => f[0], f => double.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(lines["train_b8"] > 0 && lines["train_b8_1thread"] > 0, r.Output);
+        Assert.Equal(lines["train_b8"] / lines["train_b8_1thread"], lines["scaling"], 1e-9);
+    }
+
     [Theory]
     [InlineData("--batch", "0")]
     [InlineData("--optimizer", "lion")]
