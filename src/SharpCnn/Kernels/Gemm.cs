@@ -57,7 +57,9 @@
 // stored to C (or added to C when accumulating), each later slice added to C, in increasing pc.
 // GemmReference.Multiply is that order as a plain loop, and the tests compare bits. The column loop (jc) is independent per block:
 // MultiplyColumns computes any column range of C on its own, which is how ParallelGemm splits the
-// work across threads without changing any arithmetic.
+// work across threads without changing any arithmetic. MultiplyPacked runs the same loops on an op(B) that is
+// never stored: a packer (IGemmBPacker) writes its panels, as Im2ColPanels writes a convolution's im2col columns
+// straight from the padded input maps; the same panels give the same bits.
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -202,11 +204,70 @@ public static class Gemm
             ref aRef, lda, ref bRef, ldb, ref cRef, ldc, accumulate, columnStart, columnEnd);
     }
 
-    /// <summary>The five blocking loops around the micro-kernel (see the top of this file).</summary>
+    /// <summary>The five blocking loops around the micro-kernel (see the top of this file), op(B) stored in memory.</summary>
     private static void MultiplyBlocked<T, TKernel>(bool transA, bool transB, int m, int k,
         ref T a, nint lda, ref T b, nint ldb, ref T c, nint ldc, bool accumulate, int columnStart, int columnEnd)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TKernel : struct, IGemmMicroKernel<T>
+    {
+        var stored = new StoredB<T>(transB, ref b, ldb);
+        MultiplyBlocked<T, TKernel, StoredB<T>>(transA, m, k, ref a, lda, ref stored, ref c, ldc, accumulate, columnStart, columnEnd);
+    }
+
+    /// <summary>
+    /// C[m x n] = A[m x k] * op(B)[k x n] (or C += ...), A stored m x k (<paramref name="lda"/> &gt;= k), where op(B) is not stored
+    /// but packed straight into the panels by <paramref name="packer"/> (a convolution's weight gradient packs its im2col
+    /// columns from the padded input: <see cref="Im2ColPanels{T}"/>). The blocking, the micro-kernels and so the canonical
+    /// order are <see cref="Multiply{T}"/>'s: given the packer writes what <c>GemmPacking.PackB</c> would from the stored
+    /// matrix, the bits are the same.
+    /// </summary>
+    internal static void MultiplyPacked<T, TPacker>(int m, int n, int k, ReadOnlySpan<T> a, int lda, ref TPacker packer,
+        Span<T> c, int ldc, bool accumulate)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TPacker : struct, IGemmBPacker<T>, allows ref struct
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        ValidateMatrix(m, k, a.Length, lda, nameof(a), nameof(lda));
+        ValidateMatrix(m, n, c.Length, ldc, nameof(c), nameof(ldc));
+        if (c.Overlaps(a)) throw new ArgumentException("The output span c overlaps the input span a.", nameof(c));
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            if (!accumulate)
+                for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
+            return;
+        }
+        ref T aRef = ref MemoryMarshal.GetReference(a);
+        ref T cRef = ref MemoryMarshal.GetReference(c);
+        if (typeof(T) == typeof(float) || typeof(T) == typeof(double))
+        {
+            if (Vector512.IsHardwareAccelerated)
+            {
+                MultiplyBlocked<T, MicroKernel8x3<T, Vector512<T>, Width512<T>>, TPacker>(false, m, k, ref aRef, lda, ref packer, ref cRef, ldc, accumulate, 0, n);
+                return;
+            }
+            if (Vector256.IsHardwareAccelerated)
+            {
+                MultiplyBlocked<T, MicroKernel6x2<T, Vector256<T>, Width256<T>>, TPacker>(false, m, k, ref aRef, lda, ref packer, ref cRef, ldc, accumulate, 0, n);
+                return;
+            }
+            if (Vector128.IsHardwareAccelerated)
+            {
+                MultiplyBlocked<T, MicroKernel6x2<T, Vector128<T>, Width128<T>>, TPacker>(false, m, k, ref aRef, lda, ref packer, ref cRef, ldc, accumulate, 0, n);
+                return;
+            }
+        }
+        MultiplyBlocked<T, MicroKernel6x2<T, T, WidthScalar<T>>, TPacker>(false, m, k, ref aRef, lda, ref packer, ref cRef, ldc, accumulate, 0, n);
+    }
+
+    /// <summary>The blocking loops, op(B)'s blocks packed by <paramref name="packer"/>.</summary>
+    private static void MultiplyBlocked<T, TKernel, TPacker>(bool transA, int m, int k,
+        ref T a, nint lda, ref TPacker packer, ref T c, nint ldc, bool accumulate, int columnStart, int columnEnd)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TKernel : struct, IGemmMicroKernel<T>
+        where TPacker : struct, IGemmBPacker<T>, allows ref struct
     {
         int mr = TKernel.Rows;
         int nr = TKernel.Columns;
@@ -235,7 +296,7 @@ public static class Gemm
             {
                 int kcBlock = Math.Min(kc, k - pc);
                 bool overwrite = !accumulate && pc == 0;
-                GemmPacking.PackB<T, TKernel>(transB, ref b, ldb, pc, kcBlock, jc, ncBlock, ref packedB);
+                packer.Pack<TKernel>(pc, kcBlock, jc, ncBlock, ref packedB);
 
                 for (int ic = 0; ic < m; ic += mc)
                 {
@@ -318,4 +379,32 @@ public static class Gemm
             }
         }
     }
+}
+
+/// <summary>
+/// Fills Gemm's packed B panels (the layout at the top of GemmPacking.cs) with op(B)[p0 .. p0+depth, j0 .. j0+columns] of a
+/// matrix that may exist only implicitly (<see cref="Im2ColPanels{T}"/>).
+/// </summary>
+internal interface IGemmBPacker<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Packs the block for <typeparamref name="TKernel"/>'s panel width into <paramref name="packed"/>.</summary>
+    void Pack<TKernel>(int p0, int depth, int j0, int columns, ref T packed) where TKernel : struct, IGemmMicroKernel<T>;
+}
+
+/// <summary>op(B) stored in memory, row-major (B, or Bᵀ when transposed): GemmPacking.PackB.</summary>
+internal readonly ref struct StoredB<T> : IGemmBPacker<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly ref T b;
+    private readonly nint ldb;
+    private readonly bool transB;
+
+    public StoredB(bool transB, ref T b, nint ldb)
+    {
+        this.transB = transB;
+        this.b = ref b;
+        this.ldb = ldb;
+    }
+
+    public void Pack<TKernel>(int p0, int depth, int j0, int columns, ref T packed) where TKernel : struct, IGemmMicroKernel<T> =>
+        GemmPacking.PackB<T, TKernel>(transB, ref b, ldb, p0, depth, j0, columns, ref packed);
 }

@@ -228,16 +228,18 @@ internal static class GemmPacking
 
     /// <summary>Writes the transpose of the 8 x 8 floats at <paramref name="source"/> (row stride ld) to <paramref name="destination"/> (row stride width).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(ref float source, nint ld, ref float destination, nint width)
+    private static void Transpose8x8(ref float source, nint ld, ref float destination, nint width) =>
+        Transpose8x8(Vector256.LoadUnsafe(ref source), Vector256.LoadUnsafe(ref Unsafe.Add(ref source, ld)),
+            Vector256.LoadUnsafe(ref Unsafe.Add(ref source, 2 * ld)), Vector256.LoadUnsafe(ref Unsafe.Add(ref source, 3 * ld)),
+            Vector256.LoadUnsafe(ref Unsafe.Add(ref source, 4 * ld)), Vector256.LoadUnsafe(ref Unsafe.Add(ref source, 5 * ld)),
+            Vector256.LoadUnsafe(ref Unsafe.Add(ref source, 6 * ld)), Vector256.LoadUnsafe(ref Unsafe.Add(ref source, 7 * ld)),
+            ref destination, width);
+
+    /// <summary>Writes the transpose of the 8 x 8 floats r0 .. r7 (one row each) to <paramref name="destination"/> (row stride width): AVX shuffles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Transpose8x8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+        Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7, ref float destination, nint width)
     {
-        Vector256<float> r0 = Vector256.LoadUnsafe(ref source);
-        Vector256<float> r1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref source, ld));
-        Vector256<float> r2 = Vector256.LoadUnsafe(ref Unsafe.Add(ref source, 2 * ld));
-        Vector256<float> r3 = Vector256.LoadUnsafe(ref Unsafe.Add(ref source, 3 * ld));
-        Vector256<float> r4 = Vector256.LoadUnsafe(ref Unsafe.Add(ref source, 4 * ld));
-        Vector256<float> r5 = Vector256.LoadUnsafe(ref Unsafe.Add(ref source, 5 * ld));
-        Vector256<float> r6 = Vector256.LoadUnsafe(ref Unsafe.Add(ref source, 6 * ld));
-        Vector256<float> r7 = Vector256.LoadUnsafe(ref Unsafe.Add(ref source, 7 * ld));
 
         // Interleave pairs of rows: t0 = r0[0] r1[0] r0[1] r1[1] | r0[4] r1[4] r0[5] r1[5], ...
         Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);

@@ -155,12 +155,8 @@ public static class Im2Col
         }
 
         // The maps c0 .. c1 with their zero border.
-        padded[..((c1 - c0) * hp * wp + Slack)].Clear();
-        for (int c = c0; c < c1; c++)
-        {
-            for (int h = 0; h < height; h++)
-                x.Slice((c * height + h) * width, width).CopyTo(padded.Slice(((c - c0) * hp + h + padTop) * wp + padLeft, width));
-        }
+        padded.Slice((c1 - c0) * hp * wp, Slack).Clear();
+        PadMaps(x, height, width, c0, c1, padTop, padLeft, hp, wp, padded);
 
         int w = Vector<T>.Count;
         ref T pr = ref MemoryMarshal.GetReference(padded);
@@ -177,6 +173,25 @@ public static class Im2Col
                 src = ref Unsafe.Add(ref src, wp);
                 dst = ref Unsafe.Add(ref dst, outWidth);
             }
+        }
+    }
+
+    /// <summary>
+    /// Copies input maps <paramref name="c0"/> .. <paramref name="c1"/> (exclusive) of one sample <paramref name="x"/> [C, H, W] into
+    /// <paramref name="padded"/> [c1 − c0, hp, wp] with <paramref name="padTop"/> rows and <paramref name="padLeft"/> columns of
+    /// zeros before each map's values and zeros after them up to hp x wp.
+    /// </summary>
+    public static void PadMaps<T>(ReadOnlySpan<T> x, int height, int width, int c0, int c1, int padTop, int padLeft, int hp, int wp, Span<T> padded)
+        where T : unmanaged
+    {
+        if (c0 < 0 || c1 < c0 || padTop < 0 || padLeft < 0 || height + padTop > hp || width + padLeft > wp
+            || x.Length < (long)c1 * height * width || padded.Length < (long)(c1 - c0) * hp * wp)
+            throw new ArgumentException("PadMaps: maps or spans out of range");
+        padded[..((c1 - c0) * hp * wp)].Clear();
+        for (int c = c0; c < c1; c++)
+        {
+            for (int h = 0; h < height; h++)
+                x.Slice((c * height + h) * width, width).CopyTo(padded.Slice(((c - c0) * hp + h + padTop) * wp + padLeft, width));
         }
     }
 

@@ -434,6 +434,17 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
             {
                 Gemm.Multiply(false, true, cout, count, p, dys, p, xs[(k0 * p)..], p, dw[k0..], k, accumulate);
             }
+            else if (Stride == 1 && Im2ColPanels<T>.Transposes)
+            {
+                // The columns go straight from the padded maps into the product's packed panels (Im2ColPanels): the same
+                // values as im2col's, so the same bits, without writing cols and reading them back to transpose them.
+                int taps = KernelHeight * KernelWidth, c0 = k0 / taps, c1 = (k0 + count - 1) / taps + 1;
+                int ph = InputShape.Height + padTop + padBottom, pw = InputShape.Width + padLeft + padRight;
+                Span<T> padded = PaddedScratch();
+                Im2Col.PadMaps<T>(xs, InputShape.Height, InputShape.Width, c0, c1, padTop, padLeft, ph, pw, padded);
+                var panels = new Im2ColPanels<T>(padded, ph, pw, KernelHeight, KernelWidth, outH, outW, k0 - c0 * taps);
+                Gemm.MultiplyPacked(cout, count, p, dys, p, ref panels, dw[k0..], k, accumulate);
+            }
             else
             {
                 Span<T> cols = ThreadScratch<T>.Get(ScratchSlot.Columns, k * p + Im2Col.Slack)[..(count * p + Im2Col.Slack)];
