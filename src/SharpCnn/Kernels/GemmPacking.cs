@@ -191,6 +191,11 @@ internal static class GemmPacking
                         Unsafe.Add(ref groups, (nint)p * width + i) = Unsafe.Add(ref rows, i * ld + p);
                 }
             }
+            // Fewer than 8 rows left (A's panels of 6 rows on AVX2, the last rows of a panel): 4 and then 2 at a time.
+            for (; r + 4 <= count; r += 4)
+                TransposeFourRows(ref Unsafe.As<T, float>(ref Unsafe.Add(ref source, r * ld)), ld, depth, ref Unsafe.As<T, float>(ref Unsafe.Add(ref destination, r)), width);
+            for (; r + 2 <= count; r += 2)
+                InterleaveTwoRows(ref Unsafe.As<T, float>(ref Unsafe.Add(ref source, r * ld)), ld, depth, ref Unsafe.As<T, float>(ref Unsafe.Add(ref destination, r)), width);
         }
         else if (typeof(T) == typeof(double) && Avx.IsSupported)
         {
@@ -262,6 +267,51 @@ internal static class GemmPacking
         Avx.Permute2x128(u1, u5, 0x31).StoreUnsafe(ref Unsafe.Add(ref destination, 5 * width));
         Avx.Permute2x128(u2, u6, 0x31).StoreUnsafe(ref Unsafe.Add(ref destination, 6 * width));
         Avx.Permute2x128(u3, u7, 0x31).StoreUnsafe(ref Unsafe.Add(ref destination, 7 * width));
+    }
+
+    /// <summary>destination[p * width + i] = rows[i * ld + p] for i &lt; 4, p &lt; depth: 4 x 4 transposes in SSE registers.</summary>
+    private static void TransposeFourRows(ref float rows, nint ld, int depth, ref float destination, nint width)
+    {
+        int p = 0;
+        for (; p + 4 <= depth; p += 4)
+        {
+            Vector128<float> r0 = Vector128.LoadUnsafe(ref rows, (nuint)p), r1 = Vector128.LoadUnsafe(ref Unsafe.Add(ref rows, ld), (nuint)p);
+            Vector128<float> r2 = Vector128.LoadUnsafe(ref Unsafe.Add(ref rows, 2 * ld), (nuint)p), r3 = Vector128.LoadUnsafe(ref Unsafe.Add(ref rows, 3 * ld), (nuint)p);
+            // t0 = r0[0] r1[0] r0[1] r1[1], t1 = r0[2] r1[2] r0[3] r1[3]; likewise t2, t3 for rows 2-3.
+            Vector128<float> t0 = Sse.UnpackLow(r0, r1), t1 = Sse.UnpackHigh(r0, r1), t2 = Sse.UnpackLow(r2, r3), t3 = Sse.UnpackHigh(r2, r3);
+            ref float group = ref Unsafe.Add(ref destination, (nint)p * width);
+            Sse.MoveLowToHigh(t0, t2).StoreUnsafe(ref group);
+            Sse.MoveHighToLow(t2, t0).StoreUnsafe(ref Unsafe.Add(ref group, width));
+            Sse.MoveLowToHigh(t1, t3).StoreUnsafe(ref Unsafe.Add(ref group, 2 * width));
+            Sse.MoveHighToLow(t3, t1).StoreUnsafe(ref Unsafe.Add(ref group, 3 * width));
+        }
+        for (; p < depth; p++)
+        {
+            for (int i = 0; i < 4; i++)
+                Unsafe.Add(ref destination, (nint)p * width + i) = Unsafe.Add(ref rows, i * ld + p);
+        }
+    }
+
+    /// <summary>destination[p * width + i] = rows[i * ld + p] for i &lt; 2, p &lt; depth: pairs interleaved in SSE registers.</summary>
+    private static void InterleaveTwoRows(ref float rows, nint ld, int depth, ref float destination, nint width)
+    {
+        int p = 0;
+        for (; p + 4 <= depth; p += 4)
+        {
+            Vector128<float> r0 = Vector128.LoadUnsafe(ref rows, (nuint)p), r1 = Vector128.LoadUnsafe(ref Unsafe.Add(ref rows, ld), (nuint)p);
+            Vector128<ulong> low = Sse.UnpackLow(r0, r1).AsUInt64(), high = Sse.UnpackHigh(r0, r1).AsUInt64();
+            ref byte group = ref Unsafe.As<float, byte>(ref Unsafe.Add(ref destination, (nint)p * width));
+            nint step = width * sizeof(float);
+            Unsafe.WriteUnaligned(ref group, low.GetElement(0));
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref group, step), low.GetElement(1));
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref group, 2 * step), high.GetElement(0));
+            Unsafe.WriteUnaligned(ref Unsafe.Add(ref group, 3 * step), high.GetElement(1));
+        }
+        for (; p < depth; p++)
+        {
+            Unsafe.Add(ref destination, (nint)p * width) = Unsafe.Add(ref rows, p);
+            Unsafe.Add(ref destination, (nint)p * width + 1) = Unsafe.Add(ref rows, ld + p);
+        }
     }
 
     /// <summary>Writes the transpose of the 4 x 4 doubles at <paramref name="source"/> (row stride ld) to <paramref name="destination"/> (row stride width).</summary>
