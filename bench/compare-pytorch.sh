@@ -3,7 +3,7 @@
 # one run: PyTorch for training, ONNX Runtime (C#, bench/OnnxRuntimePeer, on the model export-onnx writes) for
 # inference.
 #
-#   bash bench/compare-pytorch.sh [--threads N] [--seconds S] [--rounds R] [--no-epoch] [--isa avx2]
+#   bash bench/compare-pytorch.sh [--threads N] [--seconds S] [--rounds R] [--repeats K] [--no-epoch] [--isa avx2]
 #
 # What it does:
 #   1. Installs Debian's python3-torch (PyTorch 1.13), libopenblas0-openmp and dataset-fashion-mnist with
@@ -18,7 +18,10 @@
 #      kills PyTorch with SIGILL. Debian's own /usr/bin/python3 runs it (a pyenv python3 earlier on PATH
 #      does not see Debian's packages).
 #   3. Builds SharpCnn (Release) and, measure by measure, runs PyTorch (bench/pytorch_seed_cnn.py) and then
-#      `sharpcnn bench` with the same settings, one after the other, never both at once.
+#      `sharpcnn bench` with the same settings, one after the other, never both at once. The training measures
+#      run --repeats times (2 unless set), PyTorch and SharpCnn alternating (P S P S), and each side's figure is
+#      its best over all of them: a slow spell of a shared machine then costs neither side its figure. The 1 -> N
+#      thread speed-up is the best N-thread rate over the best 1-thread rate.
 #   4. Runs one full Fashion-MNIST training epoch (batch 64) in each, in a fresh process, for peak RSS, and one
 #      epoch of the Fashion-MNIST recipe (its model with batch norm and dropout, batch 128, SGD with momentum 0.9,
 #      lr 0.05, weight decay 5e-4: ExperimentCatalog.FashionSpec / FashionOptions) in each.
@@ -42,16 +45,21 @@ seconds=3
 rounds=3
 epoch=1
 isa=""
+repeats=2
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --threads) threads="$2"; shift 2 ;;
     --seconds) seconds="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
+    --repeats) repeats="$2"; shift 2 ;;
     --no-epoch) epoch=0; shift ;;
     --isa) isa="$2"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#'; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
+done
+for value in threads rounds repeats; do
+  [[ "${!value}" =~ ^[1-9][0-9]*$ ]] || { echo "--$value must be a whole number of at least 1, got '${!value}'" >&2; exit 2; }
 done
 
 # 1. Packages.
@@ -146,21 +154,24 @@ if awk -v l="$load" 'BEGIN { exit !(l > 0.7) }'; then
   echo "warning: the load average is $load: something else is running, and the figures will be noisy" >&2
 fi
 echo "PyTorch: $("$python" -c 'import torch; print(torch.__version__)'), OpenBLAS from $openblas_dir, OPENBLAS_CORETYPE=${coretype:-(OpenBLAS detects)}${isa_torch[*]:+ ${isa_torch[*]}}, $threads threads"
-echo "SharpCnn: $(git rev-parse --short HEAD 2>/dev/null || echo 'unknown commit'), $threads threads${isa_sharp[*]:+, ${isa_sharp[*]}}; each figure is the best of $rounds rounds of $seconds s ($((2 * rounds)) for plain SGD at batch 1; the scaling rounds alternate 1 and $threads threads)"
+echo "SharpCnn: $(git rev-parse --short HEAD 2>/dev/null || echo 'unknown commit'), $threads threads${isa_sharp[*]:+, ${isa_sharp[*]}}; each training figure is the best of $repeats runs (alternating with PyTorch's) of $rounds rounds of $seconds s ($((2 * rounds)) for plain SGD at batch 1; the scaling rounds alternate 1 and $threads threads)"
 [[ -n "$isa" ]] && echo "instruction set limited to $isa on both training sides (ONNX Runtime cannot be limited and keeps its widest kernels)"
 echo
 
 declare -A torch_value sharp_value
-collect() { # collect SIDE [PREFIX] <<< tsv lines
-  local side="$1" prefix="${2:-}" key value unit
+collect() { # collect SIDE [PREFIX] <<< tsv lines; a rate (samples/s) keeps the best of all the runs that reported it
+  local side="$1" prefix="${2:-}" key value unit old
   while IFS=$'\t' read -r key value unit; do
     [[ -z "$key" || "$key" == \#* ]] && continue
+    if [[ "$side" == torch ]]; then old="${torch_value[$prefix$key]:-}"; else old="${sharp_value[$prefix$key]:-}"; fi
+    if [[ "$unit" == samples/s && -n "$old" ]] && awk -v a="$old" -v b="$value" 'BEGIN { exit !(a >= b) }'; then value=$old; fi
     if [[ "$side" == torch ]]; then torch_value[$prefix$key]=$value; else sharp_value[$prefix$key]=$value; fi
   done
 }
 
+for repeat in $(seq "$repeats"); do
 for measure in train64 train1 infer256 scaling; do
-  echo "measuring $measure: PyTorch, then SharpCnn (Adam)"
+  echo "measuring $measure: PyTorch, then SharpCnn (Adam; run $repeat of $repeats)"
   out=$(pytorch --only "$measure" --seconds "$seconds" --rounds "$rounds") || exit 1
   collect torch <<< "$out"
   out=$(sharpcnn --only "$measure" --seconds "$seconds" --rounds "$rounds") || exit 1
@@ -169,7 +180,7 @@ done
 # Batch 1 is the noisiest measure on a shared machine (a step is a millisecond or two, so every pause of a core
 # shows): plain SGD at batch 1 gets twice the rounds, on both sides alike.
 for measure in train64 train1; do
-  echo "measuring $measure: PyTorch, then SharpCnn (plain SGD)"
+  echo "measuring $measure: PyTorch, then SharpCnn (plain SGD; run $repeat of $repeats)"
   measure_rounds=$rounds
   [[ $measure == train1 ]] && measure_rounds=$((2 * rounds))
   out=$(pytorch --optimizer sgd --only "$measure" --seconds "$seconds" --rounds "$measure_rounds") || exit 1
@@ -180,11 +191,19 @@ done
 # The Fashion-MNIST recipe's model (ExperimentCatalog.FashionSpec; RecipeSpecTests holds this copy to it) and
 # training (SGD momentum 0.9, lr 0.05, weight decay 5e-4, batch 128).
 recipe_spec="conv5x5x32:same,batchnorm,relu,maxpool2,dropout0.1,conv5x5x64:same,batchnorm,relu,maxpool2,dropout0.25,flatten,dense1024,batchnorm,relu,dropout0.5,dense10"
-echo "measuring the Fashion-MNIST recipe's model at batch 128: PyTorch, then SharpCnn (SGD with momentum)"
+echo "measuring the Fashion-MNIST recipe's model at batch 128: PyTorch, then SharpCnn (SGD with momentum; run $repeat of $repeats)"
 out=$(pytorch --model recipe --optimizer momentum --batch 128 --only train64 --seconds "$seconds" --rounds "$rounds") || exit 1
 collect torch recipe_ <<< "$out"
 out=$(sharpcnn --model "$recipe_spec" --optimizer momentum --batch 128 --only train64 --seconds "$seconds" --rounds "$rounds") || exit 1
 collect sharp recipe_ <<< "$out"
+done
+# The speed-up from the best rates over all the runs (each side's own N-thread and 1-thread rounds alternated).
+for side in torch sharp; do
+  if [[ $side == torch ]]; then many=${torch_value[train_b64]:-}; one=${torch_value[train_b64_1thread]:-}; else many=${sharp_value[train_b64]:-}; one=${sharp_value[train_b64_1thread]:-}; fi
+  [[ -n "$many" && -n "$one" ]] || { echo "no 1-thread or $threads-thread figure from $side" >&2; exit 1; }
+  ratio=$(awk -v a="$many" -v b="$one" 'BEGIN { printf "%.6f", a / b }')
+  if [[ $side == torch ]]; then torch_value[scaling]=$ratio; else sharp_value[scaling]=$ratio; fi
+done
 echo "measuring inference at batch 256 and 1: ONNX Runtime, then SharpCnn"
 declare -A ort_value
 out=$(onnxruntime --batch 256,1 --seconds "$seconds" --rounds "$rounds") || exit 1
