@@ -171,9 +171,9 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
 
     /// <summary>
     /// The transformed filters of block <paramref name="b"/>'s output channels for group <paramref name="group"/> of the input
-    /// channels (from the copy of the weights): Vector&lt;double&gt;.Count output channels at a time, one filter per lane (the
-    /// lanes never meet, and each value is the same multiplies and adds in the same order as <see cref="TransformFilter"/>,
-    /// which does the output channels left over: the same bits on every width).
+    /// channels (from the copy of the weights): four output channels at a time (<see cref="PackQuads"/>, one filter per lane of a
+    /// Vector256&lt;double&gt;; the lanes never meet, and each value is the same multiplies and adds in the same order as
+    /// <see cref="TransformFilter"/>, which does the output channels left over: the same bits on every width).
     /// </summary>
     private void PackBlock(int b, int group, int groups)
     {
@@ -183,52 +183,15 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
         Span<T> to = packed;
         Span<double> g = stackalloc double[25];
         Span<double> u = stackalloc double[Frequencies];
-        int lanes = Vector<double>.Count;
-        Span<Vector<double>> gv = stackalloc Vector<double>[25];
-        Span<Vector<double>> tv = stackalloc Vector<double>[Alpha * 5];
-        Span<double> gather = stackalloc double[lanes];
-        Span<double> spill = stackalloc double[lanes];
-        ReadOnlySpan<double> gm = r == 3 ? FilterMatrix3 : FilterMatrix5;
         int last = Math.Min(cout, (b + 1) * bs);
         nint frequency = (nint)blocks * cin * bs;
-        // Tap i of the filter from input channel c to output channel o is weights[First(o, c) + Step(i)]; the next output
-        // channel's is laneStride further on.
+        // Tap i of the filter from input channel c to output channel o is weights[First(o, c) + Step(i)].
         bool flipped = Flipped;
-        int laneStride = flipped ? taps : cin * taps;
         int First(int o, int c) => flipped ? (c * cout + o) * taps + taps - 1 : (o * cin + c) * taps;
         int Step(int i) => flipped ? -i : i;
-        bool quads = typeof(T) == typeof(float) && Vector256.IsHardwareAccelerated;
         for (int c = c0; c < c0 + count; c++)
         {
-            int o = b * bs;
-            if (quads) o = PackFloatQuads(b, c, o, last);
-            for (; o + lanes <= last; o += lanes)
-            {
-                int first = First(o, c);
-                for (int i = 0; i < taps; i++)
-                {
-                    int index = first + Step(i);
-                    for (int l = 0; l < lanes; l++, index += laneStride) gather[l] = double.CreateTruncating(weights[index]);
-                    gv[i] = new Vector<double>(gather);
-                }
-                for (int a = 0; a < Alpha; a++)
-                    for (int k = 0; k < r; k++)
-                    {
-                        var sum = Vector<double>.Zero;
-                        for (int i = 0; i < r; i++) sum += new Vector<double>(gm[a * r + i]) * gv[i * r + k];
-                        tv[a * r + k] = sum;
-                    }
-                int at = (b * cin + c) * bs + (o - b * bs);
-                for (int a = 0; a < Alpha; a++)
-                    for (int bb = 0; bb < Alpha; bb++)
-                    {
-                        var sum = Vector<double>.Zero;
-                        for (int k = 0; k < r; k++) sum += tv[a * r + k] * new Vector<double>(gm[bb * r + k]);
-                        sum.CopyTo(spill);
-                        Span<T> into = to.Slice((int)(at + (a * Alpha + bb) * frequency), lanes);
-                        for (int l = 0; l < lanes; l++) into[l] = T.CreateTruncating(spill[l]);
-                    }
-            }
+            int o = PackQuads(b, c, b * bs, last);
             for (; o < last; o++)
             {
                 for (int i = 0, first = First(o, c); i < taps; i++) g[i] = double.CreateTruncating(weights[first + Step(i)]);
@@ -240,18 +203,18 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
     }
 
     /// <summary>
-    /// Float weights: the transformed filters from input channel <paramref name="c"/> to output channels <paramref name="o"/> ..
+    /// The transformed filters from input channel <paramref name="c"/> to output channels <paramref name="o"/> ..
     /// <paramref name="last"/> of block <paramref name="b"/>, four at a time in the lanes of a Vector256&lt;double&gt;; returns the first
     /// output channel left over (fewer than four). The same multiplies and adds in the same order as <see cref="TransformFilter"/>
-    /// (a product, then its sum, each rounded in double; never fused), and the same rounding to float, so the same bits; what
+    /// (a product, then its sum, each rounded in double; never fused), and the same rounding to T, so the same bits; what
     /// makes it fast is only the data movement: the filter taps are read straight into vectors, the G coefficients are
-    /// broadcast once (<see cref="FilterVectors5"/>), and each frequency's four values are narrowed and stored as one vector.
+    /// broadcast once (<see cref="FilterVectors5"/>), and (float) each frequency's four values are narrowed and stored as one vector.
     /// </summary>
-    private int PackFloatQuads(int b, int c, int o, int last)
+    private int PackQuads(int b, int c, int o, int last)
     {
         int r = Kernel, taps = r * r, cin = Channels, cout = OutChannels, bs = Block;
-        ref float weights = ref Unsafe.As<T, float>(ref MemoryMarshal.GetArrayDataReference(packedFrom));
-        ref float to = ref Unsafe.As<T, float>(ref MemoryMarshal.GetArrayDataReference(packed));
+        ref T weights = ref MemoryMarshal.GetArrayDataReference(packedFrom);
+        ref T to = ref MemoryMarshal.GetArrayDataReference(packed);
         ref Vector256<double> gm = ref MemoryMarshal.GetArrayDataReference(r == 3 ? FilterVectors3 : FilterVectors5);
         nint frequency = (nint)Blocks * cin * bs;
         bool flipped = Flipped;
@@ -266,8 +229,9 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
             nint first = flipped ? ((nint)c * cout + o) * taps + taps - 1 : ((nint)o * cin + c) * taps;
             for (int i = 0; i < taps; i++)
             {
-                ref float tap = ref Unsafe.Add(ref weights, first + step * i);
-                Unsafe.Add(ref g, i) = Vector256.Create((double)tap, Unsafe.Add(ref tap, laneStride), Unsafe.Add(ref tap, 2 * laneStride), Unsafe.Add(ref tap, 3 * laneStride));
+                ref T tap = ref Unsafe.Add(ref weights, first + step * i);
+                Unsafe.Add(ref g, i) = Vector256.Create(double.CreateTruncating(tap), double.CreateTruncating(Unsafe.Add(ref tap, laneStride)),
+                    double.CreateTruncating(Unsafe.Add(ref tap, 2 * laneStride)), double.CreateTruncating(Unsafe.Add(ref tap, 3 * laneStride)));
             }
             // T = G g, row a at a time: T[a][k] = Σ over i in increasing i, from zero (the columns k side by side: independent sums).
             bool five = r == 5;
@@ -294,8 +258,8 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
                 Unsafe.Add(ref tRow, 3) = s3;
                 Unsafe.Add(ref tRow, 4) = s4;
             }
-            // U = T Gᵀ, row a at a time: U[a][bb] = Σ over k in increasing k, from zero; rounded to float.
-            ref float into = ref Unsafe.Add(ref to, ((nint)b * cin + c) * bs + (o - b * bs));
+            // U = T Gᵀ, row a at a time: U[a][bb] = Σ over k in increasing k, from zero; rounded to T.
+            ref T into = ref Unsafe.Add(ref to, ((nint)b * cin + c) * bs + (o - b * bs));
             for (int a = 0; a < Alpha; a++)
             {
                 Vector256<double> u0 = default, u1 = default, u2 = default, u3 = default, u4 = default, u5 = default;
@@ -309,19 +273,31 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
                     u4 += tk * Unsafe.Add(ref gm, 4 * r + k);
                     u5 += tk * Unsafe.Add(ref gm, 5 * r + k);
                 }
-                ref float frequencyRow = ref Unsafe.Add(ref into, a * Alpha * frequency);
-                Vector128.Narrow(u0.GetLower(), u0.GetUpper()).StoreUnsafe(ref frequencyRow);
-                Vector128.Narrow(u1.GetLower(), u1.GetUpper()).StoreUnsafe(ref Unsafe.Add(ref frequencyRow, frequency));
-                Vector128.Narrow(u2.GetLower(), u2.GetUpper()).StoreUnsafe(ref Unsafe.Add(ref frequencyRow, 2 * frequency));
-                Vector128.Narrow(u3.GetLower(), u3.GetUpper()).StoreUnsafe(ref Unsafe.Add(ref frequencyRow, 3 * frequency));
-                Vector128.Narrow(u4.GetLower(), u4.GetUpper()).StoreUnsafe(ref Unsafe.Add(ref frequencyRow, 4 * frequency));
-                Vector128.Narrow(u5.GetLower(), u5.GetUpper()).StoreUnsafe(ref Unsafe.Add(ref frequencyRow, 5 * frequency));
+                ref T frequencyRow = ref Unsafe.Add(ref into, a * Alpha * frequency);
+                StoreFour(u0, ref frequencyRow);
+                StoreFour(u1, ref Unsafe.Add(ref frequencyRow, frequency));
+                StoreFour(u2, ref Unsafe.Add(ref frequencyRow, 2 * frequency));
+                StoreFour(u3, ref Unsafe.Add(ref frequencyRow, 3 * frequency));
+                StoreFour(u4, ref Unsafe.Add(ref frequencyRow, 4 * frequency));
+                StoreFour(u5, ref Unsafe.Add(ref frequencyRow, 5 * frequency));
             }
         }
         return o;
     }
 
-    /// <summary>G (6 x r, row-major) for r = 3 and r = 5, each coefficient broadcast to a Vector256&lt;double&gt; (<see cref="PackFloatQuads"/>).</summary>
+    /// <summary>The four lanes rounded to T (float: narrowed as one vector) at <paramref name="destination"/> .. + 3.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreFour(Vector256<double> values, ref T destination)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            Vector128.Narrow(values.GetLower(), values.GetUpper()).StoreUnsafe(ref Unsafe.As<T, float>(ref destination));
+            return;
+        }
+        for (int l = 0; l < 4; l++) Unsafe.Add(ref destination, l) = T.CreateTruncating(values.GetElement(l));
+    }
+
+    /// <summary>G (6 x r, row-major) for r = 3 and r = 5, each coefficient broadcast to a Vector256&lt;double&gt; (<see cref="PackQuads"/>).</summary>
     private static readonly Vector256<double>[] FilterVectors3 = Array.ConvertAll(FilterTable(3), Vector256.Create),
         FilterVectors5 = Array.ConvertAll(FilterTable(5), Vector256.Create);
 

@@ -153,9 +153,9 @@ public sealed class WinogradConvolutionTests
     [InlineData(32, 64, 5, true, 2)]
     public void PacksEveryFilterAsTransformFilterDoesInFloat(int cin, int cout, int r, bool flipped, int threads)
     {
-        // Pack's vector paths (four filters per Vector256<double> for float, Vector<double> lanes otherwise, one filter at a time
-        // for what is left) against TransformFilter on each filter alone, bit for bit: with and without the flip and transpose,
-        // output channels that are not a multiple of four or of the block, on 1 and 2 threads.
+        // Pack (four filters per Vector256<double>, one filter at a time for what is left) against TransformFilter on each
+        // filter alone, bit for bit: with and without the flip and transpose, output channels that are not a multiple of four
+        // or of the block, on 1 and 2 threads.
         var conv = new WinogradConvolution<float>(cin, 9, 9, cout, r, r / 2, r / 2, r / 2, r / 2, WinogradConvolution<float>.DefaultBlock, flipped);
         var rng = new Random(cin + 100 * cout + r);
         var weights = Enumerable.Range(0, cin * cout * r * r).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
