@@ -3,7 +3,7 @@ using SharpCnn.Tensors;
 
 namespace SharpCnn.Model;
 
-/// <summary>What one layer of a network needs to train: its parameters (values, gradients, optimiser state), its output and the output's gradient for the batch, and its scratch.</summary>
+/// <summary>What one layer of a network needs to train: its parameters (values, gradients, optimiser state), its output for the batch, and its scratch (the output gradients share two buffers, counted in <see cref="MemoryEstimate.ActivationBytes"/> only).</summary>
 /// <param name="Position">1-based position in the network.</param>
 /// <param name="Token">The layer's spec token.</param>
 /// <param name="Input">Per-sample input shape.</param>
@@ -13,7 +13,7 @@ public sealed record LayerMemory(int Position, string Token, Shape Input, Shape 
 
 /// <summary>
 /// The memory a network needs to train with batches of a given size, estimated before anything is allocated:
-/// parameters and their gradients, the optimiser's state, every layer's output and its gradient for the batch,
+/// parameters and their gradients, the optimiser's state, every layer's output for the batch and the two buffers its gradients take turns in,
 /// and the kernels' workspace (column matrices per kernel thread, per-chunk partial gradients, pooling indices).
 /// <see cref="ForSpec{T}"/> sizes a spec's layers without allocating their parameters; all arithmetic is in
 /// <c>long</c> and saturates instead of overflowing, so a spec of any size gives a number. <see cref="EnsureFits(long)"/>
@@ -44,7 +44,7 @@ public sealed class MemoryEstimate
     /// <summary>The optimiser's state: none for SGD, one array per trained parameter for momentum, two for Adam.</summary>
     public long OptimizerBytes { get; }
 
-    /// <summary>The input and every layer's output, each with its gradient, for <see cref="Batch"/> samples.</summary>
+    /// <summary>The input and its gradient, every layer's output, and the two buffers the outputs' gradients take turns in (<see cref="Network{T}"/>), for <see cref="Batch"/> samples.</summary>
     public long ActivationBytes { get; }
 
     /// <summary>The layers' scratch for the batch and the kernel threads' shared scratch.</summary>
@@ -99,7 +99,10 @@ public sealed class MemoryEstimate
         int stateArrays = Optimizers.StateArrays(optimizer);
         int threadCount = threads ?? Kernels.Parallelism.ThreadCount;
         long parameters = 0, state = 0, layerScratch = 0, threadScratch = 0;
+        // The input and its gradient, every layer's output, and the two buffers the output gradients take turns in.
         long activations = MemoryMath.Bytes<T>(2L * batch, network.InputShape.Size);
+        var (evenGradients, oddGradients) = Network<T>.GradientBufferLengths(network.Layers.Select(l => (long)l.OutputShape.Size).ToArray(), batch);
+        activations = MemoryMath.Add(activations, MemoryMath.Add(MemoryMath.Bytes<T>(evenGradients, 1), MemoryMath.Bytes<T>(oddGradients, 1)));
         var layers = new List<LayerMemory>(network.Layers.Count);
         for (int k = 0; k < network.Layers.Count; k++)
         {
@@ -110,7 +113,7 @@ public sealed class MemoryEstimate
                 own = MemoryMath.Add(own, MemoryMath.Bytes<T>(2, p.PlannedLength));
                 if (p.IsTrained) ownState = MemoryMath.Add(ownState, MemoryMath.Bytes<T>(stateArrays, p.PlannedLength));
             }
-            long output = MemoryMath.Bytes<T>(2L * batch, layer.OutputShape.Size);
+            long output = MemoryMath.Bytes<T>(batch, layer.OutputShape.Size); // its gradient is in the shared buffers
             long scratch = layer.ScratchBytes(batch);
             threadScratch = Math.Max(threadScratch, layer.ThreadScratchBytes);
             parameters = MemoryMath.Add(parameters, own);

@@ -10,6 +10,11 @@ namespace SharpCnn.Model;
 ///
 /// Buffers (n = batch size, capacity = the largest batch reserved):
 ///   a[0] = input x, a[k+1] = layer k's output;   g[k] = ∂L/∂a[k]
+/// g[k] for k ≥ 1 is read only by layer k-1's backward pass, right after layer k's wrote it, so the
+/// output gradients take turns in two buffers (g[k] in buffer k mod 2, each as large as its largest): a
+/// network keeps two of them instead of one per layer (<see cref="GradientBufferLengths"/>). g[0], the
+/// input gradient callers read, has its own; so has g[k+1] while layer k defers plain SGD's update past
+/// the backward pass (it reads g[k+1] again then).
 /// Forward:  a[k+1] = layer_k(a[k])
 /// Backward: g[last] = ∂L/∂output from the loss, then for k = last..f:
 ///           layer_k.Backward(a[k], a[k+1], g[k+1]) → g[k] (g[f] only when asked for)
@@ -21,7 +26,9 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Layer<T>[] layers;
     private T[][] activations;
-    private T[][] gradients;
+    private T[] inputGradientBuffer = [];
+    private readonly T[][] sharedGradients = [[], []];
+    private readonly T[]?[] deferredGradients;
     private string[]? classNames;
     private int firstTrained = -1;
 
@@ -52,12 +59,8 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
         OutputShape = shape;
         activations = new T[this.layers.Length + 1][];
-        gradients = new T[this.layers.Length + 1][];
-        for (int k = 0; k <= this.layers.Length; k++)
-        {
-            activations[k] = [];
-            gradients[k] = [];
-        }
+        deferredGradients = new T[]?[this.layers.Length + 1];
+        for (int k = 0; k <= this.layers.Length; k++) activations[k] = [];
     }
 
     /// <summary>
@@ -172,14 +175,47 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (batch * largest > Array.MaxLength)
             throw new ArgumentOutOfRangeException(nameof(batch), batch, $"a batch of {batch} samples of {largest} values in a layer's output has more values than an array holds");
         activations[0] = new T[batch * InputShape.Size];
-        gradients[0] = new T[batch * InputShape.Size];
+        inputGradientBuffer = new T[batch * InputShape.Size];
         for (int k = 0; k < layers.Length; k++)
         {
             layers[k].Reserve(batch);
             activations[k + 1] = new T[batch * layers[k].OutputShape.Size];
-            gradients[k + 1] = new T[batch * layers[k].OutputShape.Size];
         }
+        var (even, odd) = GradientBufferLengths(layers.Select(l => (long)l.OutputShape.Size).ToArray(), batch);
+        sharedGradients[0] = new T[even];
+        sharedGradients[1] = new T[odd];
+        Array.Clear(deferredGradients);
         Capacity = batch;
+    }
+
+    /// <summary>
+    /// The lengths of the two buffers the output gradients g[1..L] take turns in, for layers whose per-sample outputs
+    /// have <paramref name="outputSizes"/> values and batches of <paramref name="batch"/>: g[k] lives in buffer k mod 2,
+    /// so buffer 0 holds the largest even-numbered one and buffer 1 the largest odd-numbered one.
+    /// </summary>
+    internal static (long Even, long Odd) GradientBufferLengths(IReadOnlyList<long> outputSizes, long batch)
+    {
+        long even = 0, odd = 0;
+        for (int k = 1; k <= outputSizes.Count; k++)
+        {
+            long length = Tensors.MemoryMath.Multiply(batch, outputSizes[k - 1]);
+            if (k % 2 == 0) even = Math.Max(even, length);
+            else odd = Math.Max(odd, length);
+        }
+        return (even, odd);
+    }
+
+    /// <summary>
+    /// g[k] = ∂L/∂a[k], whole capacity: the input gradient's own buffer for k = 0; for k ≥ 1 buffer k mod 2 of the
+    /// two shared ones, or its own while layer k-1 defers its update (<see cref="SgdFusion.Deferred"/>: it reads
+    /// g[k] again after the whole backward pass, when the shared buffer holds another layer's gradient).
+    /// </summary>
+    private Span<T> Gradient(int k)
+    {
+        if (k == 0) return inputGradientBuffer;
+        if (layers[k - 1].Fusion == SgdFusion.Deferred)
+            return deferredGradients[k] ??= new T[Capacity * layers[k - 1].OutputShape.Size]; // once, on the first deferred step
+        return sharedGradients[k % 2];
     }
 
     /// <summary>The input buffer for a batch of <paramref name="n"/>: write samples here, then call <see cref="Forward(int)"/>.</summary>
@@ -200,7 +236,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     public ReadOnlySpan<T> Output(int n) => Activation(layers.Length, n);
 
     /// <summary>∂L/∂input of the last backward pass that asked for it.</summary>
-    public ReadOnlySpan<T> InputGradient(int n) => gradients[0].AsSpan(0, CheckBatch(n) * InputShape.Size);
+    public ReadOnlySpan<T> InputGradient(int n) => inputGradientBuffer.AsSpan(0, CheckBatch(n) * InputShape.Size);
 
     /// <summary>Copies <paramref name="x"/> into the input buffer and runs the forward pass; returns the output.</summary>
     public ReadOnlySpan<T> Forward(ReadOnlySpan<T> x, int n)
@@ -233,7 +269,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     public T Backward(ReadOnlySpan<int> labels, int n, bool inputGradient = false)
     {
         T loss = BatchLoss(labels, n);
-        Loss.Backward(Output(n), labels, gradients[layers.Length], n, Classes, Share is { Split: true } share ? share.GlobalCount : n);
+        Loss.Backward(Output(n), labels, Gradient(layers.Length), n, Classes, Share is { Split: true } share ? share.GlobalCount : n);
         BackwardLayers(n, inputGradient);
         return loss;
     }
@@ -266,7 +302,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     public void Backward(ReadOnlySpan<T> outputGradient, int n, bool inputGradient = false)
     {
         CheckBatch(n);
-        outputGradient[..(n * OutputShape.Size)].CopyTo(gradients[layers.Length]);
+        outputGradient[..(n * OutputShape.Size)].CopyTo(Gradient(layers.Length));
         BackwardLayers(n, inputGradient);
     }
 
@@ -294,8 +330,8 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         int first = inputGradient ? 0 : FirstTrainedLayer;
         for (int k = layers.Length - 1; k >= first; k--)
         {
-            Span<T> dx = k > first || inputGradient ? gradients[k] : Span<T>.Empty;
-            layers[k].Backward(activations[k], activations[k + 1], gradients[k + 1], dx, n);
+            Span<T> dx = k > first || inputGradient ? Gradient(k) : Span<T>.Empty;
+            layers[k].Backward(activations[k], activations[k + 1], Gradient(k + 1), dx, n);
         }
         // With a shared batch, each layer's parameter gradients travel while the earlier layers run backward: all in now.
         Share?.FinishPending();
@@ -362,7 +398,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     internal void ApplyDeferredSgd(int n, Kernels.SgdStep<T> step)
     {
         for (int k = 0; k < layers.Length; k++)
-            if (layers[k].Fusion == SgdFusion.Deferred) layers[k].ApplyDeferredSgd(activations[k], gradients[k + 1], n, step);
+            if (layers[k].Fusion == SgdFusion.Deferred) layers[k].ApplyDeferredSgd(activations[k], Gradient(k + 1), n, step);
     }
 
     private int CheckBatch(int n)

@@ -118,4 +118,48 @@ public class NetworkTests
         var yf = f.Forward(x.Select(v => (float)v).ToArray(), 1).ToArray();
         for (int i = 0; i < 10; i++) Assert.Equal(yd[i], yf[i], 4);
     }
+
+    /// <summary>
+    /// The output gradients take turns in two shared buffers; the input gradient has its own, so it stays that of the last
+    /// backward pass that asked for it, and a pass with every layer's gradient in the shared buffers computes the same
+    /// parameter gradients as one whose layers each get a buffer of their own (layer by layer, by hand).
+    /// </summary>
+    [Fact]
+    public void SharedGradientBuffersKeepTheInputGradientAndGiveEachLayersOwnResult()
+    {
+        var net = ModelSpec.Parse("conv3x3x4:same,relu,maxpool2,conv3x3x3,relu,flatten,dense5,relu,dense3").Build<double>(new Shape(2, 8, 8));
+        Initializer.Apply(net.Layers, InitScheme.He, new Rng(8));
+        const int n = 3;
+        var x = RandomTensors.Normal(new Rng(9), n * 128);
+        int[] labels = [0, 2, 1];
+        net.Forward(x, n);
+        net.ZeroGradients();
+        net.Backward(labels, n, inputGradient: true);
+        double[] inputGradient = net.InputGradient(n).ToArray();
+        double[][] parameterGradients = [.. net.Parameters.Select(p => p.Gradient.ToArray())];
+        Assert.Contains(inputGradient, v => v != 0);
+
+        // A pass on other inputs that does not ask for the input gradient leaves the last one as it was.
+        net.Forward(RandomTensors.Normal(new Rng(10), n * 128), n);
+        net.ZeroGradients();
+        net.Backward(labels, n);
+        Assert.Equal(inputGradient, net.InputGradient(n).ToArray());
+
+        // Layer by layer with a buffer of its own for every gradient: the same parameter gradients, bit for bit.
+        net.Forward(x, n);
+        net.ZeroGradients();
+        var layers = net.Layers;
+        var dy = new double[n * net.OutputShape.Size];
+        net.Loss.Backward(net.Output(n), labels, dy, n, net.Classes, n);
+        for (int k = layers.Count - 1; k >= 0; k--)
+        {
+            var dx = new double[n * layers[k].InputShape.Size];
+            layers[k].Backward(net.Activation(k, n), net.Activation(k + 1, n), dy, dx, n);
+            dy = dx;
+        }
+        var own = net.Parameters.Select(p => p.Gradient.ToArray()).ToArray();
+        Assert.Equal(parameterGradients.Length, own.Length);
+        for (int i = 0; i < own.Length; i++) Assert.Equal(parameterGradients[i], own[i]);
+        Assert.Equal(inputGradient, dy);
+    }
 }
