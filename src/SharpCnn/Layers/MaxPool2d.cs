@@ -183,9 +183,18 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
                     ref Unsafe.As<T, float>(ref Unsafe.Add(ref yr, u * wo)), ref Unsafe.Add(ref ar, u * wo), wo);
                 continue;
             }
+            if (typeof(T) == typeof(float) && Vector256.IsHardwareAccelerated && wo >= 4 && u < ho - 1)
+            {
+                // Rows of 4 to 7 windows (a 14 x 14 map's 7) above the last: one block of 8 windows. Its extra windows
+                // read on into the next rows of the plane (16 values from row 2u + 1 end within row 2u + 2, as w >= 8)
+                // and write outputs u * wo + wo .. u * wo + 7, the next row's first, which that row's block writes again.
+                TwoByTwoRow(ref Unsafe.As<T, float>(ref r0), ref Unsafe.As<T, float>(ref r1), top, w,
+                    ref Unsafe.As<T, float>(ref Unsafe.Add(ref yr, u * wo)), ref Unsafe.Add(ref ar, u * wo), 8);
+                continue;
+            }
             if (typeof(T) == typeof(float) && Vector128.IsHardwareAccelerated && wo >= 4)
             {
-                // Rows of 4 to 7 windows (a 14 x 14 map's 7), or any row without Vector256: 4 windows at a time.
+                // The last row of 4 to 7 windows, or any row without Vector256: 4 windows at a time.
                 TwoByTwoRow4(ref Unsafe.As<T, float>(ref r0), ref Unsafe.As<T, float>(ref r1), top, w,
                     ref Unsafe.As<T, float>(ref Unsafe.Add(ref yr, u * wo)), ref Unsafe.Add(ref ar, u * wo), wo);
                 continue;
@@ -315,19 +324,123 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
 
     private void BackwardPlanes(ReadOnlySpan<T> dy, Span<T> dx, int first, int count)
     {
-        int inPlane = InputShape.Height * InputShape.Width, outPlane = OutputShape.Height * OutputShape.Width;
+        int h = InputShape.Height, w = InputShape.Width, ho = OutputShape.Height, wo = OutputShape.Width;
+        int inPlane = h * w, outPlane = ho * wo;
+        // 2x2 windows with stride 2 that tile the input exactly: every input is in one window, so each is written once.
+        bool tiles = Window is { Height: 2, Width: 2, Stride: 2 } && 2 * ho == h && 2 * wo == w;
         for (int pl = first; pl < first + count; pl++)
         {
-            // Cleared plane by plane, so the adds below find it in L1 (a whole range cleared first would have
-            // left the cache before they come).
             Span<T> dxp = dx.Slice(pl * inPlane, inPlane);
-            dxp.Clear();
-            for (int o = pl * outPlane, end = o + outPlane; o < end; o++)
-            {
-                int at = argmax[o];
-                if (at >= 0) dxp[at] += dy[o];
-            }
+            ReadOnlySpan<T> dyp = dy.Slice(pl * outPlane, outPlane);
+            ReadOnlySpan<int> at = argmax.AsSpan(pl * outPlane, outPlane);
+            if (tiles) TwoByTwoBackward(dyp, at, w, dxp, ho, wo);
+            else BackwardPlaneReference(dyp, at, dxp);
         }
+    }
+
+    /// <summary>
+    /// The plain backward pass of one plane, for any window (the reference <see cref="TwoByTwoBackward"/> is held to):
+    /// dx cleared, then dx[argmax[o]] += dy[o] for every output o whose maximum was an input (argmax &gt;= 0).
+    /// </summary>
+    internal static void BackwardPlaneReference(ReadOnlySpan<T> dy, ReadOnlySpan<int> argmax, Span<T> dx)
+    {
+        // Cleared plane by plane, so the adds below find it in L1 (a whole range cleared first would have left the
+        // cache before they come).
+        dx.Clear();
+        for (int o = 0; o < dy.Length; o++)
+        {
+            int at = argmax[o];
+            if (at >= 0) dx[at] += dy[o];
+        }
+    }
+
+    /// <summary>
+    /// <see cref="BackwardPlaneReference"/> for 2x2 windows with stride 2 that tile an h x w plane exactly (h = 2 ho,
+    /// w = 2 wo): each input gets 0 + dy of its window when it is the window's arg-max, else 0, written once without
+    /// clearing first. With AVX, 8 (or 4) windows at a time: four lane masks from the arg-max, and the masked
+    /// gradients interleaved into the two input rows; the last block of a row overlaps the one before it.
+    /// </summary>
+    internal static void TwoByTwoBackward(ReadOnlySpan<T> dy, ReadOnlySpan<int> argmax, int w, Span<T> dx, int ho, int wo)
+    {
+        if (dy.Length < ho * wo || argmax.Length < ho * wo || dx.Length < 4 * ho * wo || w != 2 * wo)
+            throw new ArgumentException("TwoByTwoBackward: spans too short for the plane, or windows that do not tile its rows");
+        if (typeof(T) != typeof(float) || !System.Runtime.Intrinsics.X86.Avx.IsSupported || wo < 4)
+        {
+            BackwardPlaneReference(dy[..(ho * wo)], argmax[..(ho * wo)], dx[..(4 * ho * wo)]);
+            return;
+        }
+        ref float g = ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(dy));
+        ref int a = ref MemoryMarshal.GetReference(argmax);
+        ref float d = ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(dx));
+        for (int u = 0; u < ho; u++)
+        {
+            int top = 2 * u * w;
+            ref float gr = ref Unsafe.Add(ref g, u * wo);
+            ref int ar = ref Unsafe.Add(ref a, u * wo);
+            ref float r0 = ref Unsafe.Add(ref d, top);
+            if (wo >= 8) TwoByTwoBackwardRow(ref gr, ref ar, top, w, ref r0, wo);
+            else TwoByTwoBackwardRow4(ref gr, ref ar, top, w, ref r0, wo);
+        }
+    }
+
+    /// <summary>One output row of <see cref="TwoByTwoBackward"/>, 8 windows at a time (wo &gt;= 8).</summary>
+    private static void TwoByTwoBackwardRow(ref float g, ref int a, int top, int w, ref float r0, int wo)
+    {
+        var steps = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
+        for (int v = 0; ; v += 8)
+        {
+            if (v > wo - 8) v = wo - 8;
+            var gradient = Vector256.LoadUnsafe(ref g, (nuint)v) + Vector256<float>.Zero; // 0 + dy, as the reference adds
+            var at = Vector256.LoadUnsafe(ref a, (nuint)v);
+            var ia = Vector256.Create(top + 2 * v) + steps;
+            var id = ia + Vector256.Create(w);
+            var ga = Vector256.Equals(at, ia).AsSingle() & gradient;
+            var gb = Vector256.Equals(at, ia + Vector256<int>.One).AsSingle() & gradient;
+            var gd = Vector256.Equals(at, id).AsSingle() & gradient;
+            var ge = Vector256.Equals(at, id + Vector256<int>.One).AsSingle() & gradient;
+            Interleave(ga, gb, ref Unsafe.Add(ref r0, 2 * v));
+            Interleave(gd, ge, ref Unsafe.Add(ref r0, w + 2 * v));
+            if (v == wo - 8) break;
+        }
+    }
+
+    /// <summary>One output row of <see cref="TwoByTwoBackward"/>, 4 windows at a time (4 &lt;= wo &lt; 8).</summary>
+    private static void TwoByTwoBackwardRow4(ref float g, ref int a, int top, int w, ref float r0, int wo)
+    {
+        var steps = Vector128.Create(0, 2, 4, 6);
+        for (int v = 0; ; v += 4)
+        {
+            if (v > wo - 4) v = wo - 4;
+            var gradient = Vector128.LoadUnsafe(ref g, (nuint)v) + Vector128<float>.Zero;
+            var at = Vector128.LoadUnsafe(ref a, (nuint)v);
+            var ia = Vector128.Create(top + 2 * v) + steps;
+            var id = ia + Vector128.Create(w);
+            var ga = Vector128.Equals(at, ia).AsSingle() & gradient;
+            var gb = Vector128.Equals(at, ia + Vector128<int>.One).AsSingle() & gradient;
+            var gd = Vector128.Equals(at, id).AsSingle() & gradient;
+            var ge = Vector128.Equals(at, id + Vector128<int>.One).AsSingle() & gradient;
+            Interleave(ga, gb, ref Unsafe.Add(ref r0, 2 * v));
+            Interleave(gd, ge, ref Unsafe.Add(ref r0, w + 2 * v));
+            if (v == wo - 4) break;
+        }
+    }
+
+    /// <summary>Stores e0 o0 e1 o1 ... e7 o7 (16 floats) at <paramref name="destination"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Interleave(Vector256<float> even, Vector256<float> odd, ref float destination)
+    {
+        var low = System.Runtime.Intrinsics.X86.Avx.UnpackLow(even, odd);   // e0 o0 e1 o1 | e4 o4 e5 o5
+        var high = System.Runtime.Intrinsics.X86.Avx.UnpackHigh(even, odd); // e2 o2 e3 o3 | e6 o6 e7 o7
+        Vector256.Create(low.GetLower(), high.GetLower()).StoreUnsafe(ref destination);
+        Vector256.Create(low.GetUpper(), high.GetUpper()).StoreUnsafe(ref destination, 8);
+    }
+
+    /// <summary>Stores e0 o0 e1 o1 e2 o2 e3 o3 (8 floats) at <paramref name="destination"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Interleave(Vector128<float> even, Vector128<float> odd, ref float destination)
+    {
+        System.Runtime.Intrinsics.X86.Sse.UnpackLow(even, odd).StoreUnsafe(ref destination);
+        System.Runtime.Intrinsics.X86.Sse.UnpackHigh(even, odd).StoreUnsafe(ref destination, 4);
     }
 }
 

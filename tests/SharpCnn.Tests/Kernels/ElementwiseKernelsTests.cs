@@ -130,9 +130,12 @@ public class ElementwiseKernelsTests
     [InlineData(4, 16)]  // exactly one block of 8 windows per row
     [InlineData(6, 41)]  // 20 windows: two blocks and an overlapping third
     [InlineData(3, 64)]
-    [InlineData(14, 14)] // 7 windows a row: the 4-window path, two overlapping blocks
-    [InlineData(9, 8)]   // exactly one block of 4 windows per row
+    [InlineData(14, 14)] // 7 windows a row: one block of 8 reaching into the next row, the last row by 4-window blocks
+    [InlineData(9, 8)]   // 4 windows a row: blocks of 8 reaching into the next row, the last row one block of 4
     [InlineData(5, 13)]  // 6 windows and a dropped column
+    [InlineData(15, 15)] // 7 windows, a dropped row and column
+    [InlineData(4, 9)]   // 4 windows, two rows: one block of 8 over the dropped column into the next row pair
+    [InlineData(10, 10)] // 5 windows
     [InlineData(8, 6)]   // 3 windows: the plain loop
     public void TwoByTwoMaxPoolIsIdenticalToThePlainLoop(int h, int w)
     {
@@ -142,12 +145,45 @@ public class ElementwiseKernelsTests
         float[] x = Enumerable.Range(0, h * w).Select(i => random.Next(9) == 0 ? special[random.Next(special.Length)] : random.Next(4) - 2f).ToArray();
         var window = new PoolWindow(2, 2, 2, PoolEdge.Drop);
         int ho = h / 2, wo = w / 2;
-        float[] y = new float[ho * wo], yRef = new float[ho * wo];
-        int[] at = new int[ho * wo], atRef = new int[ho * wo];
-        MaxPool2d<float>.TwoByTwo(x, w, y, at, ho, wo);
+        // The outputs are followed by 8 values it must not write (the next plane's, in a layer).
+        float[] y = new float[ho * wo + 8], yRef = new float[ho * wo];
+        int[] at = new int[ho * wo + 8], atRef = new int[ho * wo];
+        y.AsSpan(ho * wo).Fill(123f);
+        at.AsSpan(ho * wo).Fill(123);
+        MaxPool2d<float>.TwoByTwo(x, w, y.AsSpan(0, ho * wo), at.AsSpan(0, ho * wo), ho, wo);
         MaxPool2d<float>.ForwardPlaneReference(x, h, w, window, yRef, atRef, ho, wo);
-        AssertBits(yRef, y);
-        Assert.Equal(atRef, at);
+        AssertBits(yRef, y[..(ho * wo)]);
+        Assert.Equal(atRef, at[..(ho * wo)]);
+        Assert.All(y[(ho * wo)..], v => Assert.Equal(123f, v));
+        Assert.All(at[(ho * wo)..], v => Assert.Equal(123, v));
+    }
+
+    [Theory]
+    [InlineData(28, 28)] // 14 windows a row: a block of 8 and an overlapping one
+    [InlineData(14, 14)] // 7: blocks of 4, the second overlapping
+    [InlineData(2, 16)]  // exactly one block of 8
+    [InlineData(6, 20)]  // 10
+    [InlineData(4, 8)]   // exactly one block of 4
+    [InlineData(4, 6)]   // 3 windows: the plain loop
+    [InlineData(2, 2)]
+    public void TwoByTwoMaxPoolBackwardIsIdenticalToThePlainLoop(int h, int w)
+    {
+        var random = new Random(h * 37 + w);
+        float[] special = [float.NaN, float.NegativeInfinity, 0f, -0f];
+        float[] x = Enumerable.Range(0, h * w).Select(i => random.Next(9) == 0 ? special[random.Next(special.Length)] : random.Next(4) - 2f).ToArray();
+        int ho = h / 2, wo = w / 2;
+        var at = new int[ho * wo];
+        MaxPool2d<float>.TwoByTwo(x, w, new float[ho * wo], at, ho, wo);
+        if (ho * wo > 1) at[1] = -1; // a window of -infinity gives no gradient
+        float[] dy = Enumerable.Range(0, ho * wo).Select(i => i % 5 == 2 ? special[random.Next(special.Length)] : (float)(random.NextDouble() - 0.5)).ToArray();
+        // dx is written whole without being cleared first (old values must go), and not one value beyond it.
+        float[] dx = new float[h * w + 8], reference = new float[h * w];
+        dx.AsSpan().Fill(77f);
+        MaxPool2d<float>.TwoByTwoBackward(dy, at, w, dx.AsSpan(0, h * w), ho, wo);
+        MaxPool2d<float>.BackwardPlaneReference(dy, at, reference);
+        AssertBits(reference, dx[..(h * w)]);
+        Assert.All(dx[(h * w)..], v => Assert.Equal(77f, v));
+        Assert.Throws<ArgumentException>(() => MaxPool2d<float>.TwoByTwoBackward(dy, at, w + 1, new float[h * (w + 1)], ho, wo));
     }
 
     [Fact]
