@@ -145,6 +145,23 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     public abstract void Backward(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, int n);
 
     /// <summary>
+    /// Whether this layer's backward pass can take over that of <paramref name="previous"/>, the layer right before it
+    /// (<see cref="BackwardThroughPrevious"/>): the network then runs the two as one pass and ∂L/∂(this layer's input)
+    /// is never written. False unless overridden (a max pooling after a ReLU says yes).
+    /// </summary>
+    internal virtual bool TakesBackwardOf(Layer<T> previous) => false;
+
+    /// <summary>
+    /// The backward passes of this layer and of the layer before it (for which <see cref="TakesBackwardOf"/> said yes) as
+    /// one: from this layer's input <paramref name="x"/> (the previous layer's output), output <paramref name="y"/> and
+    /// output gradient <paramref name="dy"/>, writes ∂L/∂(the previous layer's input) into
+    /// <paramref name="previousDx"/>, bit for bit what the two backward passes one after the other write. Neither layer
+    /// may have trained parameters.
+    /// </summary>
+    internal virtual void BackwardThroughPrevious(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> previousDx, int n) =>
+        throw new InvalidOperationException($"{Token} does not take over the backward pass of the layer before it");
+
+    /// <summary>
     /// What this layer can be inside a fused inference stage (<see cref="Model.InferencePlan{T}"/>): an activation or
     /// pooling that a convolution or dense layer applies to its outputs before writing them, a layer that leaves the
     /// values where they are, or nothing (it runs its own <see cref="Forward"/>). Evaluation mode only.

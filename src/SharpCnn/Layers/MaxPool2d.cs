@@ -83,12 +83,29 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
         Parallelism.For(work.Parts, ref work);
     }
 
+    /// <summary>After a ReLU: its backward pass folds into this one (<see cref="BackwardThroughPrevious"/>).</summary>
+    internal override bool TakesBackwardOf(Layer<T> previous) => previous is Relu<T>;
+
+    /// <summary>
+    /// This pooling's backward pass and the ReLU's before it as one: the ReLU passes ∂L/∂y where its input was positive,
+    /// and at an arg-max input that is exactly where the window's maximum y[o] is (the ReLU's output there is y[o], and
+    /// max(v, 0) &gt; 0 just when v &gt; 0), so each dy[o] goes on only when y[o] &gt; 0; the ReLU's output gradient is never written.
+    /// </summary>
+    internal override void BackwardThroughPrevious(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> previousDx, int n)
+    {
+        CheckBackward(x, y, dy, previousDx, n);
+        if (previousDx.IsEmpty) return;
+        int planes = n * InputShape.Channels;
+        var work = new Work { Layer = this, Dy = dy, Dx = previousDx, PositiveOnly = y, Planes = planes, Parts = Parts(planes), Backward = true };
+        Parallelism.For(work.Parts, ref work);
+    }
+
     private int Parts(int planes) => Parallelism.ElementParts(planes * InputShape.Height * InputShape.Width);
 
     private ref struct Work : IPartitionedWork
     {
         public MaxPool2d<T> Layer;
-        public ReadOnlySpan<T> X, Dy;
+        public ReadOnlySpan<T> X, Dy, PositiveOnly;
         public Span<T> Y, Dx;
         public int Planes, Parts;
         public bool Backward;
@@ -96,7 +113,7 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
         public readonly void Run(int partition)
         {
             var (first, count) = Parallelism.Range(Planes, Parts, partition);
-            if (Backward) Layer.BackwardPlanes(Dy, Dx, first, count);
+            if (Backward) Layer.BackwardPlanes(Dy, Dx, PositiveOnly, first, count);
             else Layer.ForwardPlanes(X, Y, first, count);
         }
     }
@@ -322,7 +339,11 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Beats(T value, T best) => value > best || (T.IsNaN(value) && !T.IsNaN(best));
 
-    private void BackwardPlanes(ReadOnlySpan<T> dy, Span<T> dx, int first, int count)
+    /// <summary>
+    /// The backward pass of planes first .. first + count - 1; with <paramref name="positiveOnly"/> (the outputs y, when
+    /// a ReLU's backward pass is folded in) only the outputs whose y &gt; 0 pass their gradient on.
+    /// </summary>
+    private void BackwardPlanes(ReadOnlySpan<T> dy, Span<T> dx, ReadOnlySpan<T> positiveOnly, int first, int count)
     {
         int h = InputShape.Height, w = InputShape.Width, ho = OutputShape.Height, wo = OutputShape.Width;
         int inPlane = h * w, outPlane = ho * wo;
@@ -333,24 +354,27 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
             Span<T> dxp = dx.Slice(pl * inPlane, inPlane);
             ReadOnlySpan<T> dyp = dy.Slice(pl * outPlane, outPlane);
             ReadOnlySpan<int> at = argmax.AsSpan(pl * outPlane, outPlane);
-            if (tiles) TwoByTwoBackward(dyp, at, w, dxp, ho, wo);
-            else BackwardPlaneReference(dyp, at, dxp);
+            ReadOnlySpan<T> yp = positiveOnly.IsEmpty ? default : positiveOnly.Slice(pl * outPlane, outPlane);
+            if (tiles) TwoByTwoBackward(dyp, at, w, dxp, ho, wo, yp);
+            else BackwardPlaneReference(dyp, at, dxp, yp);
         }
     }
 
     /// <summary>
     /// The plain backward pass of one plane, for any window (the reference <see cref="TwoByTwoBackward"/> is held to):
-    /// dx cleared, then dx[argmax[o]] += dy[o] for every output o whose maximum was an input (argmax &gt;= 0).
+    /// dx cleared, then dx[argmax[o]] += dy[o] for every output o whose maximum was an input (argmax &gt;= 0) and, when
+    /// <paramref name="positiveOnly"/> (the outputs y) is given, y[o] &gt; 0.
     /// </summary>
-    internal static void BackwardPlaneReference(ReadOnlySpan<T> dy, ReadOnlySpan<int> argmax, Span<T> dx)
+    internal static void BackwardPlaneReference(ReadOnlySpan<T> dy, ReadOnlySpan<int> argmax, Span<T> dx, ReadOnlySpan<T> positiveOnly = default)
     {
         // Cleared plane by plane, so the adds below find it in L1 (a whole range cleared first would have left the
         // cache before they come).
         dx.Clear();
+        bool masked = !positiveOnly.IsEmpty;
         for (int o = 0; o < dy.Length; o++)
         {
             int at = argmax[o];
-            if (at >= 0) dx[at] += dy[o];
+            if (at >= 0 && (!masked || positiveOnly[o] > T.Zero)) dx[at] += dy[o];
         }
     }
 
@@ -360,37 +384,43 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
     /// clearing first. With AVX, 8 (or 4) windows at a time: four lane masks from the arg-max, and the masked
     /// gradients interleaved into the two input rows; the last block of a row overlaps the one before it.
     /// </summary>
-    internal static void TwoByTwoBackward(ReadOnlySpan<T> dy, ReadOnlySpan<int> argmax, int w, Span<T> dx, int ho, int wo)
+    internal static void TwoByTwoBackward(ReadOnlySpan<T> dy, ReadOnlySpan<int> argmax, int w, Span<T> dx, int ho, int wo, ReadOnlySpan<T> positiveOnly = default)
     {
-        if (dy.Length < ho * wo || argmax.Length < ho * wo || dx.Length < 4 * ho * wo || w != 2 * wo)
+        bool masked = !positiveOnly.IsEmpty;
+        if (dy.Length < ho * wo || argmax.Length < ho * wo || dx.Length < 4 * ho * wo || w != 2 * wo || (masked && positiveOnly.Length < ho * wo))
             throw new ArgumentException("TwoByTwoBackward: spans too short for the plane, or windows that do not tile its rows");
         if (typeof(T) != typeof(float) || !System.Runtime.Intrinsics.X86.Avx.IsSupported || wo < 4)
         {
-            BackwardPlaneReference(dy[..(ho * wo)], argmax[..(ho * wo)], dx[..(4 * ho * wo)]);
+            BackwardPlaneReference(dy[..(ho * wo)], argmax[..(ho * wo)], dx[..(4 * ho * wo)], masked ? positiveOnly[..(ho * wo)] : default);
             return;
         }
         ref float g = ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(dy));
         ref int a = ref MemoryMarshal.GetReference(argmax);
         ref float d = ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(dx));
+        // Without a mask the lane test reads dy instead (values of the same length) and lets every lane pass.
+        ref float p = ref masked ? ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(positiveOnly)) : ref g;
         for (int u = 0; u < ho; u++)
         {
             int top = 2 * u * w;
             ref float gr = ref Unsafe.Add(ref g, u * wo);
+            ref float pr = ref Unsafe.Add(ref p, u * wo);
             ref int ar = ref Unsafe.Add(ref a, u * wo);
             ref float r0 = ref Unsafe.Add(ref d, top);
-            if (wo >= 8) TwoByTwoBackwardRow(ref gr, ref ar, top, w, ref r0, wo);
-            else TwoByTwoBackwardRow4(ref gr, ref ar, top, w, ref r0, wo);
+            if (wo >= 8) TwoByTwoBackwardRow(ref gr, ref ar, ref pr, masked, top, w, ref r0, wo);
+            else TwoByTwoBackwardRow4(ref gr, ref ar, ref pr, masked, top, w, ref r0, wo);
         }
     }
 
     /// <summary>One output row of <see cref="TwoByTwoBackward"/>, 8 windows at a time (wo &gt;= 8).</summary>
-    private static void TwoByTwoBackwardRow(ref float g, ref int a, int top, int w, ref float r0, int wo)
+    private static void TwoByTwoBackwardRow(ref float g, ref int a, ref float positive, bool masked, int top, int w, ref float r0, int wo)
     {
         var steps = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
+        var all = Vector256.Create(masked ? 0 : -1).AsSingle();
         for (int v = 0; ; v += 8)
         {
             if (v > wo - 8) v = wo - 8;
             var gradient = Vector256.LoadUnsafe(ref g, (nuint)v) + Vector256<float>.Zero; // 0 + dy, as the reference adds
+            gradient &= Vector256.GreaterThan(Vector256.LoadUnsafe(ref positive, (nuint)v), Vector256<float>.Zero) | all;
             var at = Vector256.LoadUnsafe(ref a, (nuint)v);
             var ia = Vector256.Create(top + 2 * v) + steps;
             var id = ia + Vector256.Create(w);
@@ -405,13 +435,15 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
     }
 
     /// <summary>One output row of <see cref="TwoByTwoBackward"/>, 4 windows at a time (4 &lt;= wo &lt; 8).</summary>
-    private static void TwoByTwoBackwardRow4(ref float g, ref int a, int top, int w, ref float r0, int wo)
+    private static void TwoByTwoBackwardRow4(ref float g, ref int a, ref float positive, bool masked, int top, int w, ref float r0, int wo)
     {
         var steps = Vector128.Create(0, 2, 4, 6);
+        var all = Vector128.Create(masked ? 0 : -1).AsSingle();
         for (int v = 0; ; v += 4)
         {
             if (v > wo - 4) v = wo - 4;
             var gradient = Vector128.LoadUnsafe(ref g, (nuint)v) + Vector128<float>.Zero;
+            gradient &= Vector128.GreaterThan(Vector128.LoadUnsafe(ref positive, (nuint)v), Vector128<float>.Zero) | all;
             var at = Vector128.LoadUnsafe(ref a, (nuint)v);
             var ia = Vector128.Create(top + 2 * v) + steps;
             var id = ia + Vector128.Create(w);

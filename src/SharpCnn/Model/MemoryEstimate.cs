@@ -101,8 +101,8 @@ public sealed class MemoryEstimate
         long parameters = 0, state = 0, layerScratch = 0, threadScratch = 0;
         // The input and its gradient, every layer's output, and the two buffers the output gradients take turns in.
         long activations = MemoryMath.Bytes<T>(2L * batch, network.InputShape.Size);
-        var (evenGradients, oddGradients) = Network<T>.GradientBufferLengths(network.Layers.Select(l => (long)l.OutputShape.Size).ToArray(), batch);
-        activations = MemoryMath.Add(activations, MemoryMath.Add(MemoryMath.Bytes<T>(evenGradients, 1), MemoryMath.Bytes<T>(oddGradients, 1)));
+        var (firstGradients, secondGradients) = network.GradientBufferLengths(batch);
+        activations = MemoryMath.Add(activations, MemoryMath.Add(MemoryMath.Bytes<T>(firstGradients, 1), MemoryMath.Bytes<T>(secondGradients, 1)));
         var layers = new List<LayerMemory>(network.Layers.Count);
         for (int k = 0; k < network.Layers.Count; k++)
         {

@@ -11,10 +11,11 @@ namespace SharpCnn.Model;
 /// Buffers (n = batch size, capacity = the largest batch reserved):
 ///   a[0] = input x, a[k+1] = layer k's output;   g[k] = ∂L/∂a[k]
 /// g[k] for k ≥ 1 is read only by layer k-1's backward pass, right after layer k's wrote it, so the
-/// output gradients take turns in two buffers (g[k] in buffer k mod 2, each as large as its largest): a
-/// network keeps two of them instead of one per layer (<see cref="GradientBufferLengths"/>). g[0], the
-/// input gradient callers read, has its own; so has g[k+1] while layer k defers plain SGD's update past
-/// the backward pass (it reads g[k+1] again then).
+/// output gradients take turns in two buffers (each as large as the largest it holds): a network keeps
+/// two of them instead of one per layer (<see cref="BackwardPlan"/>). g[0], the input gradient callers
+/// read, has its own; so has g[k+1] while layer k defers plain SGD's update past the backward pass (it
+/// reads g[k+1] again then). A layer whose backward pass takes over that of the layer before it
+/// (<see cref="Layer{T}.TakesBackwardOf"/>: a max pooling after a ReLU) writes g[k-1] from g[k+1] at once; g[k] is never written.
 /// Forward:  a[k+1] = layer_k(a[k])
 /// Backward: g[last] = ∂L/∂output from the loss, then for k = last..f:
 ///           layer_k.Backward(a[k], a[k+1], g[k+1]) → g[k] (g[f] only when asked for)
@@ -181,41 +182,94 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
             layers[k].Reserve(batch);
             activations[k + 1] = new T[batch * layers[k].OutputShape.Size];
         }
-        var (even, odd) = GradientBufferLengths(layers.Select(l => (long)l.OutputShape.Size).ToArray(), batch);
-        sharedGradients[0] = new T[even];
-        sharedGradients[1] = new T[odd];
+        var (first, second) = Backwards.BufferLengths(layers, batch);
+        sharedGradients[0] = new T[first];
+        sharedGradients[1] = new T[second];
         Array.Clear(deferredGradients);
         Capacity = batch;
     }
 
-    /// <summary>
-    /// The lengths of the two buffers the output gradients g[1..L] take turns in, for layers whose per-sample outputs
-    /// have <paramref name="outputSizes"/> values and batches of <paramref name="batch"/>: g[k] lives in buffer k mod 2,
-    /// so buffer 0 holds the largest even-numbered one and buffer 1 the largest odd-numbered one.
-    /// </summary>
-    internal static (long Even, long Odd) GradientBufferLengths(IReadOnlyList<long> outputSizes, long batch)
-    {
-        long even = 0, odd = 0;
-        for (int k = 1; k <= outputSizes.Count; k++)
-        {
-            long length = Tensors.MemoryMath.Multiply(batch, outputSizes[k - 1]);
-            if (k % 2 == 0) even = Math.Max(even, length);
-            else odd = Math.Max(odd, length);
-        }
-        return (even, odd);
-    }
+    private BackwardPlan? backwardPlan;
+
+    /// <summary>How the backward pass runs: which layers take over the pass of the layer before them, and the buffer of each gradient.</summary>
+    private BackwardPlan Backwards => backwardPlan ??= BackwardPlan.For(layers);
 
     /// <summary>
-    /// g[k] = ∂L/∂a[k], whole capacity: the input gradient's own buffer for k = 0; for k ≥ 1 buffer k mod 2 of the
-    /// two shared ones, or its own while layer k-1 defers its update (<see cref="SgdFusion.Deferred"/>: it reads
-    /// g[k] again after the whole backward pass, when the shared buffer holds another layer's gradient).
+    /// How a network's backward pass runs over its layers and where their output gradients live. From the last layer
+    /// down, each backward pass reads g[k+1] and writes g[k], or, where layer k takes over the pass of layer k-1
+    /// (<see cref="Layer{T}.TakesBackwardOf"/>), g[k-1] (layer k-1 is then skipped). The gradient written goes into the
+    /// other of the two shared buffers than the one read, so g[L] (the loss's) is in buffer 0 and they alternate from there.
+    /// </summary>
+    internal sealed class BackwardPlan
+    {
+        private BackwardPlan(bool[] takesPrevious, int[] buffer)
+        {
+            TakesPrevious = takesPrevious;
+            Buffer = buffer;
+        }
+
+        /// <summary>Per layer: whether its backward pass takes over that of the layer before it.</summary>
+        public bool[] TakesPrevious { get; }
+
+        /// <summary>Per gradient g[k], k = 1..L: the shared buffer (0 or 1) it is written into, -1 when it is never written.</summary>
+        public int[] Buffer { get; }
+
+        /// <summary>The plan for <paramref name="layers"/>: a layer takes over the previous one's pass when it says it can, and neither has trained parameters.</summary>
+        public static BackwardPlan For(IReadOnlyList<Layer<T>> layers)
+        {
+            int count = layers.Count;
+            var takes = new bool[count];
+            var buffer = new int[count + 1];
+            Array.Fill(buffer, -1);
+            buffer[count] = 0;
+            for (int k = count - 1; k >= 1; k--)
+            {
+                bool fold = layers[k].TakesBackwardOf(layers[k - 1]) && !HasTrained(layers[k]) && !HasTrained(layers[k - 1]);
+                takes[k] = fold;
+                int written = fold ? k - 1 : k;
+                if (written >= 1) buffer[written] = 1 - buffer[k + 1];
+                if (fold) k--;
+            }
+            return new BackwardPlan(takes, buffer);
+        }
+
+        private static bool HasTrained(Layer<T> layer)
+        {
+            foreach (var p in layer.Parameters)
+                if (p.IsTrained) return true;
+            return false;
+        }
+
+        /// <summary>The lengths of the two shared buffers for batches of <paramref name="batch"/>: each as long as the longest gradient it holds.</summary>
+        public (long First, long Second) BufferLengths(IReadOnlyList<Layer<T>> layers, long batch)
+        {
+            long first = 0, second = 0;
+            for (int k = 1; k <= layers.Count; k++)
+            {
+                long length = Tensors.MemoryMath.Multiply(batch, layers[k - 1].OutputShape.Size);
+                if (Buffer[k] == 0) first = Math.Max(first, length);
+                else if (Buffer[k] == 1) second = Math.Max(second, length);
+            }
+            return (first, second);
+        }
+    }
+
+    /// <summary>The lengths of the two buffers the output gradients take turns in, for batches of <paramref name="batch"/> (for the memory estimate).</summary>
+    internal (long First, long Second) GradientBufferLengths(long batch) => Backwards.BufferLengths(layers, batch);
+
+    /// <summary>
+    /// g[k] = ∂L/∂a[k], whole capacity: the input gradient's own buffer for k = 0; for k ≥ 1 its shared buffer
+    /// (<see cref="BackwardPlan"/>), or its own while layer k-1 defers its update (<see cref="SgdFusion.Deferred"/>:
+    /// it reads g[k] again after the whole backward pass, when the shared buffer holds another layer's gradient).
     /// </summary>
     private Span<T> Gradient(int k)
     {
         if (k == 0) return inputGradientBuffer;
         if (layers[k - 1].Fusion == SgdFusion.Deferred)
             return deferredGradients[k] ??= new T[Capacity * layers[k - 1].OutputShape.Size]; // once, on the first deferred step
-        return sharedGradients[k % 2];
+        int buffer = Backwards.Buffer[k];
+        if (buffer < 0) throw new InvalidOperationException($"the gradient of layer {k}'s output is never written: layer {k + 1} takes over its backward pass");
+        return sharedGradients[buffer];
     }
 
     /// <summary>The input buffer for a batch of <paramref name="n"/>: write samples here, then call <see cref="Forward(int)"/>.</summary>
@@ -328,8 +382,17 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     private void BackwardLayers(int n, bool inputGradient)
     {
         int first = inputGradient ? 0 : FirstTrainedLayer;
+        var takesPrevious = Backwards.TakesPrevious;
         for (int k = layers.Length - 1; k >= first; k--)
         {
+            if (takesPrevious[k] && k - 1 >= first)
+            {
+                // Layers k and k-1 as one pass (neither is trained, so k - 1 > first unless the input gradient is asked for).
+                Span<T> previousDx = k - 1 > first || inputGradient ? Gradient(k - 1) : Span<T>.Empty;
+                layers[k].BackwardThroughPrevious(activations[k], activations[k + 1], Gradient(k + 1), previousDx, n);
+                k--;
+                continue;
+            }
             Span<T> dx = k > first || inputGradient ? Gradient(k) : Span<T>.Empty;
             layers[k].Backward(activations[k], activations[k + 1], Gradient(k + 1), dx, n);
         }

@@ -126,4 +126,56 @@ public class PoolingTests
             }
         }
     }
+
+    /// <summary>
+    /// A max pooling after a ReLU runs both backward passes as one (BackwardThroughPrevious): bit for bit the ReLU's backward
+    /// pass of the pooling's, for windows that tile the input (the vector path in float) and for overlapping, padded and
+    /// dropped-edge ones, in float and double, with ties, zeros of both signs, infinities and NaN in x and dy.
+    /// </summary>
+    [Theory]
+    [InlineData(2, 2, 2, "drop", 28, 28)]
+    [InlineData(2, 2, 2, "drop", 14, 14)]
+    [InlineData(2, 2, 2, "drop", 8, 6)]
+    [InlineData(2, 2, 2, "drop", 7, 9)]
+    [InlineData(3, 3, 2, "pad", 8, 8)]
+    [InlineData(3, 3, 2, "drop", 9, 7)]
+    [InlineData(2, 3, 1, "pad", 7, 9)]
+    public void AMaxPoolingTakesOverTheBackwardPassOfTheReluBeforeIt(int kh, int kw, int s, string edge, int h, int w)
+    {
+        Check<float>(kh, kw, s, edge, h, w);
+        Check<double>(kh, kw, s, edge, h, w);
+
+        static void Check<T>(int kh, int kw, int s, string edge, int h, int w) where T : unmanaged, IFloatingPointIeee754<T>
+        {
+            var shape = new Shape(3, h, w);
+            const int n = 2;
+            var relu = new Relu<T>();
+            var pool = new MaxPool2d<T>(kh, kw, s, edge == "pad" ? PoolEdge.Pad : PoolEdge.Drop);
+            var poolInput = relu.Build(shape);
+            var outputShape = pool.Build(poolInput);
+            relu.Reserve(n);
+            pool.Reserve(n);
+            Assert.True(pool.TakesBackwardOf(relu));
+            Assert.False(pool.TakesBackwardOf(new Sigmoid<T>()));
+            var random = new Random(h * 100 + w * 10 + kh);
+            T[] special = [T.NaN, T.NegativeInfinity, T.PositiveInfinity, T.Zero, T.NegativeZero];
+            T Draw() => random.Next(6) == 0 ? special[random.Next(special.Length)] : T.CreateTruncating(random.Next(5) - 2.5 + random.Next(2));
+            T[] x = Enumerable.Range(0, n * shape.Size).Select(_ => Draw()).ToArray();
+            T[] a = new T[n * shape.Size], y = new T[n * outputShape.Size];
+            relu.Forward(x, a, n);
+            pool.Forward(a, y, n);
+            T[] dy = Enumerable.Range(0, y.Length).Select(_ => Draw()).ToArray();
+
+            T[] poolDx = new T[a.Length], expected = new T[x.Length], fused = new T[x.Length];
+            pool.Backward(a, y, dy, poolDx, n);
+            relu.Backward(x, a, poolDx, expected, n);
+            fused.AsSpan().Fill(T.CreateTruncating(42)); // every value is written
+            pool.BackwardThroughPrevious(a, y, dy, fused, n);
+            for (int i = 0; i < expected.Length; i++)
+                Assert.True(BitsOf(expected[i]) == BitsOf(fused[i]), $"{typeof(T).Name} element {i}: {expected[i]} expected, {fused[i]} written");
+        }
+
+        static long BitsOf<T>(T value) where T : unmanaged => typeof(T) == typeof(float)
+            ? BitConverter.SingleToInt32Bits((float)(object)value) : BitConverter.DoubleToInt64Bits((double)(object)value);
+    }
 }

@@ -18,8 +18,9 @@ public sealed class MemoryEstimateTests : IDisposable
         const long parameters = 2 * 4 * (20 + 190); // conv 18 + 2, dense 180 + 10: values and gradients
         const long adam = 2 * 4 * (20 + 190); // two moments per trained value
         // For 4 samples: the input and its gradient, each output, and the two buffers the output gradients take turns
-        // in (g1, g3, g5 in one: max(72, 18, 10); g2, g4 in the other: max(72, 18)).
-        const long activations = 4 * 4 * (2 * 64 + (72 + 72 + 18 + 18 + 10) + 72 + 72);
+        // in: g5 (the loss's, 10) and g3 (18) in one, g4 (18) and g1 (72) in the other; the max pooling takes over the
+        // ReLU's backward pass, so g2 is never written.
+        const long activations = 4 * 4 * (2 * 64 + (72 + 72 + 18 + 18 + 10) + 18 + 72);
         const long poolIndices = 4 * 4 * 18; // int arg-max per output of the batch
         const long columns = 4 * (2 * 9 * 36 + 64 + 2 * 64); // per thread: column matrix, its gradient, padded input, im2col slack
         Assert.Equal(parameters, estimate.ParameterBytes);
