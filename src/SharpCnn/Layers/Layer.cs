@@ -145,15 +145,26 @@ public abstract class Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
     public abstract void Backward(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, int n);
 
     /// <summary>
-    /// Whether this layer's backward pass can take over that of <paramref name="previous"/>, the layer right before it
-    /// (<see cref="BackwardThroughPrevious"/>): the network then runs the two as one pass and ∂L/∂(this layer's input)
-    /// is never written. False unless overridden (a max pooling after a ReLU says yes).
+    /// Whether this layer's passes can take over those of <paramref name="previous"/>, the layer right before it
+    /// (<see cref="ForwardThroughPrevious"/>, <see cref="BackwardThroughPrevious"/>): the network then runs each pair of
+    /// passes as one, writes the previous layer's output only when someone asks for it (<see cref="Model.Network{T}.Activation"/>)
+    /// and never writes ∂L/∂(this layer's input). False unless overridden (a max pooling after a ReLU says yes).
     /// </summary>
-    internal virtual bool TakesBackwardOf(Layer<T> previous) => false;
+    internal virtual bool TakesOver(Layer<T> previous) => false;
 
     /// <summary>
-    /// The backward passes of this layer and of the layer before it (for which <see cref="TakesBackwardOf"/> said yes) as
-    /// one: from this layer's input <paramref name="x"/> (the previous layer's output), output <paramref name="y"/> and
+    /// The forward passes of the layer before this one (for which <see cref="TakesOver"/> said yes) and of this layer as
+    /// one: from <paramref name="previousX"/>, the previous layer's input, writes this layer's output <paramref name="y"/>,
+    /// bit for bit what the two passes one after the other write, and keeps what this layer's backward pass needs.
+    /// The previous layer's output is not written.
+    /// </summary>
+    internal virtual void ForwardThroughPrevious(ReadOnlySpan<T> previousX, Span<T> y, int n) =>
+        throw new InvalidOperationException($"{Token} does not take over the forward pass of the layer before it");
+
+    /// <summary>
+    /// The backward passes of this layer and of the layer before it (for which <see cref="TakesOver"/> said yes) as
+    /// one, after <see cref="ForwardThroughPrevious"/> or the two forward passes: from this layer's input
+    /// <paramref name="x"/> (the previous layer's output, not read: it may not have been written), output <paramref name="y"/> and
     /// output gradient <paramref name="dy"/>, writes ∂L/∂(the previous layer's input) into
     /// <paramref name="previousDx"/>, bit for bit what the two backward passes one after the other write. Neither layer
     /// may have trained parameters.

@@ -83,8 +83,24 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
         Parallelism.For(work.Parts, ref work);
     }
 
-    /// <summary>After a ReLU: its backward pass folds into this one (<see cref="BackwardThroughPrevious"/>).</summary>
-    internal override bool TakesBackwardOf(Layer<T> previous) => previous is Relu<T>;
+    /// <summary>After a ReLU: its passes fold into this one's (<see cref="ForwardThroughPrevious"/>, <see cref="BackwardThroughPrevious"/>).</summary>
+    internal override bool TakesOver(Layer<T> previous) => previous is Relu<T>;
+
+    /// <summary>
+    /// The ReLU before this pooling and the pooling as one forward pass: each window's maximum of the ReLU's input, then
+    /// max(·, 0) of it (as the ReLU computes, TensorPrimitives.Max), plane by plane while the plane's outputs are in
+    /// cache. ReLU is monotonic, so max of max(v, 0) over a window is max(max of v, 0): the same outputs. The arg-max
+    /// can differ only where the maximum is not positive (a window of zeros after the ReLU takes its first zero, the ReLU's
+    /// input its largest value), and there no gradient passes either way (<see cref="BackwardThroughPrevious"/>, or the
+    /// ReLU's backward pass after this one's: its input is not positive at either position).
+    /// </summary>
+    internal override void ForwardThroughPrevious(ReadOnlySpan<T> previousX, Span<T> y, int n)
+    {
+        CheckForward(previousX, y, n);
+        int planes = n * InputShape.Channels;
+        var work = new Work { Layer = this, X = previousX, Y = y, Planes = planes, Parts = Parts(planes), ReluAfter = true };
+        Parallelism.For(work.Parts, ref work);
+    }
 
     /// <summary>
     /// This pooling's backward pass and the ReLU's before it as one: the ReLU passes ∂L/∂y where its input was positive,
@@ -108,17 +124,18 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
         public ReadOnlySpan<T> X, Dy, PositiveOnly;
         public Span<T> Y, Dx;
         public int Planes, Parts;
-        public bool Backward;
+        public bool Backward, ReluAfter;
 
         public readonly void Run(int partition)
         {
             var (first, count) = Parallelism.Range(Planes, Parts, partition);
             if (Backward) Layer.BackwardPlanes(Dy, Dx, PositiveOnly, first, count);
-            else Layer.ForwardPlanes(X, Y, first, count);
+            else Layer.ForwardPlanes(X, Y, first, count, ReluAfter);
         }
     }
 
-    private void ForwardPlanes(ReadOnlySpan<T> x, Span<T> y, int first, int count)
+    /// <summary>The forward pass of planes first .. first + count - 1; with <paramref name="reluAfter"/>, max(·, 0) of each plane's outputs after it.</summary>
+    private void ForwardPlanes(ReadOnlySpan<T> x, Span<T> y, int first, int count, bool reluAfter = false)
     {
         int h = InputShape.Height, w = InputShape.Width, ho = OutputShape.Height, wo = OutputShape.Width;
         int kh = Window.Height, kw = Window.Width, s = Window.Stride;
@@ -128,12 +145,10 @@ public sealed class MaxPool2d<T> : Layer<T> where T : unmanaged, IFloatingPointI
         {
             ReadOnlySpan<T> xp = x.Slice(pl * h * w, h * w);
             int outBase = pl * ho * wo;
-            if (twoByTwo)
-            {
-                TwoByTwo(xp, w, y.Slice(outBase, ho * wo), argmax.AsSpan(outBase, ho * wo), ho, wo);
-                continue;
-            }
-            ForwardPlaneReference(xp, h, w, Window, y.Slice(outBase, ho * wo), argmax.AsSpan(outBase, ho * wo), ho, wo);
+            Span<T> yp = y.Slice(outBase, ho * wo);
+            if (twoByTwo) TwoByTwo(xp, w, yp, argmax.AsSpan(outBase, ho * wo), ho, wo);
+            else ForwardPlaneReference(xp, h, w, Window, yp, argmax.AsSpan(outBase, ho * wo), ho, wo);
+            if (reluAfter) System.Numerics.Tensors.TensorPrimitives.Max(yp, T.Zero, yp);
         }
     }
 

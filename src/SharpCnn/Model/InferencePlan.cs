@@ -90,6 +90,7 @@ internal sealed class InferencePlan<T> where T : unmanaged, IFloatingPointIeee75
     /// </remarks>
     public void Run(int n, bool exact = false)
     {
+        network.ForgetFoldedOutputs();
         foreach (var step in steps)
             if (step.Stage is ConvolutionStage<T> convolution) convolution.UseWinograd = convolution.HasWinograd && (!exact || convolution.LayerUsesWinograd);
         foreach (var step in steps)

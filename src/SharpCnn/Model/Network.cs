@@ -14,8 +14,9 @@ namespace SharpCnn.Model;
 /// output gradients take turns in two buffers (each as large as the largest it holds): a network keeps
 /// two of them instead of one per layer (<see cref="BackwardPlan"/>). g[0], the input gradient callers
 /// read, has its own; so has g[k+1] while layer k defers plain SGD's update past the backward pass (it
-/// reads g[k+1] again then). A layer whose backward pass takes over that of the layer before it
-/// (<see cref="Layer{T}.TakesBackwardOf"/>: a max pooling after a ReLU) writes g[k-1] from g[k+1] at once; g[k] is never written.
+/// reads g[k+1] again then). A layer that takes over the passes of the layer before it
+/// (<see cref="Layer{T}.TakesOver"/>: a max pooling after a ReLU) computes a[k+1] from a[k-1] and g[k-1]
+/// from g[k+1], each in one pass: g[k] is never written, and a[k] only when <see cref="Activation"/> asks for it.
 /// Forward:  a[k+1] = layer_k(a[k])
 /// Backward: g[last] = ∂L/∂output from the loss, then for k = last..f:
 ///           layer_k.Backward(a[k], a[k+1], g[k+1]) → g[k] (g[f] only when asked for)
@@ -186,18 +187,19 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         sharedGradients[0] = new T[first];
         sharedGradients[1] = new T[second];
         Array.Clear(deferredGradients);
+        Array.Clear(folded); // new buffers: nothing to write later
         Capacity = batch;
     }
 
     private BackwardPlan? backwardPlan;
 
-    /// <summary>How the backward pass runs: which layers take over the pass of the layer before them, and the buffer of each gradient.</summary>
+    /// <summary>How the passes run: which layers take over the passes of the layer before them, and the buffer of each gradient.</summary>
     private BackwardPlan Backwards => backwardPlan ??= BackwardPlan.For(layers);
 
     /// <summary>
     /// How a network's backward pass runs over its layers and where their output gradients live. From the last layer
     /// down, each backward pass reads g[k+1] and writes g[k], or, where layer k takes over the pass of layer k-1
-    /// (<see cref="Layer{T}.TakesBackwardOf"/>), g[k-1] (layer k-1 is then skipped). The gradient written goes into the
+    /// (<see cref="Layer{T}.TakesOver"/>), g[k-1] (layer k-1 is then skipped). The gradient written goes into the
     /// other of the two shared buffers than the one read, so g[L] (the loss's) is in buffer 0 and they alternate from there.
     /// </summary>
     internal sealed class BackwardPlan
@@ -224,7 +226,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
             buffer[count] = 0;
             for (int k = count - 1; k >= 1; k--)
             {
-                bool fold = layers[k].TakesBackwardOf(layers[k - 1]) && !HasTrained(layers[k]) && !HasTrained(layers[k - 1]);
+                bool fold = layers[k].TakesOver(layers[k - 1]) && !HasTrained(layers[k]) && !HasTrained(layers[k - 1]);
                 takes[k] = fold;
                 int written = fold ? k - 1 : k;
                 if (written >= 1) buffer[written] = 1 - buffer[k + 1];
@@ -275,8 +277,34 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The input buffer for a batch of <paramref name="n"/>: write samples here, then call <see cref="Forward(int)"/>.</summary>
     public Span<T> Input(int n) => activations[0].AsSpan(0, CheckBatch(n) * InputShape.Size);
 
-    /// <summary>Activation k for the last batch (0 = input, k = output of layer k-1).</summary>
-    public ReadOnlySpan<T> Activation(int k, int n) => activations[k].AsSpan(0, CheckBatch(n) * (k == 0 ? InputShape.Size : layers[k - 1].OutputShape.Size));
+    /// <summary>
+    /// Activation k for the last batch (0 = input, k = output of layer k-1). The output of a layer whose forward pass the
+    /// next layer took over (<see cref="Layer{T}.TakesOver"/>) is computed here, the first time it is asked for after the pass.
+    /// </summary>
+    public ReadOnlySpan<T> Activation(int k, int n)
+    {
+        CheckBatch(n);
+        WriteFolded(k);
+        return activations[k].AsSpan(0, n * (k == 0 ? InputShape.Size : layers[k - 1].OutputShape.Size));
+    }
+
+    private bool[] folded = [];
+    private int foldedBatch;
+
+    /// <summary>Writes a[k] if the last forward pass left it unwritten (layer k-1's pass was taken over by layer k's).</summary>
+    private void WriteFolded(int k)
+    {
+        if (k == 0 || k >= folded.Length || !folded[k]) return;
+        WriteFolded(k - 1);
+        layers[k - 1].Forward(activations[k - 1], activations[k], foldedBatch);
+        folded[k] = false;
+    }
+
+    /// <summary>
+    /// Forgets which outputs the last forward pass left unwritten (the inference plan has run since: the buffers hold what
+    /// it wrote, the layers' own outputs only where it wrote them).
+    /// </summary>
+    internal void ForgetFoldedOutputs() => Array.Clear(folded);
 
     /// <summary>Activation buffer k (0 = input), whole capacity, for the inference plan to write into.</summary>
     internal Span<T> ActivationBuffer(int k) => activations[k];
@@ -307,8 +335,24 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     public ReadOnlySpan<T> ForwardFrom(int first, int n)
     {
         CheckBatch(n);
+        if (folded.Length != layers.Length + 1) folded = new bool[layers.Length + 1];
+        WriteFolded(first); // the input of layer first, if the last pass left it unwritten
+        var takesPrevious = Backwards.TakesPrevious;
         for (int k = first; k < layers.Length; k++)
+        {
+            if (k + 1 < layers.Length && takesPrevious[k + 1])
+            {
+                // Layers k and k+1 as one pass: a[k+1] is written only if someone asks for it (Activation).
+                layers[k + 1].ForwardThroughPrevious(activations[k], activations[k + 2], n);
+                folded[k + 1] = true;
+                folded[k + 2] = false;
+                foldedBatch = n;
+                k++;
+                continue;
+            }
             layers[k].Forward(activations[k], activations[k + 1], n);
+            folded[k + 1] = false;
+        }
         return Output(n);
     }
 

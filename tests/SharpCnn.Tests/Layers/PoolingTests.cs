@@ -128,8 +128,8 @@ public class PoolingTests
     }
 
     /// <summary>
-    /// A max pooling after a ReLU runs both backward passes as one (BackwardThroughPrevious): bit for bit the ReLU's backward
-    /// pass of the pooling's, for windows that tile the input (the vector path in float) and for overlapping, padded and
+    /// A max pooling after a ReLU runs both forward passes and both backward passes as one (ForwardThroughPrevious,
+    /// BackwardThroughPrevious): bit for bit the two layers' passes one after the other, for windows that tile the input (the vector path in float) and for overlapping, padded and
     /// dropped-edge ones, in float and double, with ties, zeros of both signs, infinities and NaN in x and dy.
     /// </summary>
     [Theory]
@@ -140,7 +140,7 @@ public class PoolingTests
     [InlineData(3, 3, 2, "pad", 8, 8)]
     [InlineData(3, 3, 2, "drop", 9, 7)]
     [InlineData(2, 3, 1, "pad", 7, 9)]
-    public void AMaxPoolingTakesOverTheBackwardPassOfTheReluBeforeIt(int kh, int kw, int s, string edge, int h, int w)
+    public void AMaxPoolingTakesOverThePassesOfTheReluBeforeIt(int kh, int kw, int s, string edge, int h, int w)
     {
         Check<float>(kh, kw, s, edge, h, w);
         Check<double>(kh, kw, s, edge, h, w);
@@ -155,8 +155,8 @@ public class PoolingTests
             var outputShape = pool.Build(poolInput);
             relu.Reserve(n);
             pool.Reserve(n);
-            Assert.True(pool.TakesBackwardOf(relu));
-            Assert.False(pool.TakesBackwardOf(new Sigmoid<T>()));
+            Assert.True(pool.TakesOver(relu));
+            Assert.False(pool.TakesOver(new Sigmoid<T>()));
             var random = new Random(h * 100 + w * 10 + kh);
             T[] special = [T.NaN, T.NegativeInfinity, T.PositiveInfinity, T.Zero, T.NegativeZero];
             T Draw() => random.Next(6) == 0 ? special[random.Next(special.Length)] : T.CreateTruncating(random.Next(5) - 2.5 + random.Next(2));
@@ -171,8 +171,29 @@ public class PoolingTests
             relu.Backward(x, a, poolDx, expected, n);
             fused.AsSpan().Fill(T.CreateTruncating(42)); // every value is written
             pool.BackwardThroughPrevious(a, y, dy, fused, n);
+            AssertSameBits(expected, fused, "backward");
+
+            // Both forward passes as one, from the ReLU's input: the same outputs; then either backward pass (the two
+            // layers' one after the other, or as one) gives the same input gradient as above, though the arg-max of a
+            // window whose maximum is not positive may differ.
+            var folding = new MaxPool2d<T>(kh, kw, s, edge == "pad" ? PoolEdge.Pad : PoolEdge.Drop);
+            folding.Build(poolInput);
+            folding.Reserve(n);
+            T[] foldedY = new T[y.Length];
+            folding.ForwardThroughPrevious(x, foldedY, n);
+            AssertSameBits(y, foldedY, "forward");
+            fused.AsSpan().Fill(T.CreateTruncating(42));
+            folding.BackwardThroughPrevious(a, foldedY, dy, fused, n);
+            AssertSameBits(expected, fused, "backward after the folded forward pass");
+            folding.Backward(a, foldedY, dy, poolDx, n);
+            relu.Backward(x, a, poolDx, fused, n);
+            AssertSameBits(expected, fused, "both backward passes after the folded forward pass");
+        }
+
+        static void AssertSameBits<T>(T[] expected, T[] actual, string what) where T : unmanaged
+        {
             for (int i = 0; i < expected.Length; i++)
-                Assert.True(BitsOf(expected[i]) == BitsOf(fused[i]), $"{typeof(T).Name} element {i}: {expected[i]} expected, {fused[i]} written");
+                Assert.True(BitsOf(expected[i]) == BitsOf(actual[i]), $"{typeof(T).Name} {what}, element {i}: {expected[i]} expected, {actual[i]} written");
         }
 
         static long BitsOf<T>(T value) where T : unmanaged => typeof(T) == typeof(float)

@@ -162,4 +162,29 @@ public class NetworkTests
         for (int i = 0; i < own.Length; i++) Assert.Equal(parameterGradients[i], own[i]);
         Assert.Equal(inputGradient, dy);
     }
+
+    /// <summary>
+    /// A max pooling takes over the passes of the ReLU before it, so the forward pass leaves the ReLU's output unwritten;
+    /// Activation writes it when asked, the same values as the layer-by-layer pass, and forgets nothing on later passes.
+    /// </summary>
+    [Fact]
+    public void TheOutputOfAReluWhosePassTheMaxPoolingTookOverIsWrittenWhenAskedFor()
+    {
+        var net = ModelSpec.Parse("conv3x3x4:same,relu,maxpool2,flatten,dense3").Build<float>(new Shape(1, 6, 6));
+        Initializer.Apply(net.Layers, InitScheme.He, new Rng(4));
+        const int n = 2;
+        for (int pass = 0; pass < 2; pass++)
+        {
+            var x = RandomTensors.Normal(new Rng(20 + (ulong)pass), n * 36).Select(v => (float)v).ToArray();
+            float[] output = net.Forward(x, n).ToArray();
+            float[] convolution = net.Activation(1, n).ToArray();
+            float[] relu = new float[convolution.Length], pooled = new float[n * 36];
+            net.Layers[1].Forward(convolution, relu, n);
+            Assert.Equal(relu, net.Activation(2, n).ToArray());
+            Assert.Contains(relu, v => v > 0);
+            net.Layers[2].Forward(relu, pooled, n);
+            Assert.Equal(pooled, net.Activation(3, n).ToArray());
+            Assert.Equal(output, net.Output(n).ToArray());
+        }
+    }
 }
