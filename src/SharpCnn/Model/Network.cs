@@ -12,7 +12,7 @@ namespace SharpCnn.Model;
 ///   a[0] = input x, a[k+1] = layer k's output;   g[k] = ∂L/∂a[k]
 /// g[k] for k ≥ 1 is read only by layer k-1's backward pass, right after layer k's wrote it, so the
 /// output gradients take turns in two buffers (each as large as the largest it holds): a network keeps
-/// two of them instead of one per layer (<see cref="BackwardPlan"/>). g[0], the input gradient callers
+/// two of them instead of one per layer (<see cref="PassPlan"/>). g[0], the input gradient callers
 /// read, has its own; so has g[k+1] while layer k defers plain SGD's update past the backward pass (it
 /// reads g[k+1] again then). A layer that takes over the passes of the layer before it
 /// (<see cref="Layer{T}.TakesOver"/>: a max pooling after a ReLU) computes a[k+1] from a[k-1] and g[k-1]
@@ -183,7 +183,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
             layers[k].Reserve(batch);
             activations[k + 1] = new T[batch * layers[k].OutputShape.Size];
         }
-        var (first, second) = Backwards.BufferLengths(layers, batch);
+        var (first, second) = Passes.BufferLengths(layers, batch);
         sharedGradients[0] = new T[first];
         sharedGradients[1] = new T[second];
         Array.Clear(deferredGradients);
@@ -191,33 +191,34 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         Capacity = batch;
     }
 
-    private BackwardPlan? backwardPlan;
+    private PassPlan? passPlan;
 
     /// <summary>How the passes run: which layers take over the passes of the layer before them, and the buffer of each gradient.</summary>
-    private BackwardPlan Backwards => backwardPlan ??= BackwardPlan.For(layers);
+    private PassPlan Passes => passPlan ??= PassPlan.For(layers);
 
     /// <summary>
-    /// How a network's backward pass runs over its layers and where their output gradients live. From the last layer
-    /// down, each backward pass reads g[k+1] and writes g[k], or, where layer k takes over the pass of layer k-1
-    /// (<see cref="Layer{T}.TakesOver"/>), g[k-1] (layer k-1 is then skipped). The gradient written goes into the
-    /// other of the two shared buffers than the one read, so g[L] (the loss's) is in buffer 0 and they alternate from there.
+    /// How a network's passes run over its layers and where their output gradients live. Where layer k takes over the
+    /// passes of layer k-1 (<see cref="Layer{T}.TakesOver"/>), the forward pass writes a[k+1] from a[k-1] and the backward
+    /// pass g[k-1] from g[k+1], layer k-1 skipped; elsewhere each backward pass reads g[k+1] and writes g[k]. The
+    /// gradient written goes into the other of the two shared buffers than the one read, so g[L] (the loss's) is in
+    /// buffer 0 and they alternate from there.
     /// </summary>
-    internal sealed class BackwardPlan
+    internal sealed class PassPlan
     {
-        private BackwardPlan(bool[] takesPrevious, int[] buffer)
+        private PassPlan(bool[] takesPrevious, int[] buffer)
         {
             TakesPrevious = takesPrevious;
             Buffer = buffer;
         }
 
-        /// <summary>Per layer: whether its backward pass takes over that of the layer before it.</summary>
+        /// <summary>Per layer: whether its passes take over those of the layer before it.</summary>
         public bool[] TakesPrevious { get; }
 
         /// <summary>Per gradient g[k], k = 1..L: the shared buffer (0 or 1) it is written into, -1 when it is never written.</summary>
         public int[] Buffer { get; }
 
-        /// <summary>The plan for <paramref name="layers"/>: a layer takes over the previous one's pass when it says it can, and neither has trained parameters.</summary>
-        public static BackwardPlan For(IReadOnlyList<Layer<T>> layers)
+        /// <summary>The plan for <paramref name="layers"/>: a layer takes over the previous one's passes when it says it can and neither has trained parameters.</summary>
+        public static PassPlan For(IReadOnlyList<Layer<T>> layers)
         {
             int count = layers.Count;
             var takes = new bool[count];
@@ -232,7 +233,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
                 if (written >= 1) buffer[written] = 1 - buffer[k + 1];
                 if (fold) k--;
             }
-            return new BackwardPlan(takes, buffer);
+            return new PassPlan(takes, buffer);
         }
 
         private static bool HasTrained(Layer<T> layer)
@@ -257,11 +258,11 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>The lengths of the two buffers the output gradients take turns in, for batches of <paramref name="batch"/> (for the memory estimate).</summary>
-    internal (long First, long Second) GradientBufferLengths(long batch) => Backwards.BufferLengths(layers, batch);
+    internal (long First, long Second) GradientBufferLengths(long batch) => Passes.BufferLengths(layers, batch);
 
     /// <summary>
     /// g[k] = ∂L/∂a[k], whole capacity: the input gradient's own buffer for k = 0; for k ≥ 1 its shared buffer
-    /// (<see cref="BackwardPlan"/>), or its own while layer k-1 defers its update (<see cref="SgdFusion.Deferred"/>:
+    /// (<see cref="PassPlan"/>), or its own while layer k-1 defers its update (<see cref="SgdFusion.Deferred"/>:
     /// it reads g[k] again after the whole backward pass, when the shared buffer holds another layer's gradient).
     /// </summary>
     private Span<T> Gradient(int k)
@@ -269,7 +270,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (k == 0) return inputGradientBuffer;
         if (layers[k - 1].Fusion == SgdFusion.Deferred)
             return deferredGradients[k] ??= new T[Capacity * layers[k - 1].OutputShape.Size]; // once, on the first deferred step
-        int buffer = Backwards.Buffer[k];
+        int buffer = Passes.Buffer[k];
         if (buffer < 0) throw new InvalidOperationException($"the gradient of layer {k}'s output is never written: layer {k + 1} takes over its backward pass");
         return sharedGradients[buffer];
     }
@@ -337,7 +338,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         CheckBatch(n);
         if (folded.Length != layers.Length + 1) folded = new bool[layers.Length + 1];
         WriteFolded(first); // the input of layer first, if the last pass left it unwritten
-        var takesPrevious = Backwards.TakesPrevious;
+        var takesPrevious = Passes.TakesPrevious;
         for (int k = first; k < layers.Length; k++)
         {
             if (k + 1 < layers.Length && takesPrevious[k + 1])
@@ -426,7 +427,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     private void BackwardLayers(int n, bool inputGradient)
     {
         int first = inputGradient ? 0 : FirstTrainedLayer;
-        var takesPrevious = Backwards.TakesPrevious;
+        var takesPrevious = Passes.TakesPrevious;
         for (int k = layers.Length - 1; k >= first; k--)
         {
             if (takesPrevious[k] && k - 1 >= first)
