@@ -217,6 +217,29 @@ internal static class ElementwiseKernels
         Parallelism.For(work.Parts, ref work);
     }
 
+    /// <summary>Copies <paramref name="source"/> into the start of <paramref name="destination"/>, large spans in ranges on several threads.</summary>
+    public static void Copy<T>(ReadOnlySpan<T> source, Span<T> destination)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (destination.Length < source.Length) throw new ArgumentException("Copy: the destination is shorter than the source");
+        var work = new CopyWork<T> { Source = source, Destination = destination, Parts = Parallelism.ElementParts(source.Length / 4) };
+        Parallelism.For(work.Parts, ref work);
+    }
+
+    private ref struct CopyWork<T> : IPartitionedWork
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public ReadOnlySpan<T> Source;
+        public Span<T> Destination;
+        public int Parts;
+
+        public readonly void Run(int partition)
+        {
+            var (start, count) = Parallelism.Range(Source.Length, Parts, partition);
+            Source.Slice(start, count).CopyTo(Destination.Slice(start, count));
+        }
+    }
+
     private ref struct ClearWork<T> : IPartitionedWork
         where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -27,7 +27,7 @@ public sealed class Flatten<T> : Layer<T> where T : unmanaged, IFloatingPointIee
     public override void Forward(ReadOnlySpan<T> x, Span<T> y, int n)
     {
         CheckForward(x, y, n);
-        x[..(n * InputShape.Size)].CopyTo(y);
+        Kernels.ElementwiseKernels.Copy(x[..(n * InputShape.Size)], y); // large batches in ranges on several threads
     }
 
     /// <inheritdoc />
@@ -35,7 +35,7 @@ public sealed class Flatten<T> : Layer<T> where T : unmanaged, IFloatingPointIee
     {
         CheckBackward(x, y, dy, dx, n);
         if (dx.IsEmpty) return;
-        dy[..(n * InputShape.Size)].CopyTo(dx);
+        Kernels.ElementwiseKernels.Copy(dy[..(n * InputShape.Size)], dx);
     }
 }
 

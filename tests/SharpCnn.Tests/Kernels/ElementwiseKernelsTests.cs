@@ -122,6 +122,21 @@ public class ElementwiseKernelsTests
     }
 
     [Theory]
+    [InlineData(0)]
+    [InlineData(5)]
+    [InlineData(200_003)] // several ranges on a machine with more than one kernel thread (flatten's copies of a batch)
+    public void CopyCopiesEveryValueAndNothingMore(int length)
+    {
+        float[] source = Enumerable.Range(0, length).Select(i => i * 0.5f - 7).ToArray();
+        float[] destination = new float[length + 3];
+        destination.AsSpan().Fill(-1f);
+        ElementwiseKernels.Copy<float>(source, destination);
+        Assert.Equal(source, destination[..length]);
+        Assert.All(destination[length..], v => Assert.Equal(-1f, v));
+        Assert.Throws<ArgumentException>(() => ElementwiseKernels.Copy<float>(source.Concat([1f]).ToArray(), new float[length]));
+    }
+
+    [Theory]
     [InlineData(4, 4)]
     [InlineData(6, 10)]
     [InlineData(7, 9)]   // odd sizes: the last row and column are dropped
