@@ -22,7 +22,8 @@ namespace SharpCnn.Model;
 ///           layer_k.Backward(a[k], a[k+1], g[k+1]) → g[k] (g[f] only when asked for)
 ///           where f is the first layer with trained parameters (0 when the input gradient is asked for):
 ///           the layers before it (normalisation, augmentation) have nothing to learn and nobody reads their gradients.
-/// Nothing is allocated after <see cref="Reserve"/>: a training step is allocation-free.
+/// Nothing is allocated after <see cref="Reserve"/>: a training step is allocation-free (but for the one buffer a layer that
+/// defers plain SGD's update gets for its output gradient, on its first such step).
 /// </summary>
 public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -62,6 +63,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         OutputShape = shape;
         activations = new T[this.layers.Length + 1][];
         deferredGradients = new T[]?[this.layers.Length + 1];
+        folded = new bool[this.layers.Length + 1];
         for (int k = 0; k <= this.layers.Length; k++) activations[k] = [];
     }
 
@@ -289,13 +291,13 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         return activations[k].AsSpan(0, n * (k == 0 ? InputShape.Size : layers[k - 1].OutputShape.Size));
     }
 
-    private bool[] folded = [];
+    private readonly bool[] folded; // per activation: left unwritten by the last forward pass (its layer's pass was taken over)
     private int foldedBatch;
 
     /// <summary>Writes a[k] if the last forward pass left it unwritten (layer k-1's pass was taken over by layer k's).</summary>
     private void WriteFolded(int k)
     {
-        if (k == 0 || k >= folded.Length || !folded[k]) return;
+        if (!folded[k]) return;
         WriteFolded(k - 1);
         layers[k - 1].Forward(activations[k - 1], activations[k], foldedBatch);
         folded[k] = false;
@@ -336,7 +338,6 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     public ReadOnlySpan<T> ForwardFrom(int first, int n)
     {
         CheckBatch(n);
-        if (folded.Length != layers.Length + 1) folded = new bool[layers.Length + 1];
         WriteFolded(first); // the input of layer first, if the last pass left it unwritten
         var takesPrevious = Passes.TakesPrevious;
         for (int k = first; k < layers.Length; k++)
