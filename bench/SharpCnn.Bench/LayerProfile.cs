@@ -35,6 +35,10 @@ internal static class LayerProfile
         int layers = net.Layers.Count;
         var forward = new double[layers];
         var backward = new double[layers];
+        var fastestForward = new double[layers];
+        var fastestBackward = new double[layers];
+        Array.Fill(fastestForward, double.MaxValue);
+        Array.Fill(fastestBackward, double.MaxValue);
         var ys = new float[layers][];
         for (int k = 0; k < layers; k++)
         {
@@ -50,6 +54,7 @@ internal static class LayerProfile
                 net.Layers[k].Forward(x, ys[k], batch);
                 long b = Stopwatch.GetTimestamp();
                 if (s >= 0) forward[k] += b - a;
+                if (s >= 0) fastestForward[k] = Math.Min(fastestForward[k], b - a);
             }
         }
 
@@ -78,16 +83,18 @@ internal static class LayerProfile
                 layer.Backward(x, y, dy, dx, batch);
                 long b = Stopwatch.GetTimestamp();
                 if (s >= 0) backward[k] += b - a;
+                if (s >= 0) fastestBackward[k] = Math.Min(fastestBackward[k], b - a);
             }
         }
         double ms(double ticks) => ticks / Stopwatch.Frequency * 1000 / steps;
-        Console.WriteLine($"batch {batch}, {threads} thread(s), ms per step (mean of {steps}):");
+        Console.WriteLine($"batch {batch}, {threads} thread(s), ms per step (mean of {steps}; fastest in brackets, steadier on a shared machine):");
         for (int k = 0; k < layers; k++)
         {
             var layer = net.Layers[k];
             double f = ms(forward[k]), b = ms(backward[k]);
             double flops = (double)layer.TrainingFlops(withInputGradient: k > 0) * batch;
-            Console.WriteLine($"  {layer.Token,-22} forward {f,8:F3}  backward {b,8:F3}   {flops / ((f + b) / 1000) / 1e9,7:F1} GFLOP/s (executed flops)");
+            double fastF = ms(fastestForward[k] * steps), fastB = ms(fastestBackward[k] * steps);
+            Console.WriteLine($"  {layer.Token,-22} forward {f,8:F3} [{fastF,7:F3}]  backward {b,8:F3} [{fastB,7:F3}]   {flops / ((f + b) / 1000) / 1e9,7:F1} GFLOP/s (executed flops)");
         }
         Console.WriteLine("  the training step, by phase:");
         Console.WriteLine($"  {"load the batch",-22} {ms(phases.Load),8:F3}");

@@ -47,6 +47,15 @@ internal enum ScratchSlot
     /// <summary>A Winograd convolution's per-frequency products for one block of output channels (M[ξ][tile][l]).</summary>
     WinogradProducts,
 
+    /// <summary>A sample's output gradient channels last, zero up to whole tiles (a Winograd weight gradient's δ).</summary>
+    GradientTiles,
+
+    /// <summary>A Winograd weight gradient's transformed output-gradient tiles (Δ̂[ξ][tile][o]).</summary>
+    WinogradGradient,
+
+    /// <summary>A Winograd weight gradient's per-frequency sums over a chunk of samples (∂U[ξ][o][c]).</summary>
+    WinogradFilterGradient,
+
     /// <summary>Count of slots (not a slot).</summary>
     Count,
 }

@@ -606,17 +606,7 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
         // The rows of the padded sample these tile rows read (each its convolution border or tile zeros, or input).
         int m = TileSize, rowFirst = firstTileRow * m, rowEnd = (firstTileRow + tileRows) * m + Kernel - 1;
         Span<T> padded = ThreadScratch<T>.Get(ScratchSlot.PaddedInput, PaddedSize);
-        padded.Slice(rowFirst * pw * cin, (rowEnd - rowFirst) * pw * cin).Clear();
-        for (int c = 0; c < cin; c++)
-        {
-            int from = Math.Max(0, rowFirst - PadTop), to = Math.Min(h, rowEnd - PadTop);
-            for (int row = from; row < to; row++)
-            {
-                ReadOnlySpan<T> line = x.Slice((c * h + row) * wd, wd);
-                ref T target = ref padded[((row + PadTop) * pw + PadLeft) * cin + c];
-                for (int v = 0; v < wd; v++) Unsafe.Add(ref target, v * cin) = line[v];
-            }
-        }
+        PadSample(x, padded, rowFirst, rowEnd);
         int columns = TileColumns, bs = Block, chunk = ChunkTileRows;
         for (int t = firstTileRow; t < firstTileRow + tileRows; t += chunk)
         {
@@ -646,6 +636,428 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Rows <paramref name="rowFirst"/> .. <paramref name="rowEnd"/> of the padded sample channels last (xp[(row·PW + col)·Cin + c]) from the sample's
+    /// maps <paramref name="x"/> [Channels, Height, Width]: the input where it is, zeros on the convolution's border and up to whole tiles.
+    /// </summary>
+    private void PadSample(ReadOnlySpan<T> x, Span<T> padded, int rowFirst, int rowEnd)
+    {
+        int cin = Channels, h = Height, wd = Width, pw = PaddedWidth;
+        padded.Slice(rowFirst * pw * cin, (rowEnd - rowFirst) * pw * cin).Clear();
+        for (int c = 0; c < cin; c++)
+        {
+            int from = Math.Max(0, rowFirst - PadTop), to = Math.Min(h, rowEnd - PadTop);
+            for (int row = from; row < to; row++)
+            {
+                ReadOnlySpan<T> line = x.Slice((c * h + row) * wd, wd);
+                ref T target = ref padded[((row + PadTop) * pw + PadLeft) * cin + c];
+                for (int v = 0; v < wd; v++) Unsafe.Add(ref target, v * cin) = line[v];
+            }
+        }
+    }
+
+    // The weight gradient (docs/MATH.md, "Winograd convolution in training"). With Y = Aᵀ [Σ_c U_c ⊙ V_c] A per tile and U = G g Gᵀ:
+    //   Δ̂ = A δ Aᵀ                                 (δ: the tile's m x m output gradients, zero past the output)
+    //   ∂U[ξ][o][c] = Σ_tiles Δ̂[ξ][tile][o]·V[ξ][tile][c]
+    //   ∂g[o, c] = Gᵀ ∂U[o][c] G
+    // A δ Aᵀ goes rows first (δ Aᵀ, then A ·), each value by the formulas of GradientTransform (products by 2 and 4 only, exact).
+    // The sums over tiles are Gemm's, one product per frequency (its canonical order: the same bits on every width), over
+    // chunks of GradientChunkTileRows tile rows, samples in order. Gᵀ ∂U G is computed in double (Σ over a, then over b, in
+    // increasing order) and rounded once. Channels are the lanes of the transforms, as in the forward pass.
+
+    /// <summary>Tile rows per chunk of <see cref="WeightGradient"/>: its transformed input and gradients each hold at most <see cref="ChunkValues"/> values, as the forward pass's.</summary>
+    public int GradientChunkTileRows => Math.Max(1, ChunkValues / (Frequencies * TileColumns * Math.Max(Channels, OutChannels)));
+
+    /// <summary>Values of one sample's output gradient channels last, zero up to whole tiles (δ[(row·TileColumns·m + col)·OutChannels + o]).</summary>
+    public int GradientTileSize => TileRows * TileSize * TileColumns * TileSize * OutChannels;
+
+    /// <summary>This thread's scratch for <see cref="WeightGradient"/>, in values (on top of the padded sample).</summary>
+    public long GradientScratchValues
+    {
+        get
+        {
+            long tiles = (long)Math.Min(GradientChunkTileRows, TileRows) * TileColumns;
+            return GradientTileSize + Frequencies * tiles * (Channels + OutChannels) + (long)Frequencies * Channels * OutChannels;
+        }
+    }
+
+    /// <summary>
+    /// ∂w[o, c, i, j] of the <paramref name="samples"/> samples <paramref name="x"/> [samples, Channels, Height, Width] with output gradients
+    /// <paramref name="dy"/> [samples, OutChannels, OutHeight, OutWidth], summed over them (the formulas above), into <paramref name="dw"/>
+    /// [OutChannels, Channels, r, r], or added to it when <paramref name="accumulate"/>. Single-threaded; the same bits for any split of a batch
+    /// into calls that a caller combines in a fixed order.
+    /// </summary>
+    public void WeightGradient(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int samples, Span<T> dw, bool accumulate)
+    {
+        int cin = Channels, cout = OutChannels, inSize = cin * Height * Width, outSize = cout * OutHeight * OutWidth, columns = TileColumns;
+        if (Flipped || samples < 0 || x.Length < (long)samples * inSize || dy.Length < (long)samples * outSize || dw.Length < cout * cin * Kernel * Kernel)
+            throw new ArgumentException("WinogradConvolution.WeightGradient: a flipped convolution, or spans too short");
+        Span<T> padded = ThreadScratch<T>.Get(ScratchSlot.PaddedInput, PaddedSize);
+        Span<T> gradient = ThreadScratch<T>.Get(ScratchSlot.GradientTiles, GradientTileSize);
+        Span<T> du = ThreadScratch<T>.Get(ScratchSlot.WinogradFilterGradient, Frequencies * cout * cin);
+        du.Clear();
+        int chunk = GradientChunkTileRows;
+        for (int s = 0; s < samples; s++)
+        {
+            PadSample(x.Slice(s * inSize, inSize), padded, 0, PaddedHeight);
+            TileGradient(dy.Slice(s * outSize, outSize), gradient);
+            for (int t = 0; t < TileRows; t += chunk)
+            {
+                int rows = Math.Min(chunk, TileRows - t), tiles = rows * columns;
+                Span<T> v = ThreadScratch<T>.Get(ScratchSlot.WinogradInput, Frequencies * tiles * cin);
+                TransformInput(padded, t, rows, v);
+                Span<T> dm = ThreadScratch<T>.Get(ScratchSlot.WinogradGradient, Frequencies * tiles * cout);
+                TransformGradient(gradient, t, rows, dm);
+                MultiplyGradient(dm, v, tiles, du);
+            }
+        }
+        TransformFilterGradient(du, dw, accumulate);
+    }
+
+    /// <summary>One sample's output gradient <paramref name="dy"/> [OutChannels, OutHeight, OutWidth] channels last, zero up to whole tiles.</summary>
+    private void TileGradient(ReadOnlySpan<T> dy, Span<T> gradient)
+    {
+        int cout = OutChannels, ho = OutHeight, wo = OutWidth, gw = TileColumns * TileSize;
+        gradient[..GradientTileSize].Clear();
+        for (int o = 0; o < cout; o++)
+            for (int row = 0; row < ho; row++)
+            {
+                ReadOnlySpan<T> line = dy.Slice((o * ho + row) * wo, wo);
+                ref T target = ref gradient[row * gw * cout + o];
+                for (int v = 0; v < wo; v++) Unsafe.Add(ref target, v * cout) = line[v];
+            }
+    }
+
+    /// <summary>
+    /// Δ̂[ξ][t][o] = (A δ Aᵀ)[ξ] for the tiles of tile rows <paramref name="firstTileRow"/> .. + <paramref name="tileRows"/> (t counts them row by
+    /// row) of one sample's output gradient channels last (<see cref="GradientTileSize"/> values), into <paramref name="dm"/> (36 x tiles x OutChannels).
+    /// </summary>
+    public void TransformGradient(ReadOnlySpan<T> gradient, int firstTileRow, int tileRows, Span<T> dm)
+    {
+        int tiles = tileRows * TileColumns;
+        if (firstTileRow < 0 || tileRows < 0 || firstTileRow + tileRows > TileRows || gradient.Length < GradientTileSize || dm.Length < Frequencies * tiles * OutChannels)
+            throw new ArgumentException("WinogradConvolution.TransformGradient: tile rows or spans out of range");
+        if (typeof(T) == typeof(float) || typeof(T) == typeof(double))
+        {
+            if (Vector512.IsHardwareAccelerated) { Gradient<Vector512<T>, Width512<T>>(gradient, firstTileRow, tileRows, dm); return; }
+            if (Vector256.IsHardwareAccelerated) { Gradient<Vector256<T>, Width256<T>>(gradient, firstTileRow, tileRows, dm); return; }
+            if (Vector128.IsHardwareAccelerated) { Gradient<Vector128<T>, Width128<T>>(gradient, firstTileRow, tileRows, dm); return; }
+        }
+        Gradient<T, WidthScalar<T>>(gradient, firstTileRow, tileRows, dm);
+    }
+
+    private void Gradient<TVector, TWidth>(ReadOnlySpan<T> gradient, int firstTileRow, int tileRows, Span<T> dm)
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, T>
+    {
+        int cout = OutChannels, lanes = TWidth.Count, whole = cout / lanes * lanes;
+        for (int o = 0; o < whole; o += lanes) GradientChannels<TVector, TWidth>(gradient, firstTileRow, tileRows, o, dm);
+        for (int o = whole; o < cout; o++) GradientChannels<T, WidthScalar<T>>(gradient, firstTileRow, tileRows, o, dm);
+    }
+
+    /// <summary>The gradient transform of TWidth.Count output channels from <paramref name="o0"/> on, for every tile of the rows.</summary>
+    private void GradientChannels<TVector, TWidth>(ReadOnlySpan<T> gradient, int firstTileRow, int tileRows, int o0, Span<T> dm)
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, T>
+    {
+        int cout = OutChannels, m = TileSize, columns = TileColumns, tiles = tileRows * columns;
+        nint row = (nint)columns * m * cout, frequency = (nint)tiles * cout;
+        ref T g = ref MemoryMarshal.GetReference(gradient);
+        ref T dr = ref MemoryMarshal.GetReference(dm);
+        // δ Aᵀ for one tile: m rows x 6 columns of registers.
+        var registers = default(Registers36<TVector>);
+        Span<TVector> q = registers;
+        TVector zero = TWidth.Zero;
+        for (int tu = 0; tu < tileRows; tu++)
+            for (int tv = 0; tv < columns; tv++)
+            {
+                ref T corner = ref Unsafe.Add(ref g, (nint)(firstTileRow + tu) * m * row + (nint)tv * m * cout + o0);
+                for (int i = 0; i < m; i++)
+                {
+                    ref T left = ref Unsafe.Add(ref corner, i * row);
+                    GradientTransform<TVector, TWidth>(m, TWidth.Load(ref left), TWidth.Load(ref Unsafe.Add(ref left, cout)),
+                        m > 2 ? TWidth.Load(ref Unsafe.Add(ref left, 2 * cout)) : zero, m > 2 ? TWidth.Load(ref Unsafe.Add(ref left, 3 * cout)) : zero,
+                        out q[6 * i], out q[6 * i + 1], out q[6 * i + 2], out q[6 * i + 3], out q[6 * i + 4], out q[6 * i + 5]);
+                }
+                ref T tile = ref Unsafe.Add(ref dr, ((nint)tu * columns + tv) * cout + o0);
+                for (int l = 0; l < Alpha; l++)
+                {
+                    GradientTransform<TVector, TWidth>(m, q[l], q[6 + l], m > 2 ? q[12 + l] : zero, m > 2 ? q[18 + l] : zero,
+                        out TVector p0, out TVector p1, out TVector p2, out TVector p3, out TVector p4, out TVector p5);
+                    ref T out0 = ref Unsafe.Add(ref tile, l * frequency);
+                    TWidth.Store(p0, ref out0);
+                    TWidth.Store(p1, ref Unsafe.Add(ref out0, 6 * frequency));
+                    TWidth.Store(p2, ref Unsafe.Add(ref out0, 12 * frequency));
+                    TWidth.Store(p3, ref Unsafe.Add(ref out0, 18 * frequency));
+                    TWidth.Store(p4, ref Unsafe.Add(ref out0, 24 * frequency));
+                    TWidth.Store(p5, ref Unsafe.Add(ref out0, 30 * frequency));
+                }
+            }
+    }
+
+    /// <summary>
+    /// A applied to <paramref name="m"/> = 2 or 4 values (d2, d3 only for m = 4), the transpose of <see cref="OutputTransform"/>:
+    /// m = 2: (d0, d0 + d1, d0 − d1, d0 + 2·d1, d0 − 2·d1, d1); m = 4, with e = d0 + d2, o = d1 + d3, e4 = d0 + 4·d2, o4 = 2·(d1 + 4·d3):
+    /// (d0, e + o, e − o, e4 + o4, e4 − o4, d3).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void GradientTransform<TVector, TWidth>(int m, TVector d0, TVector d1, TVector d2, TVector d3,
+        out TVector p0, out TVector p1, out TVector p2, out TVector p3, out TVector p4, out TVector p5)
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, T>
+    {
+        TVector two = TWidth.Broadcast(T.CreateTruncating(2));
+        p0 = d0;
+        if (m == 2)
+        {
+            TVector twice = TWidth.Multiply(two, d1);
+            p1 = TWidth.Add(d0, d1);
+            p2 = TWidth.Subtract(d0, d1);
+            p3 = TWidth.Add(d0, twice);
+            p4 = TWidth.Subtract(d0, twice);
+            p5 = d1;
+            return;
+        }
+        TVector four = TWidth.Broadcast(T.CreateTruncating(4));
+        TVector even = TWidth.Add(d0, d2), odd = TWidth.Add(d1, d3);
+        TVector even4 = TWidth.Add(d0, TWidth.Multiply(four, d2)), odd4 = TWidth.Multiply(two, TWidth.Add(d1, TWidth.Multiply(four, d3)));
+        p1 = TWidth.Add(even, odd);
+        p2 = TWidth.Subtract(even, odd);
+        p3 = TWidth.Add(even4, odd4);
+        p4 = TWidth.Subtract(even4, odd4);
+        p5 = d3;
+    }
+
+    /// <summary>
+    /// ∂U[ξ][o][c] += Σ_t Δ̂[ξ][t][o]·V[ξ][t][c] over the <paramref name="tiles"/> tiles, per frequency a product Δ̂ᵀ V added to ∂U in Gemm's
+    /// canonical order (GemmReference with accumulate: depth slices of Gemm.DepthSlice(tiles), each summed from zero by one fused multiply-add
+    /// per tile in increasing t, then added to ∂U), read straight from the transforms' layouts: blocks of 4 output channels by two vectors
+    /// (or one) of input channels, the rest one value at a time.
+    /// </summary>
+    public void MultiplyGradient(ReadOnlySpan<T> dm, ReadOnlySpan<T> v, int tiles, Span<T> du)
+    {
+        int cin = Channels, cout = OutChannels;
+        if (tiles < 0 || dm.Length < Frequencies * tiles * cout || v.Length < Frequencies * tiles * cin || du.Length < Frequencies * cout * cin)
+            throw new ArgumentException("WinogradConvolution.MultiplyGradient: tiles or spans out of range");
+        if (tiles == 0) return;
+        if (typeof(T) == typeof(float) || typeof(T) == typeof(double))
+        {
+            if (Vector512.IsHardwareAccelerated) { GradientProducts<Vector512<T>, Width512<T>>(dm, v, tiles, du); return; }
+            if (Vector256.IsHardwareAccelerated) { GradientProducts<Vector256<T>, Width256<T>>(dm, v, tiles, du); return; }
+            if (Vector128.IsHardwareAccelerated) { GradientProducts<Vector128<T>, Width128<T>>(dm, v, tiles, du); return; }
+        }
+        GradientProducts<T, WidthScalar<T>>(dm, v, tiles, du);
+    }
+
+    private void GradientProducts<TVector, TWidth>(ReadOnlySpan<T> dm, ReadOnlySpan<T> v, int tiles, Span<T> du)
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, T>
+    {
+        int cin = Channels, cout = OutChannels, lanes = TWidth.Count, kc = Gemm.DepthSlice(tiles);
+        ref T ar = ref MemoryMarshal.GetReference(dm);
+        ref T br = ref MemoryMarshal.GetReference(v);
+        ref T cr = ref MemoryMarshal.GetReference(du);
+        for (int xi = 0; xi < Frequencies; xi++)
+        {
+            ref T c = ref Unsafe.Add(ref cr, (nint)xi * cout * cin);
+            for (int p0 = 0; p0 < tiles; p0 += kc)
+            {
+                int depth = Math.Min(kc, tiles - p0);
+                ref T a = ref Unsafe.Add(ref ar, ((nint)xi * tiles + p0) * cout);
+                ref T b = ref Unsafe.Add(ref br, ((nint)xi * tiles + p0) * cin);
+                int o = 0;
+                for (; o + 4 <= cout; o += 4)
+                {
+                    int j = 0;
+                    for (; j + 2 * lanes <= cin; j += 2 * lanes)
+                        Rows4<TVector, TWidth>(depth, 2, ref Unsafe.Add(ref a, o), cout, ref Unsafe.Add(ref b, j), cin, ref Unsafe.Add(ref c, (nint)o * cin + j), cin);
+                    for (; j + lanes <= cin; j += lanes)
+                        Rows4<TVector, TWidth>(depth, 1, ref Unsafe.Add(ref a, o), cout, ref Unsafe.Add(ref b, j), cin, ref Unsafe.Add(ref c, (nint)o * cin + j), cin);
+                    for (; j < cin; j++)
+                        Rows4<T, WidthScalar<T>>(depth, 1, ref Unsafe.Add(ref a, o), cout, ref Unsafe.Add(ref b, j), cin, ref Unsafe.Add(ref c, (nint)o * cin + j), cin);
+                }
+                for (; o < cout; o++)
+                    for (int j = 0; j < cin; j++)
+                    {
+                        T sum = T.Zero;
+                        for (int p = 0; p < depth; p++)
+                            sum = T.FusedMultiplyAdd(Unsafe.Add(ref a, (nint)p * cout + o), Unsafe.Add(ref b, (nint)p * cin + j), sum);
+                        ref T target = ref Unsafe.Add(ref c, (nint)o * cin + j);
+                        target += sum;
+                    }
+            }
+        }
+    }
+
+    /// <summary>
+    /// C[i][0 .. vectors·lanes) += Σ_p A[p][i]·B[p][..] for the 4 rows i (A and B row-major with strides <paramref name="lda"/> and <paramref name="ldb"/>):
+    /// each sum from zero, one fused multiply-add per p in increasing p, then added to C.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Rows4<TVector, TWidth>(int depth, int vectors, ref T a, nint lda, ref T b, nint ldb, ref T c, nint ldc)
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, T>
+    {
+        nint lanes = TWidth.Count;
+        TVector s00 = TWidth.Zero, s10 = TWidth.Zero, s20 = TWidth.Zero, s30 = TWidth.Zero;
+        TVector s01 = TWidth.Zero, s11 = TWidth.Zero, s21 = TWidth.Zero, s31 = TWidth.Zero;
+        if (vectors == 2)
+        {
+            for (int p = 0; p < depth; p++)
+            {
+                ref T ap = ref Unsafe.Add(ref a, p * lda);
+                ref T bp = ref Unsafe.Add(ref b, p * ldb);
+                TVector b0 = TWidth.Load(ref bp), b1 = TWidth.Load(ref Unsafe.Add(ref bp, lanes));
+                TVector x = TWidth.Broadcast(ap);
+                s00 = TWidth.MultiplyAdd(x, b0, s00);
+                s01 = TWidth.MultiplyAdd(x, b1, s01);
+                x = TWidth.Broadcast(Unsafe.Add(ref ap, 1));
+                s10 = TWidth.MultiplyAdd(x, b0, s10);
+                s11 = TWidth.MultiplyAdd(x, b1, s11);
+                x = TWidth.Broadcast(Unsafe.Add(ref ap, 2));
+                s20 = TWidth.MultiplyAdd(x, b0, s20);
+                s21 = TWidth.MultiplyAdd(x, b1, s21);
+                x = TWidth.Broadcast(Unsafe.Add(ref ap, 3));
+                s30 = TWidth.MultiplyAdd(x, b0, s30);
+                s31 = TWidth.MultiplyAdd(x, b1, s31);
+            }
+        }
+        else
+        {
+            for (int p = 0; p < depth; p++)
+            {
+                ref T ap = ref Unsafe.Add(ref a, p * lda);
+                TVector b0 = TWidth.Load(ref Unsafe.Add(ref b, p * ldb));
+                s00 = TWidth.MultiplyAdd(TWidth.Broadcast(ap), b0, s00);
+                s10 = TWidth.MultiplyAdd(TWidth.Broadcast(Unsafe.Add(ref ap, 1)), b0, s10);
+                s20 = TWidth.MultiplyAdd(TWidth.Broadcast(Unsafe.Add(ref ap, 2)), b0, s20);
+                s30 = TWidth.MultiplyAdd(TWidth.Broadcast(Unsafe.Add(ref ap, 3)), b0, s30);
+            }
+        }
+        AddTo<TVector, TWidth>(ref c, s00);
+        AddTo<TVector, TWidth>(ref Unsafe.Add(ref c, ldc), s10);
+        AddTo<TVector, TWidth>(ref Unsafe.Add(ref c, 2 * ldc), s20);
+        AddTo<TVector, TWidth>(ref Unsafe.Add(ref c, 3 * ldc), s30);
+        if (vectors == 2)
+        {
+            AddTo<TVector, TWidth>(ref Unsafe.Add(ref c, lanes), s01);
+            AddTo<TVector, TWidth>(ref Unsafe.Add(ref c, ldc + lanes), s11);
+            AddTo<TVector, TWidth>(ref Unsafe.Add(ref c, 2 * ldc + lanes), s21);
+            AddTo<TVector, TWidth>(ref Unsafe.Add(ref c, 3 * ldc + lanes), s31);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddTo<TVector, TWidth>(ref T target, TVector sum)
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, T> => TWidth.Store(TWidth.Add(TWidth.Load(ref target), sum), ref target);
+
+    /// <summary>
+    /// ∂w[o, c] = Gᵀ ∂U[o][c] G for every filter (<see cref="FilterGradient"/>, in double, rounded once to T) from <paramref name="du"/> (36 x OutChannels x
+    /// Channels) into <paramref name="dw"/> [OutChannels, Channels, r, r], or added to it when <paramref name="accumulate"/>.
+    /// </summary>
+    public void TransformFilterGradient(ReadOnlySpan<T> du, Span<T> dw, bool accumulate)
+    {
+        int cin = Channels, cout = OutChannels, r = Kernel, taps = r * r;
+        if (du.Length < Frequencies * cout * cin || dw.Length < cout * cin * taps)
+            throw new ArgumentException("WinogradConvolution.TransformFilterGradient: spans too short");
+        Span<double> u = stackalloc double[Frequencies];
+        Span<double> g = stackalloc double[25];
+        for (int o = 0; o < cout; o++)
+        {
+            int c = 0;
+            if (Vector256.IsHardwareAccelerated)
+                for (; c + 4 <= cin; c += 4) FilterGradientQuad(du, o, c, dw, accumulate);
+            for (; c < cin; c++)
+            {
+                for (int xi = 0; xi < Frequencies; xi++) u[xi] = double.CreateTruncating(du[(xi * cout + o) * cin + c]);
+                FilterGradient(u, r, g);
+                Span<T> target = dw.Slice((o * cin + c) * taps, taps);
+                for (int i = 0; i < taps; i++) target[i] = accumulate ? target[i] + T.CreateTruncating(g[i]) : T.CreateTruncating(g[i]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="FilterGradient"/> of the four filters to output channel <paramref name="o"/> from input channels <paramref name="c"/> .. + 3, side by
+    /// side in the lanes of Vector256&lt;double&gt; (the same operations in the same order per lane, so the same bits), rounded to T into
+    /// <paramref name="dw"/> or added to it.
+    /// </summary>
+    private void FilterGradientQuad(ReadOnlySpan<T> du, int o, int c, Span<T> dw, bool accumulate)
+    {
+        int r = Kernel, taps = r * r, cin = Channels, cout = OutChannels;
+        ref T source = ref MemoryMarshal.GetReference(du);
+        ref Vector256<double> gm = ref MemoryMarshal.GetArrayDataReference(r == 3 ? FilterVectors3 : FilterVectors5);
+        var frequencyRegisters = default(Registers36<Vector256<double>>);
+        var halfRegisters = default(Registers36<Vector256<double>>); // S, r rows of 6
+        ref Vector256<double> u = ref Unsafe.As<Registers36<Vector256<double>>, Vector256<double>>(ref frequencyRegisters);
+        ref Vector256<double> s = ref Unsafe.As<Registers36<Vector256<double>>, Vector256<double>>(ref halfRegisters);
+        for (int xi = 0; xi < Frequencies; xi++)
+        {
+            ref T at = ref Unsafe.Add(ref source, ((nint)xi * cout + o) * cin + c);
+            Unsafe.Add(ref u, xi) = Vector256.Create(double.CreateTruncating(at), double.CreateTruncating(Unsafe.Add(ref at, 1)),
+                double.CreateTruncating(Unsafe.Add(ref at, 2)), double.CreateTruncating(Unsafe.Add(ref at, 3)));
+        }
+        // S = Gᵀ ∂U, row i at a time: S[i][b] = Σ over a in increasing a, from zero.
+        for (int i = 0; i < r; i++)
+        {
+            Vector256<double> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default;
+            for (int a = 0; a < Alpha; a++)
+            {
+                Vector256<double> coefficient = Unsafe.Add(ref gm, a * r + i);
+                ref Vector256<double> row = ref Unsafe.Add(ref u, a * Alpha);
+                s0 += coefficient * row;
+                s1 += coefficient * Unsafe.Add(ref row, 1);
+                s2 += coefficient * Unsafe.Add(ref row, 2);
+                s3 += coefficient * Unsafe.Add(ref row, 3);
+                s4 += coefficient * Unsafe.Add(ref row, 4);
+                s5 += coefficient * Unsafe.Add(ref row, 5);
+            }
+            ref Vector256<double> sRow = ref Unsafe.Add(ref s, i * Alpha);
+            sRow = s0;
+            Unsafe.Add(ref sRow, 1) = s1;
+            Unsafe.Add(ref sRow, 2) = s2;
+            Unsafe.Add(ref sRow, 3) = s3;
+            Unsafe.Add(ref sRow, 4) = s4;
+            Unsafe.Add(ref sRow, 5) = s5;
+        }
+        // ∂g = S G: ∂g[i][j] = Σ over b in increasing b, from zero; each lane rounded to T into its own filter.
+        ref T target = ref Unsafe.Add(ref MemoryMarshal.GetReference(dw), ((nint)o * cin + c) * taps);
+        for (int i = 0; i < r; i++)
+            for (int j = 0; j < r; j++)
+            {
+                Vector256<double> sum = default;
+                for (int b = 0; b < Alpha; b++) sum += Unsafe.Add(ref s, i * Alpha + b) * Unsafe.Add(ref gm, b * r + j);
+                for (int l = 0; l < 4; l++)
+                {
+                    ref T tap = ref Unsafe.Add(ref target, l * taps + i * r + j);
+                    T value = T.CreateTruncating(sum.GetElement(l));
+                    tap = accumulate ? tap + value : value;
+                }
+            }
+    }
+
+    /// <summary>∂g = Gᵀ ∂U G (r x r, row-major) of one 6x6 ∂U, in double: S = Gᵀ ∂U (Σ over a in increasing a), then ∂g = S G (Σ over b).</summary>
+    internal static void FilterGradient(ReadOnlySpan<double> u, int r, Span<double> g)
+    {
+        ReadOnlySpan<double> gm = r == 3 ? FilterMatrix3 : r == 5 ? FilterMatrix5 : throw new ArgumentOutOfRangeException(nameof(r), r, "Winograd filters are 3x3 or 5x5");
+        Span<double> s = stackalloc double[5 * Alpha];
+        for (int i = 0; i < r; i++)
+            for (int b = 0; b < Alpha; b++)
+            {
+                double sum = 0;
+                for (int a = 0; a < Alpha; a++) sum += gm[a * r + i] * u[a * Alpha + b];
+                s[i * Alpha + b] = sum;
+            }
+        for (int i = 0; i < r; i++)
+            for (int j = 0; j < r; j++)
+            {
+                double sum = 0;
+                for (int b = 0; b < Alpha; b++) sum += s[i * Alpha + b] * gm[b * r + j];
+                g[i * r + j] = sum;
+            }
     }
 
     /// <summary>36 registers on the stack (a tile's transform between its two passes).</summary>

@@ -84,6 +84,117 @@ internal static class WinogradReference
                 }
     }
 
+    /// <summary>
+    /// ∂w[o, c, i, j] of the <paramref name="n"/> samples by Winograd's transforms, as WinogradConvolution.WeightGradient computes it: per sample in
+    /// order and per run of <paramref name="chunkTileRows"/> tile rows, V = Bᵀ d B per tile and input channel (columns first) and Δ̂ = A δ Aᵀ
+    /// per tile and output channel (rows first, δ zero past the output), then per frequency ∂U += Δ̂ᵀ V by GemmReference (the canonical
+    /// order); at the end ∂w = Gᵀ ∂U G (WinogradConvolution.FilterGradient, double, rounded once), added to <paramref name="dw"/> when
+    /// <paramref name="accumulate"/>.
+    /// </summary>
+    public static void WeightGradient<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dw, int n, int cin, int h, int wd, int cout, int r,
+        int top, int left, int ho, int wo, int chunkTileRows, bool accumulate)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        const int a = 6, frequencies = a * a;
+        int m = a + 1 - r, tileRows = (ho + m - 1) / m, tileColumns = (wo + m - 1) / m;
+        var du = new T[frequencies * cout * cin];
+        var d = new T[a * a];
+        var column = new T[a * a];
+        var delta = new T[4 * 4];
+        var rowsDone = new T[4 * a];
+        Span<T> b = stackalloc T[a];
+        for (int s = 0; s < n; s++)
+            for (int t0 = 0; t0 < tileRows; t0 += chunkTileRows)
+            {
+                int rows = Math.Min(chunkTileRows, tileRows - t0), tiles = rows * tileColumns;
+                var v = new T[frequencies * tiles * cin];
+                var dm = new T[frequencies * tiles * cout];
+                for (int tu = 0; tu < rows; tu++)
+                    for (int tv = 0; tv < tileColumns; tv++)
+                    {
+                        int t = tu * tileColumns + tv;
+                        for (int c = 0; c < cin; c++)
+                        {
+                            for (int i = 0; i < a; i++)
+                                for (int j = 0; j < a; j++)
+                                {
+                                    int p = (t0 + tu) * m + i - top, q = tv * m + j - left;
+                                    d[i * a + j] = p >= 0 && p < h && q >= 0 && q < wd ? x[((s * cin + c) * h + p) * wd + q] : T.Zero;
+                                }
+                            for (int j = 0; j < a; j++)
+                            {
+                                InputTransform(d[j], d[a + j], d[2 * a + j], d[3 * a + j], d[4 * a + j], d[5 * a + j], b);
+                                for (int k = 0; k < a; k++) column[k * a + j] = b[k];
+                            }
+                            for (int k = 0; k < a; k++)
+                            {
+                                InputTransform(column[k * a], column[k * a + 1], column[k * a + 2], column[k * a + 3], column[k * a + 4], column[k * a + 5], b);
+                                for (int l = 0; l < a; l++) v[((k * a + l) * tiles + t) * cin + c] = b[l];
+                            }
+                        }
+                        for (int o = 0; o < cout; o++)
+                        {
+                            for (int i = 0; i < m; i++)
+                                for (int j = 0; j < m; j++)
+                                {
+                                    int p = (t0 + tu) * m + i, q = tv * m + j;
+                                    delta[i * 4 + j] = p < ho && q < wo ? dy[((s * cout + o) * ho + p) * wo + q] : T.Zero;
+                                }
+                            // δ Aᵀ: each row of the tile to six values, then A · that: each column.
+                            for (int i = 0; i < m; i++)
+                            {
+                                GradientTransform(m, delta[i * 4], delta[i * 4 + 1], delta[i * 4 + 2], delta[i * 4 + 3], b);
+                                for (int l = 0; l < a; l++) rowsDone[i * a + l] = b[l];
+                            }
+                            for (int l = 0; l < a; l++)
+                            {
+                                GradientTransform(m, rowsDone[l], rowsDone[a + l], m > 2 ? rowsDone[2 * a + l] : T.Zero, m > 2 ? rowsDone[3 * a + l] : T.Zero, b);
+                                for (int k = 0; k < a; k++) dm[((k * a + l) * tiles + t) * cout + o] = b[k];
+                            }
+                        }
+                    }
+                for (int xi = 0; xi < frequencies; xi++)
+                    GemmReference.Multiply<T>(true, false, cout, cin, tiles, dm.AsSpan(xi * tiles * cout, tiles * cout), cout, v.AsSpan(xi * tiles * cin, tiles * cin), cin,
+                        du.AsSpan(xi * cout * cin, cout * cin), cin, accumulate: true);
+            }
+        var u = new double[frequencies];
+        var g = new double[r * r];
+        for (int o = 0; o < cout; o++)
+            for (int c = 0; c < cin; c++)
+            {
+                for (int xi = 0; xi < frequencies; xi++) u[xi] = double.CreateTruncating(du[(xi * cout + o) * cin + c]);
+                WinogradConvolution<T>.FilterGradient(u, r, g);
+                for (int i = 0; i < r * r; i++)
+                {
+                    ref T target = ref dw[(o * cin + c) * r * r + i];
+                    target = accumulate ? target + T.CreateTruncating(g[i]) : T.CreateTruncating(g[i]);
+                }
+            }
+    }
+
+    /// <summary>A (the transpose of Aᵀ) applied to m = 2 or 4 values (WinogradConvolution.GradientTransform).</summary>
+    private static void GradientTransform<T>(int m, T d0, T d1, T d2, T d3, Span<T> p)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        T two = T.CreateTruncating(2), four = T.CreateTruncating(4);
+        p[0] = d0;
+        if (m == 2)
+        {
+            p[1] = d0 + d1;
+            p[2] = d0 - d1;
+            p[3] = d0 + two * d1;
+            p[4] = d0 - two * d1;
+            p[5] = d1;
+            return;
+        }
+        T even = d0 + d2, odd = d1 + d3, even4 = d0 + four * d2, odd4 = two * (d1 + four * d3);
+        p[1] = even + odd;
+        p[2] = even - odd;
+        p[3] = even4 + odd4;
+        p[4] = even4 - odd4;
+        p[5] = d3;
+    }
+
     private static void InputTransform<T>(T d0, T d1, T d2, T d3, T d4, T d5, Span<T> v)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

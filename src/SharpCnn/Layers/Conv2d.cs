@@ -55,6 +55,12 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     /// </summary>
     internal bool InputGradientUsesWinograd => winogradInput is not null;
 
+    /// <summary>
+    /// True when <see cref="Backward"/> computes ∂w by Winograd: wherever <see cref="Forward"/> runs it (the same transforms of x, and
+    /// ∂U = Σ Δ̂ ⊙ V per chunk of samples, ∂w = Gᵀ ∂U G; docs/MATH.md, "Winograd convolution in training").
+    /// </summary>
+    internal bool WeightGradientUsesWinograd => winogradForward is not null;
+
     /// <summary>Creates a convolution with <paramref name="outChannels"/> kernels of <paramref name="kernelHeight"/> x <paramref name="kernelWidth"/>.</summary>
     /// <param name="outChannels">Number of output maps (kernels).</param>
     /// <param name="kernelHeight">Kernel rows.</param>
@@ -221,7 +227,8 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
             long padded = (long)InputShape.Channels * (InputShape.Height + padTop + padBottom) * (InputShape.Width + padLeft + padRight);
             // Winograd's own slots (transformed input, products, output tile) come on top of the column matrices, and its padded
             // sample shares im2col's slot: counted on top too, so the figure is never short.
-            long winograd = Math.Max(winogradForward?.ScratchValues ?? 0, winogradInput?.ScratchValues ?? 0);
+            long winograd = Math.Max(winogradForward?.ScratchValues ?? 0, winogradInput?.ScratchValues ?? 0)
+                + (winogradForward is { } forward ? forward.PaddedSize + forward.GradientScratchValues : 0);
             return MemoryMath.Bytes<T>(1, 2 * columns + padded + 2 * Im2Col.Slack + winograd);
         }
     }
@@ -234,10 +241,11 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     /// <remarks>
     /// Where Winograd computes the forward pass or the input gradient, that pass counts the element-wise products of the
     /// transformed tiles (<see cref="WinogradConvolution{T}.MultiplyFlops"/>; the transforms are not counted, so the total
-    /// is a lower bound of the work done); the weight gradient, by im2col and GEMM, counts <see cref="ForwardFlops"/>.
+    /// is a lower bound of the work done); so does the weight gradient where Winograd computes it (the same count: per tile and frequency,
+    /// OutChannels x Channels products), and by im2col and GEMM it counts <see cref="ForwardFlops"/>.
     /// </remarks>
     public override long TrainingFlops(bool withInputGradient) =>
-        (winogradForward?.MultiplyFlops ?? ForwardFlops) + ForwardFlops
+        2 * (winogradForward?.MultiplyFlops ?? ForwardFlops)
         + (withInputGradient ? winogradInput?.MultiplyFlops ?? ForwardFlops : 0);
 
     /// <inheritdoc />
@@ -346,8 +354,17 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         // gathers only its own im2col rows), and small ones keep a thread that was descheduled mid-partition
         // from holding up the step on a busy machine.
         int columnParts = threads == 1 ? 1 : Math.Clamp((8 * threads + chunks - 1) / chunks, 1, Math.Max(1, K / 48));
-        var weights = new WeightGradientWork { Layer = this, X = x, Dy = dy, N = n, Chunks = chunks, ColumnParts = columnParts, Direct = direct };
-        Parallelism.For(chunks * columnParts, ref weights);
+        if (winogradForward is { } winograd)
+        {
+            // One partition per chunk: its samples' transforms and per-frequency sums, then Gᵀ ∂U G into its partial.
+            var winogradWeights = new WinogradWeightGradientWork { Layer = this, Convolution = winograd, X = x, Dy = dy, N = n, Direct = direct };
+            Parallelism.For(chunks, ref winogradWeights);
+        }
+        else
+        {
+            var weights = new WeightGradientWork { Layer = this, X = x, Dy = dy, N = n, Chunks = chunks, ColumnParts = columnParts, Direct = direct };
+            Parallelism.For(chunks * columnParts, ref weights);
+        }
         if (!direct && ConnectionTable is null)
         {
             // With a shared batch the exchanges run on while ∂x and the layers below are computed (BatchTree.CombineLater).
@@ -416,6 +433,37 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         public bool Direct;
 
         public readonly void Run(int partition) => Layer.WeightGradientBlock(X, Dy, N, partition / ColumnParts, Direct, partition % ColumnParts, ColumnParts);
+    }
+
+    private ref struct WinogradWeightGradientWork : IPartitionedWork
+    {
+        public Conv2d<T> Layer;
+        public WinogradConvolution<T> Convolution;
+        public ReadOnlySpan<T> X, Dy;
+        public int N;
+        public bool Direct;
+
+        public readonly void Run(int partition) => Layer.WinogradWeightGradientChunk(Convolution, X, Dy, N, partition, Direct);
+    }
+
+    /// <summary>∂w and ∂b of chunk <paramref name="chunk"/>'s samples: into its partials, or added to the gradients when <paramref name="direct"/>.</summary>
+    private void WinogradWeightGradientChunk(WinogradConvolution<T> winograd, ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, int chunk, bool direct)
+    {
+        int inSize = InputShape.Size, outSize = OutputShape.Size, p = P, cout = OutChannels;
+        int first = chunk * GradientChunk, end = Math.Min(n, first + GradientChunk), count = end - first;
+        Span<T> dw = direct ? Weight.Gradient : partialWeight.AsSpan(chunk * Weight.Length, Weight.Length);
+        Span<T> db = direct ? Bias.Gradient : partialBias.AsSpan(chunk * cout, cout);
+        winograd.WeightGradient(x.Slice(first * inSize, count * inSize), dy.Slice(first * outSize, count * outSize), count, dw, accumulate: direct);
+        for (int s = first; s < end; s++)
+        {
+            ReadOnlySpan<T> dys = dy.Slice(s * outSize, outSize);
+            bool accumulate = direct || s > first;
+            for (int o = 0; o < cout; o++)
+            {
+                T sum = Reductions.Sum<T>(dys.Slice(o * p, p));
+                db[o] = accumulate ? db[o] + sum : sum;
+            }
+        }
     }
 
     private void WeightGradientBlock(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, int chunk, bool direct, int part, int parts)

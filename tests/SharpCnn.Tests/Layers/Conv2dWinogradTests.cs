@@ -99,6 +99,64 @@ public sealed class Conv2dWinogradTests
         AssertWithinTileBound(dx, dxRef, dxMagnitude, h, w, 7 - r, "∂x");
     }
 
+    /// <summary>Float ∂w: |∂w − ∂w_ref| ≤ this · Σ_{s,u,v} |δ[o, u, v]·x[c, u + i, v + j]| of the weight (docs/MATH.md, "Winograd convolution in training").</summary>
+    public const double WeightGradientTolerance = 2e-5;
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    [InlineData(32, 28, 28, 32, 5, "same", 2)]
+    [InlineData(16, 29, 30, 20, 3, "same", 1)]
+    [InlineData(28, 9, 10, 24, 5, "same", 2)]
+    public void WeightGradientGivesWinogradReferencesBitsAndStaysWithinTheTolerance(int cin, int h, int w, int cout, int r, string padding, int n)
+    {
+        var layer = Layer(cin, h, w, cout, r, padding, n, cin * 7 + cout, out var x, out var dy);
+        Assert.True(layer.WeightGradientUsesWinograd);
+        var (top, _, left, _) = layer.ResolvedPadding;
+        int ho = layer.OutputShape.Height, wo = layer.OutputShape.Width, taps = r * r;
+        var y = new float[dy.Length];
+        layer.Forward(x, y, n);
+        layer.Backward(x, y, dy, new float[x.Length], n);
+
+        // WinogradReference per chunk of Conv2d.GradientChunk samples, the chunks combined by BatchTree's tree, as the layer does.
+        var conv = new WinogradConvolution<float>(cin, h, w, cout, r, top, layer.ResolvedPadding.Bottom, left, layer.ResolvedPadding.Right, WinogradConvolution<float>.DefaultBlock);
+        int chunks = (n + Conv2d<float>.GradientChunk - 1) / Conv2d<float>.GradientChunk, length = layer.Weight.Length;
+        var partials = new float[chunks * length];
+        for (int k = 0; k < chunks; k++)
+        {
+            int first = k * Conv2d<float>.GradientChunk, count = Math.Min(n, first + Conv2d<float>.GradientChunk) - first;
+            WinogradReference.WeightGradient<float>(x.AsSpan(first * cin * h * w), dy.AsSpan(first * cout * ho * wo), partials.AsSpan(k * length, length),
+                count, cin, h, w, cout, r, top, left, ho, wo, conv.GradientChunkTileRows, accumulate: true);
+        }
+        var expected = new float[length];
+        if (chunks == 1) partials.AsSpan(0, length).CopyTo(expected);
+        else BatchTree.Combine<float>(null, partials, length, chunks, expected);
+        Assert.True(MemoryMarshal.AsBytes(expected.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(layer.Weight.Gradient.AsSpan())), "∂w differs from WinogradReference");
+
+        // Within the bound of the plain loops in double: the error of each weight's gradient against Σ|δ·x| of its sum.
+        var xd = x.Select(v => (double)v).ToArray();
+        var dyd = dy.Select(v => (double)v).ToArray();
+        var wd = layer.Weight.Value.Select(v => (double)v).ToArray();
+        var dwRef = new double[length];
+        var dwMagnitude = new double[length];
+        ConvolutionReference.Backward(xd, wd, dyd, new double[x.Length], dwRef, new double[cout], n, cin, h, w, cout, r, r, 1, top, left, ho, wo);
+        ConvolutionReference.Backward(xd.Select(Math.Abs).ToArray(), wd, dyd.Select(Math.Abs).ToArray(), new double[x.Length], dwMagnitude, new double[cout],
+            n, cin, h, w, cout, r, r, 1, top, left, ho, wo);
+        double worst = 0;
+        for (int i = 0; i < length; i++)
+        {
+            double error = Math.Abs(dwRef[i] - layer.Weight.Gradient[i]);
+            worst = Math.Max(worst, error / dwMagnitude[i]);
+            Assert.True(error <= WeightGradientTolerance * dwMagnitude[i],
+                $"∂w[{i / taps / cin}, {i / taps % cin}, {i % taps / r}, {i % r}]: {layer.Weight.Gradient[i]} vs reference {dwRef[i]} (Σ|δ·x| = {dwMagnitude[i]})");
+        }
+        TestContext.Current.TestOutputHelper?.WriteLine($"∂w: largest |error| / Σ|δ·x| = {worst:e2}");
+
+        // ∂b is the plain sum of δ per output map.
+        var dbRef = new double[cout];
+        ConvolutionReference.Backward(xd, wd, dyd, new double[x.Length], new double[length], dbRef, n, cin, h, w, cout, r, r, 1, top, left, ho, wo);
+        for (int o = 0; o < cout; o++) Assert.True(Math.Abs(dbRef[o] - layer.Bias.Gradient[o]) <= 1e-5 * n * ho * wo, $"∂b[{o}]");
+    }
+
     private static void AssertWithinTileBound(float[] actual, double[] reference, double[] magnitude, int ho, int wo, int m, string what)
     {
         double worst = 0;
@@ -180,7 +238,7 @@ public sealed class Conv2dWinogradTests
     {
         // conv 5x5, 32 -> 64 maps on 14x14, 'same': the definition counts 2 · (64 · 32 · 25) · 196 per pass; F(2x2, 5x5)
         // covers the 14x14 output with 7 x 7 tiles of 6 x 6 frequencies: 2 · 36 · 32 · 64 · 49 for the forward pass and the
-        // same for ∂x (64 maps of δ to 32), while ∂W stays im2col + GEMM.
+        // same for ∂x (64 maps of δ to 32) and for ∂W (per tile and frequency, 64 x 32 products of Δ̂ and V).
         static Conv2d<T> Built<T>() where T : unmanaged, IFloatingPointIeee754<T>
         {
             var layer = (Conv2d<T>)ConvKind.Instance.Parse(new LayerToken("conv5x5x64:same", 1))!.Create<T>();
@@ -190,8 +248,8 @@ public sealed class Conv2dWinogradTests
         const long direct = 20_070_400, winograd = 7_225_344;
         var single = Built<float>();
         Assert.Equal(direct, single.ForwardFlops);
-        Assert.Equal(2 * winograd + direct, single.TrainingFlops(withInputGradient: true));
-        Assert.Equal(winograd + direct, single.TrainingFlops(withInputGradient: false));
+        Assert.Equal(3 * winograd, single.TrainingFlops(withInputGradient: true));
+        Assert.Equal(2 * winograd, single.TrainingFlops(withInputGradient: false));
         var twice = Built<double>();
         Assert.Equal(direct, twice.ForwardFlops);
         Assert.Equal(3 * direct, twice.TrainingFlops(withInputGradient: true));
@@ -203,7 +261,7 @@ public sealed class Conv2dWinogradTests
         var inDouble = SharpCnn.Model.ModelFactory.FromSpec<double>(seed, new Shape(1, 28, 28));
         Assert.Equal(3 * inDouble.ForwardFlops - inDouble.Layers[0].ForwardFlops, inDouble.TrainingFlops);
         var inFloat = SharpCnn.Model.ModelFactory.FromSpec<float>(seed, new Shape(1, 28, 28));
-        Assert.Equal(3 * inFloat.ForwardFlops - inFloat.Layers[0].ForwardFlops - 2 * (direct - winograd), inFloat.TrainingFlops);
+        Assert.Equal(3 * inFloat.ForwardFlops - inFloat.Layers[0].ForwardFlops - 3 * (direct - winograd), inFloat.TrainingFlops);
     }
 
     [Fact]
