@@ -670,8 +670,8 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
     /// <summary>Tile rows per chunk of <see cref="WeightGradient"/>: its transformed input and gradients each hold at most <see cref="ChunkValues"/> values, as the forward pass's.</summary>
     public int GradientChunkTileRows => Math.Max(1, ChunkValues / (Frequencies * TileColumns * Math.Max(Channels, OutChannels)));
 
-    /// <summary>Values of one sample's output gradient channels last, zero up to whole tiles (δ[(row·TileColumns·m + col)·OutChannels + o]).</summary>
-    public int GradientTileSize => TileRows * TileSize * TileColumns * TileSize * OutChannels;
+    /// <summary>Values of one sample's output gradient channels last for <paramref name="channels"/> output channels, zero up to whole tiles (δ[(row·TileColumns·m + col)·channels + o]).</summary>
+    public int GradientTileSize(int channels) => TileRows * TileSize * TileColumns * TileSize * channels;
 
     /// <summary>This thread's scratch for <see cref="WeightGradient"/>, in values (on top of the padded sample).</summary>
     public long GradientScratchValues
@@ -679,90 +679,96 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
         get
         {
             long tiles = (long)Math.Min(GradientChunkTileRows, TileRows) * TileColumns;
-            return GradientTileSize + Frequencies * tiles * (Channels + OutChannels) + (long)Frequencies * Channels * OutChannels;
+            return GradientTileSize(OutChannels) + Frequencies * tiles * (Channels + OutChannels) + (long)Frequencies * Channels * OutChannels;
         }
     }
 
     /// <summary>
     /// ∂w[o, c, i, j] of the <paramref name="samples"/> samples <paramref name="x"/> [samples, Channels, Height, Width] with output gradients
-    /// <paramref name="dy"/> [samples, OutChannels, OutHeight, OutWidth], summed over them (the formulas above), into <paramref name="dw"/>
-    /// [OutChannels, Channels, r, r], or added to it when <paramref name="accumulate"/>. Single-threaded; the same bits for any split of a batch
+    /// <paramref name="dy"/> [samples, OutChannels, OutHeight, OutWidth], summed over them (the formulas above), for the output channels
+    /// <paramref name="firstOut"/> .. + <paramref name="outCount"/>: into their rows of <paramref name="dw"/> [OutChannels, Channels, r, r], or added
+    /// to them when <paramref name="accumulate"/>. Single-threaded. Every value is computed the same way whatever range of output channels a call
+    /// takes (each transforms all of x), so any split of the output channels over calls gives the same bits, and so does any split of a batch
     /// into calls that a caller combines in a fixed order.
     /// </summary>
-    public void WeightGradient(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int samples, Span<T> dw, bool accumulate)
+    public void WeightGradient(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int samples, Span<T> dw, bool accumulate, int firstOut, int outCount)
     {
-        int cin = Channels, cout = OutChannels, inSize = cin * Height * Width, outSize = cout * OutHeight * OutWidth, columns = TileColumns;
-        if (Flipped || samples < 0 || x.Length < (long)samples * inSize || dy.Length < (long)samples * outSize || dw.Length < cout * cin * Kernel * Kernel)
-            throw new ArgumentException("WinogradConvolution.WeightGradient: a flipped convolution, or spans too short");
+        int cin = Channels, cout = OutChannels, inSize = cin * Height * Width, plane = OutHeight * OutWidth, outSize = cout * plane, columns = TileColumns;
+        if (Flipped || samples < 0 || firstOut < 0 || outCount < 0 || firstOut + outCount > cout
+            || x.Length < (long)samples * inSize || dy.Length < (long)samples * outSize || dw.Length < cout * cin * Kernel * Kernel)
+            throw new ArgumentException("WinogradConvolution.WeightGradient: a flipped convolution, output channels out of range or spans too short");
+        if (outCount == 0) return;
         Span<T> padded = ThreadScratch<T>.Get(ScratchSlot.PaddedInput, PaddedSize);
-        Span<T> gradient = ThreadScratch<T>.Get(ScratchSlot.GradientTiles, GradientTileSize);
-        Span<T> du = ThreadScratch<T>.Get(ScratchSlot.WinogradFilterGradient, Frequencies * cout * cin);
+        Span<T> gradient = ThreadScratch<T>.Get(ScratchSlot.GradientTiles, GradientTileSize(outCount));
+        Span<T> du = ThreadScratch<T>.Get(ScratchSlot.WinogradFilterGradient, Frequencies * outCount * cin);
         du.Clear();
         int chunk = GradientChunkTileRows;
         for (int s = 0; s < samples; s++)
         {
             PadSample(x.Slice(s * inSize, inSize), padded, 0, PaddedHeight);
-            TileGradient(dy.Slice(s * outSize, outSize), gradient);
+            TileGradient(dy.Slice(s * outSize + firstOut * plane, outCount * plane), outCount, gradient);
             for (int t = 0; t < TileRows; t += chunk)
             {
                 int rows = Math.Min(chunk, TileRows - t), tiles = rows * columns;
                 Span<T> v = ThreadScratch<T>.Get(ScratchSlot.WinogradInput, Frequencies * tiles * cin);
                 TransformInput(padded, t, rows, v);
-                Span<T> dm = ThreadScratch<T>.Get(ScratchSlot.WinogradGradient, Frequencies * tiles * cout);
-                TransformGradient(gradient, t, rows, dm);
-                MultiplyGradient(dm, v, tiles, du);
+                Span<T> dm = ThreadScratch<T>.Get(ScratchSlot.WinogradGradient, Frequencies * tiles * outCount);
+                TransformGradient(gradient, outCount, t, rows, dm);
+                MultiplyGradient(dm, v, tiles, outCount, du);
             }
         }
-        TransformFilterGradient(du, dw, accumulate);
+        TransformFilterGradient(du, firstOut, outCount, dw, accumulate);
     }
 
-    /// <summary>One sample's output gradient <paramref name="dy"/> [OutChannels, OutHeight, OutWidth] channels last, zero up to whole tiles.</summary>
-    private void TileGradient(ReadOnlySpan<T> dy, Span<T> gradient)
+    /// <summary>The output gradient <paramref name="dy"/> [channels, OutHeight, OutWidth] of one sample channels last, zero up to whole tiles.</summary>
+    private void TileGradient(ReadOnlySpan<T> dy, int channels, Span<T> gradient)
     {
-        int cout = OutChannels, ho = OutHeight, wo = OutWidth, gw = TileColumns * TileSize;
-        gradient[..GradientTileSize].Clear();
-        for (int o = 0; o < cout; o++)
+        int ho = OutHeight, wo = OutWidth, gw = TileColumns * TileSize;
+        gradient[..GradientTileSize(channels)].Clear();
+        for (int o = 0; o < channels; o++)
             for (int row = 0; row < ho; row++)
             {
                 ReadOnlySpan<T> line = dy.Slice((o * ho + row) * wo, wo);
-                ref T target = ref gradient[row * gw * cout + o];
-                for (int v = 0; v < wo; v++) Unsafe.Add(ref target, v * cout) = line[v];
+                ref T target = ref gradient[row * gw * channels + o];
+                for (int v = 0; v < wo; v++) Unsafe.Add(ref target, v * channels) = line[v];
             }
     }
 
     /// <summary>
     /// Δ̂[ξ][t][o] = (A δ Aᵀ)[ξ] for the tiles of tile rows <paramref name="firstTileRow"/> .. + <paramref name="tileRows"/> (t counts them row by
-    /// row) of one sample's output gradient channels last (<see cref="GradientTileSize"/> values), into <paramref name="dm"/> (36 x tiles x OutChannels).
+    /// row) of one sample's output gradient of <paramref name="channels"/> channels, channels last (<see cref="GradientTileSize"/> values), into
+    /// <paramref name="dm"/> (36 x tiles x channels).
     /// </summary>
-    public void TransformGradient(ReadOnlySpan<T> gradient, int firstTileRow, int tileRows, Span<T> dm)
+    public void TransformGradient(ReadOnlySpan<T> gradient, int channels, int firstTileRow, int tileRows, Span<T> dm)
     {
         int tiles = tileRows * TileColumns;
-        if (firstTileRow < 0 || tileRows < 0 || firstTileRow + tileRows > TileRows || gradient.Length < GradientTileSize || dm.Length < Frequencies * tiles * OutChannels)
+        if (channels < 0 || firstTileRow < 0 || tileRows < 0 || firstTileRow + tileRows > TileRows || gradient.Length < GradientTileSize(channels)
+            || dm.Length < Frequencies * tiles * channels)
             throw new ArgumentException("WinogradConvolution.TransformGradient: tile rows or spans out of range");
         if (typeof(T) == typeof(float) || typeof(T) == typeof(double))
         {
-            if (Vector512.IsHardwareAccelerated) { Gradient<Vector512<T>, Width512<T>>(gradient, firstTileRow, tileRows, dm); return; }
-            if (Vector256.IsHardwareAccelerated) { Gradient<Vector256<T>, Width256<T>>(gradient, firstTileRow, tileRows, dm); return; }
-            if (Vector128.IsHardwareAccelerated) { Gradient<Vector128<T>, Width128<T>>(gradient, firstTileRow, tileRows, dm); return; }
+            if (Vector512.IsHardwareAccelerated) { Gradient<Vector512<T>, Width512<T>>(gradient, channels, firstTileRow, tileRows, dm); return; }
+            if (Vector256.IsHardwareAccelerated) { Gradient<Vector256<T>, Width256<T>>(gradient, channels, firstTileRow, tileRows, dm); return; }
+            if (Vector128.IsHardwareAccelerated) { Gradient<Vector128<T>, Width128<T>>(gradient, channels, firstTileRow, tileRows, dm); return; }
         }
-        Gradient<T, WidthScalar<T>>(gradient, firstTileRow, tileRows, dm);
+        Gradient<T, WidthScalar<T>>(gradient, channels, firstTileRow, tileRows, dm);
     }
 
-    private void Gradient<TVector, TWidth>(ReadOnlySpan<T> gradient, int firstTileRow, int tileRows, Span<T> dm)
+    private void Gradient<TVector, TWidth>(ReadOnlySpan<T> gradient, int channels, int firstTileRow, int tileRows, Span<T> dm)
         where TVector : struct
         where TWidth : struct, IVectorWidth<TVector, T>
     {
-        int cout = OutChannels, lanes = TWidth.Count, whole = cout / lanes * lanes;
-        for (int o = 0; o < whole; o += lanes) GradientChannels<TVector, TWidth>(gradient, firstTileRow, tileRows, o, dm);
-        for (int o = whole; o < cout; o++) GradientChannels<T, WidthScalar<T>>(gradient, firstTileRow, tileRows, o, dm);
+        int lanes = TWidth.Count, whole = channels / lanes * lanes;
+        for (int o = 0; o < whole; o += lanes) GradientChannels<TVector, TWidth>(gradient, channels, firstTileRow, tileRows, o, dm);
+        for (int o = whole; o < channels; o++) GradientChannels<T, WidthScalar<T>>(gradient, channels, firstTileRow, tileRows, o, dm);
     }
 
     /// <summary>The gradient transform of TWidth.Count output channels from <paramref name="o0"/> on, for every tile of the rows.</summary>
-    private void GradientChannels<TVector, TWidth>(ReadOnlySpan<T> gradient, int firstTileRow, int tileRows, int o0, Span<T> dm)
+    private void GradientChannels<TVector, TWidth>(ReadOnlySpan<T> gradient, int channels, int firstTileRow, int tileRows, int o0, Span<T> dm)
         where TVector : struct
         where TWidth : struct, IVectorWidth<TVector, T>
     {
-        int cout = OutChannels, m = TileSize, columns = TileColumns, tiles = tileRows * columns;
+        int cout = channels, m = TileSize, columns = TileColumns, tiles = tileRows * columns;
         nint row = (nint)columns * m * cout, frequency = (nint)tiles * cout;
         ref T g = ref MemoryMarshal.GetReference(gradient);
         ref T dr = ref MemoryMarshal.GetReference(dm);
@@ -831,31 +837,31 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
     }
 
     /// <summary>
-    /// ∂U[ξ][o][c] += Σ_t Δ̂[ξ][t][o]·V[ξ][t][c] over the <paramref name="tiles"/> tiles, per frequency a product Δ̂ᵀ V added to ∂U in Gemm's
+    /// ∂U[ξ][o][c] += Σ_t Δ̂[ξ][t][o]·V[ξ][t][c] over the <paramref name="tiles"/> tiles for <paramref name="channels"/> output channels, per frequency a product Δ̂ᵀ V added to ∂U in Gemm's
     /// canonical order (GemmReference with accumulate: depth slices of Gemm.DepthSlice(tiles), each summed from zero by one fused multiply-add
     /// per tile in increasing t, then added to ∂U), read straight from the transforms' layouts: blocks of 4 output channels by two vectors
     /// (or one) of input channels, the rest one value at a time.
     /// </summary>
-    public void MultiplyGradient(ReadOnlySpan<T> dm, ReadOnlySpan<T> v, int tiles, Span<T> du)
+    public void MultiplyGradient(ReadOnlySpan<T> dm, ReadOnlySpan<T> v, int tiles, int channels, Span<T> du)
     {
-        int cin = Channels, cout = OutChannels;
-        if (tiles < 0 || dm.Length < Frequencies * tiles * cout || v.Length < Frequencies * tiles * cin || du.Length < Frequencies * cout * cin)
+        int cin = Channels, cout = channels;
+        if (tiles < 0 || channels < 0 || dm.Length < Frequencies * tiles * cout || v.Length < Frequencies * tiles * cin || du.Length < Frequencies * cout * cin)
             throw new ArgumentException("WinogradConvolution.MultiplyGradient: tiles or spans out of range");
         if (tiles == 0) return;
         if (typeof(T) == typeof(float) || typeof(T) == typeof(double))
         {
-            if (Vector512.IsHardwareAccelerated) { GradientProducts<Vector512<T>, Width512<T>>(dm, v, tiles, du); return; }
-            if (Vector256.IsHardwareAccelerated) { GradientProducts<Vector256<T>, Width256<T>>(dm, v, tiles, du); return; }
-            if (Vector128.IsHardwareAccelerated) { GradientProducts<Vector128<T>, Width128<T>>(dm, v, tiles, du); return; }
+            if (Vector512.IsHardwareAccelerated) { GradientProducts<Vector512<T>, Width512<T>>(dm, v, tiles, cout, du); return; }
+            if (Vector256.IsHardwareAccelerated) { GradientProducts<Vector256<T>, Width256<T>>(dm, v, tiles, cout, du); return; }
+            if (Vector128.IsHardwareAccelerated) { GradientProducts<Vector128<T>, Width128<T>>(dm, v, tiles, cout, du); return; }
         }
-        GradientProducts<T, WidthScalar<T>>(dm, v, tiles, du);
+        GradientProducts<T, WidthScalar<T>>(dm, v, tiles, cout, du);
     }
 
-    private void GradientProducts<TVector, TWidth>(ReadOnlySpan<T> dm, ReadOnlySpan<T> v, int tiles, Span<T> du)
+    private void GradientProducts<TVector, TWidth>(ReadOnlySpan<T> dm, ReadOnlySpan<T> v, int tiles, int cout, Span<T> du)
         where TVector : struct
         where TWidth : struct, IVectorWidth<TVector, T>
     {
-        int cin = Channels, cout = OutChannels, lanes = TWidth.Count, kc = Gemm.DepthSlice(tiles);
+        int cin = Channels, lanes = TWidth.Count, kc = Gemm.DepthSlice(tiles);
         ref T ar = ref MemoryMarshal.GetReference(dm);
         ref T br = ref MemoryMarshal.GetReference(v);
         ref T cr = ref MemoryMarshal.GetReference(du);
@@ -955,24 +961,25 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
         where TWidth : struct, IVectorWidth<TVector, T> => TWidth.Store(TWidth.Add(TWidth.Load(ref target), sum), ref target);
 
     /// <summary>
-    /// ∂w[o, c] = Gᵀ ∂U[o][c] G for every filter (<see cref="FilterGradient"/>, in double, rounded once to T) from <paramref name="du"/> (36 x OutChannels x
-    /// Channels) into <paramref name="dw"/> [OutChannels, Channels, r, r], or added to it when <paramref name="accumulate"/>.
+    /// ∂w[o, c] = Gᵀ ∂U[o][c] G for the filters of output channels <paramref name="firstOut"/> .. + <paramref name="outCount"/>
+    /// (<see cref="FilterGradient"/>, in double, rounded once to T) from <paramref name="du"/> (36 x outCount x Channels) into their rows of
+    /// <paramref name="dw"/> [OutChannels, Channels, r, r], or added to them when <paramref name="accumulate"/>.
     /// </summary>
-    public void TransformFilterGradient(ReadOnlySpan<T> du, Span<T> dw, bool accumulate)
+    public void TransformFilterGradient(ReadOnlySpan<T> du, int firstOut, int outCount, Span<T> dw, bool accumulate)
     {
-        int cin = Channels, cout = OutChannels, r = Kernel, taps = r * r;
-        if (du.Length < Frequencies * cout * cin || dw.Length < cout * cin * taps)
-            throw new ArgumentException("WinogradConvolution.TransformFilterGradient: spans too short");
+        int cin = Channels, r = Kernel, taps = r * r;
+        if (firstOut < 0 || outCount < 0 || firstOut + outCount > OutChannels || du.Length < Frequencies * outCount * cin || dw.Length < OutChannels * cin * taps)
+            throw new ArgumentException("WinogradConvolution.TransformFilterGradient: output channels out of range or spans too short");
         Span<double> u = stackalloc double[Frequencies];
         Span<double> g = stackalloc double[25];
-        for (int o = 0; o < cout; o++)
+        for (int k = 0; k < outCount; k++)
         {
-            int c = 0;
+            int o = firstOut + k, c = 0;
             if (Vector256.IsHardwareAccelerated)
-                for (; c + 4 <= cin; c += 4) FilterGradientQuad(du, o, c, dw, accumulate);
+                for (; c + 4 <= cin; c += 4) FilterGradientQuad(du, outCount, k, c, dw, o, accumulate);
             for (; c < cin; c++)
             {
-                for (int xi = 0; xi < Frequencies; xi++) u[xi] = double.CreateTruncating(du[(xi * cout + o) * cin + c]);
+                for (int xi = 0; xi < Frequencies; xi++) u[xi] = double.CreateTruncating(du[(xi * outCount + k) * cin + c]);
                 FilterGradient(u, r, g);
                 Span<T> target = dw.Slice((o * cin + c) * taps, taps);
                 for (int i = 0; i < taps; i++) target[i] = accumulate ? target[i] + T.CreateTruncating(g[i]) : T.CreateTruncating(g[i]);
@@ -981,13 +988,13 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
     }
 
     /// <summary>
-    /// <see cref="FilterGradient"/> of the four filters to output channel <paramref name="o"/> from input channels <paramref name="c"/> .. + 3, side by
-    /// side in the lanes of Vector256&lt;double&gt; (the same operations in the same order per lane, so the same bits), rounded to T into
-    /// <paramref name="dw"/> or added to it.
+    /// <see cref="FilterGradient"/> of the four filters to output channel <paramref name="o"/> (row <paramref name="k"/> of <paramref name="du"/>'s
+    /// <paramref name="rows"/>) from input channels <paramref name="c"/> .. + 3, side by side in the lanes of Vector256&lt;double&gt; (the same operations
+    /// in the same order per lane, so the same bits), rounded to T into <paramref name="dw"/> or added to it.
     /// </summary>
-    private void FilterGradientQuad(ReadOnlySpan<T> du, int o, int c, Span<T> dw, bool accumulate)
+    private void FilterGradientQuad(ReadOnlySpan<T> du, int rows, int k, int c, Span<T> dw, int o, bool accumulate)
     {
-        int r = Kernel, taps = r * r, cin = Channels, cout = OutChannels;
+        int r = Kernel, taps = r * r, cin = Channels;
         ref T source = ref MemoryMarshal.GetReference(du);
         ref Vector256<double> gm = ref MemoryMarshal.GetArrayDataReference(r == 3 ? FilterVectors3 : FilterVectors5);
         var frequencyRegisters = default(Registers36<Vector256<double>>);
@@ -996,7 +1003,7 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
         ref Vector256<double> s = ref Unsafe.As<Registers36<Vector256<double>>, Vector256<double>>(ref halfRegisters);
         for (int xi = 0; xi < Frequencies; xi++)
         {
-            ref T at = ref Unsafe.Add(ref source, ((nint)xi * cout + o) * cin + c);
+            ref T at = ref Unsafe.Add(ref source, ((nint)xi * rows + k) * cin + c);
             Unsafe.Add(ref u, xi) = Vector256.Create(double.CreateTruncating(at), double.CreateTruncating(Unsafe.Add(ref at, 1)),
                 double.CreateTruncating(Unsafe.Add(ref at, 2)), double.CreateTruncating(Unsafe.Add(ref at, 3)));
         }

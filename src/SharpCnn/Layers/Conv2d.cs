@@ -57,7 +57,8 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
 
     /// <summary>
     /// True when <see cref="Backward"/> computes ∂w by Winograd: wherever <see cref="Forward"/> runs it (the same transforms of x, and
-    /// ∂U = Σ Δ̂ ⊙ V per chunk of samples, ∂w = Gᵀ ∂U G; docs/MATH.md, "Winograd convolution in training").
+    /// ∂U = Σ Δ̂ ⊙ V per chunk of samples, ∂w = Gᵀ ∂U G; docs/MATH.md, "Winograd convolution in training"), for every chunk of at least
+    /// <see cref="WinogradGradientSamples"/> samples.
     /// </summary>
     internal bool WeightGradientUsesWinograd => winogradForward is not null;
 
@@ -350,21 +351,24 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         int chunks = (n + GradientChunk - 1) / GradientChunk;
         bool direct = chunks == 1 && !SplitBatch;
         int threads = Parallelism.ThreadCount;
-        // At least 8 partitions per thread where the columns allow: a partition costs nothing extra (each
-        // gathers only its own im2col rows), and small ones keep a thread that was descheduled mid-partition
-        // from holding up the step on a busy machine.
-        int columnParts = threads == 1 ? 1 : Math.Clamp((8 * threads + chunks - 1) / chunks, 1, Math.Max(1, K / 48));
-        if (winogradForward is { } winograd)
+        // Where the forward pass runs Winograd, chunks of at least WinogradGradientSamples samples (every chunk but perhaps the
+        // last) take Winograd's weight gradient, partitioned by chunk and, when there are fewer such chunks than twice the
+        // threads, by group of output channels (each group transforms the chunk's inputs itself: the same bits whatever the
+        // groups). The other chunks take im2col + GEMM with at least 8 partitions per thread where the columns allow: a
+        // partition costs nothing extra (each gathers only its own im2col rows), and small ones keep a thread that was
+        // descheduled mid-partition from holding up the step on a busy machine.
+        int lastSamples = n - (chunks - 1) * GradientChunk;
+        int winogradChunks = winogradForward is null ? 0 : lastSamples >= WinogradGradientSamples ? chunks : chunks - 1;
+        int gemmChunks = chunks - winogradChunks, align = WinogradConvolution<T>.DefaultBlock;
+        int outGroups = threads == 1 || winogradChunks == 0 ? 1
+            : Math.Clamp((2 * threads + winogradChunks - 1) / winogradChunks, 1, (OutChannels + align - 1) / align);
+        int columnParts = threads == 1 || gemmChunks == 0 ? 1 : Math.Clamp((8 * threads + gemmChunks - 1) / gemmChunks, 1, Math.Max(1, K / 48));
+        var weights = new WeightGradientWork
         {
-            // One partition per chunk: its samples' transforms and per-frequency sums, then Gᵀ ∂U G into its partial.
-            var winogradWeights = new WinogradWeightGradientWork { Layer = this, Convolution = winograd, X = x, Dy = dy, N = n, Direct = direct };
-            Parallelism.For(chunks, ref winogradWeights);
-        }
-        else
-        {
-            var weights = new WeightGradientWork { Layer = this, X = x, Dy = dy, N = n, Chunks = chunks, ColumnParts = columnParts, Direct = direct };
-            Parallelism.For(chunks * columnParts, ref weights);
-        }
+            Layer = this, X = x, Dy = dy, N = n, WinogradPartitions = winogradChunks * outGroups, OutGroups = outGroups, ColumnParts = columnParts,
+            FirstGemmChunk = winogradChunks, Direct = direct,
+        };
+        Parallelism.For(winogradChunks * outGroups + gemmChunks * columnParts, ref weights);
         if (!direct && ConnectionTable is null)
         {
             // With a shared batch the exchanges run on while ∂x and the layers below are computed (BatchTree.CombineLater).
@@ -425,35 +429,47 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         Im2Col.ScatterAdd<T>(dcols, channels, InputShape.Height, InputShape.Width, KernelHeight, KernelWidth, Stride, padTop, padLeft, outH, outW, dxs);
     }
 
+    /// <summary>The weight gradient's partitions: (Winograd chunk, group of output channels) first, then (im2col + GEMM chunk, column range).</summary>
     private ref struct WeightGradientWork : IPartitionedWork
     {
         public Conv2d<T> Layer;
         public ReadOnlySpan<T> X, Dy;
-        public int N, Chunks, ColumnParts;
+        public int N, WinogradPartitions, OutGroups, ColumnParts, FirstGemmChunk;
         public bool Direct;
 
-        public readonly void Run(int partition) => Layer.WeightGradientBlock(X, Dy, N, partition / ColumnParts, Direct, partition % ColumnParts, ColumnParts);
+        public readonly void Run(int partition)
+        {
+            if (partition < WinogradPartitions)
+            {
+                Layer.WinogradWeightGradientChunk(X, Dy, N, partition / OutGroups, partition % OutGroups, OutGroups, Direct);
+                return;
+            }
+            int q = partition - WinogradPartitions;
+            Layer.WeightGradientBlock(X, Dy, N, FirstGemmChunk + q / ColumnParts, Direct, q % ColumnParts, ColumnParts);
+        }
     }
 
-    private ref struct WinogradWeightGradientWork : IPartitionedWork
-    {
-        public Conv2d<T> Layer;
-        public WinogradConvolution<T> Convolution;
-        public ReadOnlySpan<T> X, Dy;
-        public int N;
-        public bool Direct;
+    /// <summary>
+    /// Fewest samples of a chunk whose weight gradient Winograd computes (where <see cref="WeightGradientUsesWinograd"/>); a shorter chunk
+    /// (only a batch's last can be) keeps im2col + GEMM, since the filter transform Gᵀ ∂U G costs as much per chunk as the transforms of a few
+    /// samples save (docs/PERFORMANCE.md). A chunk's samples are fixed by the batch, so the choice never depends on threads or processes.
+    /// </summary>
+    internal const int WinogradGradientSamples = 4;
 
-        public readonly void Run(int partition) => Layer.WinogradWeightGradientChunk(Convolution, X, Dy, N, partition, Direct);
-    }
-
-    /// <summary>∂w and ∂b of chunk <paramref name="chunk"/>'s samples: into its partials, or added to the gradients when <paramref name="direct"/>.</summary>
-    private void WinogradWeightGradientChunk(WinogradConvolution<T> winograd, ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, int chunk, bool direct)
+    /// <summary>
+    /// ∂w and ∂b of chunk <paramref name="chunk"/>'s samples by Winograd, output channels of group <paramref name="group"/> of <paramref name="groups"/>
+    /// (the bias by group 0): into the chunk's partials, or added to the gradients when <paramref name="direct"/>.
+    /// </summary>
+    private void WinogradWeightGradientChunk(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, int chunk, int group, int groups, bool direct)
     {
         int inSize = InputShape.Size, outSize = OutputShape.Size, p = P, cout = OutChannels;
         int first = chunk * GradientChunk, end = Math.Min(n, first + GradientChunk), count = end - first;
         Span<T> dw = direct ? Weight.Gradient : partialWeight.AsSpan(chunk * Weight.Length, Weight.Length);
         Span<T> db = direct ? Bias.Gradient : partialBias.AsSpan(chunk * cout, cout);
-        winograd.WeightGradient(x.Slice(first * inSize, count * inSize), dy.Slice(first * outSize, count * outSize), count, dw, accumulate: direct);
+        var (o0, outCount) = Parallelism.AlignedRange(cout, groups, group, WinogradConvolution<T>.DefaultBlock);
+        winogradForward!.WeightGradient(x.Slice(first * inSize, count * inSize), dy.Slice(first * outSize, count * outSize), count, dw, accumulate: direct,
+            o0, outCount);
+        if (group != 0) return;
         for (int s = first; s < end; s++)
         {
             ReadOnlySpan<T> dys = dy.Slice(s * outSize, outSize);

@@ -107,9 +107,11 @@ public sealed class Conv2dWinogradTests
     [InlineData(32, 28, 28, 32, 5, "same", 2)]
     [InlineData(16, 29, 30, 20, 3, "same", 1)]
     [InlineData(28, 9, 10, 24, 5, "same", 2)]
-    public void WeightGradientGivesWinogradReferencesBitsAndStaysWithinTheTolerance(int cin, int h, int w, int cout, int r, string padding, int n)
+    public void WeightGradientGivesWinogradReferencesBitsAndStaysWithinTheTolerance(int cin, int h, int w, int cout, int r, string padding, int batch)
     {
-        var layer = Layer(cin, h, w, cout, r, padding, n, cin * 7 + cout, out var x, out var dy);
+        // Batches of 1 to 3 become 5 to 7: a chunk of fewer than Conv2d.WinogradGradientSamples keeps im2col + GEMM (17 = 16 + 1 has one of each).
+        int n = batch < Conv2d<float>.WinogradGradientSamples ? batch + 4 : batch, seed = cin * 7 + cout;
+        var layer = Layer(cin, h, w, cout, r, padding, n, seed, out var x, out var dy);
         Assert.True(layer.WeightGradientUsesWinograd);
         var (top, _, left, _) = layer.ResolvedPadding;
         int ho = layer.OutputShape.Height, wo = layer.OutputShape.Width, taps = r * r;
@@ -117,15 +119,26 @@ public sealed class Conv2dWinogradTests
         layer.Forward(x, y, n);
         layer.Backward(x, y, dy, new float[x.Length], n);
 
-        // WinogradReference per chunk of Conv2d.GradientChunk samples, the chunks combined by BatchTree's tree, as the layer does.
+        // WinogradReference per chunk of Conv2d.GradientChunk samples (a short chunk: im2col + GEMM's bits, from the layer on that chunk
+        // alone), the chunks combined by BatchTree's tree, as the layer does.
         var conv = new WinogradConvolution<float>(cin, h, w, cout, r, top, layer.ResolvedPadding.Bottom, left, layer.ResolvedPadding.Right, WinogradConvolution<float>.DefaultBlock);
         int chunks = (n + Conv2d<float>.GradientChunk - 1) / Conv2d<float>.GradientChunk, length = layer.Weight.Length;
         var partials = new float[chunks * length];
         for (int k = 0; k < chunks; k++)
         {
             int first = k * Conv2d<float>.GradientChunk, count = Math.Min(n, first + Conv2d<float>.GradientChunk) - first;
-            WinogradReference.WeightGradient<float>(x.AsSpan(first * cin * h * w), dy.AsSpan(first * cout * ho * wo), partials.AsSpan(k * length, length),
-                count, cin, h, w, cout, r, top, left, ho, wo, conv.GradientChunkTileRows, accumulate: true);
+            var xs = x.AsSpan(first * cin * h * w, count * cin * h * w);
+            var dys = dy.AsSpan(first * cout * ho * wo, count * cout * ho * wo);
+            if (count >= Conv2d<float>.WinogradGradientSamples)
+            {
+                WinogradReference.WeightGradient<float>(xs, dys, partials.AsSpan(k * length, length), count, cin, h, w, cout, r, top, left, ho, wo,
+                    conv.GradientChunkTileRows, accumulate: true);
+                continue;
+            }
+            var alone = Layer(cin, h, w, cout, r, padding, count, seed, out _, out _);
+            alone.Forward(xs, new float[dys.Length], count);
+            alone.Backward(xs, new float[dys.Length], dys, new float[xs.Length], count);
+            alone.Weight.Gradient.CopyTo(partials.AsSpan(k * length, length));
         }
         var expected = new float[length];
         if (chunks == 1) partials.AsSpan(0, length).CopyTo(expected);
@@ -178,6 +191,8 @@ public sealed class Conv2dWinogradTests
     [InlineData(32, 14, 14, 64, 5, "same", 3)]
     [InlineData(17, 9, 11, 19, 3, "valid", 5)]
     [InlineData(20, 7, 7, 24, 5, "same", 2)]
+    [InlineData(32, 14, 14, 64, 5, "same", 20)]
+    [InlineData(24, 9, 10, 40, 3, "same", 6)]
     public void OneTwoAndThreeThreadsGiveTheSameBits(int cin, int h, int w, int cout, int r, string padding, int n)
     {
         float[]? y1 = null, dx1 = null, dw1 = null;
