@@ -233,7 +233,7 @@ internal static class GemmPacking
 
     /// <summary>Writes the transpose of the 8 x 8 floats at <paramref name="source"/> (row stride ld) to <paramref name="destination"/> (row stride width).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(ref float source, nint ld, ref float destination, nint width) =>
+    internal static void Transpose8x8(ref float source, nint ld, ref float destination, nint width) =>
         Transpose8x8(Vector256.LoadUnsafe(ref source), Vector256.LoadUnsafe(ref Unsafe.Add(ref source, ld)),
             Vector256.LoadUnsafe(ref Unsafe.Add(ref source, 2 * ld)), Vector256.LoadUnsafe(ref Unsafe.Add(ref source, 3 * ld)),
             Vector256.LoadUnsafe(ref Unsafe.Add(ref source, 4 * ld)), Vector256.LoadUnsafe(ref Unsafe.Add(ref source, 5 * ld)),

@@ -30,6 +30,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace SharpCnn.Kernels;
 
@@ -646,15 +647,39 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
     {
         int cin = Channels, h = Height, wd = Width, pw = PaddedWidth;
         padded.Slice(rowFirst * pw * cin, (rowEnd - rowFirst) * pw * cin).Clear();
-        for (int c = 0; c < cin; c++)
+        int from = Math.Max(0, rowFirst - PadTop), to = Math.Min(h, rowEnd - PadTop);
+        if (x.Length < cin * h * wd) throw new ArgumentException("WinogradConvolution: the sample is too short");
+        for (int row = from; row < to; row++) RowChannelsLast(x, cin, h, wd, row, ref padded[((row + PadTop) * pw + PadLeft) * cin]);
+    }
+
+    /// <summary>
+    /// target[v·C + c] = maps[(c·H + row)·W + v] for every c &lt; <paramref name="channels"/> and v &lt; <paramref name="width"/>: one row of maps
+    /// [C, H, W] channels last. Float with AVX: 8 x 8 transposes, the last block of channels and of columns moved back to end at the edge (it
+    /// writes some values twice, the same values); elsewhere, and below 8 channels or columns, one value at a time. A copy: the same bits either way.
+    /// </summary>
+    internal static void RowChannelsLast(ReadOnlySpan<T> maps, int channels, int height, int width, int row, ref T target)
+    {
+        nint plane = (nint)height * width;
+        ref T source = ref Unsafe.Add(ref MemoryMarshal.GetReference(maps), (nint)row * width);
+        if (typeof(T) == typeof(float) && Avx.IsSupported && channels >= 8 && width >= 8)
         {
-            int from = Math.Max(0, rowFirst - PadTop), to = Math.Min(h, rowEnd - PadTop);
-            for (int row = from; row < to; row++)
+            ref float from = ref Unsafe.As<T, float>(ref source);
+            ref float to = ref Unsafe.As<T, float>(ref target);
+            for (int c0 = 0; c0 < channels; c0 += 8)
             {
-                ReadOnlySpan<T> line = x.Slice((c * h + row) * wd, wd);
-                ref T target = ref padded[((row + PadTop) * pw + PadLeft) * cin + c];
-                for (int v = 0; v < wd; v++) Unsafe.Add(ref target, v * cin) = line[v];
+                int c = Math.Min(c0, channels - 8);
+                for (int v0 = 0; v0 < width; v0 += 8)
+                {
+                    int v = Math.Min(v0, width - 8);
+                    GemmPacking.Transpose8x8(ref Unsafe.Add(ref from, c * plane + v), plane, ref Unsafe.Add(ref to, (nint)v * channels + c), channels);
+                }
             }
+            return;
+        }
+        for (int c = 0; c < channels; c++)
+        {
+            ref T line = ref Unsafe.Add(ref source, c * plane);
+            for (int v = 0; v < width; v++) Unsafe.Add(ref target, (nint)v * channels + c) = Unsafe.Add(ref line, v);
         }
     }
 
@@ -724,14 +749,9 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
     private void TileGradient(ReadOnlySpan<T> dy, int channels, Span<T> gradient)
     {
         int ho = OutHeight, wo = OutWidth, gw = TileColumns * TileSize;
+        if (dy.Length < channels * ho * wo) throw new ArgumentException("WinogradConvolution: the output gradient is too short");
         gradient[..GradientTileSize(channels)].Clear();
-        for (int o = 0; o < channels; o++)
-            for (int row = 0; row < ho; row++)
-            {
-                ReadOnlySpan<T> line = dy.Slice((o * ho + row) * wo, wo);
-                ref T target = ref gradient[row * gw * channels + o];
-                for (int v = 0; v < wo; v++) Unsafe.Add(ref target, v * channels) = line[v];
-            }
+        for (int row = 0; row < ho; row++) RowChannelsLast(dy, channels, ho, wo, row, ref gradient[row * gw * channels]);
     }
 
     /// <summary>

@@ -116,6 +116,34 @@ public sealed class WinogradConvolutionTests
         TestContext.Current.TestOutputHelper?.WriteLine($"{typeof(T).Name}: largest |y − y_ref| / Σ|w·x| = {worst:e2}");
     }
 
+    [Theory]
+    [InlineData(32, 14, 14)]
+    [InlineData(17, 5, 9)]
+    [InlineData(8, 3, 8)]
+    [InlineData(7, 4, 13)]
+    [InlineData(23, 2, 7)]
+    [InlineData(64, 6, 11)]
+    public void RowChannelsLastCopiesEveryValueOfTheRowAndNothingElse(int channels, int height, int width)
+    {
+        // Against the plain loop, every row, with sentinels around the target: the 8 x 8 blocks moved back at the edges
+        // must neither miss a value nor write past the row.
+        var maps = Enumerable.Range(0, channels * height * width).Select(i => (float)i + 0.5f).ToArray();
+        const int margin = 9;
+        for (int row = 0; row < height; row++)
+        {
+            var target = Enumerable.Repeat(-7f, channels * width + 2 * margin).ToArray();
+            WinogradConvolution<float>.RowChannelsLast(maps, channels, height, width, row, ref target[margin]);
+            for (int i = 0; i < margin; i++)
+            {
+                Assert.Equal(-7f, target[i]);
+                Assert.Equal(-7f, target[margin + channels * width + i]);
+            }
+            for (int c = 0; c < channels; c++)
+                for (int v = 0; v < width; v++)
+                    Assert.Equal(maps[(c * height + row) * width + v], target[margin + v * channels + c]);
+        }
+    }
+
     [Fact]
     public void TheFilterMatricesMakeExactOneDimensionalCorrelations()
     {
