@@ -1,5 +1,5 @@
-// Winograd convolution for inference and for float training's forward pass and input gradient (Conv2d): F(2x2, 5x5) and
-// F(4x4, 3x3), stride 1, on 6x6 input tiles.
+// Winograd convolution for inference and for float training's forward pass, input gradient and weight gradient (Conv2d):
+// F(2x2, 5x5) and F(4x4, 3x3), stride 1, on 6x6 input tiles. The weight gradient's formulas are above WeightGradient below.
 //
 // A tile of m x m outputs (m = 2 for 5x5 kernels, m = 4 for 3x3; α = m + r - 1 = 6 either way) is
 //   Y = Aᵀ [ Σ_c (G g_{o,c} Gᵀ) ⊙ (Bᵀ d_c B) ] A

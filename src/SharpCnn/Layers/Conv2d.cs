@@ -34,8 +34,9 @@ namespace SharpCnn.Layers;
 ///   y = W·cols, ∂W += δ·colsᵀ, ∂cols = Wᵀ·δ and col2im(∂cols) = ∂x.
 /// In float, when <see cref="WinogradConvolution{T}.Chooses"/> the shape and there is no connection table, y is computed
 /// by Winograd instead (<see cref="ForwardUsesWinograd"/>), and ∂x too when the rule chooses its shape: ∂x is the stride-1
-/// correlation of δ, padded by r − 1 − pad, with w'[c, o, i, j] = w[o, c, r−1−i, r−1−j] (<see cref="InputGradientUsesWinograd"/>;
-/// docs/MATH.md, "Winograd convolution in training").
+/// correlation of δ, padded by r − 1 − pad, with w'[c, o, i, j] = w[o, c, r−1−i, r−1−j] (<see cref="InputGradientUsesWinograd"/>),
+/// and ∂W where y is, for every chunk of at least <see cref="WinogradGradientSamples"/> samples: ∂U = Σ (A δ Aᵀ) ⊙ V per
+/// frequency, ∂W = Gᵀ ∂U G (<see cref="WeightGradientUsesWinograd"/>; docs/MATH.md, "Winograd convolution in training").
 /// </summary>
 public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -243,7 +244,8 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     /// Where Winograd computes the forward pass or the input gradient, that pass counts the element-wise products of the
     /// transformed tiles (<see cref="WinogradConvolution{T}.MultiplyFlops"/>; the transforms are not counted, so the total
     /// is a lower bound of the work done); so does the weight gradient where Winograd computes it (the same count: per tile and frequency,
-    /// OutChannels x Channels products), and by im2col and GEMM it counts <see cref="ForwardFlops"/>.
+    /// OutChannels x Channels products; still a lower bound when a batch's short last chunk takes im2col + GEMM), and by im2col and GEMM
+    /// it counts <see cref="ForwardFlops"/>.
     /// </remarks>
     public override long TrainingFlops(bool withInputGradient) =>
         2 * (winogradForward?.MultiplyFlops ?? ForwardFlops)

@@ -49,6 +49,31 @@ public class SharedBatchTrainingTests
         }
     }
 
+    /// <summary>
+    /// A model whose second convolution trains through Winograd, its weight gradient included (16 -> 16 channels, 5x5; docs/MATH.md,
+    /// "Winograd convolution in training"), over 48 x 4 + 18 samples: the last batch's second block has 2 samples, fewer than
+    /// Conv2d.WinogradGradientSamples, so its chunk takes im2col + GEMM while the others take Winograd, on whichever rank holds it.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void RanksTrainingThroughWinogradEndWithTheWeightsOfOneProcess(int ranks)
+    {
+        const string winograd = "maxpool2,conv3x3x16:same,relu,conv5x5x16:same,relu,maxpool2,flatten,dense10";
+        var layers = ModelSpec.Parse(winograd).Build<float>(new Shape(1, 28, 28), "ce").Layers.OfType<SharpCnn.Layers.Conv2d<float>>().ToArray();
+        Assert.Equal([false, true], layers.Select(l => l.WeightGradientUsesWinograd));
+        var data = BundledDigits.Load().Train.Take(48 * 4 + 18);
+        var (alone, aloneLoss) = Train(winograd, data, reducer: null);
+        var group = new ThreadRanks(ranks);
+        var results = group.Run(r => Train(winograd, data, group.Rank(r)));
+        for (int r = 0; r < ranks; r++)
+        {
+            Assert.Equal(alone.ToString("x16"), results[r].Hash.ToString("x16"));
+            Assert.Equal(aloneLoss, results[r].Loss);
+        }
+    }
+
     [Fact]
     public void ASplitBatchReallyExchanges()
     {
