@@ -688,8 +688,8 @@ internal sealed class WinogradConvolution<T> where T : unmanaged, IFloatingPoint
     //   ∂U[ξ][o][c] = Σ_tiles Δ̂[ξ][tile][o]·V[ξ][tile][c]
     //   ∂g[o, c] = Gᵀ ∂U[o][c] G
     // A δ Aᵀ goes rows first (δ Aᵀ, then A ·), each value by the formulas of GradientTransform (products by 2 and 4 only, exact).
-    // The sums over tiles are Gemm's, one product per frequency (its canonical order: the same bits on every width), over
-    // chunks of GradientChunkTileRows tile rows, samples in order. Gᵀ ∂U G is computed in double (Σ over a, then over b, in
+    // The sums over tiles are one product Δ̂ᵀ V per frequency in Gemm's canonical order (GradientProducts, so GemmReference
+    // gives the same bits, on every width), over chunks of GradientChunkTileRows tile rows, samples in order. Gᵀ ∂U G is computed in double (Σ over a, then over b, in
     // increasing order) and rounded once. Channels are the lanes of the transforms, as in the forward pass.
 
     /// <summary>Tile rows per chunk of <see cref="WeightGradient"/>: its transformed input and gradients each hold at most <see cref="ChunkValues"/> values, as the forward pass's.</summary>
