@@ -26,9 +26,7 @@ internal static class WinogradReference
                 WinogradConvolution<T>.TransformFilter(g, r, transformed);
                 for (int f = 0; f < a * a; f++) u[(o * cin + c) * a * a + f] = T.CreateTruncating(transformed[f]);
             }
-        var d = new T[a * a];
         var v = new T[cin * a * a];
-        var column = new T[a * a];
         var product = new T[a * a];
         Span<T> b = stackalloc T[a];
         Span<T> z = stackalloc T[4 * a];
@@ -37,26 +35,8 @@ internal static class WinogradReference
             for (int tu = 0; tu < tileRows; tu++)
                 for (int tv = 0; tv < tileColumns; tv++)
                 {
-                    // V = Bᵀ d B per input channel: the columns first, then the rows.
                     for (int c = 0; c < cin; c++)
-                    {
-                        for (int i = 0; i < a; i++)
-                            for (int j = 0; j < a; j++)
-                            {
-                                int p = tu * m + i - top, q = tv * m + j - left;
-                                d[i * a + j] = p >= 0 && p < h && q >= 0 && q < wd ? x[((s * cin + c) * h + p) * wd + q] : T.Zero;
-                            }
-                        for (int j = 0; j < a; j++)
-                        {
-                            InputTransform(d[j], d[a + j], d[2 * a + j], d[3 * a + j], d[4 * a + j], d[5 * a + j], b);
-                            for (int k = 0; k < a; k++) column[k * a + j] = b[k];
-                        }
-                        for (int k = 0; k < a; k++)
-                        {
-                            InputTransform(column[k * a], column[k * a + 1], column[k * a + 2], column[k * a + 3], column[k * a + 4], column[k * a + 5], b);
-                            for (int l = 0; l < a; l++) v[c * a * a + k * a + l] = b[l];
-                        }
-                    }
+                        TransformTile<T>(x.Slice(((s * cin + c) * h) * wd, h * wd), h, wd, tu * m - top, tv * m - left, v.AsSpan(c * a * a, a * a));
                     for (int o = 0; o < cout; o++)
                     {
                         for (int f = 0; f < a * a; f++)
@@ -98,8 +78,7 @@ internal static class WinogradReference
         const int a = 6, frequencies = a * a;
         int m = a + 1 - r, tileRows = (ho + m - 1) / m, tileColumns = (wo + m - 1) / m;
         var du = new T[frequencies * cout * cin];
-        var d = new T[a * a];
-        var column = new T[a * a];
+        var transformed = new T[frequencies];
         var delta = new T[4 * 4];
         var rowsDone = new T[4 * a];
         Span<T> b = stackalloc T[a];
@@ -115,22 +94,8 @@ internal static class WinogradReference
                         int t = tu * tileColumns + tv;
                         for (int c = 0; c < cin; c++)
                         {
-                            for (int i = 0; i < a; i++)
-                                for (int j = 0; j < a; j++)
-                                {
-                                    int p = (t0 + tu) * m + i - top, q = tv * m + j - left;
-                                    d[i * a + j] = p >= 0 && p < h && q >= 0 && q < wd ? x[((s * cin + c) * h + p) * wd + q] : T.Zero;
-                                }
-                            for (int j = 0; j < a; j++)
-                            {
-                                InputTransform(d[j], d[a + j], d[2 * a + j], d[3 * a + j], d[4 * a + j], d[5 * a + j], b);
-                                for (int k = 0; k < a; k++) column[k * a + j] = b[k];
-                            }
-                            for (int k = 0; k < a; k++)
-                            {
-                                InputTransform(column[k * a], column[k * a + 1], column[k * a + 2], column[k * a + 3], column[k * a + 4], column[k * a + 5], b);
-                                for (int l = 0; l < a; l++) v[((k * a + l) * tiles + t) * cin + c] = b[l];
-                            }
+                            TransformTile<T>(x.Slice(((s * cin + c) * h) * wd, h * wd), h, wd, (t0 + tu) * m - top, tv * m - left, transformed);
+                            for (int f = 0; f < frequencies; f++) v[(f * tiles + t) * cin + c] = transformed[f];
                         }
                         for (int o = 0; o < cout; o++)
                         {
@@ -170,6 +135,35 @@ internal static class WinogradReference
                     target = accumulate ? target + T.CreateTruncating(g[i]) : T.CreateTruncating(g[i]);
                 }
             }
+    }
+
+    /// <summary>
+    /// V = Bᵀ d B (ξ = 6·k + l) of the 6x6 tile of one input map <paramref name="map"/> [h, wd] whose top left is at row <paramref name="row"/> and
+    /// column <paramref name="column"/> (zero outside the map): the columns first, then the rows.
+    /// </summary>
+    private static void TransformTile<T>(ReadOnlySpan<T> map, int h, int wd, int row, int column, Span<T> v)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        const int a = 6;
+        Span<T> d = stackalloc T[a * a];
+        Span<T> columns = stackalloc T[a * a];
+        Span<T> b = stackalloc T[a];
+        for (int i = 0; i < a; i++)
+            for (int j = 0; j < a; j++)
+            {
+                int p = row + i, q = column + j;
+                d[i * a + j] = p >= 0 && p < h && q >= 0 && q < wd ? map[p * wd + q] : T.Zero;
+            }
+        for (int j = 0; j < a; j++)
+        {
+            InputTransform(d[j], d[a + j], d[2 * a + j], d[3 * a + j], d[4 * a + j], d[5 * a + j], b);
+            for (int k = 0; k < a; k++) columns[k * a + j] = b[k];
+        }
+        for (int k = 0; k < a; k++)
+        {
+            InputTransform(columns[k * a], columns[k * a + 1], columns[k * a + 2], columns[k * a + 3], columns[k * a + 4], columns[k * a + 5], b);
+            for (int l = 0; l < a; l++) v[k * a + l] = b[l];
+        }
     }
 
     /// <summary>A (the transpose of Aᵀ) applied to m = 2 or 4 values (WinogradConvolution.GradientTransform).</summary>

@@ -464,7 +464,7 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     /// </summary>
     private void WinogradWeightGradientChunk(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, int n, int chunk, int group, int groups, bool direct)
     {
-        int inSize = InputShape.Size, outSize = OutputShape.Size, p = P, cout = OutChannels;
+        int inSize = InputShape.Size, outSize = OutputShape.Size, cout = OutChannels;
         int first = chunk * GradientChunk, end = Math.Min(n, first + GradientChunk), count = end - first;
         Span<T> dw = direct ? Weight.Gradient : partialWeight.AsSpan(chunk * Weight.Length, Weight.Length);
         Span<T> db = direct ? Bias.Gradient : partialBias.AsSpan(chunk * cout, cout);
@@ -472,15 +472,17 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         winogradForward!.WeightGradient(x.Slice(first * inSize, count * inSize), dy.Slice(first * outSize, count * outSize), count, dw, accumulate: direct,
             o0, outCount);
         if (group != 0) return;
-        for (int s = first; s < end; s++)
+        for (int s = first; s < end; s++) BiasGradient(dy.Slice(s * outSize, outSize), db, accumulate: direct || s > first);
+    }
+
+    /// <summary>∂b[o] = Σ_p δ_s[o, p] of one sample's output gradient <paramref name="dys"/>, or added to ∂b when <paramref name="accumulate"/>.</summary>
+    private void BiasGradient(ReadOnlySpan<T> dys, Span<T> db, bool accumulate)
+    {
+        int p = P;
+        for (int o = 0; o < OutChannels; o++)
         {
-            ReadOnlySpan<T> dys = dy.Slice(s * outSize, outSize);
-            bool accumulate = direct || s > first;
-            for (int o = 0; o < cout; o++)
-            {
-                T sum = Reductions.Sum<T>(dys.Slice(o * p, p));
-                db[o] = accumulate ? db[o] + sum : sum;
-            }
+            T sum = Reductions.Sum<T>(dys.Slice(o * p, p));
+            db[o] = accumulate ? db[o] + sum : sum;
         }
     }
 
@@ -518,12 +520,7 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
                     cols, PaddedScratch(), padBottom, padRight);
                 Gemm.Multiply(false, true, cout, count, p, dys, p, cols, p, dw[k0..], k, accumulate);
             }
-            if (part != 0) continue;
-            for (int o = 0; o < cout; o++)
-            {
-                T sum = Reductions.Sum<T>(dys.Slice(o * p, p));
-                db[o] = accumulate ? db[o] + sum : sum;
-            }
+            if (part == 0) BiasGradient(dys, db, accumulate);
         }
     }
 
