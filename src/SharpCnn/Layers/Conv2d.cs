@@ -286,10 +286,24 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
     /// </summary>
     private static void RunWinograd(WinogradConvolution<T> winograd, ReadOnlySpan<T> x, ReadOnlySpan<T> bias, Span<T> y, int n)
     {
-        int threads = Parallelism.ThreadCount;
-        int groups = threads == 1 || n >= 2 * threads ? 1 : Math.Clamp((2 * threads + n - 1) / n, 1, winograd.TileRows);
+        int groups = WinogradGroups(winograd, n);
         var work = new WinogradWork { Convolution = winograd, X = x, Bias = bias, Y = y, Groups = groups };
         Parallelism.For(n * groups, ref work);
+    }
+
+    /// <summary>Ranges of tile rows per sample for <see cref="RunWinograd"/> over <paramref name="n"/> samples: 1 unless the batch is smaller than twice the threads.</summary>
+    private static int WinogradGroups(WinogradConvolution<T> winograd, int n)
+    {
+        int threads = Parallelism.ThreadCount;
+        return threads == 1 || n >= 2 * threads ? 1 : Math.Clamp((2 * threads + n - 1) / n, 1, winograd.TileRows);
+    }
+
+    /// <summary>Partition <paramref name="partition"/> of <see cref="RunWinograd"/>: sample partition / groups, its range partition % groups of tile rows.</summary>
+    private static void WinogradPartition(WinogradConvolution<T> w, ReadOnlySpan<T> x, ReadOnlySpan<T> bias, Span<T> y, int partition, int groups)
+    {
+        int s = partition / groups, inSize = w.Channels * w.Height * w.Width, outSize = w.OutChannels * w.OutHeight * w.OutWidth;
+        var (first, count) = Parallelism.Range(w.TileRows, groups, partition % groups);
+        if (count > 0) w.ComputeMaps(x.Slice(s * inSize, inSize), bias, y.Slice(s * outSize, outSize), first, count);
     }
 
     private ref struct WinogradWork : IPartitionedWork
@@ -299,13 +313,7 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         public Span<T> Y;
         public int Groups;
 
-        public readonly void Run(int partition)
-        {
-            var w = Convolution;
-            int s = partition / Groups, inSize = w.Channels * w.Height * w.Width, outSize = w.OutChannels * w.OutHeight * w.OutWidth;
-            var (first, count) = Parallelism.Range(w.TileRows, Groups, partition % Groups);
-            if (count > 0) w.ComputeMaps(X.Slice(s * inSize, inSize), Bias, Y.Slice(s * outSize, outSize), first, count);
-        }
+        public readonly void Run(int partition) => WinogradPartition(Convolution, X, Bias, Y, partition, Groups);
     }
 
     private ref struct ForwardWork : IPartitionedWork
@@ -365,12 +373,21 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         int outGroups = threads == 1 || winogradChunks == 0 ? 1
             : Math.Clamp((2 * threads + winogradChunks - 1) / winogradChunks, 1, (OutChannels + align - 1) / align);
         int columnParts = threads == 1 || gemmChunks == 0 ? 1 : Math.Clamp((8 * threads + gemmChunks - 1) / gemmChunks, 1, Math.Max(1, K / 48));
+        // ∂x does not need ∂w: in one process its partitions (sample, group: many and short) join the weight gradient's job after
+        // ∂w's (few and long), so the threads that finish ∂w early go on with ∂x instead of waiting for the last ∂w partition. With
+        // a shared batch, ∂x follows the job instead, while the exchange of the ∂w partials started below runs on.
+        WinogradConvolution<T>? winogradGradient = dx.IsEmpty ? null : winogradInput;
+        winogradGradient?.Pack(Weight.Value);
+        int inputGroups = dx.IsEmpty ? 0 : winogradGradient is null ? SplitFor(n, InputShape.Channels * 48) : WinogradGroups(winogradGradient, n);
+        bool joined = !dx.IsEmpty && !SplitBatch;
+        int weightPartitions = winogradChunks * outGroups + gemmChunks * columnParts;
         var weights = new WeightGradientWork
         {
             Layer = this, X = x, Dy = dy, N = n, WinogradPartitions = winogradChunks * outGroups, OutGroups = outGroups, ColumnParts = columnParts,
             FirstGemmChunk = winogradChunks, Direct = direct,
+            WeightPartitions = weightPartitions, Dx = joined ? dx : default, InputGroups = joined ? inputGroups : 0, InputWinograd = winogradGradient,
         };
-        Parallelism.For(winogradChunks * outGroups + gemmChunks * columnParts, ref weights);
+        Parallelism.For(weightPartitions + (joined ? n * inputGroups : 0), ref weights);
         if (!direct && ConnectionTable is null)
         {
             // With a shared batch the exchanges run on while ∂x and the layers below are computed (BatchTree.CombineLater).
@@ -383,22 +400,22 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
             BatchTree.Combine<T>(Share, partialBias.AsSpan(0, chunks * OutChannels), OutChannels, chunks, Bias.Gradient);
         }
         if (ConnectionTable is not null) Weight.ApplyMask();
+        if (dx.IsEmpty || joined) return;
 
-        if (!dx.IsEmpty && winogradInput is { } winogradGradient)
-        {
-            // ∂x_s = δ_s convolved (stride 1, padding r − 1 − pad) with w'[c, o, i, j] = w[o, c, r−1−i, r−1−j].
-            winogradGradient.Pack(Weight.Value);
-            RunWinograd(winogradGradient, dy, default, dx, n);
-        }
-        else if (!dx.IsEmpty)
-        {
-            // ∂cols_s[K, P] = Wᵀ[K, Cout] · δ_s[Cout, P], col2im onto ∂x_s; partition (sample, group of input maps),
-            // since the rows of ∂cols for input map c only scatter onto ∂x_s[c]. (After the weight gradient, whose
-            // exchange with other processes then overlaps this.)
-            int groups = SplitFor(n, InputShape.Channels * 48);
-            var input = new InputGradientWork { Layer = this, Dy = dy, Dx = dx, Groups = groups };
-            Parallelism.For(n * groups, ref input);
-        }
+        // A shared batch: ∂x after the job (the exchange of ∂w's partials, started above, overlaps it).
+        var input = new InputGradientWork { Layer = this, Dy = dy, Dx = dx, Groups = inputGroups, Winograd = winogradGradient };
+        Parallelism.For(n * inputGroups, ref input);
+    }
+
+    /// <summary>
+    /// Partition <paramref name="partition"/> (sample, group of <paramref name="groups"/>) of ∂x: by Winograd, ∂x_s = δ_s convolved (stride 1,
+    /// padding r − 1 − pad) with w'[c, o, i, j] = w[o, c, r−1−i, r−1−j], the group a range of tile rows; otherwise ∂cols_s[K, P] = Wᵀ[K, Cout] · δ_s[Cout, P]
+    /// and col2im onto ∂x_s, the group a range of input maps (the rows of ∂cols for input map c only scatter onto ∂x_s[c]).
+    /// </summary>
+    private void InputGradientPartition(WinogradConvolution<T>? winograd, ReadOnlySpan<T> dy, Span<T> dx, int partition, int groups)
+    {
+        if (winograd is null) InputGradientBlock(dy, dx, partition / groups, partition % groups, groups);
+        else WinogradPartition(winograd, dy, default, dx, partition, groups);
     }
 
     private ref struct InputGradientWork : IPartitionedWork
@@ -407,8 +424,9 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         public ReadOnlySpan<T> Dy;
         public Span<T> Dx;
         public int Groups;
+        public WinogradConvolution<T>? Winograd;
 
-        public readonly void Run(int partition) => Layer.InputGradientBlock(Dy, Dx, partition / Groups, partition % Groups, Groups);
+        public readonly void Run(int partition) => Layer.InputGradientPartition(Winograd, Dy, Dx, partition, Groups);
     }
 
     private void InputGradientBlock(ReadOnlySpan<T> dy, Span<T> dx, int s, int group, int groups)
@@ -431,16 +449,26 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         Im2Col.ScatterAdd<T>(dcols, channels, InputShape.Height, InputShape.Width, KernelHeight, KernelWidth, Stride, padTop, padLeft, outH, outW, dxs);
     }
 
-    /// <summary>The weight gradient's partitions: (Winograd chunk, group of output channels) first, then (im2col + GEMM chunk, column range).</summary>
+    /// <summary>
+    /// The weight gradient's partitions: (Winograd chunk, group of output channels) first, then (im2col + GEMM chunk, column range); then,
+    /// when ∂x joins the job (<see cref="InputGroups"/> &gt; 0), ∂x's (sample, group) partitions.
+    /// </summary>
     private ref struct WeightGradientWork : IPartitionedWork
     {
         public Conv2d<T> Layer;
         public ReadOnlySpan<T> X, Dy;
-        public int N, WinogradPartitions, OutGroups, ColumnParts, FirstGemmChunk;
+        public Span<T> Dx;
+        public int N, WinogradPartitions, OutGroups, ColumnParts, FirstGemmChunk, WeightPartitions, InputGroups;
         public bool Direct;
+        public WinogradConvolution<T>? InputWinograd;
 
         public readonly void Run(int partition)
         {
+            if (partition >= WeightPartitions)
+            {
+                Layer.InputGradientPartition(InputWinograd, Dy, Dx, partition - WeightPartitions, InputGroups);
+                return;
+            }
             if (partition < WinogradPartitions)
             {
                 Layer.WinogradWeightGradientChunk(X, Dy, N, partition / OutGroups, partition % OutGroups, OutGroups, Direct);
