@@ -17,6 +17,13 @@
 // plain fields. Helpers spin briefly after a job (the next one usually follows within
 // microseconds in a training step) and then sleep on a monitor.
 //
+// Work beside the jobs. A thread may hand the pool a BackgroundWork (BeginBackground): pieces that may run at any
+// time until FinishBackground, in any order (a training step's update of the layers whose gradients are final, while
+// the layers below go backward). While one of that thread's jobs runs, a helper takes a ready piece instead of the
+// job's next partition as long as the job has more partitions left than threads, so the caller never runs dry
+// waiting for it; a memory-bound piece then runs beside the job's compute-bound partitions. FinishBackground runs
+// what is left on every thread. The pieces' results do not depend on where or when they run, only the time does.
+//
 // Re-entrance. One job runs at a time. A job started while another is running (from a second
 // thread, or from inside a partition) runs all its partitions inline on its own thread, which
 // gives the same results, so concurrent callers (e.g. tests running in parallel) stay correct.
@@ -34,6 +41,16 @@ internal interface IPartitionedWork
 }
 
 /// <summary>
+/// Work in pieces that helper threads take up between the partitions of the jobs the owning thread starts
+/// (<see cref="Parallelism.BeginBackground"/>), the rest at <see cref="Parallelism.FinishBackground"/>.
+/// </summary>
+internal abstract class BackgroundWork
+{
+    /// <summary>Runs one ready piece and returns true, or returns false when no piece is ready (now). Safe to call from any thread at once.</summary>
+    public abstract bool TryRunPiece();
+}
+
+/// <summary>
 /// How many threads SharpCnn's kernels and layers run on (<see cref="ThreadCount"/>), for the whole
 /// process. Results never depend on it: training with 1 thread and with N threads gives
 /// bit-identical weights.
@@ -45,6 +62,7 @@ public static class Parallelism
     private static WorkerPool? s_pool;
     private static int s_busy;
     [ThreadStatic] private static bool t_inline;
+    [ThreadStatic] private static BackgroundWork? t_background;
 
     /// <summary>The default thread count: one per processor the process may run on.</summary>
     public static int DefaultThreadCount => Math.Clamp(Environment.ProcessorCount, 1, MaxThreads);
@@ -99,11 +117,51 @@ public static class Parallelism
         try
         {
             WorkerPool pool = PoolFor(threads);
-            pool.Run(partitions, Math.Min(threads - 1, partitions - 1), &Invoke<TWork>, (nint)Unsafe.AsPointer(ref body));
+            // With work beside the job, every helper takes part: one may spend the job on the background pieces.
+            int helpers = t_background is null ? Math.Min(threads - 1, partitions - 1) : threads - 1;
+            pool.Run(partitions, helpers, &Invoke<TWork>, (nint)Unsafe.AsPointer(ref body), t_background);
         }
         finally
         {
             Volatile.Write(ref s_busy, 0);
+        }
+    }
+
+    /// <summary>
+    /// Hands <paramref name="work"/> to the helpers of the jobs this thread starts until <see cref="FinishBackground"/>: they run
+    /// its ready pieces beside the jobs' partitions (see the top of this file). One at a time per thread.
+    /// </summary>
+    internal static void BeginBackground(BackgroundWork work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        if (t_background is not null) throw new InvalidOperationException("this thread already has background work");
+        t_background = work;
+    }
+
+    /// <summary>
+    /// Runs every piece of <paramref name="work"/> still ready (all should be by now) on up to <see cref="ThreadCount"/> threads and
+    /// returns when all pieces taken are done; this thread's jobs stop carrying it.
+    /// </summary>
+    internal static void FinishBackground(BackgroundWork work)
+    {
+        if (t_background != work) throw new InvalidOperationException("this thread's background work is another");
+        t_background = null;
+        var drain = new DrainWork { Work = work };
+        For(Math.Max(1, ThreadCount), ref drain);
+    }
+
+    /// <summary>Drops this thread's background work without running its remaining pieces (after a failure: none is running, since pieces run only inside this thread's jobs).</summary>
+    internal static void AbandonBackground() => t_background = null;
+
+    private ref struct DrainWork : IPartitionedWork
+    {
+        public BackgroundWork Work;
+
+        public readonly void Run(int partition)
+        {
+            while (Work.TryRunPiece())
+            {
+            }
         }
     }
 
@@ -168,6 +226,7 @@ public static class Parallelism
         private int next;
         private int active;
         private int pending;
+        private BackgroundWork? background;
         private ExceptionDispatchInfo? error;
 
         public WorkerPool(int helpers, WorkerPool? previous)
@@ -198,12 +257,13 @@ public static class Parallelism
             }
         }
 
-        public void Run(int partitionCount, int helpers, delegate*<nint, int, void> work, nint workState)
+        public void Run(int partitionCount, int helpers, delegate*<nint, int, void> work, nint workState, BackgroundWork? beside)
         {
             body = work;
             state = workState;
             partitions = partitionCount;
             next = 0;
+            background = beside;
             error = null;
             active = helpers;
             pending = helpers;
@@ -212,23 +272,31 @@ public static class Parallelism
             {
                 lock (gate) Monitor.PulseAll(gate);
             }
-            Work();
+            Work(null, 0);
             var spinner = new SpinWait();
             while (Volatile.Read(ref pending) > 0) spinner.SpinOnce(sleep1Threshold: -1);
             body = null;
             state = 0;
+            background = null;
             error?.Throw();
         }
 
-        private void Work()
+        /// <summary>
+        /// Takes the job's partitions until none is left; a helper given <paramref name="beside"/> first runs its ready pieces while more than
+        /// <paramref name="threads"/> partitions are left.
+        /// </summary>
+        private void Work(BackgroundWork? beside, int threads)
         {
             int total = partitions;
             delegate*<nint, int, void> run = body;
             nint argument = state;
-            for (int p = Interlocked.Increment(ref next) - 1; p < total; p = Interlocked.Increment(ref next) - 1)
+            while (true)
             {
                 try
                 {
+                    if (beside is not null && total - Volatile.Read(ref next) > threads && beside.TryRunPiece()) continue;
+                    int p = Interlocked.Increment(ref next) - 1;
+                    if (p >= total) return;
                     run(argument, p);
                 }
                 catch (Exception e)
@@ -246,7 +314,7 @@ public static class Parallelism
                 if (Volatile.Read(ref retired)) return;
                 if (index < Volatile.Read(ref active))
                 {
-                    Work();
+                    Work(background, Volatile.Read(ref active) + 1);
                     Interlocked.Decrement(ref pending);
                 }
             }

@@ -366,11 +366,14 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// loss. Call after <see cref="Forward(int)"/> on the same batch; zero the gradients first
     /// (<see cref="ZeroGradients"/>) unless accumulating on purpose.
     /// </summary>
-    public T Backward(ReadOnlySpan<int> labels, int n, bool inputGradient = false)
+    public T Backward(ReadOnlySpan<int> labels, int n, bool inputGradient = false) => Backward(labels, n, inputGradient, null);
+
+    /// <summary><see cref="Backward(ReadOnlySpan{int}, int, bool)"/>, telling <paramref name="progress"/> as the layers' parameter gradients become final.</summary>
+    internal T Backward(ReadOnlySpan<int> labels, int n, bool inputGradient, IBackwardProgress? progress)
     {
         T loss = BatchLoss(labels, n);
         Loss.Backward(Output(n), labels, Gradient(layers.Length), n, Classes, Share is { Split: true } share ? share.GlobalCount : n);
-        BackwardLayers(n, inputGradient);
+        BackwardLayers(n, inputGradient, progress);
         return loss;
     }
 
@@ -403,7 +406,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckBatch(n);
         outputGradient[..(n * OutputShape.Size)].CopyTo(Gradient(layers.Length));
-        BackwardLayers(n, inputGradient);
+        BackwardLayers(n, inputGradient, null);
     }
 
     /// <summary>
@@ -425,7 +428,7 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
     }
 
-    private void BackwardLayers(int n, bool inputGradient)
+    private void BackwardLayers(int n, bool inputGradient, IBackwardProgress? progress)
     {
         int first = inputGradient ? 0 : FirstTrainedLayer;
         var takesPrevious = Passes.TakesPrevious;
@@ -437,10 +440,12 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
                 Span<T> previousDx = k - 1 > first || inputGradient ? Gradient(k - 1) : Span<T>.Empty;
                 layers[k].BackwardThroughPrevious(activations[k], activations[k + 1], Gradient(k + 1), previousDx, n);
                 k--;
+                progress?.LayersDone(k);
                 continue;
             }
             Span<T> dx = k > first || inputGradient ? Gradient(k) : Span<T>.Empty;
             layers[k].Backward(activations[k], activations[k + 1], Gradient(k + 1), dx, n);
+            progress?.LayersDone(k);
         }
         // With a shared batch, each layer's parameter gradients travel while the earlier layers run backward: all in now.
         Share?.FinishPending();
@@ -515,4 +520,14 @@ public sealed class Network<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (n <= 0 || n > Capacity) throw new ArgumentOutOfRangeException(nameof(n), n, $"batch must be in 1..{Capacity} (call Reserve first)");
         return n;
     }
+}
+
+/// <summary>Told during a backward pass as layers finish: where work that needs final parameter gradients can start (Training.OverlappedUpdate).</summary>
+internal interface IBackwardProgress
+{
+    /// <summary>
+    /// The parameter gradients of layers <paramref name="layer"/> .. last are final for this batch (in one process: with a shared
+    /// batch they are only once the exchanges are in, at the end of the pass).
+    /// </summary>
+    void LayersDone(int layer);
 }

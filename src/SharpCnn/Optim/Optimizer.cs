@@ -52,14 +52,32 @@ public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// </remarks>
     internal void TakeStep(bool skipFused)
     {
-        StepCount++;
-        BeginStep();
+        BeginTakeStep();
         long total = 0;
         for (int i = 0; i < Parameters.Count; i++)
             if (!(skipFused && Parameters[i].Fused)) total += Parameters[i].Length;
         if (total == 0) return;
         var work = new StepWork { Optimizer = this, SkipFused = skipFused, Total = total, Parts = StepParts(total) };
         Parallelism.For(work.Parts, ref work);
+    }
+
+    /// <summary>Counts a step and computes its constants (<see cref="BeginStep"/>): before any piece of its update (<see cref="UpdatePiece"/>).</summary>
+    internal void BeginTakeStep()
+    {
+        StepCount++;
+        BeginStep();
+    }
+
+    /// <summary>
+    /// The step's update of elements <paramref name="offset"/> .. + <paramref name="count"/> of parameter <paramref name="index"/>: the weight decay
+    /// (unless the optimiser folds it), then <see cref="Update"/>. Element-wise, so any cut of a step into pieces gives the same values.
+    /// </summary>
+    internal void UpdatePiece(int index, int offset, int count)
+    {
+        var p = Parameters[index];
+        Span<T> w = p.Value.AsSpan(offset, count), g = p.Gradient.AsSpan(offset, count);
+        if (!FoldsWeightDecay && DecaysWeight(index)) Kernels.ElementwiseKernels.MultiplyAdd(w, T.CreateChecked(WeightDecay), g, g);
+        Update(index, offset, w, g);
     }
 
     /// <summary>How many element ranges a step over <paramref name="total"/> values is cut into: one per 16 K values, at most two per thread.</summary>
@@ -79,10 +97,7 @@ public abstract class Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
             if (skipFused && p.Fused) continue;
             long lo = Math.Max(start, offset) - offset, hi = Math.Min(end, offset + p.Length) - offset;
             offset += p.Length;
-            if (hi <= lo) continue;
-            Span<T> w = p.Value.AsSpan((int)lo, (int)(hi - lo)), g = p.Gradient.AsSpan((int)lo, (int)(hi - lo));
-            if (!FoldsWeightDecay && DecaysWeight(i)) Kernels.ElementwiseKernels.MultiplyAdd(w, T.CreateChecked(WeightDecay), g, g);
-            Update(i, (int)lo, w, g);
+            if (hi > lo) UpdatePiece(i, (int)lo, (int)(hi - lo));
         }
     }
 

@@ -70,6 +70,9 @@ public interface ITrainingStepHook<T> where T : unmanaged, IFloatingPointIeee754
 /// (<see cref="Layers.Layer{T}.CanFuseSgd"/>: a dense layer at batch 1) fold the update into their backward pass
 /// instead of writing their gradients: during it when the step is not guarded, right after the guard when it is
 /// (so a stopped step still updates nothing); the weights are bit for bit those of the unfused step.
+/// An unguarded step with no clipping and no hooks, in one process on several threads, runs the optimiser's update
+/// beside the backward pass instead (<see cref="OverlappedUpdate{T}"/>): each layer's parameters as soon as its backward
+/// pass is done, on the helper threads, while the layers below go backward; again the same bits.
 /// </summary>
 public sealed class TrainingStep<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -237,6 +240,13 @@ public sealed class TrainingStep<T> where T : unmanaged, IFloatingPointIeee754<T
         correct = GlobalCorrect(correct);
         for (int i = 0; i < hooks.Count; i++) hooks[i].Forwarded(this, n);
 
+        if (OverlapsUpdate(fused))
+        {
+            // Nothing can stop the step after the backward pass: the update runs beside it (OverlappedUpdate), the rate set first.
+            SetRate();
+            double overlappedLoss = OverlappedBackward(n);
+            return new StepResult(n, overlappedLoss, correct, null);
+        }
         double loss = double.CreateChecked(network.Backward(labels.AsSpan(0, n), n));
         for (int i = 0; i < hooks.Count; i++) hooks[i].BackwardDone(this, n, loss);
         if (Guarded && guard.CheckLoss(loss, step, epoch) is { } badLoss) return new StepResult(n, loss, correct, badLoss);
@@ -256,6 +266,41 @@ public sealed class TrainingStep<T> where T : unmanaged, IFloatingPointIeee754<T
         for (int i = 0; i < hooks.Count; i++) hooks[i].Updated(this, result);
         return result;
     }
+
+    private OverlappedUpdate<T>? overlapped;
+
+    /// <summary>
+    /// Whether the update runs beside the backward pass (<see cref="OverlappedUpdate{T}"/>): only when nothing may read or stop it
+    /// in between (an unguarded step, no clipping, no hooks), no layer folds plain SGD's update into its backward pass instead, the
+    /// batch is this process's alone (a shared batch's gradients are final only at the end of the pass) and there are helper
+    /// threads to run it.
+    /// </summary>
+    private bool OverlapsUpdate(bool fused) =>
+        !Guarded && !fused && !(Options.ClipNorm > 0) && hooks.Count == 0 && Network.Share is not { Split: true }
+        && Kernels.Parallelism.ThreadCount > 1;
+
+    /// <summary>The backward pass with the update beside it; returns the loss.</summary>
+    private double OverlappedBackward(int n)
+    {
+        var update = overlapped ??= new OverlappedUpdate<T>(Network, Optimizer);
+        update.Begin();
+        double loss;
+        try
+        {
+            loss = double.CreateChecked(Network.Backward(labels.AsSpan(0, n), n, inputGradient: false, update));
+        }
+        catch
+        {
+            OverlappedUpdate<T>.Abandon();
+            throw;
+        }
+        update.Finish();
+        OverlappedSteps++;
+        return loss;
+    }
+
+    /// <summary>Steps whose update ran beside the backward pass (for tests: that the path they check was taken).</summary>
+    internal long OverlappedSteps { get; private set; }
 
     /// <summary>Sets the learning rate of the coming step from the schedule (a constant schedule leaves a rate set by hand alone).</summary>
     private void SetRate()

@@ -94,6 +94,92 @@ public class ParallelismTests
         Assert.All(again, h => Assert.Equal(1, h));
     }
 
+    /// <summary>Background pieces that record which thread ran each and how often; piece <see cref="Throw"/> fails.</summary>
+    private sealed class Pieces(int count, int throwAt = -1) : BackgroundWork
+    {
+        private int next;
+
+        public int[] Hits { get; } = new int[count];
+
+        public int[] Thread { get; } = new int[count];
+
+        public int Throw { get; } = throwAt;
+
+        public override bool TryRunPiece()
+        {
+            int i = Interlocked.Increment(ref next) - 1;
+            if (i >= Hits.Length) return false;
+            Interlocked.Increment(ref Hits[i]);
+            Thread[i] = Environment.CurrentManagedThreadId;
+            System.Threading.Thread.SpinWait(500);
+            if (i == Throw) throw new InvalidOperationException($"piece {i} failed");
+            return true;
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void BackgroundPiecesRunOnceEachOnTheHelpersBesideTheJobsAndTheRestAtFinish(int threads)
+    {
+        using var scope = new ThreadCountScope(threads);
+        for (int repeat = 0; repeat < 10; repeat++)
+        {
+            var pieces = new Pieces(300);
+            int caller = Environment.CurrentManagedThreadId;
+            Parallelism.BeginBackground(pieces);
+            int[] during;
+            try
+            {
+                foreach (int partitions in new[] { 1, 2, 5, 64 })
+                {
+                    int[] where = new int[partitions];
+                    var work = new Where { Thread = where };
+                    Parallelism.For(partitions, ref work);
+                    Assert.All(where, t => Assert.NotEqual(0, t)); // every partition ran
+                }
+                during = (int[])pieces.Hits.Clone();
+                // Inside its jobs the caller only takes partitions: any piece run so far ran on a helper.
+                for (int i = 0; i < during.Length; i++)
+                    if (during[i] > 0) Assert.NotEqual(caller, pieces.Thread[i]);
+                if (threads == 1) Assert.All(during, h => Assert.Equal(0, h)); // no helper, nothing beside
+            }
+            finally
+            {
+                Parallelism.FinishBackground(pieces);
+            }
+            Assert.All(pieces.Hits, h => Assert.Equal(1, h));
+            // After Finish the thread's jobs carry no background work: another can begin.
+            var again = new Pieces(3);
+            Parallelism.BeginBackground(again);
+            Parallelism.FinishBackground(again);
+            Assert.All(again.Hits, h => Assert.Equal(1, h));
+        }
+    }
+
+    [Fact]
+    public void AFailingPieceReachesTheCallerAndBackgroundWorkIsOnePerThread()
+    {
+        using var scope = new ThreadCountScope(2);
+        var pieces = new Pieces(50, throwAt: 20);
+        Parallelism.BeginBackground(pieces);
+        Assert.Throws<InvalidOperationException>(() => Parallelism.BeginBackground(new Pieces(1)));
+        Assert.Throws<InvalidOperationException>(() => Parallelism.FinishBackground(new Pieces(1)));
+        var error = Assert.Throws<InvalidOperationException>(() => Parallelism.FinishBackground(pieces));
+        Assert.Contains("piece 20", error.Message);
+        Assert.All(pieces.Hits, h => Assert.Equal(1, h)); // the others still ran
+        // Abandoned work is dropped without running its pieces, and the pool goes on.
+        var dropped = new Pieces(5);
+        Parallelism.BeginBackground(dropped);
+        Parallelism.AbandonBackground();
+        int[] hits = new int[10];
+        var work = new Counting { Hits = hits, Throw = -1 };
+        Parallelism.For(10, ref work);
+        Assert.All(hits, h => Assert.Equal(1, h));
+        Assert.All(dropped.Hits, h => Assert.Equal(0, h));
+    }
+
     [Fact]
     public async Task CallersOnSeveralThreadsAtOnceAllGetTheirWorkDone()
     {
