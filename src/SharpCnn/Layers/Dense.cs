@@ -187,7 +187,9 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
             int weightParts = Nodes.IsEmpty ? ColumnParts : Nodes.Length / Layer.Weight.Length * ColumnParts;
             int paired = 2 * Math.Min(weightParts, DxParts);
             int weightPart, dxPart;
-            if (partition < paired) (weightPart, dxPart) = partition % 2 == 0 ? (partition / 2, -1) : (-1, partition / 2);
+            // Pairs (∂W range, ∂x range), the kind that comes first alternating from pair to pair: threads that take partitions in
+            // turn each get both kinds alike (with ∂W always first, the caller took every ∂W range and a helper every, slower, ∂x one).
+            if (partition < paired) (weightPart, dxPart) = (partition % 2 == 0) == (partition / 2 % 2 == 0) ? (partition / 2, -1) : (-1, partition / 2);
             else if (weightParts > DxParts) (weightPart, dxPart) = (partition - paired / 2, -1);
             else (weightPart, dxPart) = (-1, partition - paired / 2);
             if (dxPart >= 0) Layer.InputGradientColumns(Dy, N, dxPart, DxParts, Dx);
