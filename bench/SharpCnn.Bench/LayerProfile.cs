@@ -105,14 +105,14 @@ internal static class LayerProfile
         Console.WriteLine($"  {"total",-22} {total,8:F3}  -> {batch / (total / 1000):F0} samples/s");
     }
 
-    /// <summary>Runs <paramref name="count"/> training steps and prints samples/s (for a sampling profiler).</summary>
     /// <summary>
     /// <paramref name="count"/> training steps after 10 of warm-up; prints samples/s (wall clock) and the process's CPU
     /// time per step over the timed steps (less sensitive than the wall clock to other processes on a shared machine).
+    /// The steps are unguarded, as <c>sharpcnn bench</c>'s are (so on several threads the update runs beside the backward pass).
     /// </summary>
     public static void Steps(string spec, int batch, int threads, int count, string optimizer = "adam")
     {
-        var (step, data, indices) = Prepare(spec, batch, threads, optimizer);
+        var (step, data, indices) = Prepare(spec, batch, threads, optimizer, guarded: false);
         for (int s = 0; s < 10; s++) step.Run(data, indices);
         using var process = Process.GetCurrentProcess();
         var cpu = process.TotalProcessorTime;
@@ -121,14 +121,14 @@ internal static class LayerProfile
         double wall = clock.Elapsed.TotalSeconds;
         process.Refresh();
         double cpuMs = (process.TotalProcessorTime - cpu).TotalMilliseconds / count;
-        Console.WriteLine($"{count * batch / wall:F0} samples/s, {cpuMs:F3} ms CPU per step ({optimizer}, batch {batch}, {threads} thread(s))");
+        Console.WriteLine($"{count * batch / wall:F0} samples/s, {cpuMs:F3} ms CPU per step ({optimizer}, batch {batch}, {threads} thread(s), unguarded)");
     }
 
     /// <summary>
     /// The model (He init, seed 1), the optimiser (adam: lr 0.001; sgd: plain, lr 0.01; momentum: 0.9, lr 0.05, weight
     /// decay 5e-4, the Fashion-MNIST recipe's), the bundled training digits and the indices of its first batch.
     /// </summary>
-    private static (TrainingStep<float> Step, ImageDataSet Data, int[] Indices) Prepare(string spec, int batch, int threads, string optimizer = "adam")
+    private static (TrainingStep<float> Step, ImageDataSet Data, int[] Indices) Prepare(string spec, int batch, int threads, string optimizer = "adam", bool guarded = true)
     {
         Parallelism.ThreadCount = threads;
         var (train, _) = BundledDigits.Load();
@@ -140,7 +140,7 @@ internal static class LayerProfile
             _ => new TrainingOptions { Optimizer = "adam", LearningRate = 1e-3, BatchSize = batch },
         };
         if (batch > train.Count) throw new ArgumentOutOfRangeException(nameof(batch), batch, $"the bundled digits have {train.Count} samples");
-        var step = new TrainingStep<float>(net, options.CreateOptimizer(net.Parameters), options, train.Count);
+        var step = new TrainingStep<float>(net, options.CreateOptimizer(net.Parameters), options, train.Count) { Guarded = guarded };
         return (step, train, Enumerable.Range(0, batch).ToArray());
     }
 

@@ -6,7 +6,7 @@ using SharpCnn.Bench;
 //   peak                  the measured float FMA peak on 1 and 2 threads
 //   quick                 best-of-rounds GFLOP/s of every kernel suite's shapes (a fast look)
 //   layers [batch] [threads] [steps] [spec]   where a training step's time goes, layer by layer
-//   steps [batch] [threads] [count] [adam|sgd|momentum] [spec]   only training steps (wall and CPU time), also to run under a sampling profiler
+//   steps [batch] [threads] [count] [adam|sgd|momentum] [spec]   only training steps, unguarded as sharpcnn bench's (wall and CPU time), also to run under a sampling profiler
 //     (DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 perf record -e cpu-clock ...)
 //   pack [threads]        the Winograd filter transform of the seed CNN's second convolution (forward and input gradient)
 if (args.Length > 0 && args[0] == "peak")
