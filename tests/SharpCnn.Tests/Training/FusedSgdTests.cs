@@ -42,7 +42,8 @@ public sealed class FusedSgdTests
         return (network.Parameters.Select(p => (T[])p.Value.Clone()).ToArray(), results);
     }
 
-    private static void AssertSameBits<T>(T[][] expected, T[][] actual, string what) where T : unmanaged
+    /// <summary>Every array of <paramref name="expected"/> and <paramref name="actual"/> the same bits (weights, or an optimiser's state).</summary>
+    internal static void AssertSameBits<T>(T[][] expected, T[][] actual, string what) where T : unmanaged
     {
         Assert.Equal(expected.Length, actual.Length);
         for (int i = 0; i < expected.Length; i++)

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using SharpCnn.Data;
 using SharpCnn.Model;
 using SharpCnn.Optim;
@@ -40,13 +39,6 @@ public sealed class OverlappedUpdateTests
             step.OverlappedSteps);
     }
 
-    private static void AssertSameBits<T>(T[][] expected, T[][] actual, string what) where T : unmanaged
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(MemoryMarshal.AsBytes(expected[i].AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(actual[i].AsSpan())), $"{what}: array {i} differs");
-    }
-
     [Theory]
     [InlineData("adam", 0.0)]
     [InlineData("adam", 1e-3)]
@@ -72,8 +64,8 @@ public sealed class OverlappedUpdateTests
                 string what = $"{typeof(T).Name} {optimizer} decay {decay}, {(guarded ? "guarded" : "unguarded")}, {threads} thread(s)";
                 // The update runs beside the backward pass exactly when it may: unguarded, on more than one thread.
                 Assert.Equal(!guarded && threads > 1 ? steps : 0, overlapped);
-                AssertSameBits(reference.Weights, weights, what + ", weights");
-                AssertSameBits(reference.State, state, what + ", optimiser state");
+                FusedSgdTests.AssertSameBits(reference.Weights, weights, what + ", weights");
+                FusedSgdTests.AssertSameBits(reference.State, state, what + ", optimiser state");
                 Assert.Equal(reference.Results, results);
             }
         }
@@ -116,7 +108,7 @@ public sealed class OverlappedUpdateTests
         {
             update.Finish();
         }
-        AssertSameBits(expectedParameters.Select(p => p.Value).ToArray(), parameters.Select(p => p.Value).ToArray(), "after Finish");
+        FusedSgdTests.AssertSameBits(expectedParameters.Select(p => p.Value).ToArray(), parameters.Select(p => p.Value).ToArray(), "after Finish");
         Assert.Equal(1, optimizer.StepCount);
 
         // Exactly the trained parameters of layers fromLayer .. last have moved (batch norm's running statistics never do).
