@@ -385,7 +385,7 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
         {
             Layer = this, X = x, Dy = dy, N = n, WinogradPartitions = winogradChunks * outGroups, OutGroups = outGroups, ColumnParts = columnParts,
             FirstGemmChunk = winogradChunks, Direct = direct,
-            WeightPartitions = weightPartitions, Dx = joined ? dx : default, InputGroups = joined ? inputGroups : 0, InputWinograd = winogradGradient,
+            WeightPartitions = weightPartitions, Dx = dx, InputGroups = inputGroups, InputWinograd = winogradGradient,
         };
         Parallelism.For(weightPartitions + (joined ? n * inputGroups : 0), ref weights);
         if (!direct && ConnectionTable is null)
@@ -451,7 +451,7 @@ public sealed class Conv2d<T> : Layer<T> where T : unmanaged, IFloatingPointIeee
 
     /// <summary>
     /// The weight gradient's partitions: (Winograd chunk, group of output channels) first, then (im2col + GEMM chunk, column range); then,
-    /// when ∂x joins the job (<see cref="InputGroups"/> &gt; 0), ∂x's (sample, group) partitions.
+    /// when the job has more than <see cref="WeightPartitions"/> (∂x joins it), ∂x's (sample, group) partitions.
     /// </summary>
     private ref struct WeightGradientWork : IPartitionedWork
     {

@@ -242,8 +242,9 @@ public sealed class TrainingStep<T> where T : unmanaged, IFloatingPointIeee754<T
 
         if (OverlapsUpdate(fused))
         {
-            // Nothing can stop the step after the backward pass: the update runs beside it (OverlappedUpdate), the rate set first.
-            SetRate();
+            // Nothing can stop the step after the backward pass: the update runs beside it (OverlappedUpdate), the rate set first
+            // (already above when plain SGD's fusion was asked for in the backward pass).
+            if (fusion != SgdFusion.InBackward) SetRate();
             double overlappedLoss = OverlappedBackward(n);
             return new StepResult(n, overlappedLoss, correct, null);
         }
