@@ -27,6 +27,9 @@
 #      lr 0.05, weight decay 5e-4: ExperimentCatalog.FashionSpec / FashionOptions) in each.
 #   5. Prints one line per measure: PyTorch, SharpCnn, and the ratio SharpCnn / PyTorch. Training is
 #      measured with Adam against Adam and with plain SGD against plain SGD.
+#      Below the table, the cores' round trip that each SharpCnn scaling run measured just before its best
+#      N-thread round (sharpcnn bench's core_round_trip_ns): a virtual machine's host may move its two cores
+#      from one chip to two for a while, and a speed-up measured then says so.
 #   A peer that fails (a crash, a missing package) stops the script with its exit status and its last
 #   lines of output: never a blank in the table.
 #
@@ -169,6 +172,7 @@ collect() { # collect SIDE [PREFIX] <<< tsv lines; a rate (samples/s) keeps the 
   done
 }
 
+round_trips=() # the cores' round trip before the best N-thread round of each SharpCnn scaling run
 for repeat in $(seq "$repeats"); do
 for measure in train64 train1 infer256 scaling; do
   echo "measuring $measure: PyTorch, then SharpCnn (Adam; run $repeat of $repeats)"
@@ -176,6 +180,9 @@ for measure in train64 train1 infer256 scaling; do
   collect torch <<< "$out"
   out=$(sharpcnn --only "$measure" --seconds "$seconds" --rounds "$rounds") || exit 1
   collect sharp <<< "$out"
+  if [[ $measure == scaling ]]; then
+    round_trips+=("$(awk -F'\t' '$1 == "core_round_trip_ns" { if ($2 == "NaN") print "-"; else printf "%.0f", $2 }' <<< "$out")")
+  fi
 done
 # Batch 1 is the noisiest measure on a shared machine (a step is a millisecond or two, so every pause of a core
 # shows): plain SGD at batch 1 gets twice the rounds, on both sides alike.
@@ -270,6 +277,9 @@ ortrow() { # ortrow LABEL KEY TARGET
 ortrow "inference, batch 256, $threads threads (samples/s)" infer_b256 ">= 1.1x (issue 13)"
 ortrow "inference, batch 1, $threads threads (samples/s)" infer_b1 ">= 1.0x (issue 13)"
 echo
+# Where the host put the cores during SharpCnn's scaling runs (sharpcnn bench's core_round_trip_ns): tens of ns on one chip,
+# hundreds between chips without a shared L3, where every value one thread writes and the other reads is slow.
+echo "cores' round trip before SharpCnn's best $threads-thread scaling round, run by run: $(IFS=,; echo "${round_trips[*]}" | sed 's/,/, /g') ns (above ~150 ns the two cores sat on chips without a shared L3)"
 printf '%-44s %14s %14s\n' "bytes allocated per training step" "-" "${sharp_value[alloc_per_step]:--}"
 identical="${sharp_value[identical]:-}"
 printf '%-44s %14s %14s\n' "1 vs $threads threads: bit-identical weights" "not promised" "$([[ "$identical" == 1 ]] && echo yes || echo no)"

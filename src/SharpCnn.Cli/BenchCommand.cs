@@ -96,11 +96,13 @@ internal static class BenchCommand
                 Report("peak_gflops", peak, "GFLOP/s", $"measured FMA peak, {Threads} thread(s)");
             }
             double trainOne = double.NaN;
+            (double AtBest, double Least, double Most) roundTrip = (double.NaN, double.NaN, double.NaN);
             if (Selected.Contains("train64") || Selected.Contains("scaling"))
             {
                 // With the scaling measure, the N-thread and 1-thread rounds alternate, so a slower or faster spell of a shared
                 // machine falls on both counts alike instead of on one of them; the best round of each is reported.
-                if (Selected.Contains("scaling")) (trainN, trainOne) = steps.TrainingScaling(Batch, Seconds, Rounds, Threads);
+                if (Selected.Contains("scaling"))
+                    (trainN, trainOne, roundTrip.AtBest, roundTrip.Least, roundTrip.Most) = steps.TrainingScaling(Batch, Seconds, Rounds, Threads);
                 else trainN = steps.TrainingSamplesPerSecond(Batch, Seconds, Rounds);
                 // Two rates: the definition's count (3x the forward flops of direct convolution, the figure that compares
                 // across engines and algorithms) and what the kernels execute (Winograd's convolutions do fewer
@@ -131,6 +133,11 @@ internal static class BenchCommand
             {
                 Report($"train_b{Batch}_1thread", trainOne, "samples/s", $"training, batch {Batch}, 1 thread (rounds alternating with the {Threads}-thread ones)");
                 Report("scaling", trainN / trainOne, "x", $"speed-up from 1 to {Threads} thread(s) (training, batch {Batch}; best round of each, the rounds alternating)");
+                // Where the host put the cores: a virtual machine's two cores may sit on one chip or on two, and move while it runs.
+                if (double.IsNaN(roundTrip.AtBest))
+                    Output.WriteLine(Tsv ? "core_round_trip_ns	NaN	ns" : $"{"-",18}  core round trip not measured (one processor, or the second thread never ran beside the first)");
+                else
+                    Report("core_round_trip_ns", roundTrip.AtBest, "ns", $"round trip of a cache line between two threads' cores, just before the best {Threads}-thread round ({roundTrip.Least:F0}-{roundTrip.Most:F0} ns over the rounds; well above 100 ns, the cores do not share an L3 and what one thread writes reaches the other slowly)");
             }
             if (Selected.Contains("alloc"))
                 Report("alloc_per_step", steps.AllocatedBytesPerStep(64, 20), "bytes", "allocated per training step (batch 64, all threads, after warm-up)");
@@ -284,10 +291,15 @@ internal static class BenchCommand
         /// Training samples/s on <paramref name="threads"/> threads and on 1, the rounds alternating (N, 1, N, 1, ...) after a
         /// warm-up on each count: the best round of each. Leaves <see cref="Parallelism.ThreadCount"/> at <paramref name="threads"/>.
         /// </summary>
-        public (double Many, double One) TrainingScaling(int n, double seconds, int rounds, int threads)
+        /// <summary>
+        /// The best <paramref name="threads"/>-thread and 1-thread rates of alternating rounds, and the cores' round trip
+        /// (<see cref="CoreRoundTrip"/>) measured just before each <paramref name="threads"/>-thread round: before the best one, and
+        /// the least and most of all.
+        /// </summary>
+        public (double Many, double One, double RoundTripAtBest, double RoundTripLeast, double RoundTripMost) TrainingScaling(int n, double seconds, int rounds, int threads)
         {
             Network.Training = true;
-            double many = 0, one = 0;
+            double many = 0, one = 0, atBest = double.NaN, least = double.NaN, most = double.NaN;
             try
             {
                 foreach (int count in new[] { threads, 1 })
@@ -297,8 +309,12 @@ internal static class BenchCommand
                 }
                 for (int r = 0; r < rounds; r++)
                 {
+                    double roundTrip = CoreRoundTrip.Measure(exchanges: 2000, bursts: 3);
+                    least = double.IsNaN(least) ? roundTrip : Math.Min(least, roundTrip);
+                    most = double.IsNaN(most) ? roundTrip : Math.Max(most, roundTrip);
                     Parallelism.ThreadCount = threads;
-                    many = Math.Max(many, Round(n, seconds, () => TrainStep(n)));
+                    double rate = Round(n, seconds, () => TrainStep(n));
+                    if (rate > many) (many, atBest) = (rate, roundTrip);
                     Parallelism.ThreadCount = 1;
                     one = Math.Max(one, Round(n, seconds, () => TrainStep(n)));
                 }
@@ -307,7 +323,7 @@ internal static class BenchCommand
             {
                 Parallelism.ThreadCount = threads;
             }
-            return (many, one);
+            return (many, one, atBest, least, most);
         }
 
         public double InferenceSamplesPerSecond(int n, double seconds, int rounds)

@@ -43,6 +43,9 @@ public class BenchCommandTests
             .Select(l => l.Split('\t')).ToDictionary(f => f[0], f => double.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture));
         Assert.True(lines["train_b8"] > 0 && lines["train_b8_1thread"] > 0, r.Output);
         Assert.Equal(lines["train_b8"] / lines["train_b8_1thread"], lines["scaling"], 1e-9);
+        // Where the host put the cores, measured before the rounds (NaN only on one processor).
+        if (Environment.ProcessorCount >= 2) Assert.InRange(lines["core_round_trip_ns"], 1, 1e6);
+        else Assert.True(double.IsNaN(lines["core_round_trip_ns"]), r.Output);
     }
 
     [Theory]
