@@ -135,7 +135,7 @@ internal static class BenchCommand
                 Report("scaling", trainN / trainOne, "x", $"speed-up from 1 to {Threads} thread(s) (training, batch {Batch}; best round of each, the rounds alternating)");
                 // Where the host put the cores: a virtual machine's two cores may sit on one chip or on two, and move while it runs.
                 if (double.IsNaN(roundTrip.AtBest))
-                    Output.WriteLine(Tsv ? "core_round_trip_ns	NaN	ns" : $"{"-",18}  core round trip not measured (one processor, or the second thread never ran beside the first)");
+                    Output.WriteLine(Tsv ? "core_round_trip_ns\tNaN\tns" : $"{"-",18}  core round trip not measured (one processor, or the second thread never ran beside the first)");
                 else
                     Report("core_round_trip_ns", roundTrip.AtBest, "ns", $"round trip of a cache line between two threads' cores, just before the best {Threads}-thread round ({roundTrip.Least:F0}-{roundTrip.Most:F0} ns over the rounds; well above 100 ns, the cores do not share an L3 and what one thread writes reaches the other slowly)");
             }
@@ -288,13 +288,9 @@ internal static class BenchCommand
         }
 
         /// <summary>
-        /// Training samples/s on <paramref name="threads"/> threads and on 1, the rounds alternating (N, 1, N, 1, ...) after a
-        /// warm-up on each count: the best round of each. Leaves <see cref="Parallelism.ThreadCount"/> at <paramref name="threads"/>.
-        /// </summary>
-        /// <summary>
         /// The best <paramref name="threads"/>-thread and 1-thread rates of alternating rounds, and the cores' round trip
         /// (<see cref="CoreRoundTrip"/>) measured just before each <paramref name="threads"/>-thread round: before the best one, and
-        /// the least and most of all.
+        /// the least and most of all. Each count gets a warm-up first. Leaves <see cref="Parallelism.ThreadCount"/> at <paramref name="threads"/>.
         /// </summary>
         public (double Many, double One, double RoundTripAtBest, double RoundTripLeast, double RoundTripMost) TrainingScaling(int n, double seconds, int rounds, int threads)
         {
@@ -310,8 +306,11 @@ internal static class BenchCommand
                 for (int r = 0; r < rounds; r++)
                 {
                     double roundTrip = CoreRoundTrip.Measure(exchanges: 2000, bursts: 3);
-                    least = double.IsNaN(least) ? roundTrip : Math.Min(least, roundTrip);
-                    most = double.IsNaN(most) ? roundTrip : Math.Max(most, roundTrip);
+                    if (!double.IsNaN(roundTrip))
+                    {
+                        least = double.IsNaN(least) ? roundTrip : Math.Min(least, roundTrip);
+                        most = double.IsNaN(most) ? roundTrip : Math.Max(most, roundTrip);
+                    }
                     Parallelism.ThreadCount = threads;
                     double rate = Round(n, seconds, () => TrainStep(n));
                     if (rate > many) (many, atBest) = (rate, roundTrip);

@@ -4,6 +4,8 @@ using SharpCnn.Kernels;
 namespace SharpCnn.Tests.Kernels;
 
 /// <summary>The cores' round trip that `sharpcnn bench` reports beside its thread-scaling rounds: a time when the two threads exchange, NaN when they cannot.</summary>
+/// <remarks>Alone (no other test runs beside it), so that the two threads get two cores.</remarks>
+[Collection(ThreadCountCollection.Name)]
 public class CoreRoundTripTests
 {
     [Fact]
