@@ -295,7 +295,7 @@ internal static class BenchCommand
         public (double Many, double One, double RoundTripAtBest, double RoundTripLeast, double RoundTripMost) TrainingScaling(int n, double seconds, int rounds, int threads)
         {
             Network.Training = true;
-            double many = 0, one = 0, atBest = double.NaN, least = double.NaN, most = double.NaN;
+            double many = 0, one = 0, atBest = double.NaN, least = double.PositiveInfinity, most = double.NegativeInfinity;
             try
             {
                 foreach (int count in new[] { threads, 1 })
@@ -306,11 +306,7 @@ internal static class BenchCommand
                 for (int r = 0; r < rounds; r++)
                 {
                     double roundTrip = CoreRoundTrip.Measure(exchanges: 2000, bursts: 3);
-                    if (!double.IsNaN(roundTrip))
-                    {
-                        least = double.IsNaN(least) ? roundTrip : Math.Min(least, roundTrip);
-                        most = double.IsNaN(most) ? roundTrip : Math.Max(most, roundTrip);
-                    }
+                    if (!double.IsNaN(roundTrip)) (least, most) = (Math.Min(least, roundTrip), Math.Max(most, roundTrip));
                     Parallelism.ThreadCount = threads;
                     double rate = Round(n, seconds, () => TrainStep(n));
                     if (rate > many) (many, atBest) = (rate, roundTrip);
