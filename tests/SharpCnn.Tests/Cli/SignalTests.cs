@@ -13,8 +13,11 @@ namespace SharpCnn.Tests.Cli;
 /// <summary>The uninterrupted run the interrupted ones are compared with, trained once for the class.</summary>
 public sealed class UninterruptedRun : IDisposable
 {
-    /// <summary>Two epochs of 1,500 steps (batches of 2): long enough to be interrupted mid-epoch, a few seconds in all.</summary>
-    public static readonly string[] Args = ["train", "--model", "conv3x3x4,relu,maxpool2,flatten,dense10", "--limit", "3000", "--test-limit", "100",
+    /// <summary>Two epochs of 3,000 one-sample steps, a few seconds in all. The model is large enough that the second
+    /// epoch takes most of a second on a fast core (0.8 s on a Zen 4 at 3.7 GHz), so that a signal sent a tenth of a
+    /// second into it cannot arrive after the run has ended: with conv3x3x4 and dense10 alone an epoch took 0.09 s,
+    /// and on CI the process had once exited before kill(2) was called.</summary>
+    public static readonly string[] Args = ["train", "--model", "conv5x5x8,relu,maxpool2,flatten,dense32,relu,dense10", "--limit", "3000", "--test-limit", "100",
         "--batch", "1", "--epochs", "2", "--seed", "11", "--plain"];
 
     public UninterruptedRun()
@@ -62,12 +65,13 @@ public sealed partial class SignalTests(UninterruptedRun reference, ITestOutputH
         string stderr;
         using (var run = CliChildProcess.Start(dir, args))
         {
-            // Signalled as soon as the first epoch is reported: the second's 3,000 one-sample steps remain. A fixed
-            // wait after the report must stay far below the second epoch's time on a quiet machine (a few tenths of a
-            // second: 300 ms was once too long and the run had ended), yet let it take its first steps.
+            // Signalled soon after the first epoch is reported: the second's 3,000 one-sample steps remain. The wait
+            // after the report must stay far below the second epoch's time on the fastest machine (see Args), yet let
+            // it take its first steps.
             string? line = run.WaitForLine(l => l.StartsWith("epoch 1/2", StringComparison.Ordinal), TimeSpan.FromMinutes(3));
             Assert.True(line is not null, "no epoch was reported: " + string.Join("\n", run.Stdout.Concat(run.Stderr)));
-            Thread.Sleep(30); // into the second epoch's steps, not at its very start
+            Thread.Sleep(100); // into the second epoch's steps, not at its very start
+            Assert.False(run.HasExited, "the run ended before it could be signalled: " + string.Join("\n", run.Stdout));
             Send(run.ProcessId, signal);
             Assert.Equal(exitCode, run.WaitForExit(TimeSpan.FromMinutes(2)));
             stderr = string.Join("\n", run.Stderr);
