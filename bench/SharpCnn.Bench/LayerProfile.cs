@@ -108,11 +108,12 @@ internal static class LayerProfile
     /// <summary>
     /// <paramref name="count"/> training steps after 10 of warm-up; prints samples/s (wall clock) and the process's CPU
     /// time per step over the timed steps (less sensitive than the wall clock to other processes on a shared machine).
-    /// The steps are unguarded, as <c>sharpcnn bench</c>'s are (so on several threads the update runs beside the backward pass).
+    /// The steps are unguarded, as <c>sharpcnn bench</c>'s are (so on several threads the update runs beside the backward pass),
+    /// or with <paramref name="guarded"/> as <c>sharpcnn train</c>'s are (the guard checks outputs, loss and gradients; the update follows it).
     /// </summary>
-    public static void Steps(string spec, int batch, int threads, int count, string optimizer = "adam")
+    public static void Steps(string spec, int batch, int threads, int count, string optimizer = "adam", bool guarded = false)
     {
-        var (step, data, indices) = Prepare(spec, batch, threads, optimizer, guarded: false);
+        var (step, data, indices) = Prepare(spec, batch, threads, optimizer, guarded);
         for (int s = 0; s < 10; s++) step.Run(data, indices);
         using var process = Process.GetCurrentProcess();
         var cpu = process.TotalProcessorTime;
@@ -121,7 +122,7 @@ internal static class LayerProfile
         double wall = clock.Elapsed.TotalSeconds;
         process.Refresh();
         double cpuMs = (process.TotalProcessorTime - cpu).TotalMilliseconds / count;
-        Console.WriteLine($"{count * batch / wall:F0} samples/s, {cpuMs:F3} ms CPU per step ({optimizer}, batch {batch}, {threads} thread(s), unguarded)");
+        Console.WriteLine($"{count * batch / wall:F0} samples/s, {cpuMs:F3} ms CPU per step ({optimizer}, batch {batch}, {threads} thread(s), {(guarded ? "guarded" : "unguarded")})");
     }
 
     /// <summary>

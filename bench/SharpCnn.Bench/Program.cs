@@ -6,7 +6,8 @@ using SharpCnn.Bench;
 //   peak                  the measured float FMA peak on 1 and 2 threads
 //   quick                 best-of-rounds GFLOP/s of every kernel suite's shapes (a fast look)
 //   layers [batch] [threads] [steps] [spec]   where a training step's time goes, layer by layer
-//   steps [batch] [threads] [count] [adam|sgd|momentum] [spec]   only training steps, unguarded as sharpcnn bench's (wall and CPU time), also to run under a sampling profiler
+//   steps [batch] [threads] [count] [adam|sgd|momentum] [spec] [--guarded]   only training steps, unguarded as sharpcnn bench's
+//     unless --guarded (then as sharpcnn train's: the divergence guard on, the update after it); wall and CPU time; also to run under a sampling profiler
 //     (DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 perf record -e cpu-clock ...)
 //   pack [threads]        the Winograd filter transform of the seed CNN's second convolution (forward and input gradient)
 if (args.Length > 0 && args[0] == "peak")
@@ -26,13 +27,15 @@ if (args.Length > 0 && args[0] == "layers")
 }
 if (args.Length > 0 && args[0] == "steps")
 {
-    // steps [batch] [threads] [count] [optimizer] [spec]: just training steps (default: the seed CNN with Adam), for a sampling profiler
+    // steps [batch] [threads] [count] [optimizer] [spec] [--guarded]: just training steps (default: the seed CNN with Adam), for a sampling profiler
+    bool guarded = args.Contains("--guarded");
+    args = [.. args.Where(a => a != "--guarded")];
     int batch = args.Length > 1 ? int.Parse(args[1]) : 64;
     int threads = args.Length > 2 ? int.Parse(args[2]) : 1;
     int count = args.Length > 3 ? int.Parse(args[3]) : 50;
     string optimizer = args.Length > 4 ? args[4] : "adam";
     string spec = args.Length > 5 ? args[5] : SharpCnn.Model.Presets.Find("seed-cnn")!.Spec;
-    LayerProfile.Steps(spec, batch, threads, count, optimizer);
+    LayerProfile.Steps(spec, batch, threads, count, optimizer, guarded);
     return 0;
 }
 if (args.Length > 0 && args[0] == "pack")
