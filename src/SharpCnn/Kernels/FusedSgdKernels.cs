@@ -17,7 +17,17 @@
 // scalar width included: VectorWidth.cs), so the bits depend neither on the vector width nor on how the columns
 // are split over threads. DenseReference is the same arithmetic as a plain loop; the tests hold this kernel and
 // the unfused backward + optimiser to it, bit for bit.
+//
+// On several threads, when W has at least two depth slices of rows (fc1: 1,024 rows, four slices of 256), the work is
+// cut by rows instead of columns: one partition per slice, with fixed owners (Parallelism.ForOwned), so each thread
+// updates the rows that it also multiplies in the forward pass (SampleProduct.MultiplyOwned cuts them the same way).
+// A slice's partition writes its sum from zero for every column (the first slice straight into dx, later ones into
+// scratch), and dx then adds the later slices in increasing order: the same operations in the same order as the
+// column split, so the same bits. W then stays in the cache of the core that owns its rows; with a column split every
+// row was written by one core and read by another on the next pass, which on two cores without a shared L3 made a
+// one-sample step about five times slower (PERFORMANCE.md).
 using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -46,9 +56,37 @@ internal static class FusedSgdKernels
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(w, m, d, dy, x, dx);
+        if (RowSlices(m) is > 1 and var slices)
+        {
+            int kc = Gemm.DepthSlice(m);
+            var rows = new RowSliceWork<T>
+            {
+                W = w, M = m, D = d, Dy = dy, X = x, Dx = dx, Update = update, Step = step, SliceRows = kc,
+                Sums = dx.IsEmpty ? default : ThreadScratch<T>.Get(ScratchSlot.SliceSums, (slices - 1) * d),
+            };
+            Parallelism.ForOwned(slices, ref rows);
+            if (!dx.IsEmpty)
+            {
+                // dx = slice 0's sum, then + each later slice's, in increasing order (as the column split adds them).
+                for (int k = 1; k < slices; k++) TensorPrimitives.Add(dx[..d], rows.Sums.Slice((k - 1) * d, d), dx[..d]);
+            }
+            return;
+        }
         int parts = Parallelism.ElementParts(m * d);
         var work = new DenseWork<T> { W = w, M = m, D = d, Dy = dy, X = x, Dx = dx, Update = update, Step = step, Parts = parts };
         Parallelism.For(parts, ref work);
+    }
+
+    /// <summary>
+    /// The partitions a one-sample pass over a weight of <paramref name="m"/> rows is cut into by rows (its depth slices,
+    /// Gemm.DepthSlice), or 1 when it is cut by columns instead: on one thread, or when W has a single slice.
+    /// <see cref="SampleProduct.MultiplyOwned{T}"/> cuts the forward product by the same rows.
+    /// </summary>
+    internal static int RowSlices(int m)
+    {
+        if (Parallelism.ThreadCount == 1) return 1;
+        int kc = Gemm.DepthSlice(m);
+        return (m + kc - 1) / kc;
     }
 
     /// <summary>The plain loop <see cref="Dense{T}"/> is held to.</summary>
@@ -123,6 +161,30 @@ internal static class FusedSgdKernels
             {
                 int len = Math.Min(ChunkColumns, start + count - c0);
                 Columns(W, M, D, Dy, X, Dx, Update, Step, c0, len, partials);
+            }
+        }
+    }
+
+    /// <summary>One depth slice of W's rows per partition, every column: its sum from zero into dx (slice 0) or into its part of Sums.</summary>
+    private ref struct RowSliceWork<T> : IPartitionedWork where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public Span<T> W, Dx, Sums;
+        public ReadOnlySpan<T> Dy, X;
+        public int M, D, SliceRows;
+        public bool Update;
+        public SgdStep<T> Step;
+
+        public readonly void Run(int partition)
+        {
+            int first = partition * SliceRows, rows = Math.Min(SliceRows, M - first);
+            // A slice of at most Gemm's depth: the column kernel sums it as one slice, from zero.
+            Span<T> w = W.Slice(first * D, rows * D), sum = Dx.IsEmpty ? default : partition == 0 ? Dx[..D] : Sums.Slice((partition - 1) * D, D);
+            ReadOnlySpan<T> dy = Dy.Slice(first, rows);
+            Span<T> partials = stackalloc T[ChunkColumns]; // unused: one slice needs no partial sums
+            for (int c0 = 0; c0 < D; c0 += ChunkColumns)
+            {
+                int len = Math.Min(ChunkColumns, D - c0);
+                Columns(w, rows, D, dy, X, sum, Update, Step, c0, len, partials);
             }
         }
     }

@@ -24,6 +24,16 @@
 // waiting for it; a memory-bound piece then runs beside the job's compute-bound partitions. FinishBackground runs
 // what is left on every thread. The pieces' results do not depend on where or when they run, only the time does.
 //
+// Jobs with owners. For (above) hands partitions out as threads ask, so which thread runs a partition changes from
+// job to job. ForOwned gives each thread a fixed block instead: with T threads, thread t (the caller is 0, helper i is
+// i + 1) runs partitions Range(partitions, T, t), in every job of that many partitions. A kernel that cuts the same
+// data into the same partitions on every call (a dense layer's weight rows at batch 1: the forward product, then the
+// backward pass that updates them) then has each thread touch the same memory every time. On a CPU whose cores do
+// not share a last-level cache (two chiplets or sockets) the rows stay in their owner's cache, instead of crossing
+// between the caches on every pass, which costs far more than the arithmetic. No thread takes another's block, so
+// owned jobs suit partitions of equal work; the results are the same as For's (a partition does the same arithmetic
+// wherever it runs).
+//
 // Re-entrance. One job runs at a time. A job started while another is running (from a second
 // thread, or from inside a partition) runs all its partitions inline on its own thread, which
 // gives the same results, so concurrent callers (e.g. tests running in parallel) stay correct.
@@ -119,7 +129,33 @@ public static class Parallelism
             WorkerPool pool = PoolFor(threads);
             // With work beside the job, every helper takes part: one may spend the job on the background pieces.
             int helpers = t_background is null ? Math.Min(threads - 1, partitions - 1) : threads - 1;
-            pool.Run(partitions, helpers, &Invoke<TWork>, (nint)Unsafe.AsPointer(ref body), t_background);
+            pool.Run(partitions, helpers, &Invoke<TWork>, (nint)Unsafe.AsPointer(ref body), t_background, owned: false);
+        }
+        finally
+        {
+            Volatile.Write(ref s_busy, 0);
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/>.Run(p) for every p in 0 .. <paramref name="partitions"/> - 1 as <see cref="For{TWork}"/>
+    /// does, but with fixed owners: with T = <see cref="ThreadCount"/> threads, thread t (the caller is 0) runs the block
+    /// <see cref="Range"/>(<paramref name="partitions"/>, T, t), the same in every such job (see the top of this file).
+    /// Background work is not run during it.
+    /// </summary>
+    internal static unsafe void ForOwned<TWork>(int partitions, ref TWork body)
+        where TWork : IPartitionedWork, allows ref struct
+    {
+        if (partitions <= 0) return;
+        int threads = ThreadCount;
+        if (partitions == 1 || threads == 1 || t_inline || Interlocked.CompareExchange(ref s_busy, 1, 0) != 0)
+        {
+            for (int p = 0; p < partitions; p++) body.Run(p);
+            return;
+        }
+        try
+        {
+            PoolFor(threads).Run(partitions, threads - 1, &Invoke<TWork>, (nint)Unsafe.AsPointer(ref body), null, owned: true);
         }
         finally
         {
@@ -223,6 +259,7 @@ public static class Parallelism
         private delegate*<nint, int, void> body;
         private nint state;
         private int partitions;
+        private int owners; // threads that own blocks of the job's partitions (ForOwned), 0 for a shared counter
         private int next;
         private int active;
         private int pending;
@@ -257,11 +294,12 @@ public static class Parallelism
             }
         }
 
-        public void Run(int partitionCount, int helpers, delegate*<nint, int, void> work, nint workState, BackgroundWork? beside)
+        public void Run(int partitionCount, int helpers, delegate*<nint, int, void> work, nint workState, BackgroundWork? beside, bool owned)
         {
             body = work;
             state = workState;
             partitions = partitionCount;
+            owners = owned ? helpers + 1 : 0;
             next = 0;
             background = beside;
             error = null;
@@ -272,7 +310,7 @@ public static class Parallelism
             {
                 lock (gate) Monitor.PulseAll(gate);
             }
-            Work(null, 0);
+            Work(null, 0, 0);
             var spinner = new SpinWait();
             while (Volatile.Read(ref pending) > 0) spinner.SpinOnce(sleep1Threshold: -1);
             body = null;
@@ -283,13 +321,29 @@ public static class Parallelism
 
         /// <summary>
         /// Takes the job's partitions until none is left; a helper given <paramref name="beside"/> first runs its ready pieces while more than
-        /// <paramref name="threads"/> partitions are left.
+        /// <paramref name="threads"/> partitions are left. In a job with owners, runs the block of thread <paramref name="self"/> instead.
         /// </summary>
-        private void Work(BackgroundWork? beside, int threads)
+        private void Work(BackgroundWork? beside, int threads, int self)
         {
             int total = partitions;
             delegate*<nint, int, void> run = body;
             nint argument = state;
+            if (owners > 0)
+            {
+                var (first, count) = Range(total, owners, self);
+                for (int p = first; p < first + count; p++)
+                {
+                    try
+                    {
+                        run(argument, p);
+                    }
+                    catch (Exception e)
+                    {
+                        Interlocked.CompareExchange(ref error, ExceptionDispatchInfo.Capture(e), null);
+                    }
+                }
+                return;
+            }
             while (true)
             {
                 try
@@ -314,7 +368,7 @@ public static class Parallelism
                 if (Volatile.Read(ref retired)) return;
                 if (index < Volatile.Read(ref active))
                 {
-                    Work(background, Volatile.Read(ref active) + 1);
+                    Work(background, Volatile.Read(ref active) + 1, index + 1);
                     Interlocked.Decrement(ref pending);
                 }
             }

@@ -50,6 +50,41 @@ internal static class SampleProduct
         Parallelism.For(work.Parts, ref work);
     }
 
+    /// <summary>
+    /// <see cref="Multiply{T}"/> with W's rows cut as a dense layer's one-sample backward pass cuts them (its depth slices,
+    /// <see cref="FusedSgdKernels.RowSlices"/>) and run by their owners (<see cref="Parallelism.ForOwned{TWork}"/>), so that
+    /// each thread reads the rows it updates in the backward pass. The same bits as <see cref="Multiply{T}"/>.
+    /// </summary>
+    public static void MultiplyOwned<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> w, int m, int d, Span<T> y)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int slices = FusedSgdKernels.RowSlices(m);
+        if (slices <= 1 || !Accelerated<T>() || x.Length < d || w.Length < (long)m * d || y.Length < m || d <= 0)
+        {
+            Multiply(x, w, m, d, y);
+            return;
+        }
+        var work = new SliceRowsWork
+        {
+            X = MemoryMarshal.Cast<T, float>(x), W = MemoryMarshal.Cast<T, float>(w), Y = MemoryMarshal.Cast<T, float>(y),
+            M = m, D = d, SliceRows = Gemm.DepthSlice(m),
+        };
+        Parallelism.ForOwned(slices, ref work);
+    }
+
+    private ref struct SliceRowsWork : IPartitionedWork
+    {
+        public ReadOnlySpan<float> X, W;
+        public Span<float> Y;
+        public int M, D, SliceRows;
+
+        public readonly void Run(int partition)
+        {
+            int first = partition * SliceRows;
+            Rows(X, W, D, Y, first, Math.Min(SliceRows, M - first));
+        }
+    }
+
     private ref struct RowsWork : IPartitionedWork
     {
         public ReadOnlySpan<float> X, W;

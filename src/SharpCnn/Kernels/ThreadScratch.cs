@@ -56,6 +56,9 @@ internal enum ScratchSlot
     /// <summary>A Winograd weight gradient's per-frequency sums over a chunk of samples (∂U[ξ][o][c]).</summary>
     WinogradFilterGradient,
 
+    /// <summary>A one-sample dense backward pass's sums of δ W over each depth slice of W's rows but the first (FusedSgdKernels).</summary>
+    SliceSums,
+
     /// <summary>Count of slots (not a slot).</summary>
     Count,
 }

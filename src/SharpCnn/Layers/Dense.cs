@@ -67,7 +67,8 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
     {
         CheckForward(x, y, n);
         int d = InputShape.Size, m = Outputs;
-        if (n == 1) SampleProduct.Multiply(x[..d], Weight.Value, m, d, y[..m]); // Gemm's bits without packing all of W for one row
+        // One sample: Gemm's bits without packing all of W, each thread on the rows it updates in the backward pass.
+        if (n == 1) SampleProduct.MultiplyOwned(x[..d], Weight.Value, m, d, y[..m]);
         else ParallelGemm.Multiply(false, true, n, m, d, x, d, Weight.Value, d, y, m, accumulate: false);
         ReadOnlySpan<T> b = Bias.Value;
         for (int s = 0; s < n; s++) TensorPrimitives.Add(y.Slice(s * m, m), b, y.Slice(s * m, m));

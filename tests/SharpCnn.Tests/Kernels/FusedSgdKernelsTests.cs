@@ -13,7 +13,9 @@ public class FusedSgdKernelsTests
 {
     public static TheoryData<int, int> Shapes() => new()
     {
-        { 1, 1 }, { 3, 7 }, { 10, 17 }, { 7, 64 }, { 300, 33 }, { 257, 1100 }, { 600, 65 }, { 40, 2049 },
+        // Several depth slices of rows (more than 256 rows) are cut by rows on 2 and 3 threads, the others by columns;
+        // 520 x 4099: three slices and more than one column chunk per slice.
+        { 1, 1 }, { 3, 7 }, { 10, 17 }, { 7, 64 }, { 300, 33 }, { 257, 1100 }, { 600, 65 }, { 40, 2049 }, { 520, 4099 },
     };
 
     private static T[] Random<T>(Rng rng, int length, double scale) where T : unmanaged, IFloatingPointIeee754<T>

@@ -75,6 +75,61 @@ public class ParallelismTests
 
     [Theory]
     [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void AnOwnedJobRunsEveryPartitionOnceAndEachBlockOnTheSameThreadEveryTime(int threads)
+    {
+        using var scope = new ThreadCountScope(threads);
+        foreach (int partitions in new[] { 0, 1, 2, 3, 4, 7, 12 })
+        {
+            int[]? first = null;
+            for (int repeat = 0; repeat < 20; repeat++)
+            {
+                int[] hits = new int[partitions];
+                var count = new Counting { Hits = hits, Throw = -1 };
+                Parallelism.ForOwned(partitions, ref count);
+                Assert.All(hits, h => Assert.Equal(1, h));
+
+                int[] where = new int[partitions];
+                var work = new Where { Thread = where };
+                Parallelism.ForOwned(partitions, ref work);
+                if (partitions < 2) continue;
+                // Thread t runs Range(partitions, threads, t): the caller the first block, a helper each other block.
+                for (int t = 0; t < threads; t++)
+                {
+                    var (start, length) = Parallelism.Range(partitions, threads, t);
+                    if (length == 0) continue;
+                    Assert.All(where.AsSpan(start, length).ToArray(), id => Assert.Equal(where[start], id));
+                    if (t == 0) Assert.Equal(Environment.CurrentManagedThreadId, where[start]);
+                    else Assert.NotEqual(Environment.CurrentManagedThreadId, where[start]);
+                }
+                Assert.Equal(Math.Min(threads, partitions), where.Distinct().Count());
+                first ??= where;
+                Assert.Equal(first, where); // the same owners in every job of this many partitions
+            }
+        }
+    }
+
+    [Fact]
+    public void AnExceptionInAnOwnedPartitionReachesTheCallerAfterTheOthersFinish()
+    {
+        using var scope = new ThreadCountScope(3);
+        int[] hits = new int[9];
+        var error = Assert.Throws<InvalidOperationException>(() =>
+        {
+            var work = new Counting { Hits = hits, Throw = 4 }; // the second helper's first partition
+            Parallelism.ForOwned(9, ref work);
+        });
+        Assert.Contains("partition 4", error.Message);
+        Assert.All(hits, h => Assert.Equal(1, h));
+        int[] again = new int[5];
+        var next = new Counting { Hits = again, Throw = -1 };
+        Parallelism.ForOwned(5, ref next);
+        Assert.All(again, h => Assert.Equal(1, h));
+    }
+
+    [Theory]
+    [InlineData(1)]
     [InlineData(3)]
     public void AnExceptionInAPartitionReachesTheCallerAfterTheOthersFinish(int threads)
     {
