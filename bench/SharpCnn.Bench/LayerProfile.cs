@@ -126,6 +126,28 @@ internal static class LayerProfile
     }
 
     /// <summary>
+    /// Training steps in <paramref name="chunks"/> timed chunks of half a second, each printed with the round trip of a cache
+    /// line between two threads' cores just before and just after it (<see cref="SharpCnn.Kernels.CoreRoundTrip"/>): whether
+    /// the host ran the two cores near each other (a shared L3, about 60-110 ns) or apart (about 300-450 ns) during that
+    /// chunk, so a speed can be read against where the cores were (PERFORMANCE.md, "Where the host puts the two cores").
+    /// </summary>
+    public static void Trace(string spec, int batch, int threads, int chunks, string optimizer, bool guarded)
+    {
+        Console.WriteLine($"{optimizer}, batch {batch}, {threads} thread(s), {(guarded ? "guarded" : "unguarded")}: samples/s per 0.5 s, round trip before and after (ns)");
+        var (step, data, indices) = Prepare(spec, batch, threads, optimizer, guarded);
+        for (int s = 0; s < 10; s++) step.Run(data, indices);
+        for (int c = 0; c < chunks; c++)
+        {
+            double rt = SharpCnn.Kernels.CoreRoundTrip.Measure(2000, 3, 1);
+            var clock = Stopwatch.StartNew();
+            int count = 0;
+            while (clock.Elapsed.TotalSeconds < 0.5) { step.Run(data, indices); count++; }
+            double rt2 = SharpCnn.Kernels.CoreRoundTrip.Measure(2000, 3, 1);
+            Console.WriteLine($"{count * batch / clock.Elapsed.TotalSeconds,8:F0} samples/s  rt {rt,6:F0} {rt2,6:F0} ns");
+        }
+    }
+
+    /// <summary>
     /// The model (He init, seed 1), the optimiser (adam: lr 0.001; sgd: plain, lr 0.01; momentum: 0.9, lr 0.05, weight
     /// decay 5e-4, the Fashion-MNIST recipe's), the bundled training digits and the indices of its first batch.
     /// </summary>

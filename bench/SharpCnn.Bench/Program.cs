@@ -9,6 +9,8 @@ using SharpCnn.Bench;
 //   steps [batch] [threads] [count] [adam|sgd|momentum] [spec] [--guarded]   only training steps, unguarded as sharpcnn bench's
 //     unless --guarded (then as sharpcnn train's: the divergence guard on, the update after it); wall and CPU time; also to run under a sampling profiler
 //     (DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 perf record -e cpu-clock ...)
+//   trace [batch] [threads] [chunks] [adam|sgd|momentum] [spec] [--guarded]   training steps in half-second chunks, each
+//     with the round trip of a cache line between the cores before and after it (near or apart: PERFORMANCE.md)
 //   pack [threads]        the Winograd filter transform of the seed CNN's second convolution (forward and input gradient)
 if (args.Length > 0 && args[0] == "peak")
 {
@@ -36,6 +38,19 @@ if (args.Length > 0 && args[0] == "steps")
     string optimizer = args.Length > 4 ? args[4] : "adam";
     string spec = args.Length > 5 ? args[5] : SharpCnn.Model.Presets.Find("seed-cnn")!.Spec;
     LayerProfile.Steps(spec, batch, threads, count, optimizer, guarded);
+    return 0;
+}
+if (args.Length > 0 && args[0] == "trace")
+{
+    // trace [batch] [threads] [chunks] [optimizer] [spec] [--guarded]: steps in half-second chunks, each with the cores' round trip
+    bool guarded = args.Contains("--guarded");
+    args = [.. args.Where(a => a != "--guarded")];
+    int batch = args.Length > 1 ? int.Parse(args[1]) : 1;
+    int threads = args.Length > 2 ? int.Parse(args[2]) : 2;
+    int chunks = args.Length > 3 ? int.Parse(args[3]) : 20;
+    string optimizer = args.Length > 4 ? args[4] : "sgd";
+    string spec = args.Length > 5 ? args[5] : SharpCnn.Model.Presets.Find("seed-cnn")!.Spec;
+    LayerProfile.Trace(spec, batch, threads, chunks, optimizer, guarded);
     return 0;
 }
 if (args.Length > 0 && args[0] == "pack")
