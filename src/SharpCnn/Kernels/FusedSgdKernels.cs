@@ -78,6 +78,124 @@ internal static class FusedSgdKernels
     }
 
     /// <summary>
+    /// The same one-sample pass without an update, for an optimiser that updates later (Adam, momentum, or a guarded or
+    /// hooked step that cannot fold plain SGD): writes ∂W = δ ⊗ x into <paramref name="gradient"/> as the one-sample Gemm
+    /// does (fma(δ[p], x[c], 0), stored, or added to ∂W when <paramref name="accumulate"/>) and dx = δ W (unless it is
+    /// empty), cut by W's depth slices with fixed owners as <see cref="Dense{T}"/> cuts them, so that each thread writes
+    /// the gradient rows of the weight rows it owns. Needs <see cref="RowSlices"/>(<paramref name="m"/>) &gt; 1.
+    /// </summary>
+    public static void Gradient<T>(ReadOnlySpan<T> w, int m, int d, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, Span<T> dx, Span<T> gradient, bool accumulate)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (m <= 0 || d <= 0) throw new ArgumentOutOfRangeException(nameof(m), $"a {m} x {d} weight is empty");
+        if (w.Length < (long)m * d || gradient.Length < (long)m * d)
+            throw new ArgumentException($"the weight has {w.Length} values and its gradient {gradient.Length}; {m} x {d} needs {(long)m * d}");
+        if (dy.Length < m || x.Length < d) throw new ArgumentException($"δ has {dy.Length} values and x {x.Length}; a {m} x {d} weight needs {m} and {d}");
+        if (!dx.IsEmpty && dx.Length < d) throw new ArgumentException($"dx has {dx.Length} values, the weight's input {d}");
+        int slices = RowSlices(m);
+        if (slices < 2) throw new InvalidOperationException($"a {m}-row weight on {Parallelism.ThreadCount} thread(s) is not cut by rows");
+        int kc = Gemm.DepthSlice(m);
+        var work = new GradientSliceWork<T>
+        {
+            W = w, G = gradient, M = m, D = d, Dy = dy, X = x, Dx = dx, Accumulate = accumulate, SliceRows = kc,
+            Sums = dx.IsEmpty ? default : ThreadScratch<T>.Get(ScratchSlot.SliceSums, (slices - 1) * d),
+        };
+        Parallelism.ForOwned(slices, ref work);
+        if (!dx.IsEmpty)
+        {
+            for (int k = 1; k < slices; k++) TensorPrimitives.Add(dx[..d], work.Sums.Slice((k - 1) * d, d), dx[..d]);
+        }
+    }
+
+    /// <summary>The plain loops <see cref="Gradient{T}"/> is held to: Gemm's one-sample ∂W and the reference's dx.</summary>
+    public static void GradientReference<T>(ReadOnlySpan<T> w, int m, int d, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, Span<T> dx, Span<T> gradient, bool accumulate)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var copy = w[..(m * d)].ToArray();
+        DenseReference<T>(copy, m, d, dy, x, dx, update: false, default);
+        for (int p = 0; p < m; p++)
+        {
+            for (int c = 0; c < d; c++)
+            {
+                T product = T.FusedMultiplyAdd(dy[p], x[c], T.Zero);
+                gradient[p * d + c] = accumulate ? gradient[p * d + c] + product : product;
+            }
+        }
+    }
+
+    private ref struct GradientSliceWork<T> : IPartitionedWork where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public ReadOnlySpan<T> W, Dy, X;
+        public Span<T> G, Dx, Sums;
+        public int M, D, SliceRows;
+        public bool Accumulate;
+
+        public readonly void Run(int partition)
+        {
+            int first = partition * SliceRows, rows = Math.Min(SliceRows, M - first);
+            ReadOnlySpan<T> w = W.Slice(first * D, rows * D), dy = Dy.Slice(first, rows);
+            Span<T> g = G.Slice(first * D, rows * D), sum = Dx.IsEmpty ? default : partition == 0 ? Dx[..D] : Sums.Slice((partition - 1) * D, D);
+            int whole = 0;
+            if (Width512<T>.IsAccelerated) whole = GradientRows<T, Vector512<T>, Width512<T>>(w, g, rows, D, dy, X, sum, Accumulate, 0);
+            else if (Width256<T>.IsAccelerated) whole = GradientRows<T, Vector256<T>, Width256<T>>(w, g, rows, D, dy, X, sum, Accumulate, 0);
+            else if (Width128<T>.IsAccelerated) whole = GradientRows<T, Vector128<T>, Width128<T>>(w, g, rows, D, dy, X, sum, Accumulate, 0);
+            if (whole < D) GradientRows<T, T, WidthScalar<T>>(w, g, rows, D, dy, X, sum, Accumulate, whole);
+        }
+    }
+
+    /// <summary>Columns [c0, d / w·w) of one slice's rows (at most Gemm's depth: one sum from zero) at width <typeparamref name="TWidth"/>; returns where it stopped.</summary>
+    private static int GradientRows<T, TVector, TWidth>(ReadOnlySpan<T> w, Span<T> g, int m, int d, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, Span<T> sum, bool accumulate, int c0)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, T>
+    {
+        bool input = !sum.IsEmpty;
+        return (input, accumulate) switch
+        {
+            (true, true) => GradientRows<T, TVector, TWidth, Yes, Yes>(w, g, m, d, dy, x, sum, c0),
+            (true, false) => GradientRows<T, TVector, TWidth, Yes, No>(w, g, m, d, dy, x, sum, c0),
+            (false, true) => GradientRows<T, TVector, TWidth, No, Yes>(w, g, m, d, dy, x, sum, c0),
+            _ => GradientRows<T, TVector, TWidth, No, No>(w, g, m, d, dy, x, sum, c0),
+        };
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int GradientRows<T, TVector, TWidth, TInput, TAccumulate>(ReadOnlySpan<T> w, Span<T> g, int m, int d, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, Span<T> sum, int c0)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TVector : struct
+        where TWidth : struct, IVectorWidth<TVector, T>
+        where TInput : struct, IFlag
+        where TAccumulate : struct, IFlag
+    {
+        int lanes = TWidth.Count, end = c0 + (d - c0) / lanes * lanes;
+        if (end == c0) return c0;
+        ref T wr = ref MemoryMarshal.GetReference(w);
+        ref T gr = ref MemoryMarshal.GetReference(g);
+        ref T xr = ref MemoryMarshal.GetReference(x);
+        ref T sr = ref MemoryMarshal.GetReference(sum);
+        TVector zero = TWidth.Zero;
+        for (int p = 0; p < m; p++)
+        {
+            nint row = (nint)p * d;
+            TVector delta = TWidth.Broadcast(dy[p]);
+            for (int c = c0; c < end; c += lanes)
+            {
+                if (TInput.On)
+                {
+                    // dx's slice sum from zero, one fused multiply-add per row in increasing p (as Gemm sums a depth slice).
+                    TVector s = p == 0 ? zero : TWidth.Load(in Unsafe.Add(ref sr, c));
+                    TWidth.Store(TWidth.MultiplyAdd(delta, TWidth.Load(in Unsafe.Add(ref wr, row + c)), s), ref Unsafe.Add(ref sr, c));
+                }
+                // ∂W as the one-sample Gemm writes it: its depth-1 sum from zero, stored or added to ∂W.
+                TVector product = TWidth.MultiplyAdd(delta, TWidth.Load(in Unsafe.Add(ref xr, c)), zero);
+                ref T gc = ref Unsafe.Add(ref gr, row + c);
+                TWidth.Store(TAccumulate.On ? TWidth.Add(TWidth.Load(in gc), product) : product, ref gc);
+            }
+        }
+        return end;
+    }
+
+    /// <summary>
     /// The partitions a one-sample pass over a weight of <paramref name="m"/> rows is cut into by rows (its depth slices,
     /// Gemm.DepthSlice), or 1 when it is cut by columns instead: on one thread, or when W has a single slice.
     /// <see cref="SampleProduct.MultiplyOwned{T}"/> cuts the forward product by the same rows.

@@ -259,12 +259,12 @@ public static class Parallelism
         private delegate*<nint, int, void> body;
         private nint state;
         private int partitions;
-        private int owners; // threads that own blocks of the job's partitions (ForOwned), 0 for a shared counter
         private int next;
         private int active;
         private int pending;
         private BackgroundWork? background;
         private ExceptionDispatchInfo? error;
+        private int owners; // threads that own blocks of the job's partitions (ForOwned), 0 for a shared counter
 
         public WorkerPool(int helpers, WorkerPool? previous)
         {
@@ -325,25 +325,14 @@ public static class Parallelism
         /// </summary>
         private void Work(BackgroundWork? beside, int threads, int self)
         {
+            if (owners > 0)
+            {
+                WorkOwned(self);
+                return;
+            }
             int total = partitions;
             delegate*<nint, int, void> run = body;
             nint argument = state;
-            if (owners > 0)
-            {
-                var (first, count) = Range(total, owners, self);
-                for (int p = first; p < first + count; p++)
-                {
-                    try
-                    {
-                        run(argument, p);
-                    }
-                    catch (Exception e)
-                    {
-                        Interlocked.CompareExchange(ref error, ExceptionDispatchInfo.Capture(e), null);
-                    }
-                }
-                return;
-            }
             while (true)
             {
                 try
@@ -351,6 +340,25 @@ public static class Parallelism
                     if (beside is not null && total - Volatile.Read(ref next) > threads && beside.TryRunPiece()) continue;
                     int p = Interlocked.Increment(ref next) - 1;
                     if (p >= total) return;
+                    run(argument, p);
+                }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref error, ExceptionDispatchInfo.Capture(e), null);
+                }
+            }
+        }
+
+        /// <summary>Runs the block of the job's partitions that thread <paramref name="self"/> owns (<see cref="ForOwned{TWork}"/>).</summary>
+        private void WorkOwned(int self)
+        {
+            delegate*<nint, int, void> run = body;
+            nint argument = state;
+            var (first, count) = Range(partitions, owners, self);
+            for (int p = first; p < first + count; p++)
+            {
+                try
+                {
                     run(argument, p);
                 }
                 catch (Exception e)

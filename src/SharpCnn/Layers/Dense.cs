@@ -98,6 +98,14 @@ public sealed class Dense<T> : Layer<T> where T : unmanaged, IFloatingPointIeee7
         }
         int d = InputShape.Size, m = Outputs;
         int blocks = BatchTree.Blocks(n);
+        if (n == 1 && !SplitBatch && FusedSgdKernels.RowSlices(m) > 1)
+        {
+            // One sample, several depth slices of rows, several threads: ∂W and dx in one pass over W by its slices, each
+            // thread on the rows it owns in the forward product and the optimiser's update (FusedSgdKernels.Gradient).
+            FusedSgdKernels.Gradient<T>(Weight.Value, m, d, dy[..m], x[..d], dx.IsEmpty ? dx : dx[..d], Weight.Gradient, accumulate: !uncleared);
+            TensorPrimitives.Add(Bias.Gradient, dy[..m], Bias.Gradient);
+            return;
+        }
         if (blocks == 1 && !SplitBatch)
         {
             // One block: its product (depth n ≤ BlockSize) straight into ∂W, its columns split over threads.

@@ -101,6 +101,59 @@ public class FusedSgdKernelsTests
         }
     }
 
+    /// <summary>
+    /// The pass without an update (Adam, momentum): ∂W and dx by W's depth slices of rows, each on its owner, bit for bit
+    /// what Gemm writes for one sample (∂W stored, or added to the ∂W there, with signed zeros in it) and its reference, on
+    /// 2 and 3 threads; shapes of one slice are not cut by rows and are refused.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void TheGradientPassIsGemmsOneSampleProductBitForBit(int m, int d)
+    {
+        foreach (int threads in new[] { 2, 3 })
+        {
+            using var scope = new ThreadCountScope(threads);
+            if (FusedSgdKernels.RowSlices(m) < 2)
+            {
+                Assert.Throws<InvalidOperationException>(() => FusedSgdKernels.Gradient<float>(new float[m * d], m, d, new float[m], new float[d], [], new float[m * d], false));
+                continue;
+            }
+            Gradient<float>(m, d, seed: (ulong)(m * 5 + d));
+            Gradient<double>(m, d, seed: (ulong)(m * 7 + d));
+        }
+    }
+
+    private static void Gradient<T>(int m, int d, ulong seed) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Rng(seed);
+        var w = Random<T>(rng, m * d, 0.5);
+        var dy = Random<T>(rng, m, 1);
+        var x = Random<T>(rng, d, 2);
+        var before = Random<T>(rng, m * d, 0.01); // what ∂W held: its own signed zeros
+        foreach (bool accumulate in new[] { false, true })
+        foreach (bool input in new[] { false, true })
+        {
+            var expectedDx = new T[d];
+            Gemm.Multiply(false, false, 1, d, m, dy, m, w, d, expectedDx, d, accumulate: false);
+            var expected = (T[])before.Clone();
+            Gemm.Multiply(true, false, m, d, 1, dy, m, x, d, expected, d, accumulate);
+            var (g1, g2) = ((T[])before.Clone(), (T[])before.Clone());
+            var (dx1, dx2) = (input ? new T[d] : [], input ? new T[d] : []);
+            var w1 = (T[])w.Clone();
+            FusedSgdKernels.Gradient<T>(w1, m, d, dy, x, dx1, g1, accumulate);
+            FusedSgdKernels.GradientReference<T>(w, m, d, dy, x, dx2, g2, accumulate);
+            string what = $"{typeof(T).Name} {m}x{d} accumulate {accumulate} input {input} on {Parallelism.ThreadCount} threads";
+            Assert.True(SameBits<T>(expected, g1), $"{what}: ∂W differs from Gemm's");
+            Assert.True(SameBits<T>(expected, g2), $"{what}: the reference's ∂W differs from Gemm's");
+            if (input)
+            {
+                Assert.True(SameBits<T>(expectedDx, dx1), $"{what}: dx differs from Gemm's");
+                Assert.True(SameBits<T>(expectedDx, dx2), $"{what}: the reference's dx differs from Gemm's");
+            }
+            Assert.True(SameBits<T>(w, w1), $"{what}: the weights changed");
+        }
+    }
+
     [Fact]
     public void TheBiasUpdateIsTheOptimisersOnTheGradientZeroPlusDelta()
     {

@@ -19,20 +19,20 @@ public sealed class OverlappedUpdateTests
 
     private static readonly ImageDataSet Data = TrainerResumeAndGuardTests.Data(64);
 
-    private static (T[][] Weights, T[][] State, List<StepResult> Results, long Overlapped) Train<T>(string optimizer, double decay, bool guarded, int steps)
+    private static (T[][] Weights, T[][] State, List<StepResult> Results, long Overlapped) Train<T>(string optimizer, double decay, bool guarded, int steps, int batchSize = 20)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var network = TrainerResumeAndGuardTests.Network<T>(7, Spec);
         var options = new TrainingOptions
         {
-            BatchSize = 20, Optimizer = optimizer, LearningRate = optimizer == "adam" ? 0.002 : 0.02, Momentum = 0.9, WeightDecay = decay, Seed = 4,
+            BatchSize = batchSize, Optimizer = optimizer, LearningRate = optimizer == "adam" ? 0.002 : 0.02, Momentum = 0.9, WeightDecay = decay, Seed = 4,
             Epochs = 2, Schedule = LearningRateSchedule.Cosine,
         };
         var step = new TrainingStep<T>(network, options.CreateOptimizer(network.Parameters), options, Data.Count) { Guarded = guarded };
         var results = new List<StepResult>();
         for (int s = 0; s < steps; s++)
         {
-            int[] batch = Enumerable.Range(0, s % 3 == 2 ? 7 : 20).Select(i => (s * 20 + i * 3) % Data.Count).ToArray(); // a short batch too
+            int[] batch = Enumerable.Range(0, Math.Min(batchSize, s % 3 == 2 ? 7 : 20)).Select(i => (s * 20 + i * 3) % Data.Count).ToArray(); // a short batch too
             results.Add(step.Run(Data, batch));
         }
         return (network.Parameters.Select(p => (T[])p.Value.Clone()).ToArray(), step.Optimizer.State.Select(a => (T[])a.Clone()).ToArray(), results,
@@ -64,6 +64,32 @@ public sealed class OverlappedUpdateTests
                 string what = $"{typeof(T).Name} {optimizer} decay {decay}, {(guarded ? "guarded" : "unguarded")}, {threads} thread(s)";
                 // The update runs beside the backward pass exactly when it may: unguarded, on more than one thread.
                 Assert.Equal(!guarded && threads > 1 ? steps : 0, overlapped);
+                FusedSgdTests.AssertSameBits(reference.Weights, weights, what + ", weights");
+                FusedSgdTests.AssertSameBits(reference.State, state, what + ", optimiser state");
+                Assert.Equal(reference.Results, results);
+            }
+        }
+    }
+
+    /// <summary>
+    /// One sample a step: on 2 and 3 threads the dense layer of 300 rows (two depth slices) writes ∂W and dx by its rows, each
+    /// slice on its owner (FusedSgdKernels.Gradient), and the optimiser's ranges have owners too; the same bits as one thread.
+    /// </summary>
+    [Theory]
+    [InlineData("adam", 1e-3)]
+    [InlineData("momentum", 5e-4)]
+    public void OneSampleStepsGiveTheSameBitsOnEveryThreadCount(string optimizer, double decay)
+    {
+        const int steps = 6;
+        (float[][] Weights, float[][] State, List<StepResult> Results, long) reference;
+        using (new ThreadCountScope(1)) reference = Train<float>(optimizer, decay, guarded: true, steps, batchSize: 1);
+        foreach (int threads in new[] { 2, 3 })
+        {
+            using var scope = new ThreadCountScope(threads);
+            foreach (bool guarded in new[] { true, false })
+            {
+                var (weights, state, results, _) = Train<float>(optimizer, decay, guarded, steps, batchSize: 1);
+                string what = $"{optimizer} decay {decay}, batch 1, {(guarded ? "guarded" : "unguarded")}, {threads} thread(s)";
                 FusedSgdTests.AssertSameBits(reference.Weights, weights, what + ", weights");
                 FusedSgdTests.AssertSameBits(reference.State, state, what + ", optimiser state");
                 Assert.Equal(reference.Results, results);
