@@ -27,30 +27,20 @@ if (args.Length > 0 && args[0] == "layers")
     LayerProfile.Run(spec, batch, threads, steps);
     return 0;
 }
-if (args.Length > 0 && args[0] == "steps")
+if (args.Length > 0 && args[0] is "steps" or "trace")
 {
     // steps [batch] [threads] [count] [optimizer] [spec] [--guarded]: just training steps (default: the seed CNN with Adam), for a sampling profiler
-    bool guarded = args.Contains("--guarded");
-    args = [.. args.Where(a => a != "--guarded")];
-    int batch = args.Length > 1 ? int.Parse(args[1]) : 64;
-    int threads = args.Length > 2 ? int.Parse(args[2]) : 1;
-    int count = args.Length > 3 ? int.Parse(args[3]) : 50;
-    string optimizer = args.Length > 4 ? args[4] : "adam";
-    string spec = args.Length > 5 ? args[5] : SharpCnn.Model.Presets.Find("seed-cnn")!.Spec;
-    LayerProfile.Steps(spec, batch, threads, count, optimizer, guarded);
-    return 0;
-}
-if (args.Length > 0 && args[0] == "trace")
-{
     // trace [batch] [threads] [chunks] [optimizer] [spec] [--guarded]: steps in half-second chunks, each with the cores' round trip
-    bool guarded = args.Contains("--guarded");
+    //   (default: the seed CNN at batch 1 with plain SGD on 2 threads)
+    bool trace = args[0] == "trace", guarded = args.Contains("--guarded");
     args = [.. args.Where(a => a != "--guarded")];
-    int batch = args.Length > 1 ? int.Parse(args[1]) : 1;
-    int threads = args.Length > 2 ? int.Parse(args[2]) : 2;
-    int chunks = args.Length > 3 ? int.Parse(args[3]) : 20;
-    string optimizer = args.Length > 4 ? args[4] : "sgd";
+    int batch = args.Length > 1 ? int.Parse(args[1]) : trace ? 1 : 64;
+    int threads = args.Length > 2 ? int.Parse(args[2]) : trace ? 2 : 1;
+    int count = args.Length > 3 ? int.Parse(args[3]) : trace ? 20 : 50;
+    string optimizer = args.Length > 4 ? args[4] : trace ? "sgd" : "adam";
     string spec = args.Length > 5 ? args[5] : SharpCnn.Model.Presets.Find("seed-cnn")!.Spec;
-    LayerProfile.Trace(spec, batch, threads, chunks, optimizer, guarded);
+    if (trace) LayerProfile.Trace(spec, batch, threads, count, optimizer, guarded);
+    else LayerProfile.Steps(spec, batch, threads, count, optimizer, guarded);
     return 0;
 }
 if (args.Length > 0 && args[0] == "pack")

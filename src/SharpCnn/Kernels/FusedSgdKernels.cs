@@ -61,15 +61,10 @@ internal static class FusedSgdKernels
             int kc = Gemm.DepthSlice(m);
             var rows = new RowSliceWork<T>
             {
-                W = w, M = m, D = d, Dy = dy, X = x, Dx = dx, Update = update, Step = step, SliceRows = kc,
-                Sums = dx.IsEmpty ? default : ThreadScratch<T>.Get(ScratchSlot.SliceSums, (slices - 1) * d),
+                W = w, M = m, D = d, Dy = dy, X = x, Dx = dx, Update = update, Step = step, SliceRows = kc, Sums = SliceSums<T>(dx, slices, d),
             };
             Parallelism.ForOwned(slices, ref rows);
-            if (!dx.IsEmpty)
-            {
-                // dx = slice 0's sum, then + each later slice's, in increasing order (as the column split adds them).
-                for (int k = 1; k < slices; k++) TensorPrimitives.Add(dx[..d], rows.Sums.Slice((k - 1) * d, d), dx[..d]);
-            }
+            AddLaterSlices<T>(dx, rows.Sums, slices, d);
             return;
         }
         int parts = Parallelism.ElementParts(m * d);
@@ -97,14 +92,21 @@ internal static class FusedSgdKernels
         int kc = Gemm.DepthSlice(m);
         var work = new GradientSliceWork<T>
         {
-            W = w, G = gradient, M = m, D = d, Dy = dy, X = x, Dx = dx, Accumulate = accumulate, SliceRows = kc,
-            Sums = dx.IsEmpty ? default : ThreadScratch<T>.Get(ScratchSlot.SliceSums, (slices - 1) * d),
+            W = w, G = gradient, M = m, D = d, Dy = dy, X = x, Dx = dx, Accumulate = accumulate, SliceRows = kc, Sums = SliceSums<T>(dx, slices, d),
         };
         Parallelism.ForOwned(slices, ref work);
-        if (!dx.IsEmpty)
-        {
-            for (int k = 1; k < slices; k++) TensorPrimitives.Add(dx[..d], work.Sums.Slice((k - 1) * d, d), dx[..d]);
-        }
+        AddLaterSlices<T>(dx, work.Sums, slices, d);
+    }
+
+    /// <summary>Scratch for the sums of every slice but the first (the first goes straight into dx); none without dx.</summary>
+    private static Span<T> SliceSums<T>(Span<T> dx, int slices, int d) where T : unmanaged, IFloatingPointIeee754<T> =>
+        dx.IsEmpty ? default : ThreadScratch<T>.Get(ScratchSlot.SliceSums, (slices - 1) * d);
+
+    /// <summary>dx = slice 0's sum, then + each later slice's, in increasing order (as the column split adds them).</summary>
+    private static void AddLaterSlices<T>(Span<T> dx, ReadOnlySpan<T> sums, int slices, int d) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (dx.IsEmpty) return;
+        for (int k = 1; k < slices; k++) TensorPrimitives.Add(dx[..d], sums.Slice((k - 1) * d, d), dx[..d]);
     }
 
     /// <summary>The plain loops <see cref="Gradient{T}"/> is held to: Gemm's one-sample ∂W and the reference's dx.</summary>

@@ -114,7 +114,20 @@ public static class Parallelism
     /// throws is rethrown here (after the other partitions have finished). <paramref name="body"/> must be
     /// a local variable of the caller (it is read through its address by the helper threads).
     /// </summary>
-    internal static unsafe void For<TWork>(int partitions, ref TWork body)
+    internal static void For<TWork>(int partitions, ref TWork body)
+        where TWork : IPartitionedWork, allows ref struct => Start(partitions, ref body, owned: false);
+
+    /// <summary>
+    /// Runs <paramref name="body"/>.Run(p) for every p in 0 .. <paramref name="partitions"/> - 1 as <see cref="For{TWork}"/>
+    /// does, but with fixed owners: with T = <see cref="ThreadCount"/> threads, thread t (the caller is 0) runs the block
+    /// <see cref="Range"/>(<paramref name="partitions"/>, T, t), the same in every such job (see the top of this file).
+    /// Background work is not run during it.
+    /// </summary>
+    internal static void ForOwned<TWork>(int partitions, ref TWork body)
+        where TWork : IPartitionedWork, allows ref struct => Start(partitions, ref body, owned: true);
+
+    /// <summary><see cref="For{TWork}"/> or, with <paramref name="owned"/>, <see cref="ForOwned{TWork}"/>; <paramref name="body"/> is the caller's local.</summary>
+    private static unsafe void Start<TWork>(int partitions, ref TWork body, bool owned)
         where TWork : IPartitionedWork, allows ref struct
     {
         if (partitions <= 0) return;
@@ -127,35 +140,11 @@ public static class Parallelism
         try
         {
             WorkerPool pool = PoolFor(threads);
-            // With work beside the job, every helper takes part: one may spend the job on the background pieces.
-            int helpers = t_background is null ? Math.Min(threads - 1, partitions - 1) : threads - 1;
-            pool.Run(partitions, helpers, &Invoke<TWork>, (nint)Unsafe.AsPointer(ref body), t_background, owned: false);
-        }
-        finally
-        {
-            Volatile.Write(ref s_busy, 0);
-        }
-    }
-
-    /// <summary>
-    /// Runs <paramref name="body"/>.Run(p) for every p in 0 .. <paramref name="partitions"/> - 1 as <see cref="For{TWork}"/>
-    /// does, but with fixed owners: with T = <see cref="ThreadCount"/> threads, thread t (the caller is 0) runs the block
-    /// <see cref="Range"/>(<paramref name="partitions"/>, T, t), the same in every such job (see the top of this file).
-    /// Background work is not run during it.
-    /// </summary>
-    internal static unsafe void ForOwned<TWork>(int partitions, ref TWork body)
-        where TWork : IPartitionedWork, allows ref struct
-    {
-        if (partitions <= 0) return;
-        int threads = ThreadCount;
-        if (partitions == 1 || threads == 1 || t_inline || Interlocked.CompareExchange(ref s_busy, 1, 0) != 0)
-        {
-            for (int p = 0; p < partitions; p++) body.Run(p);
-            return;
-        }
-        try
-        {
-            PoolFor(threads).Run(partitions, threads - 1, &Invoke<TWork>, (nint)Unsafe.AsPointer(ref body), null, owned: true);
+            // With work beside the job, every helper takes part: one may spend the job on the background pieces. With owners,
+            // every thread has its block (and the background work waits for the next job).
+            BackgroundWork? beside = owned ? null : t_background;
+            int helpers = beside is null && !owned ? Math.Min(threads - 1, partitions - 1) : threads - 1;
+            pool.Run(partitions, helpers, &Invoke<TWork>, (nint)Unsafe.AsPointer(ref body), beside, owned);
         }
         finally
         {

@@ -46,12 +46,14 @@ public class FusedSgdKernelsTests
         }
     }
 
+    /// <summary>A weight, an output gradient δ and an input x for an m x d dense layer, with awkward values (see <see cref="Random{T}"/>).</summary>
+    private static (T[] W, T[] Dy, T[] X) Inputs<T>(Rng rng, int m, int d) where T : unmanaged, IFloatingPointIeee754<T> =>
+        (Random<T>(rng, m * d, 0.5), Random<T>(rng, m, 1), Random<T>(rng, d, 2));
+
     private static void Check<T>(int m, int d, ulong seed) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var rng = new Rng(seed);
-        var w = Random<T>(rng, m * d, 0.5);
-        var dy = Random<T>(rng, m, 1);
-        var x = Random<T>(rng, d, 2);
+        var (w, dy, x) = Inputs<T>(rng, m, d);
         foreach (bool update in new[] { false, true })
         foreach (bool input in new[] { false, true })
         foreach (bool decayed in new[] { false, true })
@@ -126,9 +128,7 @@ public class FusedSgdKernelsTests
     private static void Gradient<T>(int m, int d, ulong seed) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var rng = new Rng(seed);
-        var w = Random<T>(rng, m * d, 0.5);
-        var dy = Random<T>(rng, m, 1);
-        var x = Random<T>(rng, d, 2);
+        var (w, dy, x) = Inputs<T>(rng, m, d);
         var before = Random<T>(rng, m * d, 0.01); // what ∂W held: its own signed zeros
         foreach (bool accumulate in new[] { false, true })
         foreach (bool input in new[] { false, true })
