@@ -102,6 +102,14 @@ internal static class FusedSgdKernels
     private static Span<T> SliceSums<T>(Span<T> dx, int slices, int d) where T : unmanaged, IFloatingPointIeee754<T> =>
         dx.IsEmpty ? default : ThreadScratch<T>.Get(ScratchSlot.SliceSums, (slices - 1) * d);
 
+    /// <summary>Where slice <paramref name="partition"/>'s sum over its rows goes (with its first row and row count): dx for the first slice, its part of <paramref name="sums"/> for a later one, nowhere without dx.</summary>
+    private static Span<T> Slice<T>(int partition, int sliceRows, int m, int d, Span<T> dx, Span<T> sums, out int first, out int rows)
+    {
+        first = partition * sliceRows;
+        rows = Math.Min(sliceRows, m - first);
+        return dx.IsEmpty ? default : partition == 0 ? dx[..d] : sums.Slice((partition - 1) * d, d);
+    }
+
     /// <summary>dx = slice 0's sum, then + each later slice's, in increasing order (as the column split adds them).</summary>
     private static void AddLaterSlices<T>(Span<T> dx, ReadOnlySpan<T> sums, int slices, int d) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -134,9 +142,9 @@ internal static class FusedSgdKernels
 
         public readonly void Run(int partition)
         {
-            int first = partition * SliceRows, rows = Math.Min(SliceRows, M - first);
+            Span<T> sum = Slice<T>(partition, SliceRows, M, D, Dx, Sums, out int first, out int rows);
             ReadOnlySpan<T> w = W.Slice(first * D, rows * D), dy = Dy.Slice(first, rows);
-            Span<T> g = G.Slice(first * D, rows * D), sum = Dx.IsEmpty ? default : partition == 0 ? Dx[..D] : Sums.Slice((partition - 1) * D, D);
+            Span<T> g = G.Slice(first * D, rows * D);
             int whole = 0;
             if (Width512<T>.IsAccelerated) whole = GradientRows<T, Vector512<T>, Width512<T>>(w, g, rows, D, dy, X, sum, Accumulate, 0);
             else if (Width256<T>.IsAccelerated) whole = GradientRows<T, Vector256<T>, Width256<T>>(w, g, rows, D, dy, X, sum, Accumulate, 0);
@@ -296,9 +304,9 @@ internal static class FusedSgdKernels
 
         public readonly void Run(int partition)
         {
-            int first = partition * SliceRows, rows = Math.Min(SliceRows, M - first);
             // A slice of at most Gemm's depth: the column kernel sums it as one slice, from zero.
-            Span<T> w = W.Slice(first * D, rows * D), sum = Dx.IsEmpty ? default : partition == 0 ? Dx[..D] : Sums.Slice((partition - 1) * D, D);
+            Span<T> sum = Slice<T>(partition, SliceRows, M, D, Dx, Sums, out int first, out int rows);
+            Span<T> w = W.Slice(first * D, rows * D);
             ReadOnlySpan<T> dy = Dy.Slice(first, rows);
             Span<T> partials = stackalloc T[ChunkColumns]; // unused: one slice needs no partial sums
             for (int c0 = 0; c0 < D; c0 += ChunkColumns)

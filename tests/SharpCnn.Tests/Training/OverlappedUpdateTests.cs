@@ -150,14 +150,24 @@ public sealed class OverlappedUpdateTests
         }
     }
 
-    [Fact]
-    public void AnOverlappedStepAllocatesNothing()
+    /// <summary>One-sample steps on 2 threads, whose dense layer of 300 rows is cut by its owned slices (the slices' sums in reused scratch).</summary>
+    [Theory]
+    [InlineData("adam", false)]
+    [InlineData("adam", true)]
+    [InlineData("momentum", true)]
+    [InlineData("sgd", true)]
+    public void AOneSampleStepOnTwoThreadsAllocatesNothing(string optimizer, bool guarded)
     {
         using var scope = new ThreadCountScope(2);
         var network = TrainerResumeAndGuardTests.Network<float>(7, Spec);
-        var options = new TrainingOptions { BatchSize = 20, Optimizer = "adam", LearningRate = 0.002 };
-        var step = new TrainingStep<float>(network, options.CreateOptimizer(network.Parameters), options, Data.Count) { Guarded = false };
-        int[] batch = Enumerable.Range(0, 20).ToArray();
+        var options = new TrainingOptions { BatchSize = 1, Optimizer = optimizer, LearningRate = 0.002 };
+        var step = new TrainingStep<float>(network, options.CreateOptimizer(network.Parameters), options, Data.Count) { Guarded = guarded };
+        Assert.Equal(0, FewestBytesPerFiveSteps(step, [5]));
+    }
+
+    /// <summary>The fewest bytes this thread allocated over five steps, in three rounds after five steps of warm-up.</summary>
+    private static long FewestBytesPerFiveSteps(TrainingStep<float> step, int[] batch)
+    {
         for (int s = 0; s < 5; s++) step.Run(Data, batch);
         long fewest = long.MaxValue;
         for (int round = 0; round < 3; round++)
@@ -166,7 +176,17 @@ public sealed class OverlappedUpdateTests
             for (int s = 0; s < 5; s++) step.Run(Data, batch);
             fewest = Math.Min(fewest, GC.GetAllocatedBytesForCurrentThread() - start);
         }
-        Assert.Equal(0, fewest);
+        return fewest;
+    }
+
+    [Fact]
+    public void AnOverlappedStepAllocatesNothing()
+    {
+        using var scope = new ThreadCountScope(2);
+        var network = TrainerResumeAndGuardTests.Network<float>(7, Spec);
+        var options = new TrainingOptions { BatchSize = 20, Optimizer = "adam", LearningRate = 0.002 };
+        var step = new TrainingStep<float>(network, options.CreateOptimizer(network.Parameters), options, Data.Count) { Guarded = false };
+        Assert.Equal(0, FewestBytesPerFiveSteps(step, Enumerable.Range(0, 20).ToArray()));
         Assert.Equal(20, step.OverlappedSteps);
     }
 }
